@@ -1,0 +1,104 @@
+"""DRP Portal: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import g, request, session
+from flask_login import current_user
+
+from portal.config import Config
+from portal.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from portal.platform.uow import PortalFlask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    """The user's own language; before login, the one chosen on the login page, else the browser's."""
+    from flask import current_app
+
+    if getattr(current_user, "is_authenticated", False) and getattr(current_user, "locale", None):
+        return current_user.locale
+    if session.get("locale") in ("zh_CN", "en"):
+        return session["locale"]
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return "en" if best == "en" else "zh_CN"
+
+
+def create_app(overrides: dict | None = None) -> PortalFlask:
+    app = PortalFlask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(Config(app.instance_path).as_dict())
+    if overrides:
+        app.config.update(overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    bootstrap.init_app(app)
+
+    _register_models()
+    _register_blueprints(app)
+
+    from portal.platform import handlers, web
+
+    handlers.register(app)
+    web.register(app)
+
+    from portal import cli
+
+    cli.register(app)
+
+    @app.before_request
+    def _api_csrf():
+        # API calls with a bearer token need no CSRF token; a browser session calling the API does.
+        g.pop("scope", None)
+        if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+            if request.headers.get("Authorization", "").startswith("Bearer "):
+                return None
+            if current_user.is_authenticated:
+                csrf.protect()
+        return None
+
+    return app
+
+
+def _register_models() -> None:
+    import portal.audit.models  # noqa: F401
+    import portal.dealers.models  # noqa: F401
+
+
+def _register_blueprints(app) -> None:
+    from portal.audit import api as audit_api
+    from portal.audit import views as audit_views
+    from portal.dealers import api as dealers_api
+    from portal.dealers import views as dealers_views
+    from portal.home import views as home_views
+    from portal.platform import apidocs
+    from portal.platform.api import api
+
+    for bp in (home_views.bp, dealers_views.bp, dealers_views.auth_bp, audit_views.bp, apidocs.bp):
+        app.register_blueprint(bp)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for bp in (dealers_api.auth_blp, dealers_api.blp, audit_api.blp):
+        api.register_blueprint(bp)
+    # The API is CSRF-exempt at the Flask-WTF level; session-authenticated API writes are checked in
+    # _api_csrf above, bearer-token calls need no CSRF token.
+    csrf.exempt(dealers_api.auth_blp)
+    csrf.exempt(dealers_api.blp)
+    csrf.exempt(audit_api.blp)

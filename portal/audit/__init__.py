@@ -1,0 +1,1 @@
+"""The audit log: every state-changing action (who, when, what, before/after)."""

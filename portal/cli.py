@@ -1,0 +1,72 @@
+"""Operator commands (PRODUCT.md §10)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+
+from portal.extensions import db
+
+
+def register(app) -> None:
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", required=True, type=click.Choice(
+        ["dealer_staff", "dealer_admin", "region_manager", "channel_manager", "finance", "hq_admin"]))
+    @click.option("--dealer", "dealer_code", default=None, help="dealer code (dealer roles)")
+    @click.option("--region", "region_code", default=None, help="region code (region_manager)")
+    @click.option("--locale", default="zh_CN", type=click.Choice(["zh_CN", "en"]))
+    def create_user(username, role, dealer_code, region_code, locale):
+        """Create a user; the password is read from standard input."""
+        from portal.dealers import services
+        from portal.platform.errors import Invalid
+        from portal.platform.uow import commit
+
+        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True)
+        try:
+            services.create_user(None, {"username": username, "password": password, "role": role,
+                                        "dealer_code": dealer_code, "region_code": region_code,
+                                        "locale": locale})
+            commit()
+        except Invalid as exc:
+            db.session.rollback()
+            for field, messages in exc.fields.items():
+                click.echo(f"error: {field}: {' '.join(messages)}", err=True)
+            sys.exit(1)
+        click.echo(f"created user {username} ({role})")
+
+    @app.cli.command("create-token")
+    @click.argument("name")
+    @click.option("--scope", required=True, type=click.Choice(["production", "erp"]))
+    def create_token(name, scope):
+        """Print a new integration token (only its hash is stored)."""
+        from portal.platform.auth import issue_integration_token
+        from portal.platform.uow import commit
+
+        raw = issue_integration_token(name, scope)
+        commit()
+        click.echo(raw)
+
+    @app.cli.command("demo")
+    @click.option("--reset", is_flag=True, help="drop all data first (asks no question)")
+    def demo(reset):
+        """Load the demo channel into the configured database."""
+        from portal import demo as demo_module
+
+        demo_module.load(reset=reset, echo=click.echo)
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="exit when the queue is empty")
+    def worker(burst):
+        """Start an RQ worker (with the scheduler) on REDIS_URL."""
+        from rq import Worker
+
+        from jobs import QUEUE_NAME, redis_connection
+
+        if not current_app.config.get("REDIS_URL"):
+            raise click.ClickException("REDIS_URL is not set: without Redis, jobs run in-process and need no worker.")
+        conn = redis_connection(current_app)
+        Worker([QUEUE_NAME], connection=conn).work(with_scheduler=True, burst=burst)

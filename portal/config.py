@@ -1,0 +1,98 @@
+"""Settings from the environment: one class, documented defaults.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| DATABASE_URL | sqlite:///<instance>/portal.db | SQLAlchemy URL; `postgresql://` is read as psycopg 3 |
+| REDIS_URL | unset | Redis for RQ jobs; unset runs jobs in-process (logged) |
+| SECRET_KEY | a random key per instance, kept in instance/secret_key | signs sessions and CSRF tokens |
+| PORTAL_TIMEZONE | Asia/Shanghai | business dates ("today") are taken in this zone |
+| PORTAL_SECURE_COOKIES | 0 | 1 behind TLS: Secure cookies and HSTS |
+| PORTAL_STORAGE | <instance>/storage | where generated files (PDFs, exports) are kept |
+| PORTAL_TOKEN_HOURS | 12 | lifetime of bearer tokens from POST /api/v1/auth/token |
+| PORTAL_LOGIN_MAX_FAILURES | 5 | failed logins within the window before a lock |
+| PORTAL_LOGIN_LOCK_MINUTES | 15 | lock duration and failure-counting window |
+| PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
+| MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25, portal@localhost | SMTP for e-mail notifications |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 here."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(instance_path: Path) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    keyfile = instance_path / "secret_key"
+    if keyfile.exists():
+        return keyfile.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    keyfile.write_text(key)
+    keyfile.chmod(0o600)
+    return key
+
+
+class Config:
+    """Built from the environment at app creation; tests pass overrides to create_app."""
+
+    def __init__(self, instance_path: str, env: dict[str, str] | None = None):
+        env = dict(os.environ if env is None else env)
+        inst = Path(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{inst / 'portal.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.SECRET_KEY = _secret_key(inst)
+        self.PORTAL_TIMEZONE = env.get("PORTAL_TIMEZONE", "Asia/Shanghai")
+        self.PORTAL_STORAGE = env.get("PORTAL_STORAGE") or str(inst / "storage")
+        self.PORTAL_TOKEN_HOURS = int(env.get("PORTAL_TOKEN_HOURS", "12"))
+        self.PORTAL_LOGIN_MAX_FAILURES = int(env.get("PORTAL_LOGIN_MAX_FAILURES", "5"))
+        self.PORTAL_LOGIN_LOCK_MINUTES = int(env.get("PORTAL_LOGIN_LOCK_MINUTES", "15"))
+        self.PASSWORD_HASH_METHOD = env.get("PORTAL_PASSWORD_HASH", "scrypt")
+        secure = _bool(env.get("PORTAL_SECURE_COOKIES"))
+        self.PORTAL_SECURE_COOKIES = secure
+        self.SESSION_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_SECURE = secure
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_NAME = "drp_session"
+        self.PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
+        self.WTF_CSRF_TIME_LIMIT = 60 * 60 * 12
+        self.MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+        self.BABEL_DEFAULT_LOCALE = env.get("PORTAL_DEFAULT_LOCALE", "zh_CN")
+        self.BABEL_DEFAULT_TIMEZONE = self.PORTAL_TIMEZONE
+        self.BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).parent / "translations")
+        self.LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+        self.BOOTSTRAP_SERVE_LOCAL = True
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(env.get("MAIL_PORT", "25"))
+        self.MAIL_FROM = env.get("MAIL_FROM", "portal@localhost")
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "DRP Portal API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

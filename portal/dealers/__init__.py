@@ -1,0 +1,1 @@
+"""Regions, dealers and users: the people of the channel."""

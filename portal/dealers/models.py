@@ -1,0 +1,197 @@
+"""Regions (a tree), dealers and users (PRODUCT.md §1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, or_, select, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.platform.money import ZERO, MoneyColumn
+from portal.platform.timeutil import UTCDateTime, utcnow
+
+TIERS = ("A", "B", "C")
+CHANNEL_TYPES = ("4s_store", "chain", "department_store", "franchise", "specialty")
+DEALER_STATUSES = ("active", "suspended")
+DEALER_ROLES = ("dealer_staff", "dealer_admin")
+REGION_ROLES = ("region_manager",)
+HQ_ROLES = ("channel_manager", "finance", "hq_admin")
+ROLES = DEALER_ROLES + REGION_ROLES + HQ_ROLES
+LOCALES = ("zh_CN", "en")
+
+
+class Region(db.Model):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    # Materialised path of codes, e.g. "/HQ/EAST/SH/": a subtree is one indexed prefix match.
+    path: Mapped[str] = mapped_column(String(512), index=True)
+    approval_limit: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id], lazy="joined", innerjoin=False)
+
+    __table_args__ = (CheckConstraint("approval_limit >= 0", name="approval_limit_non_negative"),)
+
+    @property
+    def depth(self) -> int:
+        return self.path.strip("/").count("/")
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        if scope.is_hq:
+            return true()
+        if scope.is_region:
+            return cls.path.startswith(scope.region_path, autoescape=True)
+        return false()
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code}>"
+
+
+class Dealer(db.Model):
+    __tablename__ = "dealers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(1))
+    channel_type: Mapped[str] = mapped_column(String(32))
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    contact_name: Mapped[str | None] = mapped_column(String(120))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    region: Mapped[Region] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        CheckConstraint("tier IN ('A', 'B', 'C')", name="tier_valid"),
+        CheckConstraint("status IN ('active', 'suspended')", name="status_valid"),
+        CheckConstraint("payment_terms_days >= 0", name="payment_terms_non_negative"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.id)
+
+    def __repr__(self) -> str:
+        return f"<Dealer {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32))
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer: Mapped[Dealer | None] = relationship(lazy="joined")
+    region: Mapped[Region | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('dealer_staff', 'dealer_admin', 'region_manager', 'channel_manager', 'finance', 'hq_admin')",
+            name="role_valid",
+        ),
+        CheckConstraint(
+            "(role IN ('dealer_staff', 'dealer_admin') AND dealer_id IS NOT NULL AND region_id IS NULL)"
+            " OR (role = 'region_manager' AND region_id IS NOT NULL AND dealer_id IS NULL)"
+            " OR (role IN ('channel_manager', 'finance', 'hq_admin') AND dealer_id IS NULL AND region_id IS NULL)",
+            name="role_attachment",
+        ),
+    )
+
+    # Flask-Login: a deactivated user cannot log in and loses its sessions.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        # The session id changes with the password, so a password change logs out other sessions.
+        return f"{self.id}:{int(self.password_changed_at.timestamp())}"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_hq(self) -> bool:
+        return self.role in HQ_ROLES
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        if scope.is_hq:
+            return true()
+        if scope.is_region:
+            return or_(
+                scope.dealer_clause(cls.dealer_id),
+                cls.region_id.in_(select(Region.id).where(Region.__scope_clause__(scope))),
+            )
+        if scope.is_dealer:
+            return cls.dealer_id == scope.dealer_id
+        return false()
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+
+class ApiToken(db.Model):
+    """Bearer tokens: personal ones (from POST /auth/token, expiring) and integration ones (with a scope).
+
+    Only a SHA-256 of the token is stored.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "personal" | "integration"
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    scope: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'personal' AND user_id IS NOT NULL AND scope IS NULL)"
+            " OR (kind = 'integration' AND user_id IS NULL AND scope IS NOT NULL)",
+            name="kind_shape",
+        ),
+    )
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per username (known or not, so the answer never reveals which names exist)."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_dealers_region_status", Dealer.region_id, Dealer.status)

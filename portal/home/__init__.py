@@ -1,0 +1,1 @@
+"""Everyone's home page (PRODUCT.md §8), showing what exists so far."""

@@ -1,0 +1,167 @@
+"""Who is calling, and what they may do.
+
+Permissions are declared on each view with `@requires("permission")`; the table below is the single
+statement of which role holds which permission (PRODUCT.md §1). Integration tokens hold the permissions
+of their scope only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+
+from flask import current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from portal.extensions import db, login_manager
+from portal.platform.errors import Forbidden, Unauthorized
+from portal.platform.timeutil import utcnow
+
+ALL_PEOPLE = ("dealer_staff", "dealer_admin", "region_manager", "channel_manager", "finance", "hq_admin")
+HQ = ("channel_manager", "finance", "hq_admin")
+
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "home.view": ALL_PEOPLE,
+    "account.manage": ALL_PEOPLE,
+    "dealers.read": ALL_PEOPLE,
+    "dealers.write": ("channel_manager", "hq_admin"),
+    "regions.read": ("region_manager",) + HQ,
+    "regions.write": ("hq_admin",),
+    "users.read": ("dealer_admin", "region_manager", "hq_admin"),
+    "users.write": ("dealer_admin", "hq_admin"),
+    "audit.read": ("hq_admin",),
+}
+
+# Integration tokens (MES, ERP) never act as a person; they hold only these.
+TOKEN_SCOPES: dict[str, tuple[str, ...]] = {
+    "production": ("production.events",),
+    "erp": ("invoices.write", "payments.write"),
+}
+
+
+def role_can(role: str | None, permission: str) -> bool:
+    return role in PERMISSIONS.get(permission, ())
+
+
+def can(permission: str, principal=None) -> bool:
+    principal = principal if principal is not None else current_user
+    if not getattr(principal, "is_authenticated", False):
+        return False
+    if getattr(principal, "is_integration", False):
+        return permission in TOKEN_SCOPES.get(principal.scope, ())
+    return role_can(principal.role, permission)
+
+
+class IntegrationPrincipal:
+    """The caller behind an integration token: no password, no session, a scope."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    is_integration = True
+    role = None
+    dealer_id = None
+    region = None
+    locale = "en"
+
+    def __init__(self, token):
+        self.token = token
+        self.scope = token.scope
+        self.username = f"token:{token.name}"
+        self.label = self.username
+        self.id = None
+
+    def get_id(self):  # never stored in a session
+        return None
+
+
+# --- tokens ---
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_personal_token(user) -> tuple[str, dt.datetime]:
+    from portal.dealers.models import ApiToken
+
+    raw = "drp_u_" + secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(hours=current_app.config["PORTAL_TOKEN_HOURS"])
+    db.session.add(ApiToken(kind="personal", name=f"api:{user.username}", token_hash=_hash(raw),
+                            user_id=user.id, expires_at=expires))
+    db.session.flush()
+    return raw, expires
+
+
+def issue_integration_token(name: str, scope: str, expires_at: dt.datetime | None = None) -> str:
+    from portal.dealers.models import ApiToken
+
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(TOKEN_SCOPES)}")
+    raw = "drp_i_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(kind="integration", name=name, token_hash=_hash(raw), scope=scope,
+                            expires_at=expires_at))
+    db.session.flush()
+    return raw
+
+
+def principal_for_token(raw: str):
+    from portal.dealers.models import ApiToken
+
+    token = db.session.query(ApiToken).filter_by(token_hash=_hash(raw)).one_or_none()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
+    if token.kind == "integration":
+        return IntegrationPrincipal(token)
+    user = token.user
+    return user if user is not None and user.active else None
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    from portal.dealers.models import User
+
+    try:
+        user_id, stamp = session_id.split(":")
+        user = db.session.get(User, int(user_id))
+    except (ValueError, TypeError):
+        return None
+    if user is None or not user.active or str(int(user.password_changed_at.timestamp())) != stamp:
+        return None
+    return user
+
+
+@login_manager.request_loader
+def _load_from_bearer(req):
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    g.bearer = True
+    return principal_for_token(header[len("Bearer "):].strip())
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def requires(permission: str):
+    """Declare the permission a view needs. Unauthenticated: 401 (API) or the login page (UI)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if is_api_request():
+                    raise Unauthorized("Authentication required: send a bearer token.")
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not can(permission):
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapper._permission = permission
+        return wrapper
+
+    return decorate

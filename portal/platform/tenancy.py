@@ -1,0 +1,138 @@
+"""Tenancy, applied in one place.
+
+A `Scope` says which dealers the caller may see:
+
+- HQ roles (and integration tokens): every dealer;
+- a region manager: the dealers of its region and all its sub-regions;
+- a dealer user: its own dealer only.
+
+Every model that holds dealer-owned data declares `__scope_clause__(cls, scope)` returning a SQL
+condition; `scope.select(Model)` and `scope.get_or_404(Model, ...)` apply it. A model without the
+declaration cannot be loaded through a scope at all (TypeError), so forgetting is loud. An object
+outside the scope is answered exactly like a missing one (NotFound -> 404).
+
+Views declare what their URL identifiers point at with `@tenant_route(kind)` (or `@not_tenant_route(reason)`);
+`tests/test_tenancy_routes.py` walks every route and refuses unclassified ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g
+from sqlalchemy import ColumnElement, Select, false, select, true
+
+from portal.extensions import db
+from portal.platform.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "hq" | "region" | "dealer" | "none"
+    dealer_id: int | None = None
+    region_path: str | None = None
+
+    @classmethod
+    def for_principal(cls, principal) -> Scope:
+        role = getattr(principal, "role", None)
+        if principal is None or not getattr(principal, "is_authenticated", False):
+            return cls("none")
+        if getattr(principal, "is_integration", False):
+            return cls("hq")
+        if role in ("channel_manager", "finance", "hq_admin"):
+            return cls("hq")
+        if role == "region_manager" and principal.region is not None:
+            return cls("region", region_path=principal.region.path)
+        if role in ("dealer_staff", "dealer_admin") and principal.dealer_id is not None:
+            return cls("dealer", dealer_id=principal.dealer_id)
+        return cls("none")
+
+    @property
+    def is_hq(self) -> bool:
+        return self.kind == "hq"
+
+    @property
+    def is_region(self) -> bool:
+        return self.kind == "region"
+
+    @property
+    def is_dealer(self) -> bool:
+        return self.kind == "dealer"
+
+    def dealer_clause(self, dealer_id_column) -> ColumnElement[bool]:
+        """Condition on a column holding a dealer id."""
+        if self.is_hq:
+            return true()
+        if self.is_dealer:
+            return dealer_id_column == self.dealer_id
+        if self.is_region:
+            from portal.dealers.models import Dealer, Region
+
+            subtree = select(Region.id).where(Region.path.startswith(self.region_path, autoescape=True))
+            return dealer_id_column.in_(select(Dealer.id).where(Dealer.region_id.in_(subtree)))
+        return false()
+
+    def clause(self, model) -> ColumnElement[bool]:
+        declared = getattr(model, "__scope_clause__", None)
+        if declared is None:
+            raise TypeError(f"{model.__name__} declares no __scope_clause__; it cannot be read through a scope")
+        return declared(self)
+
+    def select(self, model, *criteria) -> Select:
+        return select(model).where(self.clause(model), *criteria)
+
+    def get_or_404(self, model, **by):
+        """Load one object by its natural key, inside the scope; 404 when missing or out of scope."""
+        stmt = self.select(model).filter_by(**by)
+        obj = db.session.execute(stmt).unique().scalar_one_or_none()
+        if obj is None:
+            raise NotFound(f"{model.__name__} not found")
+        return obj
+
+    def first(self, model, **by):
+        stmt = self.select(model).filter_by(**by)
+        return db.session.execute(stmt).unique().scalar_one_or_none()
+
+
+def current_scope() -> Scope:
+    """The scope of the request's principal (set by the auth layer)."""
+    scope = g.get("scope")
+    if scope is None:
+        from flask_login import current_user
+
+        scope = g.scope = Scope.for_principal(current_user)
+    return scope
+
+
+# --- route classification (read by the route-walking tenancy test) ---
+
+def tenant_route(kind: str):
+    """Declare that this route's URL identifiers name a dealer-owned object of `kind`."""
+
+    def mark(view):
+        view._tenant_kind = kind
+        return view
+
+    return mark
+
+
+def not_tenant_route(reason: str):
+    """Declare that this route's URL arguments name no dealer-owned object (say why)."""
+
+    def mark(view):
+        view._tenant_exempt = reason
+        return view
+
+    return mark
+
+
+def route_classification(view) -> tuple[str, str] | None:
+    """('kind', k) or ('exempt', reason) for a view function; None when unclassified."""
+    for fn in (view, getattr(view, "__wrapped__", None), getattr(view, "view_class", None)):
+        if fn is None:
+            continue
+        if getattr(fn, "_tenant_kind", None):
+            return ("kind", fn._tenant_kind)
+        if getattr(fn, "_tenant_exempt", None):
+            return ("exempt", fn._tenant_exempt)
+    return None

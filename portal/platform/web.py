@@ -1,0 +1,143 @@
+"""UI helpers shared by every domain: paging, CSV export, labels, money formatting, security headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import urlencode
+
+from flask import Response, request
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.platform.api import paginate
+from portal.platform.auth import can
+
+ROLE_LABELS = {
+    "dealer_staff": _l("Dealer staff"),
+    "dealer_admin": _l("Dealer administrator"),
+    "region_manager": _l("Region manager"),
+    "channel_manager": _l("Channel manager"),
+    "finance": _l("Finance"),
+    "hq_admin": _l("HQ administrator"),
+}
+CHANNEL_TYPE_LABELS = {
+    "4s_store": _l("4S store"),
+    "chain": _l("Chain"),
+    "department_store": _l("Department store"),
+    "franchise": _l("Franchise"),
+    "specialty": _l("Specialty store"),
+}
+STATUS_LABELS = {
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+}
+
+
+def page_args(default_per_page: int = 25) -> tuple[int, int]:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        per_page = min(200, max(1, int(request.args.get("per_page", default_per_page))))
+    except ValueError:
+        per_page = default_per_page
+    return page, per_page
+
+
+def list_page(stmt, default_per_page: int = 25) -> dict:
+    page, per_page = page_args(default_per_page)
+    result = paginate(stmt, page, per_page)
+    result["pages"] = max(1, -(-result["total"] // per_page))
+    return result
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments changed (None removes one)."""
+    args = request.args.to_dict()
+    for k, v in changes.items():
+        if v is None:
+            args.pop(k, None)
+        else:
+            args[k] = v
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def csv_response(filename: str, header: list[str], rows) -> Response:
+    buf = io.StringIO()
+    buf.write("\ufeff")  # so spreadsheet programs read UTF-8 Chinese names correctly
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_safe(v) for v in row])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _csv_safe(value):
+    """Neutralise spreadsheet formulas in user text (CSV injection)."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def money_filter(value) -> str:
+    if value is None:
+        return ""
+    return format_decimal(value, format="#,##0.00")
+
+
+def register(app) -> None:
+    app.jinja_env.globals.update(
+        can=can, url_with=url_with, get_locale=get_locale, ROLE_LABELS=ROLE_LABELS, CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
+        STATUS_LABELS=STATUS_LABELS,
+    )
+    app.jinja_env.filters["money"] = money_filter
+
+    @app.context_processor
+    def _user():
+        return {"me": current_user}
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        if app.config.get("PORTAL_SECURE_COOKIES"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+def apply_errors(form, exc) -> None:
+    """Show a service's field errors (Invalid.fields) on the form; other messages go to the form top."""
+    for name, messages in (exc.fields or {"_": [exc.message]}).items():
+        field = getattr(form, name, None)
+        target = list(field.errors) if field is not None and hasattr(field, "errors") else None
+        if target is None:
+            form.form_errors.extend(messages if isinstance(messages, list) else [messages])
+        else:
+            field.errors = target + (messages if isinstance(messages, list) else [messages])
+
+
+def render_form(template: str, *forms, **context):
+    """Render a form page; with errors the answer is 422, so the action's transaction is rolled back
+    (whatever a service flushed before refusing is undone)."""
+    from flask import render_template
+
+    failed = any(f.errors or getattr(f, "form_errors", None) for f in forms)
+    return render_template(template, **context), 422 if failed else 200
