@@ -6,6 +6,8 @@ import datetime as dt
 import re
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,16 +51,16 @@ def _region_snapshot(region: Region) -> dict:
 def region_by_code(code: str, field: str = "region_code") -> Region:
     region = db.session.execute(select(Region).filter_by(code=code)).unique().scalar_one_or_none()
     if region is None:
-        raise Invalid(fields={field: [f"Unknown region {code!r}."]})
+        raise Invalid(fields={field: [_("Unknown region %(code)s.", code=code)]})
     return region
 
 
 def create_region(actor, data: dict) -> Region:
     code = data["code"].strip()
     if not CODE_RE.match(code):
-        raise Invalid(fields={"code": ["Letters, digits, '-' and '_' only (at most 32)."]})
+        raise Invalid(fields={"code": [_("Letters, digits, '-' and '_' only (at most 32).")]})
     if db.session.execute(select(Region.id).filter_by(code=code)).first():
-        raise Invalid(fields={"code": [f"Region {code!r} already exists."]})
+        raise Invalid(fields={"code": [_("Region %(code)s already exists.", code=code)]})
     parent = region_by_code(data["parent_code"], "parent_code") if data.get("parent_code") else None
     region = Region(code=code, name=data["name"].strip(), parent=parent,
                     path=(parent.path if parent else "/") + code + "/",
@@ -78,7 +80,7 @@ def update_region(actor, region: Region, data: dict) -> Region:
     if "parent_code" in data and data["parent_code"] != before["parent_code"]:
         new_parent = region_by_code(data["parent_code"], "parent_code") if data["parent_code"] else None
         if new_parent is not None and new_parent.path.startswith(region.path):
-            raise Invalid(fields={"parent_code": ["A region cannot move under itself or its own sub-region."]})
+            raise Invalid(fields={"parent_code": [_("A region cannot move under itself or its own sub-region.")]})
         old_path = region.path
         new_path = (new_parent.path if new_parent else "/") + region.code + "/"
         region.parent = new_parent
@@ -102,13 +104,13 @@ def _dealer_snapshot(dealer: Dealer) -> dict:
 def _check_dealer_values(data: dict) -> None:
     errors: dict[str, list[str]] = {}
     if "tier" in data and data["tier"] not in TIERS:
-        errors["tier"] = [f"One of {', '.join(TIERS)}."]
+        errors["tier"] = [_("One of %(choices)s.", choices=", ".join(TIERS))]
     if "channel_type" in data and data["channel_type"] not in CHANNEL_TYPES:
-        errors["channel_type"] = [f"One of {', '.join(CHANNEL_TYPES)}."]
+        errors["channel_type"] = [_("One of %(choices)s.", choices=", ".join(CHANNEL_TYPES))]
     if "status" in data and data["status"] not in DEALER_STATUSES:
-        errors["status"] = [f"One of {', '.join(DEALER_STATUSES)}."]
+        errors["status"] = [_("One of %(choices)s.", choices=", ".join(DEALER_STATUSES))]
     if "payment_terms_days" in data and not (0 <= int(data["payment_terms_days"]) <= 365):
-        errors["payment_terms_days"] = ["Between 0 and 365 days."]
+        errors["payment_terms_days"] = [_("Between 0 and 365 days.")]
     if errors:
         raise Invalid(fields=errors)
 
@@ -116,10 +118,10 @@ def _check_dealer_values(data: dict) -> None:
 def create_dealer(actor, data: dict) -> Dealer:
     code = data["code"].strip()
     if not CODE_RE.match(code):
-        raise Invalid(fields={"code": ["Letters, digits, '-' and '_' only (at most 32)."]})
+        raise Invalid(fields={"code": [_("Letters, digits, '-' and '_' only (at most 32).")]})
     _check_dealer_values(data)
     if db.session.execute(select(Dealer.id).filter_by(code=code)).first():
-        raise Invalid(fields={"code": [f"Dealer {code!r} already exists."]})
+        raise Invalid(fields={"code": [_("Dealer %(code)s already exists.", code=code)]})
     region = region_by_code(data["region_code"])
     dealer = Dealer(
         code=code, name=data["name"].strip(), region=region, tier=data["tier"],
@@ -135,7 +137,7 @@ def create_dealer(actor, data: dict) -> Dealer:
 
 def update_dealer(actor, dealer: Dealer, data: dict) -> Dealer:
     if "code" in data and data["code"] != dealer.code:
-        raise Invalid(fields={"code": ["A dealer's code cannot change."]})
+        raise Invalid(fields={"code": [_("A dealer's code cannot change.")]})
     _check_dealer_values(data)
     before = _dealer_snapshot(dealer)
     if "region_code" in data:
@@ -155,7 +157,7 @@ def update_dealer(actor, dealer: Dealer, data: dict) -> Dealer:
 def dealer_by_code(code: str, field: str = "dealer_code") -> Dealer:
     dealer = db.session.execute(select(Dealer).filter_by(code=code)).unique().scalar_one_or_none()
     if dealer is None:
-        raise Invalid(fields={field: [f"Unknown dealer {code!r}."]})
+        raise Invalid(fields={field: [_("Unknown dealer %(code)s.", code=code)]})
     return dealer
 
 
@@ -171,11 +173,11 @@ def _user_snapshot(user: User) -> dict:
 def check_password_policy(password: str, username: str = "") -> None:
     problems = []
     if len(password) < MIN_PASSWORD:
-        problems.append(f"At least {MIN_PASSWORD} characters.")
+        problems.append(_("At least %(n)s characters.", n=MIN_PASSWORD))
     if password.isdigit() or password.isalpha():
-        problems.append("Mix letters with digits or symbols.")
+        problems.append(_("Mix letters with digits or symbols."))
     if username and username.lower() in password.lower():
-        problems.append("Must not contain the username.")
+        problems.append(_("Must not contain the username."))
     if problems:
         raise Invalid(fields={"password": problems})
 
@@ -190,18 +192,18 @@ def _attachment(data: dict) -> tuple[Dealer | None, object]:
     errors = {}
     if role in DEALER_ROLES:
         if not data.get("dealer_code"):
-            errors["dealer_code"] = ["Required for a dealer role."]
+            errors["dealer_code"] = [_("Required for a dealer role.")]
         else:
             dealer = dealer_by_code(data["dealer_code"])
     elif data.get("dealer_code"):
-        errors["dealer_code"] = ["Only dealer roles belong to a dealer."]
+        errors["dealer_code"] = [_("Only dealer roles belong to a dealer.")]
     if role == "region_manager":
         if not data.get("region_code"):
-            errors["region_code"] = ["Required for a region manager."]
+            errors["region_code"] = [_("Required for a region manager.")]
         else:
             region = region_by_code(data["region_code"])
     elif data.get("region_code"):
-        errors["region_code"] = ["Only region managers belong to a region."]
+        errors["region_code"] = [_("Only region managers belong to a region.")]
     if errors:
         raise Invalid(fields=errors)
     return dealer, region
@@ -211,26 +213,26 @@ def _guard_dealer_admin(actor, role: str, dealer: Dealer | None) -> None:
     """A dealer_admin manages its own dealer's users only, and cannot create HQ or region users."""
     if getattr(actor, "role", None) == "dealer_admin":
         if role not in DEALER_ROLES:
-            raise Invalid(fields={"role": ["A dealer administrator creates dealer users only."]})
+            raise Invalid(fields={"role": [_("A dealer administrator creates dealer users only.")]})
         if dealer is None or dealer.id != actor.dealer_id:
-            raise Invalid(fields={"dealer_code": ["Your own dealer only."]})
+            raise Invalid(fields={"dealer_code": [_("Your own dealer only.")]})
 
 
 def create_user(actor, data: dict) -> User:
     username = data["username"].strip()
     if not USERNAME_RE.match(username):
-        raise Invalid(fields={"username": ["2-64 letters, digits, '.', '-' or '_'."]})
+        raise Invalid(fields={"username": [_("2-64 letters, digits, '.', '-' or '_'.")]})
     if data["role"] not in ROLES:
-        raise Invalid(fields={"role": [f"One of {', '.join(ROLES)}."]})
+        raise Invalid(fields={"role": [_("One of %(choices)s.", choices=", ".join(ROLES))]})
     if getattr(actor, "role", None) == "dealer_admin" and not data.get("dealer_code"):
         data = {**data, "dealer_code": actor.dealer.code}
     dealer, region = _attachment(data)
     _guard_dealer_admin(actor, data["role"], dealer)
     if data.get("locale", "zh_CN") not in LOCALES:
-        raise Invalid(fields={"locale": [f"One of {', '.join(LOCALES)}."]})
+        raise Invalid(fields={"locale": [_("One of %(choices)s.", choices=", ".join(LOCALES))]})
     check_password_policy(data["password"], username)
     if db.session.execute(select(User.id).where(func.lower(User.username) == username.lower())).first():
-        raise Invalid(fields={"username": [f"User {username!r} already exists."]})
+        raise Invalid(fields={"username": [_("User %(name)s already exists.", name=username)]})
     user = User(username=username, display_name=data.get("display_name") or None, email=data.get("email") or None,
                 password_hash=hash_password(data["password"]), role=data["role"], dealer=dealer, region=region,
                 locale=data.get("locale", "zh_CN"), active=data.get("active", True))
@@ -243,13 +245,13 @@ def create_user(actor, data: dict) -> User:
 def update_user(actor, user: User, data: dict) -> User:
     """Change role, attachment, names, locale, active; `password` (if given) sets a new password."""
     if "username" in data and data["username"] != user.username:
-        raise Invalid(fields={"username": ["A username cannot change."]})
+        raise Invalid(fields={"username": [_("A username cannot change.")]})
     before = _user_snapshot(user)
     merged = {"role": data.get("role", user.role),
               "dealer_code": data.get("dealer_code", before["dealer_code"]),
               "region_code": data.get("region_code", before["region_code"])}
     if merged["role"] not in ROLES:
-        raise Invalid(fields={"role": [f"One of {', '.join(ROLES)}."]})
+        raise Invalid(fields={"role": [_("One of %(choices)s.", choices=", ".join(ROLES))]})
     if "role" in data and data["role"] not in DEALER_ROLES:
         merged["dealer_code"] = data.get("dealer_code")
     if "role" in data and data["role"] != "region_manager":
@@ -257,9 +259,9 @@ def update_user(actor, user: User, data: dict) -> User:
     dealer, region = _attachment(merged)
     _guard_dealer_admin(actor, merged["role"], dealer)
     if getattr(actor, "id", None) == user.id and (merged["role"] != user.role or data.get("active") is False):
-        raise Invalid(fields={"role": ["You cannot change your own role or deactivate yourself."]})
+        raise Invalid(fields={"role": [_("You cannot change your own role or deactivate yourself.")]})
     if data.get("locale", user.locale) not in LOCALES:
-        raise Invalid(fields={"locale": [f"One of {', '.join(LOCALES)}."]})
+        raise Invalid(fields={"locale": [_("One of %(choices)s.", choices=", ".join(LOCALES))]})
     user.role, user.dealer, user.region = merged["role"], dealer, region
     for f in ("display_name", "email", "locale", "active"):
         if f in data:
@@ -278,10 +280,10 @@ def update_user(actor, user: User, data: dict) -> User:
 
 def change_own_password(user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
-        raise Invalid(fields={"current_password": ["The current password is wrong."]})
+        raise Invalid(fields={"current_password": [_("The current password is wrong.")]})
     check_password_policy(new, user.username)
     if check_password_hash(user.password_hash, new):
-        raise Invalid(fields={"password": ["Choose a password different from the current one."]})
+        raise Invalid(fields={"password": [_("Choose a password different from the current one.")]})
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     db.session.flush()
@@ -290,7 +292,7 @@ def change_own_password(user: User, current: str, new: str) -> None:
 
 def set_own_locale(user: User, locale: str) -> None:
     if locale not in LOCALES:
-        raise Invalid(fields={"locale": [f"One of {', '.join(LOCALES)}."]})
+        raise Invalid(fields={"locale": [_("One of %(choices)s.", choices=", ".join(LOCALES))]})
     before = {"locale": user.locale}
     user.locale = locale
     db.session.flush()
@@ -316,7 +318,7 @@ def authenticate(username: str, password: str) -> User:
     throttle = db.session.get(LoginThrottle, key)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
-        raise Throttled(f"Too many failed logins; try again in {minutes} minutes.", code="login_throttled")
+        raise Throttled(_("Too many failed logins; try again in %(n)s minutes.", n=minutes), code="login_throttled")
     user = db.session.execute(select(User).where(func.lower(User.username) == key)).unique().scalar_one_or_none()
     if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
         window = dt.timedelta(minutes=cfg["PORTAL_LOGIN_LOCK_MINUTES"])
@@ -341,6 +343,9 @@ class LoginFailed(Conflict):
 
     status = 401
     code = "invalid_credentials"
+
+    def __init__(self):
+        super().__init__(str(_l("Wrong username or password.")))
 
 
 # ---------------------------------------------------------------- list queries (UI and API share them)

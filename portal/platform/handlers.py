@@ -41,7 +41,9 @@ def handle_domain_error(err: DomainError):
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
         return error_response(err.status, err.code, err.message, err.fields, headers)
     titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"), 429: _("Too many attempts")}
-    return _page(err.status, titles.get(err.status, _("Error")), err.message)
+    generic = {404: _("This page does not exist, or it is not yours to see."),
+               403: _("Your role does not allow this action.")}
+    return _page(err.status, titles.get(err.status, _("Error")), generic.get(err.status, err.message))
 
 
 def handle_csrf_error(err: CSRFError):
