@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:58:06.150631
+Create Date: 2026-11-23 07:02:05.251109
 
 """
 from alembic import op
@@ -80,6 +80,7 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('session_key', sa.String(length=32), nullable=False),
     sa.CheckConstraint("(role IN ('dealer_staff', 'dealer_admin') AND dealer_id IS NOT NULL AND region_id IS NULL) OR (role = 'region_manager' AND region_id IS NOT NULL AND dealer_id IS NULL) OR (role IN ('channel_manager', 'finance', 'hq_admin') AND dealer_id IS NULL AND region_id IS NULL)", name=op.f('ck_users_role_attachment')),
     sa.CheckConstraint("role IN ('dealer_staff', 'dealer_admin', 'region_manager', 'channel_manager', 'finance', 'hq_admin')", name=op.f('ck_users_role_valid')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_users_dealer_id_dealers')),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -103,6 +104,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Part of the session id: rotated when the password changes, which ends every other session.
+    session_key: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     dealer: Mapped[Dealer | None] = relationship(lazy="joined")
     region: Mapped[Region | None] = relationship(lazy="joined")
@@ -126,8 +129,10 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        # The session id changes with the password, so a password change logs out other sessions.
-        return f"{self.id}:{int(self.password_changed_at.timestamp())}"
+        return f"{self.id}:{self.session_key}"
+
+    def rotate_session_key(self) -> None:
+        self.session_key = secrets.token_hex(16)
 
     @property
     def label(self) -> str:

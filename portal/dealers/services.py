@@ -270,6 +270,7 @@ def update_user(actor, user: User, data: dict) -> User:
         check_password_policy(data["password"], user.username)
         user.password_hash = hash_password(data["password"])
         user.password_changed_at = utcnow()
+        user.rotate_session_key()
     db.session.flush()
     after = _user_snapshot(user)
     if data.get("password"):
@@ -286,6 +287,7 @@ def change_own_password(user: User, current: str, new: str) -> None:
         raise Invalid(fields={"password": [_("Choose a password different from the current one.")]})
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
+    user.rotate_session_key()
     db.session.flush()
     record(user, "user.password", "user", user.username, dealer_id=user.dealer_id)
 

@@ -118,7 +118,7 @@ def _region_form_data(form: RegionForm) -> dict:
 @requires("regions.write")
 def region_new():
     form = RegionForm()
-    form.parent_code.choices = _region_choices()
+    form.parent_code.choices = as_choices(_region_choices())
     if form.validate_on_submit():
         try:
             region = services.create_region(current_user, {"code": form.code.data, **_region_form_data(form)})
@@ -152,7 +152,7 @@ def region_detail(code):
 def region_edit(code):
     region = current_scope().get_or_404(Region, code=code)
     form = RegionForm(obj=region)
-    form.parent_code.choices = _region_choices(exclude_path=region.path)
+    form.parent_code.choices = as_choices(_region_choices(exclude_path=region.path))
     if request.method == "GET":
         form.parent_code.data = region.parent.code if region.parent else ""
         form.approval_limit.data = str(region.approval_limit)
@@ -192,7 +192,7 @@ def dealers():
 
 
 def _dealer_form(form: DealerForm) -> DealerForm:
-    form.region_code.choices = _region_choices(blank=False)
+    form.region_code.choices = as_choices(_region_choices(blank=False))
     return form
 
 
@@ -271,10 +271,10 @@ def users():
 def _user_form(form: UserForm) -> UserForm:
     scope = current_scope()
     dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars()
-    form.dealer_code.choices = [("", "—")] + [(d.code, f"{d.code} {d.name}") for d in dealers]
-    form.region_code.choices = _region_choices() if can("regions.read") else [("", "—")]
+    form.dealer_code.choices = as_choices([("", "—")] + [(d.code, f"{d.code} {d.name}") for d in dealers])
+    form.region_code.choices = as_choices(_region_choices() if can("regions.read") else [("", "—")])
     if current_user.role == "dealer_admin":
-        form.role.choices = [(r, ROLE_LABELS[r]) for r in ("dealer_staff", "dealer_admin")]
+        form.role.choices = as_choices((r, ROLE_LABELS[r]) for r in ("dealer_staff", "dealer_admin"))
     return form
 
 
@@ -351,7 +351,7 @@ def account():
         except Invalid as exc:
             apply_errors(pw_form, exc)
         else:
-            login_user(current_user)  # keep this session: its id carries the new password stamp
+            login_user(current_user._get_current_object())  # keep this session: its id carries the new password stamp
             flash(_("Your password has been changed; other sessions are logged out."), "success")
             return redirect(url_for("dealers.account"))
     if request.method == "POST" and request.form.get("action") == "locale" and lang_form.validate_on_submit():

@@ -125,11 +125,11 @@ def _load_user(session_id: str):
     from portal.dealers.models import User
 
     try:
-        user_id, stamp = session_id.split(":")
+        user_id, key = session_id.split(":")
         user = db.session.get(User, int(user_id))
     except (ValueError, TypeError):
         return None
-    if user is None or not user.active or str(int(user.password_changed_at.timestamp())) != stamp:
+    if user is None or not user.active or not secrets.compare_digest(user.session_key, key):
         return None
     return user
 

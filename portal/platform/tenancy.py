@@ -136,3 +136,19 @@ def route_classification(view) -> tuple[str, str] | None:
         if getattr(fn, "_tenant_exempt", None):
             return ("exempt", fn._tenant_exempt)
     return None
+
+
+def routes_with_identifiers(app):
+    """(rule, view) for every route whose URL carries arguments (static files excepted)."""
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments or rule.endpoint.split(".")[-1] == "static":
+            continue
+        yield rule, app.view_functions[rule.endpoint]
+
+
+def unclassified_routes(app) -> list[str]:
+    """Routes with URL arguments that declare neither @tenant_route nor @not_tenant_route."""
+    return sorted(
+        f"{rule.rule} ({rule.endpoint})" for rule, view in routes_with_identifiers(app)
+        if route_classification(view) is None
+    )

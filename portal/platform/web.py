@@ -141,3 +141,10 @@ def render_form(template: str, *forms, **context):
 
     failed = any(f.errors or getattr(f, "form_errors", None) for f in forms)
     return render_template(template, **context), 422 if failed else 200
+
+
+def as_choices(pairs) -> list:
+    """(value, label) pairs as WTForms SelectChoice objects."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [SelectChoice(value, label) for value, label in pairs]

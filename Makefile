@@ -1,0 +1,57 @@
+# DRP Portal. Two commands do everything from a fresh clone:
+#   make demo   installs, builds the schema, loads the demo channel, serves http://127.0.0.1:5000
+#   make test   installs and runs the whole test suite (SQLite; set TEST_DATABASE_URL / TEST_REDIS_URL for
+#               PostgreSQL and Redis, as .ci/run does)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install demo serve test test-fast lint bench browser clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium and a CJK font, for the browser tests and screenshots (never a downloaded browser).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian chromium and fonts-wqy-microhei"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-wqy-microhei' (browser tests will fail)"; fi; \
+	fi
+
+demo: install
+	$(BIN)/flask --app portal db upgrade
+	$(BIN)/flask --app portal demo
+	@echo "Serving the portal at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/flask --app portal db upgrade
+	$(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+
+test: install browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e" -x -q
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,135 @@
+"""Test harness.
+
+- The database is TEST_DATABASE_URL (PostgreSQL in CI) or a fresh SQLite file; the schema is built by the
+  Alembic migrations once per session, and every table is emptied after each test.
+- TEST_REDIS_URL (a numbered Redis database) switches the job queue to real Redis; unset, jobs run
+  in-process.
+- Tests never hold an application context while they make requests, so each request has its own
+  session exactly as in production; `world` builds data inside short app contexts of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from portal import create_app
+from portal.extensions import db
+
+PASSWORD = "Test-pass-123"
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        from portal.config import normalise_database_url
+
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def make_app(url: str, **extra):
+    overrides = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret-key",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
+        "PORTAL_STORAGE": extra.pop("PORTAL_STORAGE", None),
+    }
+    overrides.update(extra)
+    return create_app({k: v for k, v in overrides.items() if v is not None or k == "REDIS_URL"})
+
+
+def reset_schema(app) -> None:
+    """Empty database, then the migrations: what `flask db upgrade` does on a new installation."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            db.drop_all()
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = make_app(database_url, PORTAL_STORAGE=str(tmp_path_factory.mktemp("storage")))
+    reset_schema(app)
+    return app
+
+
+def empty_all_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names from metadata)
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    yield
+    if "app" in request.fixturenames:
+        empty_all_tables(request.getfixturevalue("app"))
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+@pytest.fixture
+def world(app):
+    from tests.factories import World
+
+    return World(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1) or m.group(2)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/login")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def page_csrf(client, url: str = "/account") -> str:
+    return csrf_token_from(client.get(url).get_data(as_text=True))
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,125 @@
+"""Factories: build a small channel in the database and answer plain identifiers (codes, usernames).
+
+Each call runs in its own short application context and commits, so no test holds a session open
+while it makes requests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from portal.extensions import db
+
+PASSWORD = "Test-pass-123"
+_seq = itertools.count(1)
+
+
+class World:
+    def __init__(self, app):
+        self.app = app
+
+    def run(self, fn, *args, **kwargs):
+        """Call fn inside an app context and commit; return its result."""
+        with self.app.app_context():
+            try:
+                result = fn(*args, **kwargs)
+                db.session.commit()
+                return result
+            finally:
+                db.session.remove()
+
+    # --- people ---
+    def region(self, code: str | None = None, parent: str | None = None, approval_limit: str = "100000",
+               name: str | None = None) -> str:
+        from portal.dealers.models import Region
+
+        code = code or f"R{next(_seq)}"
+
+        def make():
+            p = db.session.query(Region).filter_by(code=parent).one() if parent else None
+            db.session.add(Region(code=code, name=name or f"区域 {code}", parent=p,
+                                  path=(p.path if p else "/") + code + "/", approval_limit=Decimal(approval_limit)))
+
+        self.run(make)
+        return code
+
+    def dealer(self, code: str | None = None, region: str | None = None, *, tier: str = "B",
+               channel_type: str = "4s_store", status: str = "active", name: str | None = None, **extra) -> str:
+        from portal.dealers.models import Dealer, Region
+
+        code = code or f"D-{next(_seq):04d}"
+        region = region or self.region()
+
+        def make():
+            r = db.session.query(Region).filter_by(code=region).one()
+            db.session.add(Dealer(code=code, name=name or f"经销商{code}", region=r, tier=tier,
+                                  channel_type=channel_type, status=status, **extra))
+
+        self.run(make)
+        return code
+
+    def user(self, role: str, *, dealer: str | None = None, region: str | None = None,
+             username: str | None = None, password: str = PASSWORD, locale: str = "en", active: bool = True) -> str:
+        from werkzeug.security import generate_password_hash
+
+        from portal.dealers.models import Dealer, Region, User
+
+        username = username or f"{role}.{next(_seq)}"
+        if role in ("dealer_staff", "dealer_admin") and dealer is None:
+            dealer = self.dealer()
+        if role == "region_manager" and region is None:
+            region = self.region()
+
+        def make():
+            d = db.session.query(Dealer).filter_by(code=dealer).one() if dealer else None
+            r = db.session.query(Region).filter_by(code=region).one() if region else None
+            db.session.add(User(username=username, password_hash=generate_password_hash(password, "pbkdf2:sha256:1000"),
+                                role=role, dealer=d, region=r, locale=locale, active=active))
+
+        self.run(make)
+        return username
+
+    def token(self, username: str) -> str:
+        from portal.dealers.models import User
+        from portal.platform.auth import issue_personal_token
+
+        def make():
+            with self.app.test_request_context():
+                user = db.session.query(User).filter_by(username=username).one()
+                return issue_personal_token(user)[0]
+
+        return self.run(make)
+
+    def integration_token(self, scope: str, name: str = "mes") -> str:
+        from portal.platform.auth import issue_integration_token
+
+        return self.run(issue_integration_token, name, scope)
+
+    def auth(self, username: str) -> dict:
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+    # --- reading ---
+    def get(self, model, **by):
+        """A detached copy of one row's columns as a dict (None if missing)."""
+
+        def read():
+            obj = db.session.query(model).filter_by(**by).one_or_none()
+            return None if obj is None else {c.key: getattr(obj, c.key) for c in model.__table__.columns}
+
+        return self.run(read)
+
+    def count(self, model, **by) -> int:
+        return self.run(lambda: db.session.query(model).filter_by(**by).count())
+
+    def snapshot(self) -> dict:
+        """Every row of every table, for 'nothing changed' assertions."""
+
+        def read():
+            out = {}
+            for table in db.metadata.sorted_tables:
+                rows = db.session.execute(table.select()).all()
+                out[table.name] = sorted(repr(tuple(r)) for r in rows)
+            return out
+
+        return self.run(read)

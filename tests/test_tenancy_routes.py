@@ -1,0 +1,139 @@
+"""Tenancy over every route, including routes nobody has written yet.
+
+The test walks `app.url_map`. Each route whose URL carries an identifier must say what it points at
+(`@tenant_route(kind)`) or why it points at nothing dealer-owned (`@not_tenant_route(reason)`). For each
+kind, an object is made that belongs to dealer A in region A; users of another dealer and of another
+region then call the route with every method. The answer must be exactly the answer for a missing
+object (404, or 403 where the caller's role may not use the route at all), and the database must not
+change. A route that cannot be classified fails the test until someone classifies it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from portal.platform.auth import role_can
+from portal.platform.tenancy import route_classification, routes_with_identifiers, unclassified_routes
+from tests.conftest import login, page_csrf
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture
+def channel(world):
+    """Region A (with a sub-region) holding dealer A; region B holding dealer B; outsiders of B."""
+    world.region("RA")
+    world.region("RA1", parent="RA")
+    world.region("RB")
+    world.dealer("DA", "RA1", name="甲经销商")
+    world.dealer("DB", "RB", name="乙经销商")
+    return {
+        "insider_user": world.user("dealer_staff", dealer="DA", username="insider.staff"),
+        "outsiders": {
+            "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
+            "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
+        },
+    }
+
+
+# What each kind's identifier is for the insider object, and for an object that does not exist.
+KIND_ARGS = {
+    "dealer": (lambda ch: {"code": "DA"}, {"code": "NO-SUCH"}),
+    "region": (lambda ch: {"code": "RA1"}, {"code": "NO-SUCH"}),
+    "user": (lambda ch: {"username": ch["insider_user"]}, {"username": "no.such.user"}),
+}
+
+
+def _url(rule, values: dict) -> str:
+    missing = set(rule.arguments) - set(values)
+    assert not missing, f"{rule.rule}: the tenancy test cannot fill {missing}; extend KIND_ARGS"
+    path = rule.rule
+    for name in rule.arguments:
+        path = path.replace(f"<{name}>", str(values[name]))
+        for conv in ("string", "int", "path"):
+            path = path.replace(f"<{conv}:{name}>", str(values[name]))
+    return path
+
+
+def _call(client, method: str, url: str, csrf: str):
+    headers = {"X-CSRFToken": csrf}
+    if url.startswith("/api/"):
+        return client.open(url, method=method, json={} if method in WRITE_METHODS else None, headers=headers)
+    return client.open(url, method=method, data={"csrf_token": csrf} if method in WRITE_METHODS else None,
+                       headers=headers)
+
+
+def _error_code(resp):
+    body = resp.get_json(silent=True)
+    return body["error"]["code"] if body and "error" in body else None
+
+
+def test_every_route_with_an_identifier_is_classified(app):
+    assert unclassified_routes(app) == []
+
+
+def test_a_route_added_without_classification_fails_the_walk(app):
+    probe = Flask("probe")
+
+    @probe.route("/things/<thing_id>")
+    def thing(thing_id):  # pragma: no cover - never called
+        return thing_id
+
+    @probe.route("/lang2/<code>")
+    def exempt(code):  # pragma: no cover
+        return code
+
+    from portal.platform.tenancy import not_tenant_route
+
+    probe.view_functions["exempt"] = not_tenant_route("a language code")(exempt)
+    assert unclassified_routes(probe) == ["/things/<thing_id> (thing)"]
+
+
+def test_every_kind_in_use_has_identifiers_in_this_test(app):
+    kinds = {route_classification(view)[1] for _rule, view in routes_with_identifiers(app)
+             if route_classification(view)[0] == "kind"}
+    assert kinds <= set(KIND_ARGS), f"classify the new kinds in KIND_ARGS: {kinds - set(KIND_ARGS)}"
+
+
+def test_objects_of_other_tenants_answer_exactly_like_missing_ones(app, world, channel):
+    checked = 0
+    for label, username in channel["outsiders"].items():
+        client = app.test_client()
+        assert login(client, username).status_code == 302
+        csrf = page_csrf(client)
+        role = world.get(__import__("portal.dealers.models", fromlist=["User"]).User, username=username)["role"]
+        before = world.snapshot()
+        for rule, view in routes_with_identifiers(app):
+            kind_or_exempt, kind = route_classification(view)
+            if kind_or_exempt != "kind":
+                continue
+            insider_args, missing_args = KIND_ARGS[kind]
+            permission = getattr(view, "_permission", None)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                resp = _call(client, method, _url(rule, insider_args(channel)), csrf)
+                missing = _call(client, method, _url(rule, missing_args), csrf)
+                where = f"{label}: {method} {rule.rule}"
+                expected = 404 if permission is None or role_can(role, permission) else 403
+                assert resp.status_code == expected, f"{where} answered {resp.status_code}, expected {expected}"
+                assert missing.status_code == resp.status_code, f"{where}: differs from a missing object"
+                assert _error_code(resp) == _error_code(missing), f"{where}: error differs from a missing object"
+                assert "甲经销商" not in resp.get_data(as_text=True), f"{where} reveals the dealer's name"
+                checked += 1
+        assert world.snapshot() == before, f"{label}: the database changed"
+    assert checked >= 20
+
+
+def test_lists_and_exports_show_nothing_outside_the_scope(app, world, channel):
+    """Every GET route without identifiers (lists, exports, home pages) as an outsider."""
+    for label, username in channel["outsiders"].items():
+        client = app.test_client()
+        login(client, username)
+        for rule in app.url_map.iter_rules():
+            if rule.arguments or "GET" not in rule.methods or rule.endpoint.endswith("static"):
+                continue
+            for suffix in ("", "?format=csv"):
+                resp = client.get(rule.rule + suffix)
+                text = resp.get_data(as_text=True)
+                assert "甲经销商" not in text and "DA" not in text.split(), f"{label}: {rule.rule}{suffix} leaks"
+                assert "insider.staff" not in text, f"{label}: {rule.rule}{suffix} leaks a user"
