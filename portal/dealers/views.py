@@ -23,6 +23,7 @@ from portal.platform.web import (
     ROLE_LABELS,
     STATUS_LABELS,
     apply_errors,
+    as_choices,
     csv_response,
     list_page,
     render_form,

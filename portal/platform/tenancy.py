@@ -79,7 +79,8 @@ class Scope:
         return declared(self)
 
     def select(self, model, *criteria) -> Select:
-        return select(model).where(self.clause(model), *criteria)
+        clause = self.clause(model)
+        return select(model).where(clause, *criteria)
 
     def get_or_404(self, model, **by):
         """Load one object by its natural key, inside the scope; 404 when missing or out of scope."""

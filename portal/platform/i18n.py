@@ -1,0 +1,109 @@
+"""Translation catalogs: find the UI strings, compile the catalogs.
+
+English is the source language (the msgids); Simplified Chinese lives in
+portal/translations/zh_Hans_CN/LC_MESSAGES/messages.po, the source of truth. The folder is zh_Hans_CN,
+not zh_CN: Flask-Babel parses the locale "zh_CN" with Babel, which expands it to zh_Hans_CN, and looks
+for catalogs under that name (then "zh"); a zh_CN folder is never found. The compiled .mo files are
+git-ignored: the app compiles them at start-up (`compile_catalogs`), whenever a .mo is missing or
+older than its .po. English needs no catalog: Flask-Babel falls back to the msgid.
+
+Wrap strings as `_('...')` in templates, `_()` (gettext) or `_l()` (lazy_gettext) in Python, with
+named placeholders only: `_('Dealer %(code)s saved.', code=code)`. Translate with the Chinese terms of
+the channel glossary (GLOSSARY.md: 经销商, 区域, 级别, 渠道类型, 审核, 信用额度, 操作日志...).
+
+Recipe, from the repository root, after adding or changing strings:
+
+    # 1. extract every msgid (babel.cfg: portal/**.py and templates/**.html) into a scratch template
+    .venv/bin/pybabel extract -F babel.cfg -o /tmp/messages.pot .
+    # 2. merge it into the catalog: new msgids appear with an empty msgstr, changed ones as "fuzzy"
+    .venv/bin/pybabel update -i /tmp/messages.pot -d portal/translations
+    # 3. translate the empty and the "#, fuzzy" entries in messages.po (remove the fuzzy flag when done)
+    # 4. check: every msgid translated, same %(name)s placeholders, the catalog compiles
+    .venv/bin/python -m pytest tests/test_i18n_catalog.py -q
+    # optional: compile now (the app does it by itself at start-up)
+    .venv/bin/pybabel compile -d portal/translations
+
+Do not commit /tmp/messages.pot or the .mo files.
+(A new language: `pybabel init -i /tmp/messages.pot -d portal/translations -l <locale>`, with <locale> as
+str(babel.Locale.parse(code)) spells it, e.g. zh_Hant_TW for zh_TW.)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TRANSLATIONS_DIR = ROOT / "portal" / "translations"
+
+
+def compile_catalogs(translations_dir: str | os.PathLike[str] = TRANSLATIONS_DIR) -> list[str]:
+    """Compile every `*.po` under `translations_dir` to the `.mo` beside it, if the .mo is missing or older.
+
+    Returns the paths of the .mo files written. Fuzzy entries are left out (as `pybabel compile` does);
+    catalog problems (e.g. placeholder mismatches) are logged as warnings. The .mo is written to a
+    temporary file and moved into place, so concurrently starting workers never read half a file.
+    """
+    written: list[str] = []
+    for po_path in sorted(Path(translations_dir).rglob("*.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as f:
+            catalog = read_po(f)
+        for message, errors in catalog.check():
+            for error in errors:
+                log.warning("%s: msgid %r: %s", po_path, message.id, error)
+        tmp_path = mo_path.with_name(f"{mo_path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp_path.open("wb") as f:
+                write_mo(f, catalog)
+            os.replace(tmp_path, mo_path)
+        except OSError:
+            log.exception("cannot write %s; the interface falls back to English", mo_path)
+            tmp_path.unlink(missing_ok=True)
+            continue
+        log.info("compiled %s", mo_path)
+        written.append(str(mo_path))
+    return written
+
+
+def read_mapping(root: str | os.PathLike[str] = ROOT) -> tuple[list[tuple[str, str]], dict[str, dict]]:
+    """The method map and options map of `<root>/babel.cfg`, the file `pybabel extract -F` reads."""
+    cfg = Path(root) / "babel.cfg"
+    with cfg.open(encoding="utf-8") as f:
+        return parse_mapping_cfg(f, str(cfg))
+
+
+def extract_messages(root: str | os.PathLike[str] = ROOT) -> set[str]:
+    """Every msgid in the sources under `root` (portal/**.py, templates/**.html, as mapped by babel.cfg).
+
+    The same extraction as `pybabel extract -F babel.cfg .`; for plural forms, the singular msgid.
+    """
+    root = os.path.abspath(root)
+    method_map, options_map = read_mapping(root)
+    # Only walk the top-level folders the mapping can match (not .venv, instance/, ...); like pybabel,
+    # skip folders whose name starts with "." or "_".
+    tops = {pattern.split("/", 1)[0] for pattern, _method in method_map}
+    walk_everything = any("*" in top for top in tops)
+
+    def directory_filter(dirpath: str) -> bool:
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        if os.path.basename(dirpath).startswith((".", "_")):
+            return False
+        return walk_everything or rel.split("/", 1)[0] in tops
+
+    messages: set[str] = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        root, method_map, options_map, directory_filter=directory_filter
+    ):
+        messages.add(message[0] if isinstance(message, tuple) else message)
+    return messages

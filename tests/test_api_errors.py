@@ -1,0 +1,107 @@
+"""API conventions: one error shape, field-level messages, bad input refused whole, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.audit.models import AuditEntry
+from portal.dealers.models import Dealer
+
+
+@pytest.fixture
+def hq(world):
+    world.region("RX")
+    return world.auth(world.user("channel_manager"))
+
+
+def _error(resp, status):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    assert "Traceback" not in resp.get_data(as_text=True)
+    return body["error"]
+
+
+GOOD = {"code": "SH-900", "name": "上海测试经销商", "region_code": "RX", "tier": "A", "channel_type": "4s_store"}
+
+
+def test_malformed_json_is_a_400_in_the_error_shape(client, hq):
+    resp = client.post("/api/v1/dealers", data='{"code": "SH-1", ', content_type="application/json", headers=hq)
+    assert _error(resp, 400)["code"] == "malformed_json"
+
+
+def test_wrong_types_name_each_field(client, hq):
+    body = {**GOOD, "payment_terms_days": "thirty", "tier": 1}
+    err = _error(client.post("/api/v1/dealers", json=body, headers=hq), 422)
+    assert err["code"] == "validation_error"
+    assert set(err["fields"]) == {"payment_terms_days", "tier"}
+
+
+def test_unknown_fields_are_refused(client, hq):
+    err = _error(client.post("/api/v1/dealers", json={**GOOD, "credit": "100"}, headers=hq), 422)
+    assert err["fields"] == {"credit": ["Unknown field."]}
+
+
+def test_missing_required_fields_are_listed(client, hq):
+    err = _error(client.post("/api/v1/dealers", json={"code": "X-1"}, headers=hq), 422)
+    assert {"name", "region_code", "tier", "channel_type"} <= set(err["fields"])
+
+
+def test_a_rule_broken_in_the_service_is_a_field_error(client, hq):
+    err = _error(client.post("/api/v1/dealers", json={**GOOD, "region_code": "NOWHERE"}, headers=hq), 422)
+    assert "region_code" in err["fields"]
+
+
+def test_amounts_are_strings_with_at_most_two_decimals(client, world):
+    admin = world.auth(world.user("hq_admin"))
+    for bad, why in (("12.345", "two decimal"), (12.5, "as strings"), ("-1", "negative"), ("abc", "number")):
+        err = _error(client.post("/api/v1/regions", json={"code": "R9", "name": "x", "approval_limit": bad},
+                                 headers=admin), 422)
+        assert why in " ".join(err["fields"]["approval_limit"])
+    ok = client.post("/api/v1/regions", json={"code": "R9", "name": "x", "approval_limit": "1234.5"}, headers=admin)
+    assert ok.get_json()["approval_limit"] == "1234.50"
+
+
+def test_bad_input_writes_nothing(client, hq, world):
+    before = world.snapshot()
+    client.post("/api/v1/dealers", json={**GOOD, "tier": "Z"}, headers=hq)
+    client.post("/api/v1/dealers", json={**GOOD, "region_code": "NOWHERE"}, headers=hq)
+    client.post("/api/v1/dealers", data="not json", content_type="application/json", headers=hq)
+    assert world.snapshot() == before
+    assert world.count(Dealer) == 0 and world.count(AuditEntry) == 0
+
+
+def test_a_duplicate_is_refused_and_the_first_is_kept(client, hq, world):
+    assert client.post("/api/v1/dealers", json=GOOD, headers=hq).status_code == 201
+    err = _error(client.post("/api/v1/dealers", json={**GOOD, "name": "另一个"}, headers=hq), 422)
+    assert "code" in err["fields"]
+    assert world.get(Dealer, code="SH-900")["name"] == GOOD["name"]
+
+
+def test_not_found_unauthorized_forbidden_and_method_not_allowed_share_the_shape(client, world, hq):
+    assert _error(client.get("/api/v1/dealers/NOPE", headers=hq), 404)["code"] == "not_found"
+    assert _error(client.get("/api/v1/dealers"), 401)["code"] == "unauthorized"
+    staff = world.auth(world.user("dealer_staff"))
+    assert _error(client.post("/api/v1/dealers", json=GOOD, headers=staff), 403)["code"] == "forbidden"
+    assert _error(client.delete("/api/v1/dealers", headers=hq), 405)["code"] == "method_not_allowed"
+    assert _error(client.get("/api/v1/no-such-thing", headers=hq), 404)["code"] == "not_found"
+
+
+def test_an_unexpected_error_is_a_500_without_a_trace(app, client, hq, monkeypatch):
+    from portal.dealers import services
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(services, "dealers_query", boom)
+    err = _error(client.get("/api/v1/dealers", headers=hq), 500)
+    assert err["code"] == "internal_error" and "secret" not in err["message"]
+
+
+def test_lists_page(client, world, hq):
+    for i in range(7):
+        world.dealer(f"P-{i}", "RX")
+    body = client.get("/api/v1/dealers?per_page=3&page=3", headers=hq).get_json()
+    assert body["total"] == 7 and body["page"] == 3 and body["per_page"] == 3
+    assert [d["code"] for d in body["items"]] == ["P-6"]
+    assert _error(client.get("/api/v1/dealers?per_page=0", headers=hq), 422)["fields"]["per_page"]
