@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def select_locale() -> str:
     """The user's own language; before login, the one chosen on the login page, else the browser's."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if getattr(current_user, "is_authenticated", False) and getattr(current_user, "locale", None):
         return current_user.locale
     if session.get("locale") in ("zh_CN", "en"):

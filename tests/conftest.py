@@ -70,6 +70,10 @@ def database_url(tmp_path_factory):
 def app(database_url, tmp_path_factory):
     app = make_app(database_url, PORTAL_STORAGE=str(tmp_path_factory.mktemp("storage")))
     reset_schema(app)
+    if app.config["REDIS_URL"]:
+        from jobs import redis_connection
+
+        redis_connection(app).flushdb()  # a numbered database kept for the tests
     return app
 
 

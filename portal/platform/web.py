@@ -98,9 +98,15 @@ def money_filter(value) -> str:
     return format_decimal(value, format="#,##0.00")
 
 
+def current_lang() -> str:
+    """'zh_CN' or 'en' (Babel spells the Chinese locale zh_Hans_CN)."""
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else "en"
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(
-        can=can, url_with=url_with, get_locale=get_locale, ROLE_LABELS=ROLE_LABELS, CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
+        can=can, url_with=url_with, current_lang=current_lang, ROLE_LABELS=ROLE_LABELS, CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
     )
     app.jinja_env.filters["money"] = money_filter
