@@ -44,6 +44,11 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
         app.config.update(overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from portal.platform.i18n import compile_catalogs
+
+    for directory in app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";"):
+        compile_catalogs(directory)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)

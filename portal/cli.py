@@ -13,8 +13,11 @@ from portal.extensions import db
 def register(app) -> None:
     @app.cli.command("create-user")
     @click.argument("username")
-    @click.option("--role", required=True, type=click.Choice(
-        ["dealer_staff", "dealer_admin", "region_manager", "channel_manager", "finance", "hq_admin"]))
+    @click.option(
+        "--role",
+        required=True,
+        type=click.Choice(["dealer_staff", "dealer_admin", "region_manager", "channel_manager", "finance", "hq_admin"]),
+    )
     @click.option("--dealer", "dealer_code", default=None, help="dealer code (dealer roles)")
     @click.option("--region", "region_code", default=None, help="region code (region_manager)")
     @click.option("--locale", default="zh_CN", type=click.Choice(["zh_CN", "en"]))
@@ -24,12 +27,23 @@ def register(app) -> None:
         from portal.platform.errors import Invalid
         from portal.platform.uow import commit
 
-        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else click.prompt(
-            "Password", hide_input=True, confirmation_prompt=True)
+        password = (
+            sys.stdin.readline().rstrip("\n")
+            if not sys.stdin.isatty()
+            else click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        )
         try:
-            services.create_user(None, {"username": username, "password": password, "role": role,
-                                        "dealer_code": dealer_code, "region_code": region_code,
-                                        "locale": locale})
+            services.create_user(
+                None,
+                {
+                    "username": username,
+                    "password": password,
+                    "role": role,
+                    "dealer_code": dealer_code,
+                    "region_code": region_code,
+                    "locale": locale,
+                },
+            )
             commit()
         except Invalid as exc:
             db.session.rollback()

@@ -70,6 +70,7 @@ KINDS = [
     ("specialty", "新能源汽车专营店"),
     ("department_store", "商贸有限公司（商场店）"),
 ]
+STREETS = ["人民路", "建设大道", "世纪大道", "中山路", "解放路"]
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙马朱胡郭何高林罗"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞", "平", "刚"]
 
@@ -92,8 +93,9 @@ def load(reset: bool = False, echo=print) -> None:
     regions: dict[str, Region] = {}
     for code, name, parent, limit in REGIONS:
         p = regions.get(parent) if parent else None
-        regions[code] = Region(code=code, name=name, parent=p, path=(p.path if p else "/") + code + "/",
-                               approval_limit=Decimal(limit))
+        regions[code] = Region(
+            code=code, name=name, parent=p, path=(p.path if p else "/") + code + "/", approval_limit=Decimal(limit)
+        )
         db.session.add(regions[code])
     db.session.flush()
 
@@ -105,11 +107,17 @@ def load(reset: bool = False, echo=print) -> None:
             tier = rng.choices("ABC", weights=[2, 5, 3])[0]
             contact = _person(rng)
             dealer = Dealer(
-                code=f"{prefix}-{i:03d}", name=f"{city}{brand}{district}{suffix}", region=regions[region_code],
-                tier=tier, channel_type=channel_type, payment_terms_days=rng.choice([30, 30, 30, 45, 60]),
-                status="active", contact_name=contact, contact_phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
+                code=f"{prefix}-{i:03d}",
+                name=f"{city}{brand}{district}{suffix}",
+                region=regions[region_code],
+                tier=tier,
+                channel_type=channel_type,
+                payment_terms_days=rng.choice([30, 30, 30, 45, 60]),
+                status="active",
+                contact_name=contact,
+                contact_phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
                 contact_email=f"{prefix.lower()}{i:03d}@dealers.example.cn",
-                address=f"{city}市{district}区{rng.choice(['人民路', '建设大道', '世纪大道', '中山路', '解放路'])}{rng.randint(1, 999)}号",
+                address=f"{city}市{district}区{rng.choice(STREETS)}{rng.randint(1, 999)}号",
             )
             dealers.append(dealer)
             db.session.add(dealer)
@@ -125,18 +133,35 @@ def load(reset: bool = False, echo=print) -> None:
         User(username="finance.en", display_name="Fiona Finance", role="finance", locale="en"),
     ]
     for code in ("EAST", "NORTH", "SOUTH", "WEST", "CENTRAL"):
-        users.append(User(username=f"rm.{code.lower()}", display_name=f"{regions[code].name}经理 {_person(rng)}",
-                          role="region_manager", region=regions[code], locale="zh_CN"))
-    users.append(User(username="rm.sh", display_name=f"上海区域经理 {_person(rng)}", role="region_manager",
-                      region=regions["SH"], locale="zh_CN"))
+        users.append(
+            User(
+                username=f"rm.{code.lower()}",
+                display_name=f"{regions[code].name}经理 {_person(rng)}",
+                role="region_manager",
+                region=regions[code],
+                locale="zh_CN",
+            )
+        )
+    users.append(
+        User(
+            username="rm.sh",
+            display_name=f"上海区域经理 {_person(rng)}",
+            role="region_manager",
+            region=regions["SH"],
+            locale="zh_CN",
+        )
+    )
     for d in dealers:
         login = d.code.lower().replace("-", "")
-        users.append(User(username=f"{login}.admin", display_name=d.contact_name, role="dealer_admin", dealer=d,
-                          locale="zh_CN"))
-        users.append(User(username=f"{login}.staff", display_name=_person(rng), role="dealer_staff", dealer=d,
-                          locale="zh_CN"))
-    users.append(User(username="dealer.en", display_name="Daniel Dealer", role="dealer_admin", dealer=dealers[0],
-                      locale="en"))
+        users.append(
+            User(username=f"{login}.admin", display_name=d.contact_name, role="dealer_admin", dealer=d, locale="zh_CN")
+        )
+        users.append(
+            User(username=f"{login}.staff", display_name=_person(rng), role="dealer_staff", dealer=d, locale="zh_CN")
+        )
+    users.append(
+        User(username="dealer.en", display_name="Daniel Dealer", role="dealer_admin", dealer=dealers[0], locale="en")
+    )
     for u in users:
         u.password_hash = pw_hash
         db.session.add(u)

@@ -13,7 +13,7 @@ import time
 START = {
     "postgresql": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start",
     "redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no "
-             "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
+    "--dir /var/lib/redis --logfile /var/log/redis/ci.log",
 }
 
 

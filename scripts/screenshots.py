@@ -13,8 +13,15 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -44,7 +51,8 @@ def main() -> None:
             page.click("form:has(#lang-locale) button[type=submit]")
         for path in args.paths:
             page.goto(args.base + path)
-            name = f"{args.user or 'anon'}_{args.lang or ''}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_') or 'root'}.png"
+            slug = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root"
+            name = f"{args.user or 'anon'}_{args.lang or ''}_{slug}.png"
             page.screenshot(path=str(out / name), full_page=True)
             print(out / name)
         browser.close()

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from portal import create_app
@@ -32,6 +33,17 @@ def _database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
+_apps: list = []
+
+
+class EnglishClient(FlaskClient):
+    """Test clients speak English unless a test says otherwise (the portal's default is zh_CN)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+
+
 def make_app(url: str, **extra):
     overrides = {
         "TESTING": True,
@@ -42,7 +54,20 @@ def make_app(url: str, **extra):
         "PORTAL_STORAGE": extra.pop("PORTAL_STORAGE", None),
     }
     overrides.update(extra)
-    return create_app({k: v for k, v in overrides.items() if v is not None or k == "REDIS_URL"})
+    app = create_app({k: v for k, v in overrides.items() if v is not None or k == "REDIS_URL"})
+    app.test_client_class = EnglishClient
+    _apps.append(app)
+    return app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_engines():
+    yield
+    for app in _apps:
+        with app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 def reset_schema(app) -> None:

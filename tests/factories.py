@@ -30,22 +30,43 @@ class World:
                 db.session.remove()
 
     # --- people ---
-    def region(self, code: str | None = None, parent: str | None = None, approval_limit: str = "100000",
-               name: str | None = None) -> str:
+    def region(
+        self,
+        code: str | None = None,
+        parent: str | None = None,
+        approval_limit: str = "100000",
+        name: str | None = None,
+    ) -> str:
         from portal.dealers.models import Region
 
         code = code or f"R{next(_seq)}"
 
         def make():
             p = db.session.query(Region).filter_by(code=parent).one() if parent else None
-            db.session.add(Region(code=code, name=name or f"区域 {code}", parent=p,
-                                  path=(p.path if p else "/") + code + "/", approval_limit=Decimal(approval_limit)))
+            db.session.add(
+                Region(
+                    code=code,
+                    name=name or f"区域 {code}",
+                    parent=p,
+                    path=(p.path if p else "/") + code + "/",
+                    approval_limit=Decimal(approval_limit),
+                )
+            )
 
         self.run(make)
         return code
 
-    def dealer(self, code: str | None = None, region: str | None = None, *, tier: str = "B",
-               channel_type: str = "4s_store", status: str = "active", name: str | None = None, **extra) -> str:
+    def dealer(
+        self,
+        code: str | None = None,
+        region: str | None = None,
+        *,
+        tier: str = "B",
+        channel_type: str = "4s_store",
+        status: str = "active",
+        name: str | None = None,
+        **extra,
+    ) -> str:
         from portal.dealers.models import Dealer, Region
 
         code = code or f"D-{next(_seq):04d}"
@@ -53,14 +74,32 @@ class World:
 
         def make():
             r = db.session.query(Region).filter_by(code=region).one()
-            db.session.add(Dealer(code=code, name=name or f"经销商{code}", region=r, tier=tier,
-                                  channel_type=channel_type, status=status, **extra))
+            db.session.add(
+                Dealer(
+                    code=code,
+                    name=name or f"经销商{code}",
+                    region=r,
+                    tier=tier,
+                    channel_type=channel_type,
+                    status=status,
+                    **extra,
+                )
+            )
 
         self.run(make)
         return code
 
-    def user(self, role: str, *, dealer: str | None = None, region: str | None = None,
-             username: str | None = None, password: str = PASSWORD, locale: str = "en", active: bool = True) -> str:
+    def user(
+        self,
+        role: str,
+        *,
+        dealer: str | None = None,
+        region: str | None = None,
+        username: str | None = None,
+        password: str = PASSWORD,
+        locale: str = "en",
+        active: bool = True,
+    ) -> str:
         from werkzeug.security import generate_password_hash
 
         from portal.dealers.models import Dealer, Region, User
@@ -74,8 +113,17 @@ class World:
         def make():
             d = db.session.query(Dealer).filter_by(code=dealer).one() if dealer else None
             r = db.session.query(Region).filter_by(code=region).one() if region else None
-            db.session.add(User(username=username, password_hash=generate_password_hash(password, "pbkdf2:sha256:1000"),
-                                role=role, dealer=d, region=r, locale=locale, active=active))
+            db.session.add(
+                User(
+                    username=username,
+                    password_hash=generate_password_hash(password, "pbkdf2:sha256:1000"),
+                    role=role,
+                    dealer=d,
+                    region=r,
+                    locale=locale,
+                    active=active,
+                )
+            )
 
         self.run(make)
         return username

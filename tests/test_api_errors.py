@@ -55,8 +55,9 @@ def test_a_rule_broken_in_the_service_is_a_field_error(client, hq):
 def test_amounts_are_strings_with_at_most_two_decimals(client, world):
     admin = world.auth(world.user("hq_admin"))
     for bad, why in (("12.345", "two decimal"), (12.5, "as strings"), ("-1", "negative"), ("abc", "number")):
-        err = _error(client.post("/api/v1/regions", json={"code": "R9", "name": "x", "approval_limit": bad},
-                                 headers=admin), 422)
+        err = _error(
+            client.post("/api/v1/regions", json={"code": "R9", "name": "x", "approval_limit": bad}, headers=admin), 422
+        )
         assert why in " ".join(err["fields"]["approval_limit"])
     ok = client.post("/api/v1/regions", json={"code": "R9", "name": "x", "approval_limit": "1234.5"}, headers=admin)
     assert ok.get_json()["approval_limit"] == "1234.50"

@@ -15,8 +15,11 @@ def test_token_from_username_and_password(client, world, app):
     assert resp.status_code == 201
     body = resp.get_json()
     expires = dt.datetime.fromisoformat(body["expires_at"])
-    assert dt.timedelta(hours=app.config["PORTAL_TOKEN_HOURS"] - 1) < expires - utcnow() <= dt.timedelta(
-        hours=app.config["PORTAL_TOKEN_HOURS"])
+    assert (
+        dt.timedelta(hours=app.config["PORTAL_TOKEN_HOURS"] - 1)
+        < expires - utcnow()
+        <= dt.timedelta(hours=app.config["PORTAL_TOKEN_HOURS"])
+    )
     listed = client.get("/api/v1/dealers", headers={"Authorization": f"Bearer {body['token']}"})
     assert listed.status_code == 200
     # only a hash is stored

@@ -10,8 +10,11 @@ def test_creating_and_changing_a_dealer_is_audited_with_before_and_after(client,
     world.region("EAST")
     cm_name = world.user("channel_manager", username="cm.zhou")
     cm = world.auth(cm_name)
-    client.post("/api/v1/dealers", json={"code": "SH-1", "name": "上海一号", "region_code": "EAST", "tier": "B",
-                                         "channel_type": "chain"}, headers=cm)
+    client.post(
+        "/api/v1/dealers",
+        json={"code": "SH-1", "name": "上海一号", "region_code": "EAST", "tier": "B", "channel_type": "chain"},
+        headers=cm,
+    )
     client.patch("/api/v1/dealers/SH-1", json={"tier": "A", "name": "上海一号"}, headers=cm)
     admin = world.auth(world.user("hq_admin"))
     items = client.get("/api/v1/audit?object_key=SH-1", headers=admin).get_json()["items"]
@@ -32,8 +35,9 @@ def test_an_update_that_changes_nothing_leaves_no_entry(client, world):
 
 def test_passwords_never_reach_the_audit_log(client, world):
     admin = world.auth(world.user("hq_admin"))
-    client.post("/api/v1/users", json={"username": "fin.li", "password": "Secret-pass-77", "role": "finance"},
-                headers=admin)
+    client.post(
+        "/api/v1/users", json={"username": "fin.li", "password": "Secret-pass-77", "role": "finance"}, headers=admin
+    )
     client.patch("/api/v1/users/fin.li", json={"password": "Other-secret-88"}, headers=admin)
     text = client.get("/api/v1/audit", headers=admin).get_data(as_text=True)
     assert "Secret-pass-77" not in text and "Other-secret-88" not in text
@@ -49,8 +53,11 @@ def test_the_audit_page_filters_and_exports(client, world):
     world.region("EAST")
     cm = world.auth(world.user("channel_manager", username="cm.a"))
     for code in ("SH-1", "SH-2"):
-        client.post("/api/v1/dealers", json={"code": code, "name": code, "region_code": "EAST", "tier": "B",
-                                             "channel_type": "chain"}, headers=cm)
+        client.post(
+            "/api/v1/dealers",
+            json={"code": code, "name": code, "region_code": "EAST", "tier": "B", "channel_type": "chain"},
+            headers=cm,
+        )
     login(client, world.user("hq_admin"))
     page = client.get("/audit?object_key=SH-2").get_data(as_text=True)
     assert "SH-2" in page and "<strong>SH-1</strong>" not in page

@@ -89,8 +89,9 @@ def test_next_parameter_never_leaves_the_site(client, world):
     name = world.user("finance")
     page = client.get("/login?next=https://evil.example/x")
     token = csrf_token_from(page.get_data(as_text=True))
-    resp = client.post("/login?next=https://evil.example/x", data={"username": name, "password": PASSWORD,
-                                                                   "csrf_token": token})
+    resp = client.post(
+        "/login?next=https://evil.example/x", data={"username": name, "password": PASSWORD, "csrf_token": token}
+    )
     assert resp.headers["Location"].endswith("/home")
 
 
@@ -100,10 +101,18 @@ def test_changing_the_password_ends_other_sessions(app, world):
     login(first, name)
     login(second, name)
     csrf = page_csrf(first)
-    resp = first.post("/account", data={"action": "password", "pw-current_password": PASSWORD,
-                                        "pw-password": "Another-pass-456", "csrf_token": csrf, "pw-csrf_token": csrf})
+    resp = first.post(
+        "/account",
+        data={
+            "action": "password",
+            "pw-current_password": PASSWORD,
+            "pw-password": "Another-pass-456",
+            "csrf_token": csrf,
+            "pw-csrf_token": csrf,
+        },
+    )
     assert resp.status_code == 302
-    assert first.get("/home").status_code == 200   # this session continues
+    assert first.get("/home").status_code == 200  # this session continues
     assert second.get("/home").status_code == 302  # the other one is logged out
 
 

@@ -9,18 +9,21 @@ def test_create_user_reads_the_password_from_stdin(app, world, client):
     world.region("EAST")
     world.dealer("SH-001", "EAST")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-user", "wang.wei", "--role", "dealer_admin", "--dealer", "SH-001"],
-                           input="Cli-pass-2026\n")
+    result = runner.invoke(
+        args=["create-user", "wang.wei", "--role", "dealer_admin", "--dealer", "SH-001"], input="Cli-pass-2026\n"
+    )
     assert result.exit_code == 0, result.output
     user = world.get(User, username="wang.wei")
     assert user["role"] == "dealer_admin" and user["dealer_id"] is not None
-    assert client.post("/api/v1/auth/token", json={"username": "wang.wei", "password": "Cli-pass-2026"}
-                       ).status_code == 201
+    assert (
+        client.post("/api/v1/auth/token", json={"username": "wang.wei", "password": "Cli-pass-2026"}).status_code == 201
+    )
 
 
 def test_create_user_explains_what_is_wrong(app, world):
-    result = app.test_cli_runner().invoke(args=["create-user", "li.na", "--role", "region_manager"],
-                                          input="Cli-pass-2026\n")
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "li.na", "--role", "region_manager"], input="Cli-pass-2026\n"
+    )
     assert result.exit_code == 1
     assert "region_code" in result.output
     assert world.get(User, username="li.na") is None

@@ -10,9 +10,19 @@ import pytest
 from portal.dealers.models import Dealer
 from tests.conftest import login, page_csrf
 
-FULL = {"code": "SH-001", "name": "上海华通浦东汽车销售服务有限公司", "region_code": "SH", "tier": "A",
-        "channel_type": "4s_store", "payment_terms_days": 45, "status": "active", "contact_name": "王伟",
-        "contact_phone": "13800000000", "contact_email": "sh001@example.cn", "address": "上海市浦东新区世纪大道1号"}
+FULL = {
+    "code": "SH-001",
+    "name": "上海华通浦东汽车销售服务有限公司",
+    "region_code": "SH",
+    "tier": "A",
+    "channel_type": "4s_store",
+    "payment_terms_days": 45,
+    "status": "active",
+    "contact_name": "王伟",
+    "contact_phone": "13800000000",
+    "contact_email": "sh001@example.cn",
+    "address": "上海市浦东新区世纪大道1号",
+}
 
 
 @pytest.fixture
@@ -103,7 +113,7 @@ def test_the_browser_form_refuses_a_duplicate_code_with_a_message(client, world,
 
 
 def test_csv_export_neutralises_formulas(client, world, regions):
-    world.dealer("SH-001", "SH", name="=HYPERLINK(\"http://evil\")")
+    world.dealer("SH-001", "SH", name='=HYPERLINK("http://evil")')
     login(client, world.user("channel_manager"))
     text = client.get("/dealers?format=csv").get_data(as_text=True)
     assert "'=HYPERLINK" in text

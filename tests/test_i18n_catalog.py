@@ -67,7 +67,9 @@ def test_pybabel_extract_agrees_with_extract_messages(extracted, tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-o", str(pot), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as f:
         from_cli = {_ids(m)[0] for m in read_po(f) if m.id}

@@ -7,9 +7,15 @@ def test_openapi_document_lists_the_contract_paths(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     paths = spec["paths"]
-    for path, method in (("/api/v1/auth/token", "post"), ("/api/v1/regions", "post"), ("/api/v1/dealers", "get"),
-                         ("/api/v1/dealers", "post"), ("/api/v1/dealers/{code}", "get"),
-                         ("/api/v1/dealers/{code}", "patch"), ("/api/v1/users", "post")):
+    for path, method in (
+        ("/api/v1/auth/token", "post"),
+        ("/api/v1/regions", "post"),
+        ("/api/v1/dealers", "get"),
+        ("/api/v1/dealers", "post"),
+        ("/api/v1/dealers/{code}", "get"),
+        ("/api/v1/dealers/{code}", "patch"),
+        ("/api/v1/users", "post"),
+    ):
         assert method in paths[path], (path, method)
     dealer = spec["components"]["schemas"]["DealerCreate"]
     assert set(dealer["required"]) == {"code", "name", "region_code", "tier", "channel_type"}

@@ -11,11 +11,19 @@ from tests.conftest import login, page_csrf
 def test_hq_admin_creates_a_region_tree_through_the_api(client, world):
     admin = world.auth(world.user("hq_admin"))
     assert client.post("/api/v1/regions", json={"code": "HQ", "name": "总部"}, headers=admin).status_code == 201
-    resp = client.post("/api/v1/regions", json={"code": "EAST", "name": "华东大区", "parent_code": "HQ",
-                                                 "approval_limit": "500000"}, headers=admin)
+    resp = client.post(
+        "/api/v1/regions",
+        json={"code": "EAST", "name": "华东大区", "parent_code": "HQ", "approval_limit": "500000"},
+        headers=admin,
+    )
     assert resp.status_code == 201
-    assert resp.get_json() == {"code": "EAST", "name": "华东大区", "parent_code": "HQ", "path": "/HQ/EAST/",
-                               "approval_limit": "500000.00"}
+    assert resp.get_json() == {
+        "code": "EAST",
+        "name": "华东大区",
+        "parent_code": "HQ",
+        "path": "/HQ/EAST/",
+        "approval_limit": "500000.00",
+    }
 
 
 def test_moving_a_region_moves_its_subtree(client, world):
@@ -59,16 +67,20 @@ def test_regions_in_the_browser(client, world):
     world.region("HQ")
     login(client, world.user("hq_admin"))
     csrf = page_csrf(client, "/regions/new")
-    resp = client.post("/regions/new", data={"code": "WEST", "name": "西部大区", "parent_code": "HQ",
-                                             "approval_limit": "400000", "csrf_token": csrf})
+    resp = client.post(
+        "/regions/new",
+        data={"code": "WEST", "name": "西部大区", "parent_code": "HQ", "approval_limit": "400000", "csrf_token": csrf},
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/regions/WEST")
     page = client.get("/regions").get_data(as_text=True)
     assert "西部大区" in page and "400,000.00" in page
-    resp = client.post("/regions/WEST/edit", data={"name": "西部", "parent_code": "HQ", "approval_limit": "1.234",
-                                                   "csrf_token": csrf})
+    resp = client.post(
+        "/regions/WEST/edit", data={"name": "西部", "parent_code": "HQ", "approval_limit": "1.234", "csrf_token": csrf}
+    )
     assert resp.status_code == 422 and "two decimal" in resp.get_data(as_text=True)
     assert world.get(Region, code="WEST")["name"] == "西部大区"
-    resp = client.post("/regions/WEST/edit", data={"name": "西部", "parent_code": "HQ", "approval_limit": "300000",
-                                                   "csrf_token": csrf})
+    resp = client.post(
+        "/regions/WEST/edit", data={"name": "西部", "parent_code": "HQ", "approval_limit": "300000", "csrf_token": csrf}
+    )
     assert resp.status_code == 302
     assert world.get(Region, code="WEST")["approval_limit"] == Decimal("300000.00")

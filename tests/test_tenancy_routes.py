@@ -60,8 +60,9 @@ def _call(client, method: str, url: str, csrf: str):
     headers = {"X-CSRFToken": csrf}
     if url.startswith("/api/"):
         return client.open(url, method=method, json={} if method in WRITE_METHODS else None, headers=headers)
-    return client.open(url, method=method, data={"csrf_token": csrf} if method in WRITE_METHODS else None,
-                       headers=headers)
+    return client.open(
+        url, method=method, data={"csrf_token": csrf} if method in WRITE_METHODS else None, headers=headers
+    )
 
 
 def _error_code(resp):
@@ -91,8 +92,11 @@ def test_a_route_added_without_classification_fails_the_walk(app):
 
 
 def test_every_kind_in_use_has_identifiers_in_this_test(app):
-    kinds = {route_classification(view)[1] for _rule, view in routes_with_identifiers(app)
-             if route_classification(view)[0] == "kind"}
+    kinds = {
+        route_classification(view)[1]
+        for _rule, view in routes_with_identifiers(app)
+        if route_classification(view)[0] == "kind"
+    }
     assert kinds <= set(KIND_ARGS), f"classify the new kinds in KIND_ARGS: {kinds - set(KIND_ARGS)}"
 
 

@@ -23,8 +23,9 @@ def snapshot(obj, fields: tuple[str, ...]) -> dict:
     return {f: _plain(getattr(obj, f)) for f in fields}
 
 
-def record(actor, action: str, object_type: str, object_key: str, *, before=None, after=None,
-           dealer_id: int | None = None) -> AuditEntry | None:
+def record(
+    actor, action: str, object_type: str, object_key: str, *, before=None, after=None, dealer_id: int | None = None
+) -> AuditEntry | None:
     """Store one audit entry. With before and after given, only the fields that changed are kept;
     an update that changed nothing is not recorded."""
     if before is not None and after is not None:

@@ -26,12 +26,20 @@ def _date(value):
 @requires("audit.read")
 def index():
     filters = {k: (request.args.get(k) or "").strip() or None for k in FILTERS}
-    stmt = audit_query(current_scope(), actor=filters["actor"], action=filters["action"],
-                       object_type=filters["object_type"], object_key=filters["object_key"],
-                       date_from=_date(filters["from"]), date_to=_date(filters["to"]))
+    stmt = audit_query(
+        current_scope(),
+        actor=filters["actor"],
+        action=filters["action"],
+        object_type=filters["object_type"],
+        object_key=filters["object_key"],
+        date_from=_date(filters["from"]),
+        date_to=_date(filters["to"]),
+    )
     if request.args.get("format") == "csv":
         rows = db.session.execute(stmt).scalars()
-        return csv_response("audit.csv", ["at", "actor", "action", "object_type", "object_key", "before", "after", "ip"],
-                            ([e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key, e.before, e.after,
-                              e.ip] for e in rows))
+        return csv_response(
+            "audit.csv",
+            ["at", "actor", "action", "object_type", "object_key", "before", "after", "ip"],
+            ([e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key, e.before, e.after, e.ip] for e in rows),
+        )
     return render_template("audit/index.html", page=list_page(stmt, 50), filters=filters)

@@ -50,6 +50,7 @@ def create_token(body):
 
 # ------------------------------------------------------------------ regions
 
+
 @blp.route("/regions", methods=["GET"])
 @requires("regions.read")
 @blp.arguments(RegionQuerySchema, location="query")
@@ -89,6 +90,7 @@ def update_region(body, code):
 
 
 # ------------------------------------------------------------------ dealers
+
 
 @blp.route("/dealers", methods=["GET"])
 @requires("dealers.read")
@@ -130,6 +132,7 @@ def update_dealer(body, code):
 
 
 # ------------------------------------------------------------------ users
+
 
 @blp.route("/users", methods=["GET"])
 @requires("users.read")

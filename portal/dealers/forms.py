@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import Email as EmailValidator
 
 from portal.dealers.models import CHANNEL_TYPES, DEALER_STATUSES, ROLES, TIERS
+from portal.dealers.services import MIN_PASSWORD
 from portal.platform.web import CHANNEL_TYPE_LABELS, ROLE_LABELS, STATUS_LABELS, as_choices
 
 LANG_CHOICES = [("zh_CN", "简体中文"), ("en", "English")]
@@ -23,9 +24,13 @@ class RegionForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     parent_code = SelectField(_l("Parent region"), validators=[Optional()])
-    approval_limit = StringField(_l("Approval limit (CNY)"), validators=[Optional(), Length(max=20)],
-                                 description=_l("Orders whose excess over available credit is within this amount "
-                                                "may be approved by the region manager."))
+    approval_limit = StringField(
+        _l("Approval limit (CNY)"),
+        validators=[Optional(), Length(max=20)],
+        description=_l(
+            "Orders whose excess over available credit is within this amount may be approved by the region manager."
+        ),
+    )
 
 
 class DealerForm(FlaskForm):
@@ -33,10 +38,14 @@ class DealerForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     region_code = SelectField(_l("Region"), validators=[DataRequired()])
     tier = SelectField(_l("Tier"), choices=as_choices((t, t) for t in TIERS))
-    channel_type = SelectField(_l("Channel type"), choices=as_choices((c, CHANNEL_TYPE_LABELS[c]) for c in CHANNEL_TYPES))
-    payment_terms_days = IntegerField(_l("Payment terms (days)"), default=30,
-                                      validators=[DataRequired(message=_l("A whole number of days.")),
-                                                  NumberRange(min=0, max=365)])
+    channel_type = SelectField(
+        _l("Channel type"), choices=as_choices((c, CHANNEL_TYPE_LABELS[c]) for c in CHANNEL_TYPES)
+    )
+    payment_terms_days = IntegerField(
+        _l("Payment terms (days)"),
+        default=30,
+        validators=[InputRequired(message=_l("A whole number of days.")), NumberRange(min=0, max=365)],
+    )
     status = SelectField(_l("Status"), choices=as_choices((s, STATUS_LABELS[s]) for s in DEALER_STATUSES))
     contact_name = StringField(_l("Contact"), validators=[Optional(), Length(max=120)])
     contact_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
@@ -46,21 +55,27 @@ class DealerForm(FlaskForm):
 
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=64)])
-    display_name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
     email = StringField(_l("E-mail"), validators=[Optional(), EmailValidator(), Length(max=200)])
     role = SelectField(_l("Role"), choices=as_choices((r, ROLE_LABELS[r]) for r in ROLES))
     dealer_code = SelectField(_l("Dealer"), validators=[Optional()])
     region_code = SelectField(_l("Region"), validators=[Optional()])
     locale = SelectField(_l("Language"), choices=as_choices(LANG_CHOICES))
     active = BooleanField(_l("Active"), default=True)
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=256)],
-                             description=_l("At least 10 characters, letters mixed with digits or symbols."))
+    password = PasswordField(
+        _l("Password"),
+        validators=[Optional(), Length(max=256)],
+        description=_l("At least %(n)s characters, letters mixed with digits or symbols.", n=MIN_PASSWORD),
+    )
 
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
-                             description=_l("At least 10 characters, letters mixed with digits or symbols."))
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l("At least %(n)s characters, letters mixed with digits or symbols.", n=MIN_PASSWORD),
+    )
 
 
 class LocaleForm(FlaskForm):

@@ -35,12 +35,24 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 
 REGION_FIELDS = ("code", "name", "parent_code", "approval_limit")
-DEALER_FIELDS = ("code", "name", "region_code", "tier", "channel_type", "payment_terms_days", "status",
-                 "contact_name", "contact_phone", "contact_email", "address")
+DEALER_FIELDS = (
+    "code",
+    "name",
+    "region_code",
+    "tier",
+    "channel_type",
+    "payment_terms_days",
+    "status",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "address",
+)
 USER_FIELDS = ("username", "display_name", "email", "role", "dealer_code", "region_code", "locale", "active")
 
 
 # ---------------------------------------------------------------- regions
+
 
 def _region_snapshot(region: Region) -> dict:
     snap = snapshot(region, ("code", "name", "approval_limit"))
@@ -62,9 +74,13 @@ def create_region(actor, data: dict) -> Region:
     if db.session.execute(select(Region.id).filter_by(code=code)).first():
         raise Invalid(fields={"code": [_("Region %(code)s already exists.", code=code)]})
     parent = region_by_code(data["parent_code"], "parent_code") if data.get("parent_code") else None
-    region = Region(code=code, name=data["name"].strip(), parent=parent,
-                    path=(parent.path if parent else "/") + code + "/",
-                    approval_limit=data.get("approval_limit") or ZERO)
+    region = Region(
+        code=code,
+        name=data["name"].strip(),
+        parent=parent,
+        path=(parent.path if parent else "/") + code + "/",
+        approval_limit=data.get("approval_limit") or ZERO,
+    )
     db.session.add(region)
     db.session.flush()
     record(actor, "region.create", "region", code, after=_region_snapshot(region))
@@ -84,16 +100,19 @@ def update_region(actor, region: Region, data: dict) -> Region:
         old_path = region.path
         new_path = (new_parent.path if new_parent else "/") + region.code + "/"
         region.parent = new_parent
-        for node in db.session.execute(
-            select(Region).where(Region.path.startswith(old_path, autoescape=True))
-        ).unique().scalars():
-            node.path = new_path + node.path[len(old_path):]
+        for node in (
+            db.session.execute(select(Region).where(Region.path.startswith(old_path, autoescape=True)))
+            .unique()
+            .scalars()
+        ):
+            node.path = new_path + node.path[len(old_path) :]
     db.session.flush()
     record(actor, "region.update", "region", region.code, before=before, after=_region_snapshot(region))
     return region
 
 
 # ---------------------------------------------------------------- dealers
+
 
 def _dealer_snapshot(dealer: Dealer) -> dict:
     snap = snapshot(dealer, tuple(f for f in DEALER_FIELDS if f != "region_code"))
@@ -124,8 +143,12 @@ def create_dealer(actor, data: dict) -> Dealer:
         raise Invalid(fields={"code": [_("Dealer %(code)s already exists.", code=code)]})
     region = region_by_code(data["region_code"])
     dealer = Dealer(
-        code=code, name=data["name"].strip(), region=region, tier=data["tier"],
-        channel_type=data["channel_type"], payment_terms_days=data.get("payment_terms_days", 30),
+        code=code,
+        name=data["name"].strip(),
+        region=region,
+        tier=data["tier"],
+        channel_type=data["channel_type"],
+        payment_terms_days=data.get("payment_terms_days", 30),
         status=data.get("status", "active"),
         **{f: (data.get(f) or None) for f in ("contact_name", "contact_phone", "contact_email", "address")},
     )
@@ -142,15 +165,34 @@ def update_dealer(actor, dealer: Dealer, data: dict) -> Dealer:
     before = _dealer_snapshot(dealer)
     if "region_code" in data:
         dealer.region = region_by_code(data["region_code"])
-    for f in ("name", "tier", "channel_type", "payment_terms_days", "status",
-              "contact_name", "contact_phone", "contact_email", "address"):
+    for f in (
+        "name",
+        "tier",
+        "channel_type",
+        "payment_terms_days",
+        "status",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "address",
+    ):
         if f in data:
             value = data[f]
-            setattr(dealer, f, value.strip() or None if isinstance(value, str) and f.startswith(("contact", "addr"))
-                    else value)
+            setattr(
+                dealer,
+                f,
+                value.strip() or None if isinstance(value, str) and f.startswith(("contact", "addr")) else value,
+            )
     db.session.flush()
-    record(actor, "dealer.update", "dealer", dealer.code, before=before, after=_dealer_snapshot(dealer),
-           dealer_id=dealer.id)
+    record(
+        actor,
+        "dealer.update",
+        "dealer",
+        dealer.code,
+        before=before,
+        after=_dealer_snapshot(dealer),
+        dealer_id=dealer.id,
+    )
     return dealer
 
 
@@ -162,6 +204,7 @@ def dealer_by_code(code: str, field: str = "dealer_code") -> Dealer:
 
 
 # ---------------------------------------------------------------- users
+
 
 def _user_snapshot(user: User) -> dict:
     snap = snapshot(user, ("username", "display_name", "email", "role", "locale", "active"))
@@ -233,9 +276,17 @@ def create_user(actor, data: dict) -> User:
     check_password_policy(data["password"], username)
     if db.session.execute(select(User.id).where(func.lower(User.username) == username.lower())).first():
         raise Invalid(fields={"username": [_("User %(name)s already exists.", name=username)]})
-    user = User(username=username, display_name=data.get("display_name") or None, email=data.get("email") or None,
-                password_hash=hash_password(data["password"]), role=data["role"], dealer=dealer, region=region,
-                locale=data.get("locale", "zh_CN"), active=data.get("active", True))
+    user = User(
+        username=username,
+        display_name=data.get("display_name") or None,
+        email=data.get("email") or None,
+        password_hash=hash_password(data["password"]),
+        role=data["role"],
+        dealer=dealer,
+        region=region,
+        locale=data.get("locale", "zh_CN"),
+        active=data.get("active", True),
+    )
     db.session.add(user)
     db.session.flush()
     record(actor, "user.create", "user", username, after=_user_snapshot(user), dealer_id=user.dealer_id)
@@ -247,9 +298,11 @@ def update_user(actor, user: User, data: dict) -> User:
     if "username" in data and data["username"] != user.username:
         raise Invalid(fields={"username": [_("A username cannot change.")]})
     before = _user_snapshot(user)
-    merged = {"role": data.get("role", user.role),
-              "dealer_code": data.get("dealer_code", before["dealer_code"]),
-              "region_code": data.get("region_code", before["region_code"])}
+    merged = {
+        "role": data.get("role", user.role),
+        "dealer_code": data.get("dealer_code", before["dealer_code"]),
+        "region_code": data.get("region_code", before["region_code"]),
+    }
     if merged["role"] not in ROLES:
         raise Invalid(fields={"role": [_("One of %(choices)s.", choices=", ".join(ROLES))]})
     if "role" in data and data["role"] not in DEALER_ROLES:
@@ -298,8 +351,9 @@ def set_own_locale(user: User, locale: str) -> None:
     before = {"locale": user.locale}
     user.locale = locale
     db.session.flush()
-    record(user, "user.locale", "user", user.username, before=before, after={"locale": locale},
-           dealer_id=user.dealer_id)
+    record(
+        user, "user.locale", "user", user.username, before=before, after={"locale": locale}, dealer_id=user.dealer_id
+    )
 
 
 def users_select(scope: Scope):
@@ -307,6 +361,7 @@ def users_select(scope: Scope):
 
 
 # ---------------------------------------------------------------- authentication
+
 
 def authenticate(username: str, password: str) -> User:
     """Check a password, with throttling per username: after N failures in the window, locked.
@@ -352,6 +407,7 @@ class LoginFailed(Conflict):
 
 # ---------------------------------------------------------------- list queries (UI and API share them)
 
+
 def regions_query(scope: Scope, under: str | None = None):
     stmt = scope.select(Region).order_by(Region.path)
     if under:
@@ -360,8 +416,15 @@ def regions_query(scope: Scope, under: str | None = None):
     return stmt
 
 
-def dealers_query(scope: Scope, *, q: str | None = None, region: str | None = None, tier: str | None = None,
-                  channel_type: str | None = None, status: str | None = None):
+def dealers_query(
+    scope: Scope,
+    *,
+    q: str | None = None,
+    region: str | None = None,
+    tier: str | None = None,
+    channel_type: str | None = None,
+    status: str | None = None,
+):
     stmt = scope.select(Dealer).order_by(Dealer.code)
     if q:
         like = f"%{q.strip().lower()}%"

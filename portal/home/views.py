@@ -15,9 +15,7 @@ bp = Blueprint("home", __name__)
 
 def _counts(column, scope_model=Dealer) -> dict:
     scope = current_scope()
-    rows = db.session.execute(
-        select(column, func.count()).where(scope.clause(scope_model)).group_by(column)
-    ).all()
+    rows = db.session.execute(select(column, func.count()).where(scope.clause(scope_model)).group_by(column)).all()
     return dict(rows)
 
 
@@ -33,9 +31,14 @@ def index():
     ctx: dict = {}
     if scope.is_dealer:
         ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)
-        ctx["team"] = db.session.execute(
-            scope.select(User).where(User.dealer_id == current_user.dealer_id).order_by(User.username)
-        ).unique().scalars().all()
+        ctx["team"] = (
+            db.session.execute(
+                scope.select(User).where(User.dealer_id == current_user.dealer_id).order_by(User.username)
+            )
+            .unique()
+            .scalars()
+            .all()
+        )
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)
@@ -43,24 +46,39 @@ def index():
     ctx["dealer_total"] = sum(ctx["by_status"].values())
     if scope.is_region:
         ctx["region"] = current_user.region
-        ctx["dealers"] = db.session.execute(
-            scope.select(Dealer).order_by(Dealer.code).limit(200)
-        ).unique().scalars().all()
-        ctx["subregions"] = db.session.execute(
-            scope.select(Region).where(Region.parent_id == current_user.region_id).order_by(Region.code)
-        ).unique().scalars().all()
-        ctx["per_region"] = dict(db.session.execute(
-            select(Dealer.region_id, func.count()).where(scope.clause(Dealer)).group_by(Dealer.region_id)
-        ).all())
+        ctx["dealers"] = (
+            db.session.execute(scope.select(Dealer).order_by(Dealer.code).limit(200)).unique().scalars().all()
+        )
+        ctx["subregions"] = (
+            db.session.execute(
+                scope.select(Region).where(Region.parent_id == current_user.region_id).order_by(Region.code)
+            )
+            .unique()
+            .scalars()
+            .all()
+        )
+        ctx["per_region"] = dict(
+            db.session.execute(
+                select(Dealer.region_id, func.count()).where(scope.clause(Dealer)).group_by(Dealer.region_id)
+            ).all()
+        )
         return render_template("home/region.html", **ctx)
     # HQ
-    ctx["top_regions"] = db.session.execute(
-        select(Region).where(Region.parent_id.in_(select(Region.id).where(Region.parent_id.is_(None))))
-        .order_by(Region.code)
-    ).unique().scalars().all()
+    ctx["top_regions"] = (
+        db.session.execute(
+            select(Region)
+            .where(Region.parent_id.in_(select(Region.id).where(Region.parent_id.is_(None))))
+            .order_by(Region.code)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
     ctx["dealers_per_top_region"] = {
         r.code: db.session.execute(
-            select(func.count()).select_from(Dealer).join(Region, Dealer.region_id == Region.id)
+            select(func.count())
+            .select_from(Dealer)
+            .join(Region, Dealer.region_id == Region.id)
             .where(Region.path.startswith(r.path, autoescape=True))
         ).scalar_one()
         for r in ctx["top_regions"]
@@ -68,7 +86,9 @@ def index():
     ctx["users_by_role"] = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
     ctx["recent"] = []
     if can("audit.read"):
-        ctx["recent"] = db.session.execute(
-            select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(8)
-        ).scalars().all()
+        ctx["recent"] = (
+            db.session.execute(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(8))
+            .scalars()
+            .all()
+        )
     return render_template("home/hq.html", **ctx)

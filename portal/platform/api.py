@@ -70,12 +70,16 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     """`{items: [...], page, per_page, total}` for an item schema (one class per item schema)."""
     if item_schema not in _page_schemas:
         name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
-        _page_schemas[item_schema] = type(name, (Schema,), {
-            "items": fields.List(fields.Nested(item_schema), required=True),
-            "page": fields.Integer(required=True),
-            "per_page": fields.Integer(required=True),
-            "total": fields.Integer(required=True),
-        })
+        _page_schemas[item_schema] = type(
+            name,
+            (Schema,),
+            {
+                "items": fields.List(fields.Nested(item_schema), required=True),
+                "page": fields.Integer(required=True),
+                "per_page": fields.Integer(required=True),
+                "total": fields.Integer(required=True),
+            },
+        )
     return _page_schemas[item_schema]
 
 

@@ -26,9 +26,17 @@ def _fields(spec: dict, schema) -> list[dict]:
         if kind == "array":
             item_ref, _item = _resolve(spec, prop.get("items", {}))
             kind = f"array of {item_ref or prop.get('items', {}).get('type', 'object')}"
-        out.append({"name": field, "type": kind, "required": field in required,
-                    "enum": prop.get("enum"), "description": prop.get("description", ""),
-                    "read_only": prop.get("readOnly", False), "write_only": prop.get("writeOnly", False)})
+        out.append(
+            {
+                "name": field,
+                "type": kind,
+                "required": field in required,
+                "enum": prop.get("enum"),
+                "description": prop.get("description", ""),
+                "read_only": prop.get("readOnly", False),
+                "write_only": prop.get("writeOnly", False),
+            }
+        )
     return out
 
 
@@ -49,12 +57,18 @@ def index():
             for status, resp in sorted(op.get("responses", {}).items()):
                 schema = (resp.get("content", {}).get("application/json", {}) or {}).get("schema")
                 ref_name, _s = _resolve(spec, schema) if schema else (None, None)
-                responses.append({"status": status, "description": resp.get("description", ""),
-                                  "schema": ref_name})
-            operations.append({
-                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                "description": op.get("description", ""), "tag": (op.get("tags") or [""])[0],
-                "body": _fields(spec, body) if body else [], "params": params, "responses": responses,
-                "secured": bool(op.get("security")),
-            })
+                responses.append({"status": status, "description": resp.get("description", ""), "schema": ref_name})
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "tag": (op.get("tags") or [""])[0],
+                    "body": _fields(spec, body) if body else [],
+                    "params": params,
+                    "responses": responses,
+                    "secured": bool(op.get("security")),
+                }
+            )
     return render_template("apidocs.html", operations=operations, info=spec.get("info", {}))

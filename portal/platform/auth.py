@@ -79,6 +79,7 @@ class IntegrationPrincipal:
 
 # --- tokens ---
 
+
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -88,8 +89,11 @@ def issue_personal_token(user) -> tuple[str, dt.datetime]:
 
     raw = "drp_u_" + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(hours=current_app.config["PORTAL_TOKEN_HOURS"])
-    db.session.add(ApiToken(kind="personal", name=f"api:{user.username}", token_hash=_hash(raw),
-                            user_id=user.id, expires_at=expires))
+    db.session.add(
+        ApiToken(
+            kind="personal", name=f"api:{user.username}", token_hash=_hash(raw), user_id=user.id, expires_at=expires
+        )
+    )
     db.session.flush()
     return raw, expires
 
@@ -100,8 +104,7 @@ def issue_integration_token(name: str, scope: str, expires_at: dt.datetime | Non
     if scope not in TOKEN_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(TOKEN_SCOPES)}")
     raw = "drp_i_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(kind="integration", name=name, token_hash=_hash(raw), scope=scope,
-                            expires_at=expires_at))
+    db.session.add(ApiToken(kind="integration", name=name, token_hash=_hash(raw), scope=scope, expires_at=expires_at))
     db.session.flush()
     return raw
 
@@ -140,7 +143,7 @@ def _load_from_bearer(req):
     if not header.startswith("Bearer "):
         return None
     g.bearer = True
-    return principal_for_token(header[len("Bearer "):].strip())
+    return principal_for_token(header[len("Bearer ") :].strip())
 
 
 def is_api_request() -> bool:

@@ -41,16 +41,22 @@ def handle_domain_error(err: DomainError):
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
         return error_response(err.status, err.code, err.message, err.fields, headers)
     titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Conflict"), 429: _("Too many attempts")}
-    generic = {404: _("This page does not exist, or it is not yours to see."),
-               403: _("Your role does not allow this action.")}
+    generic = {
+        404: _("This page does not exist, or it is not yours to see."),
+        403: _("Your role does not allow this action."),
+    }
     return _page(err.status, titles.get(err.status, _("Error")), generic.get(err.status, err.message))
 
 
 def handle_csrf_error(err: CSRFError):
     db.session.rollback()
     if is_api_request():
-        return error_response(400, "csrf_failed", "Missing or invalid CSRF token; send X-CSRFToken or use a bearer token.")
-    return _page(400, _("Form expired"), _("The form has expired or was sent from elsewhere. Reload the page and try again."))
+        return error_response(
+            400, "csrf_failed", "Missing or invalid CSRF token; send X-CSRFToken or use a bearer token."
+        )
+    return _page(
+        400, _("Form expired"), _("The form has expired or was sent from elsewhere. Reload the page and try again.")
+    )
 
 
 def handle_http_exception(err: HTTPException):
@@ -66,8 +72,14 @@ def handle_http_exception(err: HTTPException):
         elif status == 422:
             message = "The input is not valid; see fields."
         return error_response(status, code, message, fields_)
-    titles = {404: _("Page not found"), 405: _("Not allowed"), 413: _("File too large")}
-    return _page(status, titles.get(status, err.name), _("Sorry, that did not work.") if status >= 500 else err.description)
+    titles = {400: _("Bad request"), 404: _("Page not found"), 405: _("Not allowed"), 413: _("File too large")}
+    messages = {
+        400: _("The request could not be understood. Reload the page and try again."),
+        404: _("This page does not exist, or it is not yours to see."),
+        405: _("This page cannot be used that way."),
+        413: _("The file is larger than the portal accepts."),
+    }
+    return _page(status, titles.get(status, _("Error")), messages.get(status, _("Sorry, that did not work.")))
 
 
 def handle_unexpected(err: Exception):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from flask import has_app_context
+from flask_babel import gettext
 from marshmallow import ValidationError, fields
 from sqlalchemy import Numeric
 
@@ -23,22 +25,26 @@ def money(value) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _(message: str) -> str:  # gettext when an app is there (extracted as `_`)
+    return gettext(message) if has_app_context() else message
+
+
 def parse_money(text: str, *, allow_negative: bool = False, allow_zero: bool = True) -> Decimal:
     """Parse user input strictly: a number with at most two decimals."""
     try:
         value = Decimal(str(text).strip().replace(",", ""))
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError("not a number") from exc
+        raise ValueError(_("Not a number.")) from exc
     if not value.is_finite():
-        raise ValueError("not a number")
+        raise ValueError(_("Not a number."))
     if value.as_tuple().exponent < -2:
-        raise ValueError("at most two decimal places")
+        raise ValueError(_("At most two decimal places."))
     if value < 0 and not allow_negative:
-        raise ValueError("must not be negative")
+        raise ValueError(_("Must not be negative."))
     if value == 0 and not allow_zero:
-        raise ValueError("must be greater than zero")
+        raise ValueError(_("Must be greater than zero."))
     if abs(value) >= Decimal("1e12"):
-        raise ValueError("too large")
+        raise ValueError(_("Too large."))
     return money(value)
 
 
@@ -50,7 +56,7 @@ def fmt(value: Decimal | None) -> str:
 class Money(fields.Field):
     """marshmallow field: accepts strings or ints (never floats), answers '1234.50'."""
 
-    default_error_messages = {"invalid": "Not a valid amount.", "float": "Send amounts as strings."}
+    default_error_messages = {"invalid": "Not a valid amount.", "float": "Send amounts as strings, not numbers."}
 
     def __init__(self, *, allow_negative: bool = False, allow_zero: bool = True, **kwargs):
         self.allow_negative = allow_negative

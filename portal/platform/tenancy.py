@@ -107,6 +107,7 @@ def current_scope() -> Scope:
 
 # --- route classification (read by the route-walking tenancy test) ---
 
+
 def tenant_route(kind: str):
     """Declare that this route's URL identifiers name a dealer-owned object of `kind`."""
 
@@ -150,6 +151,7 @@ def routes_with_identifiers(app):
 def unclassified_routes(app) -> list[str]:
     """Routes with URL arguments that declare neither @tenant_route nor @not_tenant_route."""
     return sorted(
-        f"{rule.rule} ({rule.endpoint})" for rule, view in routes_with_identifiers(app)
+        f"{rule.rule} ({rule.endpoint})"
+        for rule, view in routes_with_identifiers(app)
         if route_classification(view) is None
     )

@@ -40,8 +40,11 @@ def commit() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict("The change conflicts with data saved at the same time; nothing was saved.",
-                       code="conflict") from exc
+        from flask_babel import gettext
+
+        raise Conflict(
+            gettext("The change conflicts with data saved at the same time; nothing was saved."), code="conflict"
+        ) from exc
     pending = g.pop("after_commit", []) if has_request_context() else db.session.info.pop("after_commit", [])
     run_after_commit(pending)
 

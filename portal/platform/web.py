@@ -72,8 +72,9 @@ def csv_response(filename: str, header: list[str], rows) -> Response:
     writer.writerow(header)
     for row in rows:
         writer.writerow([_csv_safe(v) for v in row])
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"}
+    )
 
 
 def _csv_safe(value):
@@ -106,7 +107,11 @@ def current_lang() -> str:
 
 def register(app) -> None:
     app.jinja_env.globals.update(
-        can=can, url_with=url_with, current_lang=current_lang, ROLE_LABELS=ROLE_LABELS, CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
+        can=can,
+        url_with=url_with,
+        current_lang=current_lang,
+        ROLE_LABELS=ROLE_LABELS,
+        CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
     )
     app.jinja_env.filters["money"] = money_filter

@@ -27,8 +27,9 @@ def channel(world):
     }
 
 
-@pytest.mark.parametrize("role", ["hq_admin", "channel_manager", "finance", "region_manager", "dealer_admin",
-                                  "dealer_staff"])
+@pytest.mark.parametrize(
+    "role", ["hq_admin", "channel_manager", "finance", "region_manager", "dealer_admin", "dealer_staff"]
+)
 def test_every_role_has_a_home_page_in_both_languages(page, live_server, channel, role, artifacts_dir):
     log_in(page, live_server, channel[role], PASSWORD)
     page.screenshot(path=str(artifacts_dir / f"home_{role}_zh_CN.png"), full_page=True)
