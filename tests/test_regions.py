@@ -84,3 +84,12 @@ def test_regions_in_the_browser(client, world):
     )
     assert resp.status_code == 302
     assert world.get(Region, code="WEST")["approval_limit"] == Decimal("300000.00")
+
+
+def test_regions_export_as_csv_within_the_scope(client, world):
+    world.region("A")
+    world.region("A1", parent="A", approval_limit="2500.5")
+    world.region("B")
+    login(client, world.user("region_manager", region="A"))
+    text = client.get("/regions?format=csv").get_data(as_text=True)
+    assert "A1,区域 A1,A,/A/A1/,2500.50" in text and "/B/" not in text

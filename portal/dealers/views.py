@@ -102,6 +102,12 @@ def _region_choices(blank: bool = True, exclude_path: str | None = None):
 @requires("regions.read")
 def regions():
     items = db.session.execute(services.regions_query(current_scope())).unique().scalars().all()
+    if request.args.get("format") == "csv":
+        return csv_response(
+            "regions.csv",
+            ["code", "name", "parent_code", "path", "approval_limit"],
+            ([r.code, r.name, r.parent.code if r.parent else "", r.path, r.approval_limit] for r in items),
+        )
     counts = dict(
         db.session.execute(
             select(Dealer.region_id, func.count()).where(current_scope().clause(Dealer)).group_by(Dealer.region_id)

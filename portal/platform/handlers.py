@@ -10,12 +10,13 @@ import logging
 from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
 from portal.platform.api import HTTP_CODES, error_response
 from portal.platform.auth import is_api_request
-from portal.platform.errors import DomainError
+from portal.platform.errors import Conflict, DomainError
 
 log = logging.getLogger("portal.errors")
 
@@ -82,6 +83,15 @@ def handle_http_exception(err: HTTPException):
     return _page(status, titles.get(status, _("Error")), messages.get(status, _("Sorry, that did not work.")))
 
 
+def handle_integrity_error(err: IntegrityError):
+    """A constraint refused a write that a concurrent action made invalid (e.g. the same code twice)."""
+    db.session.rollback()
+    log.info("integrity error answered as 409: %s", err.orig)
+    return handle_domain_error(
+        Conflict(_("The change conflicts with data saved at the same time; nothing was saved."), code="conflict")
+    )
+
+
 def handle_unexpected(err: Exception):
     db.session.rollback()
     if isinstance(err, HTTPException):
@@ -96,5 +106,6 @@ def register(app):
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)
