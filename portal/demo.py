@@ -121,8 +121,6 @@ def load(reset: bool = False, echo=print) -> None:
             )
             dealers.append(dealer)
             db.session.add(dealer)
-    dealers[7].status = "suspended"
-    dealers[29].status = "suspended"
     db.session.flush()
 
     users = [
@@ -166,9 +164,23 @@ def load(reset: bool = False, echo=print) -> None:
         u.password_hash = pw_hash
         db.session.add(u)
     db.session.flush()
+    _everyday_changes(users, dealers, regions)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
     echo(LOGINS)
+
+
+def _everyday_changes(users, dealers, regions) -> None:
+    """A few changes made through the services, as people would, so the audit log has a history."""
+    from portal.dealers import services
+
+    by_name = {u.username: u for u in users}
+    channel, admin = by_name["channel"], by_name["admin"]
+    for dealer in (dealers[7], dealers[29]):
+        services.update_dealer(channel, dealer, {"status": "suspended"})
+    services.update_dealer(channel, dealers[3], {"tier": "A", "payment_terms_days": 45})
+    services.update_region(admin, regions["SOUTH"], {"approval_limit": Decimal("600000")})
+    services.update_user(admin, by_name["finance.en"], {"locale": "en", "display_name": "Fiona Finance (AR)"})
 
 
 def reset_all() -> None:

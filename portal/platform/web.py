@@ -29,6 +29,16 @@ CHANNEL_TYPE_LABELS = {
     "franchise": _l("Franchise"),
     "specialty": _l("Specialty store"),
 }
+AUDIT_ACTION_LABELS = {
+    "region.create": _l("Region created"),
+    "region.update": _l("Region changed"),
+    "dealer.create": _l("Dealer created"),
+    "dealer.update": _l("Dealer changed"),
+    "user.create": _l("User created"),
+    "user.update": _l("User changed"),
+    "user.password": _l("Own password changed"),
+    "user.locale": _l("Language changed"),
+}
 STATUS_LABELS = {
     "active": _l("Active"),
     "suspended": _l("Suspended"),
@@ -113,6 +123,7 @@ def register(app) -> None:
         ROLE_LABELS=ROLE_LABELS,
         CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
+        AUDIT_ACTION_LABELS=AUDIT_ACTION_LABELS,
     )
     app.jinja_env.filters["money"] = money_filter
 
