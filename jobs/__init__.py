@@ -2,16 +2,19 @@
 
 Jobs are queued only after the action's transaction commits (`enqueue` registers an after-commit
 callback), receive ids (never objects), and run inside `job_context()`, which commits once or rolls back.
+Tracked jobs (`@tracked`) update their `JobRecord`: progress in the RQ job's meta while running, the
+final status and result (or error) in the database.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import contextmanager
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, get_current_job
 
 from portal.platform.uow import after_commit
 
@@ -50,28 +53,57 @@ def enqueue(func: str, *args, **kwargs) -> None:
     after_commit(lambda: queue.enqueue(func, *args, **kwargs))
 
 
+def live_progress(job_id: str) -> dict | None:
+    """The running job's progress from Redis ({status, done, total}), if there is any."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        job = Job.fetch(job_id, connection=get_queue().connection)
+    except NoSuchJobError:
+        return None
+    meta = dict(job.get_meta(refresh=True) or {})
+    if job.get_status(refresh=False) == "started":
+        meta.setdefault("status", "running")
+    return meta or None
+
+
+def report_progress(done: int, total: int) -> None:
+    """Called by a running job; visible at once to GET /api/v1/jobs/{id} (kept in Redis, not the DB)."""
+    job = get_current_job()
+    if job is not None:
+        job.meta.update({"status": "running", "done": done, "total": total})
+        job.save_meta()
+
+
 _worker_app = None
 
 
 @contextmanager
 def job_context():
     """The app context a job runs in: the current one in-process, or one created per worker process.
-    Commits once at the end, rolls back on error."""
+    The work is marked as writing (SQLite takes its write lock first). Commits once, rolls back on error."""
     from flask import has_app_context
 
     from portal.extensions import db
+    from portal.platform.sqlite import writing
     from portal.platform.uow import commit
 
     global _worker_app
     if has_app_context():
-        yield
-        commit()
+        with writing():
+            try:
+                yield
+                commit()
+            except BaseException:
+                db.session.rollback()
+                raise
         return
     if _worker_app is None:
         from portal import create_app
 
         _worker_app = create_app()
-    with _worker_app.app_context():
+    with _worker_app.app_context(), writing():
         try:
             yield
             commit()
@@ -80,3 +112,36 @@ def job_context():
             raise
         finally:
             db.session.remove()
+
+
+def tracked(fn):
+    """A job over a JobRecord: `fn(record, *args) -> result dict`; status, result and errors recorded."""
+
+    @functools.wraps(fn)
+    def run(record_id: str, *args):
+        from portal.background.models import JobRecord
+        from portal.extensions import db
+        from portal.platform.timeutil import utcnow
+
+        try:
+            with job_context():
+                record = db.session.get(JobRecord, record_id)
+                if record is None or record.status == "finished":
+                    return None  # already done: a re-delivered job does nothing twice
+                record.status = "running"
+                result = fn(record, *args)
+                record.status, record.result, record.finished_at = "finished", result, utcnow()
+                current = get_current_job()
+                meta = current.meta if current is not None else {}
+                record.progress_total = meta.get("total", 1)
+                record.progress_done = meta.get("done", record.progress_total)
+                return result
+        except Exception as exc:
+            log.exception("job %s failed", record_id)
+            with job_context():
+                record = db.session.get(JobRecord, record_id)
+                if record is not None:
+                    record.status, record.error, record.finished_at = "failed", str(exc)[:2000], utcnow()
+            raise
+
+    return run

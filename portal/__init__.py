@@ -86,26 +86,51 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
 
 def _register_models() -> None:
     import portal.audit.models  # noqa: F401
+    import portal.background.models  # noqa: F401
+    import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
+    import portal.notify.models  # noqa: F401
+    import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
 
 
 def _register_blueprints(app) -> None:
     from portal.audit import api as audit_api
     from portal.audit import views as audit_views
+    from portal.background import api as jobs_api
+    from portal.background import views as jobs_views
+    from portal.credit import api as credit_api
+    from portal.credit import views as credit_views
     from portal.dealers import api as dealers_api
     from portal.dealers import views as dealers_views
     from portal.home import views as home_views
+    from portal.notify import api as notify_api
+    from portal.notify import views as notify_views
     from portal.platform import apidocs
     from portal.platform.api import api
 
-    for bp in (home_views.bp, dealers_views.bp, dealers_views.auth_bp, audit_views.bp, apidocs.bp):
+    for bp in (
+        home_views.bp,
+        dealers_views.bp,
+        dealers_views.auth_bp,
+        audit_views.bp,
+        apidocs.bp,
+        credit_views.bp,
+        jobs_views.bp,
+        notify_views.bp,
+    ):
         app.register_blueprint(bp)
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for bp in (dealers_api.auth_blp, dealers_api.blp, audit_api.blp):
+    api_blueprints = (
+        dealers_api.auth_blp,
+        dealers_api.blp,
+        audit_api.blp,
+        credit_api.blp,
+        jobs_api.blp,
+        notify_api.blp,
+    )
+    for bp in api_blueprints:
         api.register_blueprint(bp)
+        csrf.exempt(bp)
     # The API is CSRF-exempt at the Flask-WTF level; session-authenticated API writes are checked in
     # _api_csrf above, bearer-token calls need no CSRF token.
-    csrf.exempt(dealers_api.auth_blp)
-    csrf.exempt(dealers_api.blp)
-    csrf.exempt(audit_api.blp)

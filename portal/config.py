@@ -12,6 +12,8 @@
 | PORTAL_LOGIN_MAX_FAILURES | 5 | failed logins within the window before a lock |
 | PORTAL_LOGIN_LOCK_MINUTES | 15 | lock duration and failure-counting window |
 | PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
+| PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
+| PORTAL_OVERDUE_SCAN_CRON | 0 18 * * * | when the daily overdue scan runs (cron, UTC; 02:00 Shanghai) |
 | MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25, portal@localhost | SMTP for e-mail notifications |
 """
 
@@ -67,6 +69,9 @@ class Config:
         self.PORTAL_TOKEN_HOURS = int(env.get("PORTAL_TOKEN_HOURS", "12"))
         self.PORTAL_LOGIN_MAX_FAILURES = int(env.get("PORTAL_LOGIN_MAX_FAILURES", "5"))
         self.PORTAL_LOGIN_LOCK_MINUTES = int(env.get("PORTAL_LOGIN_LOCK_MINUTES", "15"))
+        self.PORTAL_OVERDUE_HOLD_DAYS = int(env.get("PORTAL_OVERDUE_HOLD_DAYS", "90"))
+        # the daily overdue scan, as a cron line in UTC: 18:00 UTC is 02:00 in Asia/Shanghai
+        self.PORTAL_OVERDUE_SCAN_CRON = env.get("PORTAL_OVERDUE_SCAN_CRON", "0 18 * * *")
         self.PASSWORD_HASH_METHOD = env.get("PORTAL_PASSWORD_HASH", "scrypt")
         secure = _bool(env.get("PORTAL_SECURE_COOKIES"))
         self.PORTAL_SECURE_COOKIES = secure

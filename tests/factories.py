@@ -171,3 +171,93 @@ class World:
             return out
 
         return self.run(read)
+
+    # --- receivables ---
+    def _dealer_obj(self, code):
+        from portal.dealers.models import Dealer
+
+        return db.session.query(Dealer).filter_by(code=code).one()
+
+    def _in_request(self, fn):
+        def wrapped():
+            with self.app.test_request_context(method="POST"):
+                return fn()
+
+        return self.run(wrapped)
+
+    def invoice(
+        self, dealer: str, number: str | None = None, amount: str = "1000.00", issued_on=None, due_on=None
+    ) -> int:
+        import datetime as dt
+
+        from portal.credit import services
+
+        number = number or f"INV-{next(_seq):06d}"
+        issued_on = issued_on or dt.date(2026, 1, 5)
+        return self._in_request(
+            lambda: (
+                services.post_invoice(
+                    None,
+                    self._dealer_obj(dealer),
+                    number=number,
+                    issued_on=issued_on,
+                    due_on=due_on,
+                    amount=Decimal(amount),
+                ).id
+            )
+        )
+
+    def payment(self, dealer: str, amount: str = "500.00", received_on=None, reference: str | None = None) -> int:
+        import datetime as dt
+
+        from portal.credit import services
+
+        reference = reference or f"BANK-{next(_seq):06d}"
+        received_on = received_on or dt.date(2026, 1, 20)
+        return self._in_request(
+            lambda: (
+                services.post_payment(
+                    None, self._dealer_obj(dealer), amount=Decimal(amount), received_on=received_on, reference=reference
+                ).id
+            )
+        )
+
+    def credit_limit(self, dealer: str, amount: str) -> None:
+        from portal.credit import services
+
+        self._in_request(lambda: services.set_credit_limit(None, self._dealer_obj(dealer), Decimal(amount), "set up"))
+
+    def application_of(self, entry_id: int) -> int:
+        from portal.credit.models import Application
+
+        return self.run(
+            lambda: (
+                db.session.query(Application)
+                .filter((Application.credit_id == entry_id) | (Application.invoice_id == entry_id))
+                .first()
+                .id
+            )
+        )
+
+    def job(self, username: str, kind: str = "payment_import") -> str:
+        import uuid
+
+        from portal.background.models import JobRecord
+        from portal.dealers.models import User
+
+        job_id = str(uuid.uuid4())
+
+        def make():
+            user = db.session.query(User).filter_by(username=username).one()
+            db.session.add(
+                JobRecord(
+                    id=job_id,
+                    kind=kind,
+                    status="finished",
+                    started_by_id=user.id,
+                    result={"applied": True, "payments": 0, "total": "0.00", "errors": []},
+                )
+            )
+
+        self.run(make)
+        return job_id

@@ -28,8 +28,15 @@ def channel(world):
     world.region("RB")
     world.dealer("DA", "RA1", name="甲经销商")
     world.dealer("DB", "RB", name="乙经销商")
+    invoice = world.invoice("DA", "INV-A-1", "800.00")
+    payment = world.payment("DA", "300.00", reference="BANK-A-1")
+    insider = world.user("dealer_staff", dealer="DA", username="insider.staff")
     return {
-        "insider_user": world.user("dealer_staff", dealer="DA", username="insider.staff"),
+        "insider_user": insider,
+        "invoice": invoice,
+        "payment": payment,
+        "application": world.application_of(payment),
+        "job": world.job(insider),
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
@@ -42,6 +49,9 @@ KIND_ARGS = {
     "dealer": (lambda ch: {"code": "DA"}, {"code": "NO-SUCH"}),
     "region": (lambda ch: {"code": "RA1"}, {"code": "NO-SUCH"}),
     "user": (lambda ch: {"username": ch["insider_user"]}, {"username": "no.such.user"}),
+    "ledger_entry": (lambda ch: {"entry_id": ch["payment"]}, {"entry_id": 987654}),
+    "application": (lambda ch: {"application_id": ch["application"]}, {"application_id": 987654}),
+    "job": (lambda ch: {"job_id": ch["job"]}, {"job_id": "00000000-0000-0000-0000-000000000000"}),
 }
 
 
@@ -141,3 +151,4 @@ def test_lists_and_exports_show_nothing_outside_the_scope(app, world, channel):
                 text = resp.get_data(as_text=True)
                 assert "甲经销商" not in text and "DA" not in text.split(), f"{label}: {rule.rule}{suffix} leaks"
                 assert "insider.staff" not in text, f"{label}: {rule.rule}{suffix} leaks a user"
+                assert "INV-A-1" not in text and "BANK-A-1" not in text, f"{label}: {rule.rule}{suffix} leaks"

@@ -32,6 +32,18 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "users.read": ("dealer_admin", "region_manager", "hq_admin"),
     "users.write": ("dealer_admin", "hq_admin"),
     "audit.read": ("hq_admin",),
+    # receivables and credit
+    "ledger.read": ALL_PEOPLE,
+    "credit.read": ALL_PEOPLE,
+    "receivables.read": ALL_PEOPLE,
+    "invoices.write": ("finance",),
+    "payments.write": ("finance",),
+    "credit_notes.write": ("finance",),
+    "applications.manage": ("finance",),
+    "credit.manage": ("finance",),
+    "jobs.read": ALL_PEOPLE,
+    "notifications.read": ALL_PEOPLE,
+    "outbox.read": ("finance", "hq_admin"),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -31,6 +31,7 @@ class Scope:
     kind: str  # "hq" | "region" | "dealer" | "none"
     dealer_id: int | None = None
     region_path: str | None = None
+    user_id: int | None = None  # the person behind the scope (for objects people own, e.g. their jobs)
 
     @classmethod
     def for_principal(cls, principal) -> Scope:
@@ -39,12 +40,13 @@ class Scope:
             return cls("none")
         if getattr(principal, "is_integration", False):
             return cls("hq")
+        user_id = getattr(principal, "id", None)
         if role in ("channel_manager", "finance", "hq_admin"):
-            return cls("hq")
+            return cls("hq", user_id=user_id)
         if role == "region_manager" and principal.region is not None:
-            return cls("region", region_path=principal.region.path)
+            return cls("region", region_path=principal.region.path, user_id=user_id)
         if role in ("dealer_staff", "dealer_admin") and principal.dealer_id is not None:
-            return cls("dealer", dealer_id=principal.dealer_id)
+            return cls("dealer", dealer_id=principal.dealer_id, user_id=user_id)
         return cls("none")
 
     @property

@@ -38,6 +38,38 @@ AUDIT_ACTION_LABELS = {
     "user.update": _l("User changed"),
     "user.password": _l("Own password changed"),
     "user.locale": _l("Language changed"),
+    "invoice.post": _l("Invoice posted"),
+    "payment.post": _l("Payment recorded"),
+    "credit_note.post": _l("Credit note issued"),
+    "application.apply": _l("Payment applied"),
+    "application.reverse": _l("Application reversed"),
+    "credit.limit": _l("Credit limit changed"),
+    "credit.increase": _l("Temporary increase granted"),
+    "credit.hold": _l("Credit hold set"),
+    "credit.release": _l("Credit hold lifted"),
+}
+ENTRY_TYPE_LABELS = {
+    "invoice": _l("Invoice"),
+    "payment": _l("Payment"),
+    "credit_note": _l("Credit note"),
+}
+JOB_KIND_LABELS = {
+    "payment_import": _l("Bank file import"),
+    "overdue_scan": _l("Overdue scan"),
+}
+JOB_STATUS_LABELS = {
+    "queued": _l("Waiting to start"),
+    "running": _l("Running"),
+    "finished": _l("Finished"),
+    "failed": _l("Failed"),
+}
+SCAN_LABELS = {
+    "date": _l("Day"),
+    "dealers_checked": _l("Dealers checked"),
+    "overdue_dealers": _l("Dealers with overdue invoices"),
+    "holds_set": _l("Credit holds set"),
+    "holds_lifted": _l("Credit holds lifted"),
+    "reminders_sent": _l("Reminders sent"),
 }
 STATUS_LABELS = {
     "active": _l("Active"),
@@ -124,12 +156,23 @@ def register(app) -> None:
         CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
         AUDIT_ACTION_LABELS=AUDIT_ACTION_LABELS,
+        ENTRY_TYPE_LABELS=ENTRY_TYPE_LABELS,
+        JOB_KIND_LABELS=JOB_KIND_LABELS,
+        JOB_STATUS_LABELS=JOB_STATUS_LABELS,
+        SCAN_LABELS=SCAN_LABELS,
     )
     app.jinja_env.filters["money"] = money_filter
 
     @app.context_processor
     def _user():
-        return {"me": current_user}
+        def unread():
+            from portal.notify.services import unread_count
+
+            if getattr(current_user, "is_authenticated", False) and getattr(current_user, "id", None):
+                return unread_count(current_user.id)
+            return 0
+
+        return {"me": current_user, "unread_notifications": unread}
 
     @app.after_request
     def _security_headers(response):
@@ -170,3 +213,46 @@ def as_choices(pairs) -> list:
     from wtforms.fields.choices import SelectChoice
 
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def xlsx_response(filename: str, header: list[str], rows, sheet: str = "data") -> Response:
+    """An .xlsx download; Decimal amounts are written as exact numbers (openpyxl keeps Decimal), dates as dates."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.append(header)
+    for row in rows:
+        out = []
+        for value in row:
+            if isinstance(value, str):
+                value = _csv_safe(value)
+            out.append(value)
+        ws.append(out)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return Response(
+        buf.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
+
+
+def export_response(fmt: str, basename: str, header: list[str], rows):
+    return (
+        xlsx_response(f"{basename}.xlsx", header, rows)
+        if fmt == "xlsx"
+        else csv_response(f"{basename}.csv", header, rows)
+    )
+
+
+def parse_date_arg(name: str, default=None):
+    import datetime as dt
+
+    value = request.args.get(name)
+    if not value:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return default

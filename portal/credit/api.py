@@ -1,0 +1,312 @@
+"""JSON API for the ledger, payments, credit and ageing (PRODUCT.md §9.1)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from flask_login import current_user
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from portal.background.services import start_job
+from portal.credit import reports, services
+from portal.credit.models import Application, CreditIncrease, LedgerEntry
+from portal.credit.schemas import (
+    AgeingQuerySchema,
+    AgeingSchema,
+    ApplicationSchema,
+    ApplyCreditSchema,
+    CreditIncreaseCreateSchema,
+    CreditIncreaseSchema,
+    CreditLimitSchema,
+    CreditNoteCreateSchema,
+    CreditQuerySchema,
+    CreditSchema,
+    EntrySchema,
+    HoldSchema,
+    ImportQueuedSchema,
+    InvoiceCreateSchema,
+    LedgerQuerySchema,
+    LedgerSchema,
+    PaymentCreateSchema,
+    ReverseSchema,
+    ScanQuerySchema,
+)
+from portal.dealers.models import Dealer, Region
+from portal.extensions import db
+from portal.platform.api import api_blueprint
+from portal.platform.auth import requires
+from portal.platform.errors import Invalid
+from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.timeutil import today
+
+blp = api_blueprint("api_credit", __name__, "Receivables and credit")
+_SECURITY = [{"bearer": []}]
+
+
+def _dealer_for_posting(code: str) -> Dealer:
+    """Postings name the dealer in the body: unknown (or out of scope) is a field error."""
+    dealer = current_scope().first(Dealer, code=code)
+    if dealer is None:
+        raise Invalid(fields={"dealer_code": [f"Unknown dealer {code!r}."]})
+    return dealer
+
+
+def entry_view(entry: LedgerEntry) -> dict:
+    """An entry with what is still open on it and its applications."""
+    column = Application.invoice_id if entry.type == "invoice" else Application.credit_id
+    apps = (
+        db.session.execute(
+            select(Application).where(column == entry.id).order_by(Application.applied_on, Application.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    view = {
+        c: getattr(entry, c)
+        for c in ("id", "type", "number", "entry_date", "due_on", "amount", "order_number", "reason", "dealer")
+    }
+    view["applications"] = apps
+    if entry.type == "invoice":
+        view["residual"] = services.residual_of(entry)
+    else:
+        view["unapplied"] = services.unapplied_of(entry)
+    return view
+
+
+@blp.route("/invoices", methods=["POST"])
+@requires("invoices.write")
+@blp.arguments(InvoiceCreateSchema)
+@blp.response(201, EntrySchema)
+@blp.doc(security=_SECURITY)
+def create_invoice(body):
+    """Post an invoice raised in the ERP (finance, or an `erp` token)."""
+    dealer = _dealer_for_posting(body.pop("dealer_code"))
+    source = "erp" if getattr(current_user, "is_integration", False) else "api"
+    return entry_view(services.post_invoice(current_user, dealer, source=source, **body))
+
+
+@blp.route("/payments", methods=["POST"])
+@requires("payments.write")
+@blp.arguments(PaymentCreateSchema)
+@blp.response(201, EntrySchema)
+@blp.doc(security=_SECURITY)
+def create_payment(body):
+    """Record a payment; it is applied to the oldest open invoices, the rest stays unapplied cash."""
+    dealer = _dealer_for_posting(body.pop("dealer_code"))
+    source = "erp" if getattr(current_user, "is_integration", False) else "api"
+    return entry_view(services.post_payment(current_user, dealer, source=source, **body))
+
+
+@blp.route("/credit-notes", methods=["POST"])
+@requires("credit_notes.write")
+@blp.arguments(CreditNoteCreateSchema)
+@blp.response(201, EntrySchema)
+@blp.doc(security=_SECURITY)
+def create_credit_note(body):
+    dealer = _dealer_for_posting(body.pop("dealer_code"))
+    return entry_view(services.post_credit_note(current_user, dealer, source="api", **body))
+
+
+class ImportFileSchema(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+
+
+@blp.route("/payments/import", methods=["POST"])
+@requires("payments.write")
+@blp.arguments(ImportFileSchema, location="files")
+@blp.response(202, ImportQueuedSchema)
+@blp.doc(security=_SECURITY)
+def import_payments(files):
+    """Upload a bank CSV (dealer_code, amount, received_on, reference); applied whole or not at all, by a job."""
+    return {"job_id": queue_payment_import(files["file"]).id}
+
+
+def queue_payment_import(upload):
+    """Keep the uploaded file in the storage folder (shared by web and workers) and queue its import."""
+    data = upload.read()
+    if not data:
+        raise Invalid(fields={"file": ["The file is empty."]})
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(fields={"file": ["The file must be UTF-8 CSV."]}) from exc
+    job_id = str(uuid.uuid4())
+    folder = Path(current_app.config["PORTAL_STORAGE"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job_id}.csv"
+    path.write_bytes(data)
+    return start_job(
+        "payment_import",
+        "jobs.imports.run_payment_import",
+        started_by=current_user,
+        job_id=job_id,
+        params={"filename": upload.filename or "payments.csv"},
+        args=(str(path),),
+    )
+
+
+@blp.route("/entries/<int:entry_id>", methods=["GET"])
+@requires("ledger.read")
+@tenant_route("ledger_entry")
+@blp.response(200, EntrySchema)
+@blp.doc(security=_SECURITY)
+def get_entry(entry_id):
+    """One invoice, payment or credit note with its applications."""
+    return entry_view(current_scope().get_or_404(LedgerEntry, id=entry_id))
+
+
+@blp.route("/entries/<int:entry_id>/applications", methods=["POST"])
+@requires("applications.manage")
+@tenant_route("ledger_entry")
+@blp.arguments(ApplyCreditSchema)
+@blp.response(201, ApplicationSchema)
+@blp.doc(security=_SECURITY)
+def apply_entry(body, entry_id):
+    """Apply part of a payment's (or credit note's) unapplied amount to a chosen invoice."""
+    credit = current_scope().get_or_404(LedgerEntry, id=entry_id)
+    invoice = current_scope().first(
+        LedgerEntry, dealer_id=credit.dealer_id, type="invoice", number=body["invoice_number"]
+    )
+    if invoice is None:
+        raise Invalid(fields={"invoice_number": ["No such invoice for this dealer."]})
+    return services.apply_credit(current_user, credit, invoice, body["amount"], body.get("applied_on"))
+
+
+@blp.route("/applications/<int:application_id>/reverse", methods=["POST"])
+@requires("applications.manage")
+@tenant_route("application")
+@blp.arguments(ReverseSchema)
+@blp.response(201, ApplicationSchema)
+@blp.doc(security=_SECURITY)
+def reverse_application(body, application_id):
+    """Reverse an application (a new negative one); the credit's amount becomes unapplied again."""
+    app = current_scope().get_or_404(Application, id=application_id)
+    return services.reverse_application(current_user, app, body.get("applied_on"))
+
+
+@blp.route("/dealers/<code>/ledger", methods=["GET"])
+@requires("ledger.read")
+@tenant_route("dealer")
+@blp.arguments(LedgerQuerySchema, location="query")
+@blp.response(200, LedgerSchema)
+@blp.doc(security=_SECURITY)
+def dealer_ledger(args, code):
+    """Opening balance, entries in date order with the running balance, closing balance."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    types = (args["type"],) if args.get("type") else None
+    return reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types)
+
+
+@blp.route("/dealers/<code>/credit", methods=["GET"])
+@requires("credit.read")
+@tenant_route("dealer")
+@blp.arguments(CreditQuerySchema, location="query")
+@blp.response(200, CreditSchema)
+@blp.doc(security=_SECURITY)
+def dealer_credit(args, code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return services.credit_summary(dealer, args.get("date"))
+
+
+@blp.route("/dealers/<code>/credit-limit", methods=["PUT"])
+@requires("credit.manage")
+@tenant_route("dealer")
+@blp.arguments(CreditLimitSchema)
+@blp.response(200, CreditSchema)
+@blp.doc(security=_SECURITY)
+def put_credit_limit(body, code):
+    """Change the permanent credit limit (logged with old, new, who and why)."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    services.set_credit_limit(current_user, dealer, body["amount"], body["reason"])
+    return services.credit_summary(dealer)
+
+
+@blp.route("/dealers/<code>/credit-increases", methods=["POST"])
+@requires("credit.manage")
+@tenant_route("dealer")
+@blp.arguments(CreditIncreaseCreateSchema)
+@blp.response(201, CreditIncreaseSchema)
+@blp.doc(security=_SECURITY)
+def post_credit_increase(body, code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return services.add_credit_increase(current_user, dealer, **body)
+
+
+@blp.route("/dealers/<code>/credit-increases", methods=["GET"])
+@requires("credit.read")
+@tenant_route("dealer")
+@blp.response(200, CreditIncreaseSchema(many=True))
+@blp.doc(security=_SECURITY)
+def list_credit_increases(code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return (
+        db.session.execute(
+            select(CreditIncrease)
+            .where(CreditIncrease.dealer_id == dealer.id)
+            .order_by(CreditIncrease.valid_from.desc())
+        )
+        .scalars()
+        .all()
+    )
+
+
+@blp.route("/dealers/<code>/credit-hold", methods=["PUT"])
+@requires("credit.manage")
+@tenant_route("dealer")
+@blp.arguments(HoldSchema)
+@blp.response(200, CreditSchema)
+@blp.doc(security=_SECURITY)
+def put_hold(body, code):
+    """Put the dealer on credit hold (orders are refused until lifted)."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    services.set_hold(current_user, dealer, body["reason"])
+    return services.credit_summary(dealer)
+
+
+@blp.route("/dealers/<code>/credit-hold", methods=["DELETE"])
+@requires("credit.manage")
+@tenant_route("dealer")
+@blp.arguments(HoldSchema)
+@blp.response(200, CreditSchema)
+@blp.doc(security=_SECURITY)
+def delete_hold(body, code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    services.lift_hold(current_user, dealer, body["reason"])
+    return services.credit_summary(dealer)
+
+
+@blp.route("/receivables/ageing", methods=["GET"])
+@requires("receivables.read")
+@blp.arguments(AgeingQuerySchema, location="query")
+@blp.response(200, AgeingSchema)
+@blp.doc(security=_SECURITY)
+def receivables_ageing(args):
+    """Ageing as of a date, by dealer, region (each child region's subtree) or in total, in the caller's scope."""
+    scope = current_scope()
+    as_of = args.get("as_of") or today()
+    region = None
+    if args.get("region"):
+        region = scope.first(Region, code=args["region"])
+        if region is None:
+            raise Invalid(fields={"region": [f"Unknown region {args['region']!r}."]})
+    result = reports.ageing(scope, as_of, args["group_by"], region)
+    result["dso"] = reports.dso(reports.scoped_clause(scope, region), as_of)
+    return result
+
+
+@blp.route("/credit/overdue-scan", methods=["POST"])
+@requires("credit.manage")
+@blp.arguments(ScanQuerySchema, location="query")
+@blp.response(202, ImportQueuedSchema)
+@blp.doc(security=_SECURITY)
+def start_overdue_scan(args):
+    """Start the daily overdue scan now (it also runs every day on its own)."""
+    day = (args.get("date") or today()).isoformat()
+    record = start_job(
+        "overdue_scan", "jobs.overdue.run_overdue_scan", started_by=current_user, params={"date": day}, args=(day,)
+    )
+    return {"job_id": record.id}

@@ -1,0 +1,152 @@
+"""The dealer ledger and credit.
+
+The ledger is append-only: invoices (debit), payments and credit notes (credit) are `LedgerEntry` rows that
+never change once posted; corrections are new entries. How credits settle invoices is recorded in
+`Application` rows, each with the date from which it counts; a reversal is a new, negative application.
+So any past day's position can be rebuilt: an invoice's residual on D is its amount minus its applications
+dated on or before D.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.platform.money import ZERO, MoneyColumn
+from portal.platform.timeutil import UTCDateTime, utcnow
+
+ENTRY_TYPES = ("invoice", "payment", "credit_note")
+CREDIT_TYPES = ("payment", "credit_note")
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    type: Mapped[str] = mapped_column(String(16))
+    # invoice number, payment bank reference, or credit note number
+    number: Mapped[str] = mapped_column(String(64))
+    entry_date: Mapped[dt.date] = mapped_column(Date)  # issued_on / received_on
+    due_on: Mapped[dt.date | None] = mapped_column(Date)  # invoices only
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)  # gross, always positive
+    order_number: Mapped[str | None] = mapped_column(String(32))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))  # credit note for an invoice
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="portal")  # portal | api | erp | import | order
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "type", "number", name="uq_ledger_entries_dealer_type_number"),
+        CheckConstraint("type IN ('invoice', 'payment', 'credit_note')", name="type_valid"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("(type = 'invoice') = (due_on IS NOT NULL)", name="due_on_for_invoices"),
+        Index("ix_ledger_entries_dealer_date", "dealer_id", "entry_date"),
+        Index("ix_ledger_entries_type_date", "type", "entry_date"),
+    )
+
+    @property
+    def is_credit(self) -> bool:
+        return self.type in CREDIT_TYPES
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class Application(db.Model):
+    """A credit (payment or credit note) settling part of an invoice, counted from `applied_on`."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    credit_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)  # negative for a reversal
+    applied_on: Mapped[dt.date] = mapped_column(Date)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), unique=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    credit = relationship(LedgerEntry, foreign_keys=[credit_id], lazy="joined")
+    invoice = relationship(LedgerEntry, foreign_keys=[invoice_id], lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_non_zero"),
+        Index("ix_applications_invoice_date", "invoice_id", "applied_on"),
+        Index("ix_applications_credit_date", "credit_id", "applied_on"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class DealerCredit(db.Model):
+    """One row per dealer: its permanent limit and hold. The credit gate locks this row (FOR UPDATE)."""
+
+    __tablename__ = "dealer_credit"
+
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    credit_limit: Mapped[Decimal] = mapped_column(MoneyColumn, default=ZERO)
+    on_hold: Mapped[bool] = mapped_column(default=False)
+    hold_source: Mapped[str | None] = mapped_column(String(16))  # manual | overdue
+    hold_reason: Mapped[str | None] = mapped_column(String(300))
+    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    held_by: Mapped[str | None] = mapped_column(String(120))
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+
+    __table_args__ = (CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),)
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class CreditLimitChange(db.Model):
+    __tablename__ = "credit_limit_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    old_limit: Mapped[Decimal] = mapped_column(MoneyColumn)
+    new_limit: Mapped[Decimal] = mapped_column(MoneyColumn)
+    reason: Mapped[str] = mapped_column(String(300))
+    changed_by: Mapped[str] = mapped_column(String(120))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class CreditIncrease(db.Model):
+    """A temporary increase of the limit, valid from..until (inclusive dates)."""
+
+    __tablename__ = "credit_increases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(300))
+    approved_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("valid_until >= valid_from", name="window_ordered"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)

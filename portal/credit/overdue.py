@@ -1,0 +1,104 @@
+"""The daily overdue scan: automatic credit holds, and reminders to the dealer's users and region managers.
+
+Run twice on the same day it changes and sends nothing twice (notifications and e-mails carry a dedupe
+key of dealer and day; holds are only set when absent and lifted when present).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from portal.credit import services
+from portal.credit.models import Application, DealerCredit, LedgerEntry
+from portal.dealers.models import Dealer, Region, User
+from portal.extensions import db
+from portal.notify.services import notify
+from portal.platform.money import fmt
+
+
+def overdue_by_dealer(on: dt.date) -> dict[int, tuple]:
+    """dealer_id -> (overdue amount, oldest due date) for invoices open and past due on `on`."""
+    applied = (
+        select(Application.invoice_id, func.sum(Application.amount).label("applied"))
+        .where(Application.applied_on <= on)
+        .group_by(Application.invoice_id)
+        .subquery()
+    )
+    residual = LedgerEntry.amount - func.coalesce(applied.c.applied, 0)
+    stmt = (
+        select(LedgerEntry.dealer_id, func.sum(residual), func.min(LedgerEntry.due_on))
+        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+        .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= on, LedgerEntry.due_on < on, residual > 0)
+        .group_by(LedgerEntry.dealer_id)
+    )
+    return {dealer_id: (amount, oldest) for dealer_id, amount, oldest in db.session.execute(stmt).all()}
+
+
+def _recipients(dealer: Dealer) -> list[User]:
+    """The dealer's active users, and the region managers of the dealer's region and every region above it."""
+    ancestors = [p for p in dealer.region.path.strip("/").split("/") if p]
+    stmt = select(User).where(
+        User.active.is_(True),
+        (User.dealer_id == dealer.id)
+        | ((User.role == "region_manager") & User.region_id.in_(select(Region.id).where(Region.code.in_(ancestors)))),
+    )
+    return list(db.session.execute(stmt).unique().scalars())
+
+
+def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
+    limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
+    overdue = overdue_by_dealer(on)
+    auto_held = {
+        d
+        for (d,) in db.session.execute(
+            select(DealerCredit.dealer_id).where(DealerCredit.on_hold.is_(True), DealerCredit.hold_source == "overdue")
+        )
+    }
+    dealer_ids = sorted(set(overdue) | auto_held)
+    summary = {
+        "date": on.isoformat(),
+        "dealers_checked": len(dealer_ids),
+        "overdue_dealers": len(overdue),
+        "holds_set": 0,
+        "holds_lifted": 0,
+        "reminders_sent": 0,
+    }
+    for i, dealer_id in enumerate(dealer_ids, start=1):
+        dealer = db.session.get(Dealer, dealer_id)
+        change = services.reevaluate_overdue_hold(dealer, on, actor)
+        if change == "set":
+            summary["holds_set"] += 1
+        elif change == "lifted":
+            summary["holds_lifted"] += 1
+        if dealer_id in overdue:
+            amount, oldest = overdue[dealer_id]
+            days = (on - oldest).days
+            title = _("Overdue: %(dealer)s owes %(amount)s CNY past due", dealer=dealer.name, amount=fmt(amount))
+            body = _(
+                "%(dealer)s (%(code)s) has %(amount)s CNY past due on %(date)s; the oldest invoice is %(days)s "
+                "days past due.",
+                dealer=dealer.name,
+                code=dealer.code,
+                amount=fmt(amount),
+                date=on.isoformat(),
+                days=days,
+            )
+            if days > limit_days:
+                body += " " + _("Orders are on credit hold until it is paid.")
+            for user in _recipients(dealer):
+                if notify(
+                    user,
+                    kind="overdue",
+                    title=title,
+                    body=body,
+                    link=f"/dealers/{dealer.code}/ledger",
+                    dedupe_key=f"overdue:{dealer.code}:{on.isoformat()}",
+                ):
+                    summary["reminders_sent"] += 1
+        if progress:
+            progress(i, len(dealer_ids))
+    return summary

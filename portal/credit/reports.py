@@ -1,0 +1,310 @@
+"""Receivables reports in SQL: balances, the ledger with running balance, ageing as of any date, DSO.
+
+Definitions (PRODUCT.md §5), for a date D:
+- an invoice's residual on D = its amount − its applications dated ≤ D (invoices issued ≤ D);
+- unapplied cash on D = credits (payments, credit notes) dated ≤ D − their applications dated ≤ D;
+- ageing places each residual by days = D − due date: not_due (≤ 0), 1_30, 31_60, 61_90, over_90;
+  the buckets minus unapplied cash equal the ledger balance on D to the cent (every application is dated
+  on or after both of its documents).
+Buckets compare dates, not day differences, so the same SQL runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
+
+from portal.credit.models import CREDIT_TYPES, Application, LedgerEntry
+from portal.dealers.models import Dealer, Region
+from portal.extensions import db
+from portal.platform.money import ZERO, money
+
+BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
+
+
+def _signed_amount():
+    return case((LedgerEntry.type == "invoice", LedgerEntry.amount), else_=-LedgerEntry.amount)
+
+
+def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
+    """Ledger balance (what the dealer owes) at the end of `on` (None: everything posted)."""
+    stmt = select(func.coalesce(func.sum(_signed_amount()), 0)).where(LedgerEntry.dealer_id == dealer_id)
+    if on is not None:
+        stmt = stmt.where(LedgerEntry.entry_date <= on)
+    return money(db.session.execute(stmt).scalar_one())
+
+
+def ledger(
+    dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types: tuple[str, ...] | None = None
+) -> dict:
+    """Opening balance, the entries in [from, to] in date order with the running balance, closing balance.
+
+    The running balance is the account's, whatever the type filter shows."""
+    running = func.sum(_signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id))
+    inner = select(
+        LedgerEntry.id,
+        LedgerEntry.entry_date,
+        LedgerEntry.type,
+        LedgerEntry.number,
+        LedgerEntry.amount,
+        LedgerEntry.due_on,
+        LedgerEntry.reason,
+        LedgerEntry.order_number,
+        running.label("balance"),
+    ).where(LedgerEntry.dealer_id == dealer_id)
+    if date_to is not None:
+        inner = inner.where(LedgerEntry.entry_date <= date_to)
+    sub = inner.subquery()
+    stmt = select(sub).order_by(sub.c.entry_date, sub.c.id)
+    if date_from is not None:
+        stmt = stmt.where(sub.c.entry_date >= date_from)
+    if types:
+        stmt = stmt.where(sub.c.type.in_(types))
+    opening = dealer_balance(dealer_id, date_from - dt.timedelta(days=1)) if date_from else ZERO
+    items = []
+    for row in db.session.execute(stmt).all():
+        debit = row.amount if row.type == "invoice" else None
+        items.append(
+            {
+                "id": row.id,
+                "date": row.entry_date,
+                "type": row.type,
+                "number": row.number,
+                "debit": money(debit) if debit is not None else None,
+                "credit": money(row.amount) if debit is None else None,
+                "balance": money(row.balance),
+                "due_on": row.due_on,
+                "reason": row.reason,
+                "order_number": row.order_number,
+            }
+        )
+    closing = dealer_balance(dealer_id, date_to)
+    return {"opening": opening, "items": items, "closing": closing}
+
+
+def _bucket_bounds(as_of: dt.date):
+    d = lambda n: as_of - dt.timedelta(days=n)  # noqa: E731
+    return {
+        "not_due": lambda due: due >= as_of,
+        "1_30": lambda due: and_(due < as_of, due >= d(30)),
+        "31_60": lambda due: and_(due < d(30), due >= d(60)),
+        "61_90": lambda due: and_(due < d(60), due >= d(90)),
+        "over_90": lambda due: due < d(90),
+    }
+
+
+def dealer_ageing_select(dealer_clause, as_of: dt.date):
+    """One row per dealer with a position on `as_of`: dealer_id, the five buckets, unapplied, total."""
+    applied_to_invoice = (
+        select(Application.invoice_id, func.sum(Application.amount).label("applied"))
+        .where(Application.applied_on <= as_of)
+        .group_by(Application.invoice_id)
+        .subquery()
+    )
+    residual = LedgerEntry.amount - func.coalesce(applied_to_invoice.c.applied, 0)
+    bounds = _bucket_bounds(as_of)
+    zero = literal(0)
+    invoice_rows = (
+        select(
+            LedgerEntry.dealer_id.label("dealer_id"),
+            *[case((bounds[b](LedgerEntry.due_on), residual), else_=zero).label(f"b_{b}") for b in BUCKETS],
+            zero.label("credits"),
+            zero.label("applied"),
+        )
+        .outerjoin(applied_to_invoice, applied_to_invoice.c.invoice_id == LedgerEntry.id)
+        .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= as_of, dealer_clause(LedgerEntry.dealer_id))
+    )
+    credit_rows = select(
+        LedgerEntry.dealer_id.label("dealer_id"),
+        *[zero.label(f"b_{b}") for b in BUCKETS],
+        LedgerEntry.amount.label("credits"),
+        zero.label("applied"),
+    ).where(LedgerEntry.type.in_(CREDIT_TYPES), LedgerEntry.entry_date <= as_of, dealer_clause(LedgerEntry.dealer_id))
+    application_rows = select(
+        Application.dealer_id.label("dealer_id"),
+        *[zero.label(f"b_{b}") for b in BUCKETS],
+        zero.label("credits"),
+        Application.amount.label("applied"),
+    ).where(Application.applied_on <= as_of, dealer_clause(Application.dealer_id))
+    rows = union_all(invoice_rows, credit_rows, application_rows).subquery()
+    unapplied = func.sum(rows.c.credits) - func.sum(rows.c.applied)
+    buckets = [func.sum(rows.c[f"b_{b}"]).label(b) for b in BUCKETS]
+    total = sum((func.sum(rows.c[f"b_{b}"]) for b in BUCKETS), start=-unapplied)
+    return select(rows.c.dealer_id, *buckets, unapplied.label("unapplied"), total.label("total")).group_by(
+        rows.c.dealer_id
+    )
+
+
+def _row(key: str, name: str, values) -> dict:
+    out = {"key": key, "name": name}
+    for b in (*BUCKETS, "unapplied", "total"):
+        out[b] = money(getattr(values, b) or 0)
+    return out
+
+
+def _totals(rows: list[dict]) -> dict:
+    return {b: money(sum((r[b] for r in rows), ZERO)) for b in (*BUCKETS, "unapplied", "total")}
+
+
+def scoped_clause(scope, region: Region | None = None):
+    """A condition-maker on a dealer-id column: the caller's scope, narrowed to a region's subtree."""
+
+    def clause(col):
+        c = scope.dealer_clause(col)
+        if region is not None:
+            in_region = (
+                select(Dealer.id)
+                .join(Region, Dealer.region_id == Region.id)
+                .where(Region.path.startswith(region.path, autoescape=True))
+            )
+            c = and_(c, col.in_(in_region))
+        return c
+
+    return clause
+
+
+def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | None = None) -> dict:
+    """Ageing in the caller's scope, grouped by dealer, by region (each child region of `region`, or of the
+    top of the caller's tree, rolling up its subtree) or for the whole channel (`total`)."""
+
+    per_dealer = dealer_ageing_select(scoped_clause(scope, region), as_of).subquery()
+    if group_by == "dealer":
+        stmt = (
+            select(Dealer.code, Dealer.name, *[per_dealer.c[b] for b in (*BUCKETS, "unapplied", "total")])
+            .join(per_dealer, per_dealer.c.dealer_id == Dealer.id)
+            .order_by(Dealer.code)
+        )
+        rows = [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
+    elif group_by == "region":
+        rows = _by_region(scope, per_dealer, region)
+    else:
+        stmt = select(*[func.sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
+        values = db.session.execute(stmt).one()
+        rows = [_row("total", "", values)]
+    return {"as_of": as_of, "group_by": group_by, "rows": rows, "totals": _totals(rows)}
+
+
+def _by_region(scope, per_dealer, region: Region | None) -> list[dict]:
+    """Roll the per-dealer rows up to the child regions of `region` (default: the caller's top region)."""
+    if region is None:
+        if scope.is_region:
+            region = db.session.execute(select(Region).where(Region.path == scope.region_path)).unique().scalar_one()
+        else:
+            roots = db.session.execute(select(Region).where(Region.parent_id.is_(None))).unique().scalars().all()
+            region = roots[0] if len(roots) == 1 else None
+    dealer_region = Region.__table__.alias("dealer_region")
+    group = Region.__table__.alias("group_region")
+    under = func.substr(dealer_region.c.path, 1, func.length(group.c.path)) == group.c.path
+    if region is None:  # several trees: one row per root
+        belongs = and_(group.c.parent_id.is_(None), under)
+    else:  # one row per child region (its whole subtree), and one for dealers directly in `region`
+        belongs = or_(
+            and_(group.c.parent_id == region.id, under),
+            and_(group.c.id == region.id, dealer_region.c.id == region.id),
+        )
+    dealers = Dealer.__table__
+    stmt = (
+        select(
+            group.c.code, group.c.name, *[func.sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")]
+        )
+        .select_from(per_dealer)
+        .join(dealers, dealers.c.id == per_dealer.c.dealer_id)
+        .join(dealer_region, dealer_region.c.id == dealers.c.region_id)
+        .join(group, belongs)
+        .group_by(group.c.code, group.c.name)
+        .order_by(group.c.code)
+    )
+    return [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
+
+
+def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
+    stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.type == "invoice",
+        LedgerEntry.entry_date >= start,
+        LedgerEntry.entry_date <= end,
+        dealer_clause(LedgerEntry.dealer_id),
+    )
+    return money(db.session.execute(stmt).scalar_one())
+
+
+def receivables_total(dealer_clause, on: dt.date) -> Decimal:
+    stmt = select(func.coalesce(func.sum(_signed_amount()), 0)).where(
+        LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id)
+    )
+    return money(db.session.execute(stmt).scalar_one())
+
+
+def dso(dealer_clause, on: dt.date) -> Decimal | None:
+    """Days sales outstanding: receivables ÷ gross sales of the last 90 days × 90 (None without sales)."""
+    sales = gross_sales(dealer_clause, on - dt.timedelta(days=89), on)
+    if sales == 0:
+        return None
+    return (receivables_total(dealer_clause, on) / sales * 90).quantize(Decimal("0.1"))
+
+
+def month_ends(on: dt.date, count: int) -> list[dt.date]:
+    """The last `count - 1` month ends before `on`, then `on` itself (for trends)."""
+    ends = []
+    first = on.replace(day=1)
+    for _ in range(count - 1):
+        end = first - dt.timedelta(days=1)
+        ends.append(end)
+        first = end.replace(day=1)
+    return [*reversed(ends), on]
+
+
+def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
+    """Dealers by how much of their credit (limit + temporary increases valid on `on`) is used, most first."""
+    from portal.credit.models import CreditIncrease, DealerCredit
+    from portal.credit.services import open_orders_by_dealer
+
+    clause = scoped_clause(scope, region)
+    balance = (
+        select(LedgerEntry.dealer_id, func.sum(_signed_amount()).label("balance"))
+        .where(clause(LedgerEntry.dealer_id))
+        .group_by(LedgerEntry.dealer_id)
+        .subquery()
+    )
+    temporary = (
+        select(CreditIncrease.dealer_id, func.sum(CreditIncrease.amount).label("temporary"))
+        .where(CreditIncrease.valid_from <= on, CreditIncrease.valid_until >= on, clause(CreditIncrease.dealer_id))
+        .group_by(CreditIncrease.dealer_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Dealer.code,
+            Dealer.name,
+            Dealer.id,
+            DealerCredit.credit_limit,
+            DealerCredit.on_hold,
+            func.coalesce(temporary.c.temporary, 0).label("temporary"),
+            func.coalesce(balance.c.balance, 0).label("balance"),
+        )
+        .join(DealerCredit, DealerCredit.dealer_id == Dealer.id)
+        .outerjoin(balance, balance.c.dealer_id == Dealer.id)
+        .outerjoin(temporary, temporary.c.dealer_id == Dealer.id)
+        .where(clause(Dealer.id))
+    )
+    rows = []
+    found = db.session.execute(stmt).all()
+    orders = open_orders_by_dealer([r.id for r in found])
+    for r in found:
+        total_credit = money(r.credit_limit + r.temporary)
+        exposure = money(r.balance + orders.get(r.id, ZERO))
+        ratio = (exposure / total_credit * 100).quantize(Decimal("0.1")) if total_credit > 0 else None
+        rows.append(
+            {
+                "code": r.code,
+                "name": r.name,
+                "credit": total_credit,
+                "exposure": exposure,
+                "available": money(total_credit - exposure),
+                "ratio": ratio,
+                "on_hold": r.on_hold,
+            }
+        )
+    rows.sort(key=lambda r: (r["ratio"] is None, -(r["ratio"] or 0)))
+    return rows

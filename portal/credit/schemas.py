@@ -1,0 +1,171 @@
+"""API schemas for the ledger, payments, credit and ageing (PRODUCT.md §9.1 field names)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from portal.platform.api import StrictSchema
+from portal.platform.money import Money
+
+_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class InvoiceCreateSchema(StrictSchema):
+    dealer_code = _code
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    issued_on = fields.Date(required=True)
+    due_on = fields.Date(allow_none=True)
+    amount = Money(required=True, allow_zero=False)
+    order_number = fields.String(allow_none=True, validate=validate.Length(max=32))
+
+
+class PaymentCreateSchema(StrictSchema):
+    dealer_code = _code
+    amount = Money(required=True, allow_zero=False)
+    received_on = fields.Date(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class CreditNoteCreateSchema(StrictSchema):
+    dealer_code = _code
+    amount = Money(required=True, allow_zero=False)
+    issued_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    invoice_number = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
+class ApplicationSchema(Schema):
+    id = fields.Integer()
+    invoice_number = fields.Function(lambda a: a.invoice.number)
+    credit_number = fields.Function(lambda a: a.credit.number)
+    amount = Money(allow_negative=True)
+    applied_on = fields.Date()
+    reverses_id = fields.Integer(allow_none=True)
+    created_by = fields.String()
+
+
+class EntrySchema(Schema):
+    id = fields.Integer()
+    dealer_code = fields.Function(lambda e: e.dealer.code)
+    type = fields.String()
+    number = fields.String()
+    date = fields.Date(attribute="entry_date")
+    due_on = fields.Date(allow_none=True)
+    amount = Money()
+    order_number = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    residual = Money(allow_negative=True, metadata={"description": "invoices: what is still open"})
+    unapplied = Money(metadata={"description": "payments and credit notes: what is not applied yet"})
+    applications = fields.List(fields.Nested(ApplicationSchema))
+
+
+class ApplyCreditSchema(StrictSchema):
+    invoice_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    amount = Money(required=True, allow_zero=False)
+    applied_on = fields.Date(allow_none=True)
+
+
+class ReverseSchema(StrictSchema):
+    applied_on = fields.Date(allow_none=True, metadata={"description": "from when the reversal counts (today)"})
+
+
+class LedgerQuerySchema(StrictSchema):
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    type = fields.String(validate=validate.OneOf(("invoice", "payment", "credit_note")))
+
+
+class LedgerItemSchema(Schema):
+    date = fields.Date()
+    type = fields.String()
+    number = fields.String()
+    debit = Money(allow_none=True)
+    credit = Money(allow_none=True)
+    balance = Money(allow_negative=True)
+    due_on = fields.Date(allow_none=True)
+
+
+class LedgerSchema(Schema):
+    opening = Money(allow_negative=True)
+    items = fields.List(fields.Nested(LedgerItemSchema))
+    closing = Money(allow_negative=True)
+
+
+class CreditSchema(Schema):
+    credit_limit = Money()
+    temporary = Money()
+    exposure = Money(allow_negative=True)
+    open_receivables = Money(allow_negative=True)
+    open_orders = Money()
+    available = Money(allow_negative=True)
+    on_hold = fields.Boolean()
+    hold_reason = fields.String(allow_none=True)
+    hold_source = fields.String(allow_none=True)
+
+
+class CreditQuerySchema(StrictSchema):
+    date = fields.Date(metadata={"description": "which temporary increases count (default today)"})
+
+
+class CreditLimitSchema(StrictSchema):
+    amount = Money(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class CreditIncreaseCreateSchema(StrictSchema):
+    amount = Money(required=True, allow_zero=False)
+    valid_from = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class CreditIncreaseSchema(Schema):
+    id = fields.Integer()
+    amount = Money()
+    valid_from = fields.Date()
+    valid_until = fields.Date()
+    reason = fields.String()
+    approved_by = fields.String()
+
+
+class HoldSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+class AgeingQuerySchema(StrictSchema):
+    as_of = fields.Date()
+    group_by = fields.String(load_default="dealer", validate=validate.OneOf(("dealer", "region", "total")))
+    region = fields.String(metadata={"description": "region code: only its subtree; region rows are its children"})
+
+
+class AgeingRowSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    not_due = Money(allow_negative=True)
+    b1_30 = Money(allow_negative=True, data_key="1_30", attribute="1_30")
+    b31_60 = Money(allow_negative=True, data_key="31_60", attribute="31_60")
+    b61_90 = Money(allow_negative=True, data_key="61_90", attribute="61_90")
+    over_90 = Money(allow_negative=True)
+    unapplied = Money(allow_negative=True)
+    total = Money(allow_negative=True)
+
+
+class AgeingTotalsSchema(AgeingRowSchema):
+    class Meta:
+        exclude = ("key", "name")
+
+
+class AgeingSchema(Schema):
+    as_of = fields.Date()
+    group_by = fields.String()
+    rows = fields.List(fields.Nested(AgeingRowSchema))
+    totals = fields.Nested(AgeingTotalsSchema)
+    dso = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "days sales outstanding"})
+
+
+class ImportQueuedSchema(Schema):
+    job_id = fields.String()
+
+
+class ScanQuerySchema(StrictSchema):
+    date = fields.Date(metadata={"description": "the day the scan is for (default today)"})

@@ -1,0 +1,570 @@
+"""Posting to the ledger, applying credits to invoices, and credit control. Services flush, never commit.
+
+Every posting for a dealer first locks the dealer's credit row (`lock_credit`): on PostgreSQL with
+SELECT … FOR UPDATE, on SQLite by the write lock every writing transaction takes at BEGIN. So payments
+posted in parallel for one dealer apply one after the other, never twice to the same residual.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from portal.audit.services import record
+from portal.credit.models import (
+    CREDIT_TYPES,
+    Application,
+    CreditIncrease,
+    CreditLimitChange,
+    DealerCredit,
+    LedgerEntry,
+)
+from portal.dealers.models import Dealer
+from portal.extensions import db
+from portal.platform.errors import Conflict, Invalid
+from portal.platform.money import ZERO, money
+from portal.platform.timeutil import today, utcnow
+
+# Gross value of approved-but-not-invoiced orders per dealer id. The orders capability registers its
+# function here; until then nothing is committed and open orders count zero.
+OPEN_ORDER_PROVIDERS: list[Callable[[list[int]], dict[int, Decimal]]] = []
+
+
+def actor_name(actor) -> str:
+    return getattr(actor, "username", None) or "system"
+
+
+# ---------------------------------------------------------------- locking
+
+
+def lock_credit(dealer: Dealer) -> DealerCredit:
+    """The dealer's credit row, created if missing, locked for the rest of the transaction."""
+    stmt = select(DealerCredit).where(DealerCredit.dealer_id == dealer.id).with_for_update()
+    credit = db.session.execute(stmt).unique().scalar_one_or_none()
+    if credit is None:
+        db.session.add(DealerCredit(dealer_id=dealer.id, credit_limit=ZERO, on_hold=False))
+        db.session.flush()
+        credit = db.session.execute(stmt).unique().scalar_one()
+    return credit
+
+
+def credit_row(dealer: Dealer) -> DealerCredit | None:
+    return db.session.get(DealerCredit, dealer.id)
+
+
+# ---------------------------------------------------------------- residuals
+
+
+def _invoice_residuals(dealer_id: int, on: dt.date | None = None):
+    """(invoice, residual) for the dealer's invoices with residual > 0, oldest due first."""
+    applied = select(Application.invoice_id, func.sum(Application.amount).label("applied")).where(
+        Application.dealer_id == dealer_id
+    )
+    if on is not None:
+        applied = applied.where(Application.applied_on <= on)
+    applied = applied.group_by(Application.invoice_id).subquery()
+    residual = (LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
+    stmt = (
+        select(LedgerEntry, residual)
+        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type == "invoice", residual > 0)
+        .order_by(LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
+    )
+    return [(inv, money(res)) for inv, res in db.session.execute(stmt).unique().all()]
+
+
+def _credit_unapplied(dealer_id: int):
+    """(payment or credit note, unapplied) with unapplied > 0, oldest first."""
+    applied = (
+        select(Application.credit_id, func.sum(Application.amount).label("applied"))
+        .where(Application.dealer_id == dealer_id)
+        .group_by(Application.credit_id)
+        .subquery()
+    )
+    unapplied = (LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("unapplied")
+    stmt = (
+        select(LedgerEntry, unapplied)
+        .outerjoin(applied, applied.c.credit_id == LedgerEntry.id)
+        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type.in_(CREDIT_TYPES), unapplied > 0)
+        .order_by(LedgerEntry.entry_date, LedgerEntry.id)
+    )
+    return [(c, money(u)) for c, u in db.session.execute(stmt).unique().all()]
+
+
+def residual_of(invoice: LedgerEntry) -> Decimal:
+    applied = db.session.execute(
+        select(func.coalesce(func.sum(Application.amount), 0)).where(Application.invoice_id == invoice.id)
+    ).scalar_one()
+    return money(invoice.amount - applied)
+
+
+def unapplied_of(credit: LedgerEntry) -> Decimal:
+    applied = db.session.execute(
+        select(func.coalesce(func.sum(Application.amount), 0)).where(Application.credit_id == credit.id)
+    ).scalar_one()
+    return money(credit.amount - applied)
+
+
+def _apply(credit: LedgerEntry, invoice: LedgerEntry, amount: Decimal, on: dt.date, by: str) -> Application:
+    app = Application(
+        dealer_id=credit.dealer_id,
+        credit=credit,
+        invoice=invoice,
+        amount=amount,
+        applied_on=max(on, credit.entry_date, invoice.entry_date),
+        created_by=by,
+    )
+    db.session.add(app)
+    return app
+
+
+def auto_apply(dealer: Dealer, by: str) -> list[Application]:
+    """Apply every unapplied credit, oldest first, to the open invoices, oldest due date first."""
+    credits = _credit_unapplied(dealer.id)
+    if not credits:
+        return []
+    invoices = _invoice_residuals(dealer.id)
+    made: list[Application] = []
+    ci = ii = 0
+    while ci < len(credits) and ii < len(invoices):
+        credit, unapplied = credits[ci]
+        invoice, residual = invoices[ii]
+        amount = min(unapplied, residual)
+        made.append(_apply(credit, invoice, amount, dt.date.min, by))
+        credits[ci] = (credit, unapplied - amount)
+        invoices[ii] = (invoice, residual - amount)
+        if credits[ci][1] == 0:
+            ci += 1
+        if invoices[ii][1] == 0:
+            ii += 1
+    db.session.flush()
+    return made
+
+
+# ---------------------------------------------------------------- posting
+
+
+def _check_amount_date(amount: Decimal, date_field: str, date: dt.date) -> None:
+    errors = {}
+    if amount is None or amount <= 0:
+        errors["amount"] = [_("Must be greater than zero.")]
+    if date > today() + dt.timedelta(days=1):
+        errors[date_field] = [_("Cannot be in the future.")]
+    if errors:
+        raise Invalid(fields=errors)
+
+
+def _number_taken(dealer: Dealer, type_: str, number: str) -> bool:
+    return (
+        db.session.execute(
+            select(LedgerEntry.id).where(
+                LedgerEntry.dealer_id == dealer.id, LedgerEntry.type == type_, LedgerEntry.number == number
+            )
+        ).first()
+        is not None
+    )
+
+
+def post_invoice(
+    actor,
+    dealer: Dealer,
+    *,
+    number: str,
+    issued_on: dt.date,
+    amount: Decimal,
+    due_on: dt.date | None = None,
+    order_number: str | None = None,
+    source: str = "portal",
+) -> LedgerEntry:
+    """Post an invoice (debit). Due date defaults to the dealer's payment terms; unapplied cash is applied."""
+    _check_amount_date(amount, "issued_on", issued_on)
+    number = number.strip()
+    if not number:
+        raise Invalid(fields={"number": [_("Required.")]})
+    due_on = due_on or issued_on + dt.timedelta(days=dealer.payment_terms_days)
+    if due_on < issued_on:
+        raise Invalid(fields={"due_on": [_("The due date cannot be before the issue date.")]})
+    lock_credit(dealer)
+    if _number_taken(dealer, "invoice", number):
+        raise Conflict(
+            _("Invoice %(number)s is already posted for this dealer.", number=number),
+            code="duplicate_invoice",
+            fields={"number": [_("Already posted.")]},
+        )
+    invoice = LedgerEntry(
+        dealer=dealer,
+        type="invoice",
+        number=number,
+        entry_date=issued_on,
+        due_on=due_on,
+        amount=money(amount),
+        order_number=order_number,
+        source=source,
+        created_by=actor_name(actor),
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    auto_apply(dealer, actor_name(actor))
+    record(
+        actor,
+        "invoice.post",
+        "invoice",
+        number,
+        after={"amount": str(invoice.amount), "issued_on": issued_on.isoformat(), "due_on": due_on.isoformat()},
+        dealer_id=dealer.id,
+    )
+    return invoice
+
+
+def post_payment(
+    actor, dealer: Dealer, *, amount: Decimal, received_on: dt.date, reference: str, source: str = "portal"
+) -> LedgerEntry:
+    """Post a payment (credit) and apply it to the oldest open invoices; the rest stays unapplied cash."""
+    _check_amount_date(amount, "received_on", received_on)
+    reference = reference.strip()
+    if not reference:
+        raise Invalid(fields={"reference": [_("Required.")]})
+    lock_credit(dealer)
+    if _number_taken(dealer, "payment", reference):
+        raise Conflict(
+            _("Payment reference %(ref)s was already recorded for this dealer.", ref=reference),
+            code="duplicate_reference",
+            fields={"reference": [_("Already recorded.")]},
+        )
+    payment = LedgerEntry(
+        dealer=dealer,
+        type="payment",
+        number=reference,
+        entry_date=received_on,
+        amount=money(amount),
+        source=source,
+        created_by=actor_name(actor),
+    )
+    db.session.add(payment)
+    db.session.flush()
+    auto_apply(dealer, actor_name(actor))
+    reevaluate_overdue_hold(dealer, today(), actor)
+    record(
+        actor,
+        "payment.post",
+        "payment",
+        reference,
+        after={"amount": str(payment.amount), "received_on": received_on.isoformat()},
+        dealer_id=dealer.id,
+    )
+    return payment
+
+
+def post_credit_note(
+    actor,
+    dealer: Dealer,
+    *,
+    amount: Decimal,
+    issued_on: dt.date,
+    reason: str,
+    invoice_number: str | None = None,
+    source: str = "portal",
+) -> LedgerEntry:
+    """Post a credit note (credit): first against the named invoice, the rest like cash."""
+    _check_amount_date(amount, "issued_on", issued_on)
+    if not (reason or "").strip():
+        raise Invalid(fields={"reason": [_("Say why the credit note is given.")]})
+    lock_credit(dealer)
+    invoice = None
+    if invoice_number:
+        invoice = (
+            db.session.execute(
+                select(LedgerEntry).where(
+                    LedgerEntry.dealer_id == dealer.id,
+                    LedgerEntry.type == "invoice",
+                    LedgerEntry.number == invoice_number,
+                )
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
+        if invoice is None:
+            raise Invalid(fields={"invoice_number": [_("No such invoice for this dealer.")]})
+    note = LedgerEntry(
+        dealer=dealer,
+        type="credit_note",
+        number=f"TMP-{utcnow().timestamp()}",
+        entry_date=issued_on,
+        amount=money(amount),
+        invoice_id=invoice.id if invoice else None,
+        reason=reason.strip(),
+        source=source,
+        created_by=actor_name(actor),
+    )
+    db.session.add(note)
+    db.session.flush()
+    note.number = f"CN-{issued_on:%Y%m}-{note.id:06d}"
+    if invoice is not None:
+        residual = residual_of(invoice)
+        if residual > 0:
+            _apply(note, invoice, min(residual, note.amount), dt.date.min, actor_name(actor))
+            db.session.flush()
+    auto_apply(dealer, actor_name(actor))
+    reevaluate_overdue_hold(dealer, today(), actor)
+    record(
+        actor,
+        "credit_note.post",
+        "credit_note",
+        note.number,
+        after={
+            "amount": str(note.amount),
+            "issued_on": issued_on.isoformat(),
+            "reason": note.reason,
+            "invoice_number": invoice_number,
+        },
+        dealer_id=dealer.id,
+    )
+    return note
+
+
+def reverse_application(actor, application: Application, on: dt.date | None = None) -> Application:
+    """Undo an application from a date on (a new, negative application); the credit becomes unapplied."""
+    if application.amount < 0:
+        raise Invalid(fields={"application": [_("A reversal cannot be reversed.")]})
+    lock_credit(application.credit.dealer)
+    if db.session.execute(select(Application.id).where(Application.reverses_id == application.id)).first():
+        raise Conflict(_("This application is already reversed."), code="already_reversed")
+    reversal = Application(
+        dealer_id=application.dealer_id,
+        credit_id=application.credit_id,
+        invoice_id=application.invoice_id,
+        amount=-application.amount,
+        applied_on=max(on or today(), application.applied_on),
+        reverses_id=application.id,
+        created_by=actor_name(actor),
+    )
+    db.session.add(reversal)
+    db.session.flush()
+    record(
+        actor,
+        "application.reverse",
+        "payment",
+        application.credit.number,
+        before={"invoice": application.invoice.number, "amount": str(application.amount)},
+        after={"invoice": application.invoice.number, "amount": "0.00"},
+        dealer_id=application.dealer_id,
+    )
+    return reversal
+
+
+def apply_credit(
+    actor, credit: LedgerEntry, invoice: LedgerEntry, amount: Decimal, on: dt.date | None = None
+) -> Application:
+    """Apply (part of) a credit's unapplied amount to a chosen invoice of the same dealer."""
+    if credit.type not in CREDIT_TYPES or invoice.type != "invoice" or credit.dealer_id != invoice.dealer_id:
+        raise Invalid(fields={"invoice_number": [_("Choose an invoice of the same dealer.")]})
+    lock_credit(credit.dealer)
+    if amount <= 0:
+        raise Invalid(fields={"amount": [_("Must be greater than zero.")]})
+    if amount > unapplied_of(credit):
+        raise Invalid(fields={"amount": [_("More than the unapplied amount of this credit.")]})
+    if amount > residual_of(invoice):
+        raise Invalid(fields={"amount": [_("More than what is still open on this invoice.")]})
+    app = _apply(credit, invoice, money(amount), on or today(), actor_name(actor))
+    db.session.flush()
+    reevaluate_overdue_hold(credit.dealer, today(), actor)
+    record(
+        actor,
+        "application.apply",
+        "payment",
+        credit.number,
+        after={"invoice": invoice.number, "amount": str(app.amount)},
+        dealer_id=credit.dealer_id,
+    )
+    return app
+
+
+# ---------------------------------------------------------------- credit control
+
+
+def temporary_increase(dealer_id: int, on: dt.date) -> Decimal:
+    total = db.session.execute(
+        select(func.coalesce(func.sum(CreditIncrease.amount), 0)).where(
+            CreditIncrease.dealer_id == dealer_id, CreditIncrease.valid_from <= on, CreditIncrease.valid_until >= on
+        )
+    ).scalar_one()
+    return money(total)
+
+
+def open_orders_by_dealer(dealer_ids: list[int]) -> dict[int, Decimal]:
+    totals: dict[int, Decimal] = {}
+    for provider in OPEN_ORDER_PROVIDERS:
+        for dealer_id, amount in provider(dealer_ids).items():
+            totals[dealer_id] = money(totals.get(dealer_id, ZERO) + amount)
+    return totals
+
+
+def open_orders(dealer_id: int) -> Decimal:
+    return open_orders_by_dealer([dealer_id]).get(dealer_id, ZERO)
+
+
+def credit_summary(dealer: Dealer, on: dt.date | None = None) -> dict:
+    """The figures of PRODUCT.md §3: available = limit + active temporary increases − exposure."""
+    from portal.credit.reports import dealer_balance
+
+    on = on or today()
+    row = credit_row(dealer)
+    limit = row.credit_limit if row else ZERO
+    temporary = temporary_increase(dealer.id, on)
+    receivables = dealer_balance(dealer.id, None)  # everything posted: open invoice residuals − unapplied cash
+    orders = open_orders(dealer.id)
+    exposure = money(receivables + orders)
+    return {
+        "dealer_code": dealer.code,
+        "credit_limit": money(limit),
+        "temporary": temporary,
+        "exposure": exposure,
+        "open_receivables": money(receivables),
+        "open_orders": orders,
+        "available": money(limit + temporary - exposure),
+        "on_hold": bool(row and row.on_hold),
+        "hold_reason": row.hold_reason if row and row.on_hold else None,
+        "hold_source": row.hold_source if row and row.on_hold else None,
+    }
+
+
+def set_credit_limit(actor, dealer: Dealer, amount: Decimal, reason: str) -> DealerCredit:
+    if not (reason or "").strip():
+        raise Invalid(fields={"reason": [_("Say why the limit changes.")]})
+    credit = lock_credit(dealer)
+    old = credit.credit_limit
+    if old == amount:
+        return credit
+    credit.credit_limit = money(amount)
+    db.session.add(
+        CreditLimitChange(
+            dealer_id=dealer.id,
+            old_limit=old,
+            new_limit=credit.credit_limit,
+            reason=reason.strip(),
+            changed_by=actor_name(actor),
+        )
+    )
+    db.session.flush()
+    record(
+        actor,
+        "credit.limit",
+        "dealer",
+        dealer.code,
+        before={"credit_limit": str(old)},
+        after={"credit_limit": str(credit.credit_limit), "reason": reason.strip()},
+        dealer_id=dealer.id,
+    )
+    return credit
+
+
+def add_credit_increase(
+    actor, dealer: Dealer, *, amount: Decimal, valid_from: dt.date, valid_until: dt.date, reason: str
+) -> CreditIncrease:
+    errors = {}
+    if amount is None or amount <= 0:
+        errors["amount"] = [_("Must be greater than zero.")]
+    if valid_until < valid_from:
+        errors["valid_until"] = [_("The end cannot be before the start.")]
+    if not (reason or "").strip():
+        errors["reason"] = [_("Say why the increase is granted.")]
+    if errors:
+        raise Invalid(fields=errors)
+    lock_credit(dealer)
+    increase = CreditIncrease(
+        dealer_id=dealer.id,
+        amount=money(amount),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        reason=reason.strip(),
+        approved_by=actor_name(actor),
+    )
+    db.session.add(increase)
+    db.session.flush()
+    record(
+        actor,
+        "credit.increase",
+        "dealer",
+        dealer.code,
+        after={
+            "amount": str(increase.amount),
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat(),
+            "reason": increase.reason,
+        },
+        dealer_id=dealer.id,
+    )
+    return increase
+
+
+def set_hold(actor, dealer: Dealer, reason: str, source: str = "manual") -> DealerCredit:
+    if not (reason or "").strip():
+        raise Invalid(fields={"reason": [_("Say why the dealer is put on hold.")]})
+    credit = lock_credit(dealer)
+    before = {"on_hold": credit.on_hold, "hold_source": credit.hold_source}
+    credit.on_hold, credit.hold_source, credit.hold_reason = True, source, reason.strip()
+    credit.held_at, credit.held_by = utcnow(), actor_name(actor)
+    db.session.flush()
+    record(
+        actor,
+        "credit.hold",
+        "dealer",
+        dealer.code,
+        before=before,
+        after={"on_hold": True, "hold_source": source, "reason": credit.hold_reason},
+        dealer_id=dealer.id,
+    )
+    return credit
+
+
+def lift_hold(actor, dealer: Dealer, reason: str) -> DealerCredit:
+    credit = lock_credit(dealer)
+    if not credit.on_hold:
+        raise Conflict(_("The dealer is not on hold."), code="not_on_hold")
+    before = {"on_hold": True, "hold_source": credit.hold_source, "reason": credit.hold_reason}
+    credit.on_hold, credit.hold_source, credit.hold_reason, credit.held_at, credit.held_by = (
+        False,
+        None,
+        None,
+        None,
+        None,
+    )
+    db.session.flush()
+    record(
+        actor,
+        "credit.release",
+        "dealer",
+        dealer.code,
+        before=before,
+        after={"on_hold": False, "reason": (reason or "").strip()},
+        dealer_id=dealer.id,
+    )
+    return credit
+
+
+def oldest_overdue_days(dealer_id: int, on: dt.date) -> int:
+    """Days past due of the oldest invoice still open on `on` (0 when nothing is overdue)."""
+    open_items = _invoice_residuals(dealer_id, on)
+    overdue = [(on - inv.due_on).days for inv, _res in open_items if inv.entry_date <= on and inv.due_on < on]
+    return max(overdue, default=0)
+
+
+def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None) -> str | None:
+    """Set the automatic hold when something is more than N days past due; lift it (only an automatic one)
+    once nothing is. Returns "set", "lifted" or None."""
+    from flask import current_app
+
+    limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
+    credit = lock_credit(dealer)
+    days = oldest_overdue_days(dealer.id, on)
+    if days > limit_days and not credit.on_hold:
+        set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")
+        return "set"
+    if days <= limit_days and credit.on_hold and credit.hold_source == "overdue":
+        lift_hold(actor, dealer, _("Overdue invoices paid."))
+        return "lifted"
+    return None

@@ -1,0 +1,393 @@
+"""Browser pages: receivables dashboard, dealer ledger and credit, postings, applications, bank import."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.background.services import start_job
+from portal.credit import reports, services
+from portal.credit.forms import (
+    ApplyForm,
+    CreditNoteForm,
+    HoldForm,
+    ImportForm,
+    IncreaseForm,
+    InvoiceForm,
+    LimitForm,
+    PaymentForm,
+    ReverseForm,
+)
+from portal.credit.models import Application, CreditIncrease, CreditLimitChange, DealerCredit, LedgerEntry
+from portal.dealers.models import Dealer, Region
+from portal.extensions import db
+from portal.platform.auth import can, requires
+from portal.platform.errors import DomainError, Invalid
+from portal.platform.money import ZERO, money, parse_money
+from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.timeutil import today
+from portal.platform.web import apply_errors, as_choices, export_response, parse_date_arg, render_form
+
+bp = Blueprint("credit", __name__)
+
+BUCKET_LABELS = {
+    "not_due": _l("Not due"),
+    "1_30": _l("1-30 days"),
+    "31_60": _l("31-60 days"),
+    "61_90": _l("61-90 days"),
+    "over_90": _l("Over 90 days"),
+}
+
+
+def _money_field(form, name: str, allow_zero: bool = False):
+    try:
+        return parse_money(getattr(form, name).data, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise Invalid(fields={name: [str(exc)]}) from exc
+
+
+def _dealer_choices():
+    dealers = db.session.execute(current_scope().select(Dealer).order_by(Dealer.code)).unique().scalars()
+    return as_choices([("", "—")] + [(d.code, f"{d.code} {d.name}") for d in dealers])
+
+
+# ------------------------------------------------------------------ receivables dashboard
+
+
+@bp.route("/receivables")
+@requires("receivables.read")
+def receivables():
+    scope = current_scope()
+    as_of = parse_date_arg("as_of", today())
+    group_by = request.args.get("group_by") or ("dealer" if scope.is_dealer else "region")
+    if group_by not in ("dealer", "region", "total"):
+        group_by = "region"
+    region = scope.first(Region, code=request.args["region"]) if request.args.get("region") else None
+    result = reports.ageing(scope, as_of, group_by, region)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        header = ["key", "name", "not_due", "1_30", "31_60", "61_90", "over_90", "unapplied", "total"]
+        return export_response(fmt, f"ageing-{as_of}", header, ([r[h] for h in header] for r in [*result["rows"]]))
+    clause = reports.scoped_clause(scope, region)
+    by_dealer = result["rows"] if group_by == "dealer" else reports.ageing(scope, as_of, "dealer", region)["rows"]
+    overdue = sorted(
+        (r for r in by_dealer if r["1_30"] + r["31_60"] + r["61_90"] + r["over_90"] > 0),
+        key=lambda r: -(r["1_30"] + r["31_60"] + r["61_90"] + r["over_90"]),
+    )[:10]
+    trend = [(d, reports.dso(clause, d)) for d in reports.month_ends(as_of, 12)]
+    utilisation = reports.credit_utilisation(scope, region, as_of)[:10]
+    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
+    return render_template(
+        "credit/receivables.html",
+        result=result,
+        as_of=as_of,
+        group_by=group_by,
+        region=region,
+        overdue=overdue,
+        dso_items=[(d.strftime("%Y-%m"), v if v is not None else 0) for d, v in trend],
+        dso=trend[-1][1],
+        utilisation=utilisation,
+        regions=regions,
+        BUCKET_LABELS=BUCKET_LABELS,
+    )
+
+
+@bp.route("/receivables/overdue-scan", methods=["POST"])
+@requires("credit.manage")
+def overdue_scan():
+    day = today().isoformat()
+    record = start_job(
+        "overdue_scan", "jobs.overdue.run_overdue_scan", started_by=current_user, params={"date": day}, args=(day,)
+    )
+    return redirect(url_for("jobs.detail", job_id=record.id))
+
+
+# ------------------------------------------------------------------ a dealer's ledger and credit
+
+
+@bp.route("/account")
+@requires("ledger.read")
+def my_account():
+    """A dealer user's own ledger."""
+    if current_user.dealer is None:
+        return redirect(url_for("credit.receivables"))
+    return redirect(url_for("credit.ledger", code=current_user.dealer.code))
+
+
+@bp.route("/dealers/<code>/ledger")
+@requires("ledger.read")
+@tenant_route("dealer")
+def ledger(code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    date_to = parse_date_arg("to")
+    date_from = parse_date_arg("from", (date_to or today()) - dt.timedelta(days=365))
+    type_ = request.args.get("type") if request.args.get("type") in ("invoice", "payment", "credit_note") else None
+    data = reports.ledger(dealer.id, date_from, date_to, (type_,) if type_ else None)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        header = ["date", "type", "number", "due_on", "debit", "credit", "balance"]
+        rows = [[None, "opening", "", None, None, None, data["opening"]]]
+        rows += [
+            [i["date"], i["type"], i["number"], i["due_on"], i["debit"], i["credit"], i["balance"]]
+            for i in data["items"]
+        ]
+        rows.append([date_to or today(), "closing", "", None, None, None, data["closing"]])
+        return export_response(fmt, f"ledger-{dealer.code}", header, rows)
+    summary = services.credit_summary(dealer)
+    return render_template(
+        "credit/ledger.html",
+        dealer=dealer,
+        data=data,
+        date_from=date_from,
+        date_to=date_to,
+        type_=type_,
+        summary=summary,
+    )
+
+
+@bp.route("/dealers/<code>/credit", methods=["GET", "POST"])
+@requires("credit.read")
+@tenant_route("dealer")
+def credit(code):
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    forms = {
+        "limit": LimitForm(prefix="limit"),
+        "increase": IncreaseForm(prefix="inc"),
+        "hold": HoldForm(prefix="hold"),
+    }
+    action = request.form.get("action")
+    if request.method == "POST":
+        if not can("credit.manage"):
+            from portal.platform.errors import Forbidden
+
+            raise Forbidden()
+        form = forms.get("hold" if action in ("hold", "release") else action)
+        if form is not None and form.validate_on_submit():
+            try:
+                if action == "limit":
+                    services.set_credit_limit(
+                        current_user, dealer, _money_field(form, "amount", allow_zero=True), form.reason.data
+                    )
+                    flash(_("Credit limit saved."), "success")
+                elif action == "increase":
+                    services.add_credit_increase(
+                        current_user,
+                        dealer,
+                        amount=_money_field(form, "amount"),
+                        valid_from=form.valid_from.data,
+                        valid_until=form.valid_until.data,
+                        reason=form.reason.data,
+                    )
+                    flash(_("Temporary increase granted."), "success")
+                elif action == "hold":
+                    services.set_hold(current_user, dealer, form.reason.data)
+                    flash(_("The dealer is on credit hold."), "warning")
+                elif action == "release":
+                    services.lift_hold(current_user, dealer, form.reason.data)
+                    flash(_("The credit hold is lifted."), "success")
+            except Invalid as exc:
+                apply_errors(form, exc)
+            except DomainError as exc:
+                form.form_errors.append(exc.message)
+            else:
+                return redirect(url_for("credit.credit", code=code))
+    summary = services.credit_summary(dealer)
+    row = db.session.get(DealerCredit, dealer.id)
+    increases = (
+        db.session.execute(
+            select(CreditIncrease)
+            .where(CreditIncrease.dealer_id == dealer.id)
+            .order_by(CreditIncrease.valid_from.desc())
+        )
+        .scalars()
+        .all()
+    )
+    changes = (
+        db.session.execute(
+            select(CreditLimitChange)
+            .where(CreditLimitChange.dealer_id == dealer.id)
+            .order_by(CreditLimitChange.changed_at.desc())
+        )
+        .scalars()
+        .all()
+    )
+    ageing = _dealer_ageing(dealer)
+    return render_form(
+        "credit/credit.html",
+        *forms.values(),
+        dealer=dealer,
+        summary=summary,
+        row=row,
+        increases=increases,
+        changes=changes,
+        forms=forms,
+        ageing=ageing,
+        today=today(),
+        BUCKET_LABELS=BUCKET_LABELS,
+    )
+
+
+def _dealer_ageing(dealer: Dealer) -> dict:
+    stmt = reports.dealer_ageing_select(lambda col: col == dealer.id, today())
+    row = db.session.execute(stmt).first()
+    keys = (*reports.BUCKETS, "unapplied", "total")
+    return {k: money(getattr(row, k) or 0) if row else ZERO for k in keys}
+
+
+# ------------------------------------------------------------------ postings (finance)
+
+
+def _posting(form_cls, title: str, post):
+    form = form_cls()
+    form.dealer_code.choices = _dealer_choices()
+    if request.method == "GET":
+        form.dealer_code.data = request.args.get("dealer", "")
+        for field in ("issued_on", "received_on"):
+            if hasattr(form, field):
+                getattr(form, field).data = today()
+    if form.validate_on_submit():
+        dealer = current_scope().first(Dealer, code=form.dealer_code.data)
+        try:
+            if dealer is None:
+                raise Invalid(fields={"dealer_code": [_("Unknown dealer.")]})
+            entry = post(form, dealer)
+        except Invalid as exc:
+            apply_errors(form, exc)
+        except DomainError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Posted %(number)s.", number=entry.number), "success")
+            return redirect(url_for("credit.entry", entry_id=entry.id))
+    return render_form("credit/posting_form.html", form, form=form, title=title)
+
+
+@bp.route("/invoices/new", methods=["GET", "POST"])
+@requires("invoices.write")
+def invoice_new():
+    return _posting(
+        InvoiceForm,
+        _("Post an invoice"),
+        lambda f, d: services.post_invoice(
+            current_user,
+            d,
+            number=f.number.data,
+            issued_on=f.issued_on.data,
+            due_on=f.due_on.data,
+            amount=_money_field(f, "amount"),
+            order_number=f.order_number.data or None,
+        ),
+    )
+
+
+@bp.route("/payments/new", methods=["GET", "POST"])
+@requires("payments.write")
+def payment_new():
+    return _posting(
+        PaymentForm,
+        _("Record a payment"),
+        lambda f, d: services.post_payment(
+            current_user,
+            d,
+            amount=_money_field(f, "amount"),
+            received_on=f.received_on.data,
+            reference=f.reference.data,
+        ),
+    )
+
+
+@bp.route("/credit-notes/new", methods=["GET", "POST"])
+@requires("credit_notes.write")
+def credit_note_new():
+    return _posting(
+        CreditNoteForm,
+        _("Issue a credit note"),
+        lambda f, d: services.post_credit_note(
+            current_user,
+            d,
+            amount=_money_field(f, "amount"),
+            issued_on=f.issued_on.data,
+            reason=f.reason.data,
+            invoice_number=f.invoice_number.data or None,
+        ),
+    )
+
+
+@bp.route("/payments/import", methods=["GET", "POST"])
+@requires("payments.write")
+def payment_import():
+    from portal.credit.api import queue_payment_import
+
+    form = ImportForm()
+    if form.validate_on_submit():
+        try:
+            record = queue_payment_import(form.file.data)
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect(url_for("jobs.detail", job_id=record.id))
+    return render_form("credit/posting_form.html", form, form=form, title=_("Import a bank file"), upload=True)
+
+
+# ------------------------------------------------------------------ one entry, its applications
+
+
+@bp.route("/entries/<int:entry_id>", methods=["GET", "POST"])
+@requires("ledger.read")
+@tenant_route("ledger_entry")
+def entry(entry_id):
+    from portal.credit.api import entry_view
+
+    scope = current_scope()
+    item = scope.get_or_404(LedgerEntry, id=entry_id)
+    apply_form, reverse_form = ApplyForm(prefix="apply"), ReverseForm(prefix="rev")
+    if request.method == "POST":
+        if not can("applications.manage"):
+            from portal.platform.errors import Forbidden
+
+            raise Forbidden()
+        try:
+            if request.form.get("action") == "reverse" and reverse_form.validate_on_submit():
+                app = scope.get_or_404(Application, id=int(request.form.get("application_id", "0")))
+                if app.credit_id != item.id and app.invoice_id != item.id:
+                    raise Invalid(fields={"application": [_("Not an application of this entry.")]})
+                services.reverse_application(current_user, app)
+                flash(_("Application reversed; the amount is unapplied again."), "success")
+                return redirect(url_for("credit.entry", entry_id=entry_id))
+            if request.form.get("action") == "apply":
+                apply_form.invoice_number.choices = as_choices([(request.form.get("apply-invoice_number", ""), "")])
+                if apply_form.validate_on_submit():
+                    invoice = scope.first(
+                        LedgerEntry, dealer_id=item.dealer_id, type="invoice", number=apply_form.invoice_number.data
+                    )
+                    if invoice is None:
+                        raise Invalid(fields={"invoice_number": [_("No such invoice for this dealer.")]})
+                    services.apply_credit(current_user, item, invoice, _money_field(apply_form, "amount"))
+                    flash(_("Applied."), "success")
+                    return redirect(url_for("credit.entry", entry_id=entry_id))
+        except Invalid as exc:
+            apply_errors(apply_form, exc)
+        except DomainError as exc:
+            apply_form.form_errors.append(exc.message)
+    view = entry_view(item)
+    open_invoices = []
+    if item.is_credit and view.get("unapplied", ZERO) > 0:
+        open_invoices = [(inv, res) for inv, res in services._invoice_residuals(item.dealer_id)]
+        apply_form.invoice_number.choices = as_choices(
+            (inv.number, f"{inv.number} · {inv.due_on} · {res}") for inv, res in open_invoices
+        )
+    reversed_ids = {a.reverses_id for a in view["applications"] if a.reverses_id}
+    return render_form(
+        "credit/entry.html",
+        apply_form,
+        entry=view,
+        item=item,
+        apply_form=apply_form,
+        reverse_form=reverse_form,
+        open_invoices=open_invoices,
+        reversed_ids=reversed_ids,
+    )
