@@ -17,7 +17,7 @@ from portal.credit.models import Application, DealerCredit, LedgerEntry
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
-from portal.platform.money import fmt
+from portal.platform.money import fmt, sql_round, sql_sum
 
 
 def overdue_by_dealer(on: dt.date) -> dict[int, tuple]:
@@ -28,9 +28,9 @@ def overdue_by_dealer(on: dt.date) -> dict[int, tuple]:
         .group_by(Application.invoice_id)
         .subquery()
     )
-    residual = LedgerEntry.amount - func.coalesce(applied.c.applied, 0)
+    residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0))
     stmt = (
-        select(LedgerEntry.dealer_id, func.sum(residual), func.min(LedgerEntry.due_on))
+        select(LedgerEntry.dealer_id, sql_sum(residual), func.min(LedgerEntry.due_on))
         .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
         .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= on, LedgerEntry.due_on < on, residual > 0)
         .group_by(LedgerEntry.dealer_id)

@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from portal.credit.models import CREDIT_TYPES, Application, LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
-from portal.platform.money import ZERO, money
+from portal.platform.money import ZERO, money, sql_round, sql_sum
 
 BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
 
@@ -30,7 +30,7 @@ def _signed_amount():
 
 def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
     """Ledger balance (what the dealer owes) at the end of `on` (None: everything posted)."""
-    stmt = select(func.coalesce(func.sum(_signed_amount()), 0)).where(LedgerEntry.dealer_id == dealer_id)
+    stmt = select(sql_sum(_signed_amount())).where(LedgerEntry.dealer_id == dealer_id)
     if on is not None:
         stmt = stmt.where(LedgerEntry.entry_date <= on)
     return money(db.session.execute(stmt).scalar_one())
@@ -42,7 +42,7 @@ def ledger(
     """Opening balance, the entries in [from, to] in date order with the running balance, closing balance.
 
     The running balance is the account's, whatever the type filter shows."""
-    running = func.sum(_signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id))
+    running = sql_round(func.sum(_signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id)))
     inner = select(
         LedgerEntry.id,
         LedgerEntry.entry_date,
@@ -130,8 +130,9 @@ def dealer_ageing_select(dealer_clause, as_of: dt.date):
     ).where(Application.applied_on <= as_of, dealer_clause(Application.dealer_id))
     rows = union_all(invoice_rows, credit_rows, application_rows).subquery()
     unapplied = func.sum(rows.c.credits) - func.sum(rows.c.applied)
-    buckets = [func.sum(rows.c[f"b_{b}"]).label(b) for b in BUCKETS]
-    total = sum((func.sum(rows.c[f"b_{b}"]) for b in BUCKETS), start=-unapplied)
+    buckets = [sql_round(func.sum(rows.c[f"b_{b}"])).label(b) for b in BUCKETS]
+    total = sql_round(sum((func.sum(rows.c[f"b_{b}"]) for b in BUCKETS), start=-unapplied))
+    unapplied = sql_round(unapplied)
     return select(rows.c.dealer_id, *buckets, unapplied.label("unapplied"), total.label("total")).group_by(
         rows.c.dealer_id
     )
@@ -180,7 +181,7 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
     elif group_by == "region":
         rows = _by_region(scope, per_dealer, region)
     else:
-        stmt = select(*[func.sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
+        stmt = select(*[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
         values = db.session.execute(stmt).one()
         rows = [_row("total", "", values)]
     return {"as_of": as_of, "group_by": group_by, "rows": rows, "totals": _totals(rows)}
@@ -207,7 +208,7 @@ def _by_region(scope, per_dealer, region: Region | None) -> list[dict]:
     dealers = Dealer.__table__
     stmt = (
         select(
-            group.c.code, group.c.name, *[func.sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")]
+            group.c.code, group.c.name, *[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")]
         )
         .select_from(per_dealer)
         .join(dealers, dealers.c.id == per_dealer.c.dealer_id)
@@ -220,7 +221,7 @@ def _by_region(scope, per_dealer, region: Region | None) -> list[dict]:
 
 
 def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
-    stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+    stmt = select(sql_sum(LedgerEntry.amount)).where(
         LedgerEntry.type == "invoice",
         LedgerEntry.entry_date >= start,
         LedgerEntry.entry_date <= end,
@@ -230,7 +231,7 @@ def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
 
 
 def receivables_total(dealer_clause, on: dt.date) -> Decimal:
-    stmt = select(func.coalesce(func.sum(_signed_amount()), 0)).where(
+    stmt = select(sql_sum(_signed_amount())).where(
         LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id)
     )
     return money(db.session.execute(stmt).scalar_one())
@@ -262,13 +263,13 @@ def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
 
     clause = scoped_clause(scope, region)
     balance = (
-        select(LedgerEntry.dealer_id, func.sum(_signed_amount()).label("balance"))
+        select(LedgerEntry.dealer_id, sql_sum(_signed_amount()).label("balance"))
         .where(clause(LedgerEntry.dealer_id))
         .group_by(LedgerEntry.dealer_id)
         .subquery()
     )
     temporary = (
-        select(CreditIncrease.dealer_id, func.sum(CreditIncrease.amount).label("temporary"))
+        select(CreditIncrease.dealer_id, sql_sum(CreditIncrease.amount).label("temporary"))
         .where(CreditIncrease.valid_from <= on, CreditIncrease.valid_until >= on, clause(CreditIncrease.dealer_id))
         .group_by(CreditIncrease.dealer_id)
         .subquery()
@@ -280,8 +281,8 @@ def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
             Dealer.id,
             DealerCredit.credit_limit,
             DealerCredit.on_hold,
-            func.coalesce(temporary.c.temporary, 0).label("temporary"),
-            func.coalesce(balance.c.balance, 0).label("balance"),
+            sql_round(func.coalesce(temporary.c.temporary, 0)).label("temporary"),
+            sql_round(func.coalesce(balance.c.balance, 0)).label("balance"),
         )
         .join(DealerCredit, DealerCredit.dealer_id == Dealer.id)
         .outerjoin(balance, balance.c.dealer_id == Dealer.id)

@@ -46,7 +46,7 @@ class ApplicationSchema(Schema):
 
 class EntrySchema(Schema):
     id = fields.Integer()
-    dealer_code = fields.Function(lambda e: e.dealer.code)
+    dealer_code = fields.Function(lambda e: e["dealer"].code)
     type = fields.String()
     number = fields.String()
     date = fields.Date(attribute="entry_date")

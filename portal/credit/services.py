@@ -26,7 +26,7 @@ from portal.credit.models import (
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.errors import Conflict, Invalid
-from portal.platform.money import ZERO, money
+from portal.platform.money import ZERO, money, sql_round, sql_sum
 from portal.platform.timeutil import today, utcnow
 
 # Gross value of approved-but-not-invoiced orders per dealer id. The orders capability registers its
@@ -67,7 +67,7 @@ def _invoice_residuals(dealer_id: int, on: dt.date | None = None):
     if on is not None:
         applied = applied.where(Application.applied_on <= on)
     applied = applied.group_by(Application.invoice_id).subquery()
-    residual = (LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
+    residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
     stmt = (
         select(LedgerEntry, residual)
         .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
@@ -85,7 +85,7 @@ def _credit_unapplied(dealer_id: int):
         .group_by(Application.credit_id)
         .subquery()
     )
-    unapplied = (LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("unapplied")
+    unapplied = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("unapplied")
     stmt = (
         select(LedgerEntry, unapplied)
         .outerjoin(applied, applied.c.credit_id == LedgerEntry.id)
@@ -97,14 +97,14 @@ def _credit_unapplied(dealer_id: int):
 
 def residual_of(invoice: LedgerEntry) -> Decimal:
     applied = db.session.execute(
-        select(func.coalesce(func.sum(Application.amount), 0)).where(Application.invoice_id == invoice.id)
+        select(sql_sum(Application.amount)).where(Application.invoice_id == invoice.id)
     ).scalar_one()
     return money(invoice.amount - applied)
 
 
 def unapplied_of(credit: LedgerEntry) -> Decimal:
     applied = db.session.execute(
-        select(func.coalesce(func.sum(Application.amount), 0)).where(Application.credit_id == credit.id)
+        select(sql_sum(Application.amount)).where(Application.credit_id == credit.id)
     ).scalar_one()
     return money(credit.amount - applied)
 
@@ -388,7 +388,7 @@ def apply_credit(
 
 def temporary_increase(dealer_id: int, on: dt.date) -> Decimal:
     total = db.session.execute(
-        select(func.coalesce(func.sum(CreditIncrease.amount), 0)).where(
+        select(sql_sum(CreditIncrease.amount)).where(
             CreditIncrease.dealer_id == dealer_id, CreditIncrease.valid_from <= on, CreditIncrease.valid_until >= on
         )
     ).scalar_one()

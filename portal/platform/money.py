@@ -78,3 +78,22 @@ class Money(fields.Field):
             return parse_money(value, allow_negative=self.allow_negative, allow_zero=self.allow_zero)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+
+
+# --- money in SQL ---
+# PostgreSQL sums NUMERIC exactly. SQLite (the embedded default) has no decimal type and sums in binary
+# floating point, so every money expression that is compared or returned goes through ROUND(…, 2) typed as
+# the money column: comparisons never see 1e-17 leftovers, and results come back as Decimal cents.
+
+
+def sql_round(expr):
+    from sqlalchemy import func
+
+    return func.round(expr, 2, type_=MoneyColumn)
+
+
+def sql_sum(expr):
+    """SUM of money, 0 when there are no rows, exact to the cent on both databases."""
+    from sqlalchemy import func
+
+    return func.round(func.coalesce(func.sum(expr), 0), 2, type_=MoneyColumn)

@@ -1,0 +1,5 @@
+"""Benchmarks on PostgreSQL with large generated data sets (`python -m bench`, see bench/README.md).
+
+Each benchmark is a module with `main(argv)`; `python -m bench` runs them all in order."""
+
+BENCHMARKS = ("bench.receivables",)
