@@ -114,6 +114,18 @@ def job_context():
             db.session.remove()
 
 
+def _locale_of(record):
+    from contextlib import nullcontext
+
+    from flask_babel import force_locale
+
+    from portal.dealers.models import User
+    from portal.extensions import db
+
+    user = db.session.get(User, record.started_by_id) if record.started_by_id else None
+    return force_locale(user.locale) if user is not None else nullcontext()
+
+
 def tracked(fn):
     """A job over a JobRecord: `fn(record, *args) -> result dict`; status, result and errors recorded."""
 
@@ -129,7 +141,8 @@ def tracked(fn):
                 if record is None or record.status == "finished":
                     return None  # already done: a re-delivered job does nothing twice
                 record.status = "running"
-                result = fn(record, *args)
+                with _locale_of(record):  # messages in the result speak the starter's language
+                    result = fn(record, *args)
                 record.status, record.result, record.finished_at = "finished", result, utcnow()
                 current = get_current_job()
                 meta = current.meta if current is not None else {}

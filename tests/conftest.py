@@ -118,7 +118,12 @@ def empty_all_tables(app) -> None:
 def _clean(request):
     yield
     if "app" in request.fixturenames:
-        empty_all_tables(request.getfixturevalue("app"))
+        app = request.getfixturevalue("app")
+        empty_all_tables(app)
+        if app.config["REDIS_URL"]:
+            from jobs import redis_connection
+
+            redis_connection(app).flushdb()
 
 
 @pytest.fixture

@@ -36,45 +36,60 @@ def _python_ageing(dealer_id: int, as_of: dt.date) -> dict:
         if e.entry_date > as_of:
             continue
         if e.type == "invoice":
-            residual = e.amount - sum((a.amount for a in apps if a.invoice_id == e.id and a.applied_on <= as_of),
-                                      Decimal(0))
+            residual = e.amount - sum(
+                (a.amount for a in apps if a.invoice_id == e.id and a.applied_on <= as_of), Decimal(0)
+            )
             days = (as_of - e.due_on).days
-            bucket = ("not_due" if days <= 0 else "1_30" if days <= 30 else "31_60" if days <= 60
-                      else "61_90" if days <= 90 else "over_90")
+            bucket = (
+                "not_due"
+                if days <= 0
+                else "1_30"
+                if days <= 30
+                else "31_60"
+                if days <= 60
+                else "61_90"
+                if days <= 90
+                else "over_90"
+            )
             out[bucket] += residual
         else:
             out["unapplied"] += e.amount - sum(
-                (a.amount for a in apps if a.credit_id == e.id and a.applied_on <= as_of), Decimal(0))
+                (a.amount for a in apps if a.credit_id == e.id and a.applied_on <= as_of), Decimal(0)
+            )
     out["total"] = sum((out[b] for b in reports.BUCKETS), Decimal(0)) - out["unapplied"]
     return out
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops=st.lists(operation, min_size=1, max_size=25), probes=st.lists(st.integers(-10, 520), min_size=3,
-                                                                         max_size=6))
+@given(ops=st.lists(operation, min_size=1, max_size=25), probes=st.lists(st.integers(-10, 520), min_size=3, max_size=6))
 def test_ageing_matches_the_rule_and_the_ledger_balance(app, ops, probes):
     with app.test_request_context(method="POST"):
         region = db.session.query(Region).filter_by(code="PROP").one_or_none()
         if region is None:
             region = Region(code="PROP", name="prop", path="/PROP/")
             db.session.add(region)
-        dealer = Dealer(code=f"P-{next(_codes)}", name="p", region=region, tier="A", channel_type="chain",
-                        payment_terms_days=30)
+        dealer = Dealer(
+            code=f"P-{next(_codes)}", name="p", region=region, tier="A", channel_type="chain", payment_terms_days=30
+        )
         db.session.add(dealer)
         db.session.flush()
         for n, (kind, day, cents, extra) in enumerate(ops):
             on = START + dt.timedelta(days=day)
             amount = Decimal(cents) / 100
             if kind == "invoice":
-                services.post_invoice(None, dealer, number=f"I{n}", issued_on=on, amount=amount,
-                                      due_on=on + dt.timedelta(days=extra))
+                services.post_invoice(
+                    None, dealer, number=f"I{n}", issued_on=on, amount=amount, due_on=on + dt.timedelta(days=extra)
+                )
             elif kind == "payment":
                 services.post_payment(None, dealer, amount=amount, received_on=on, reference=f"R{n}")
             elif kind == "credit_note":
                 services.post_credit_note(None, dealer, amount=amount, issued_on=on, reason="prop")
             else:
-                live = [a for a in db.session.query(Application).filter_by(dealer_id=dealer.id).all()
-                        if a.amount > 0 and not db.session.query(Application).filter_by(reverses_id=a.id).count()]
+                live = [
+                    a
+                    for a in db.session.query(Application).filter_by(dealer_id=dealer.id).all()
+                    if a.amount > 0 and not db.session.query(Application).filter_by(reverses_id=a.id).count()
+                ]
                 if live:
                     services.reverse_application(None, live[cents % len(live)], on)
         db.session.flush()
@@ -92,8 +107,15 @@ def test_ageing_matches_the_rule_and_the_ledger_balance(app, ops, probes):
                 assert sql_row[key] == model[key], (key, as_of)
             # nothing is over-applied on any date: residuals within [0, amount], unapplied >= 0
             for e in db.session.query(LedgerEntry).filter_by(dealer_id=dealer.id):
-                applied = sum((a.amount for a in db.session.query(Application).filter(
-                    (Application.invoice_id if e.type == "invoice" else Application.credit_id) == e.id,
-                    Application.applied_on <= as_of)), Decimal(0))
+                applied = sum(
+                    (
+                        a.amount
+                        for a in db.session.query(Application).filter(
+                            (Application.invoice_id if e.type == "invoice" else Application.credit_id) == e.id,
+                            Application.applied_on <= as_of,
+                        )
+                    ),
+                    Decimal(0),
+                )
                 assert Decimal(0) <= applied <= e.amount, (e.number, as_of)
         db.session.rollback()

@@ -231,9 +231,7 @@ def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
 
 
 def receivables_total(dealer_clause, on: dt.date) -> Decimal:
-    stmt = select(sql_sum(_signed_amount())).where(
-        LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id)
-    )
+    stmt = select(sql_sum(_signed_amount())).where(LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id))
     return money(db.session.execute(stmt).scalar_one())
 
 

@@ -247,7 +247,7 @@ def post_payment(
     db.session.add(payment)
     db.session.flush()
     auto_apply(dealer, actor_name(actor))
-    reevaluate_overdue_hold(dealer, today(), actor)
+    reevaluate_overdue_hold(dealer, today(), actor, may_set=False)
     record(
         actor,
         "payment.post",
@@ -309,7 +309,7 @@ def post_credit_note(
             _apply(note, invoice, min(residual, note.amount), dt.date.min, actor_name(actor))
             db.session.flush()
     auto_apply(dealer, actor_name(actor))
-    reevaluate_overdue_hold(dealer, today(), actor)
+    reevaluate_overdue_hold(dealer, today(), actor, may_set=False)
     record(
         actor,
         "credit_note.post",
@@ -371,7 +371,7 @@ def apply_credit(
         raise Invalid(fields={"amount": [_("More than what is still open on this invoice.")]})
     app = _apply(credit, invoice, money(amount), on or today(), actor_name(actor))
     db.session.flush()
-    reevaluate_overdue_hold(credit.dealer, today(), actor)
+    reevaluate_overdue_hold(credit.dealer, today(), actor, may_set=False)
     record(
         actor,
         "application.apply",
@@ -553,15 +553,16 @@ def oldest_overdue_days(dealer_id: int, on: dt.date) -> int:
     return max(overdue, default=0)
 
 
-def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None) -> str | None:
-    """Set the automatic hold when something is more than N days past due; lift it (only an automatic one)
-    once nothing is. Returns "set", "lifted" or None."""
+def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None, may_set: bool = True) -> str | None:
+    """Set the automatic hold when something is more than N days past due (the daily scan); lift it (only an
+    automatic one) once nothing is — also right after a payment, so a dealer who pays can order again at once.
+    Returns "set", "lifted" or None."""
     from flask import current_app
 
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
     credit = lock_credit(dealer)
     days = oldest_overdue_days(dealer.id, on)
-    if days > limit_days and not credit.on_hold:
+    if days > limit_days and not credit.on_hold and may_set:
         set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")
         return "set"
     if days <= limit_days and credit.on_hold and credit.hold_source == "overdue":

@@ -1,0 +1,146 @@
+"""The daily overdue scan: automatic holds, reminders to the dealer's users and region managers, run twice
+sends nothing twice; a payment lifts the automatic hold (never a manual one)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from portal.credit.models import DealerCredit
+from portal.notify.models import Notification, OutboxEmail
+from portal.platform.timeutil import freeze
+
+NOW = dt.datetime(2026, 6, 1, 4, tzinfo=dt.UTC)  # 12:00 in Shanghai
+
+
+@pytest.fixture
+def channel(world):
+    world.region("EAST")
+    world.region("SH", parent="EAST")
+    world.region("NORTH")
+    late = world.dealer("SH-LATE", "SH", name="上海逾期经销商")
+    fine = world.dealer("SH-FINE", "SH")
+    world.invoice(late, "FP-OLD", "1000.00", issued_on=dt.date(2026, 1, 1), due_on=dt.date(2026, 1, 31))  # 121 days
+    world.invoice(fine, "FP-NEW", "500.00", issued_on=dt.date(2026, 5, 10), due_on=dt.date(2026, 5, 20))  # 12 days
+    return {
+        "late": late,
+        "fine": fine,
+        "late_admin": world.user("dealer_admin", dealer=late, username="late.admin"),
+        "rm_east": world.user("region_manager", region="EAST", username="rm.east"),
+        "rm_north": world.user("region_manager", region="NORTH", username="rm.north"),
+        "fin": world.auth(world.user("finance")),
+    }
+
+
+def _run_scan(client, fin):
+    with freeze(NOW):
+        resp = client.post("/api/v1/credit/overdue-scan", headers=fin)
+        assert resp.status_code == 202
+        job_id = resp.get_json()["job_id"]
+        _drain(client.application)
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=fin).get_json()
+    assert job["status"] == "finished", job
+    return job["result"]
+
+
+def _drain(app):
+    if app.config["REDIS_URL"]:
+        from rq import SimpleWorker
+
+        import jobs
+
+        with app.app_context():
+            queue = jobs.get_queue(app)
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_the_scan_holds_dealers_over_90_days_and_reminds_everyone_concerned(client, world, channel):
+    result = _run_scan(client, channel["fin"])
+    assert result["overdue_dealers"] == 2 and result["holds_set"] == 1
+    late_credit = world.get(
+        DealerCredit,
+        dealer_id=world.get(__import__("portal.dealers.models", fromlist=["Dealer"]).Dealer, code=channel["late"])[
+            "id"
+        ],
+    )
+    assert late_credit["on_hold"] and late_credit["hold_source"] == "overdue"
+    users = world.run(
+        lambda: {
+            n.dedupe_key.split(":")[1] + "→" + str(n.user_id)
+            for n in __import__("portal.extensions", fromlist=["db"]).db.session.query(Notification)
+        }
+    )
+    assert any(k.startswith("SH-LATE") for k in users) and any(k.startswith("SH-FINE") for k in users)
+    rm_north_id = world.get(__import__("portal.dealers.models", fromlist=["User"]).User, username="rm.north")["id"]
+    assert world.count(Notification, user_id=rm_north_id) == 0  # not his region
+
+
+def test_running_the_scan_twice_on_one_day_sends_nothing_twice(client, world, channel):
+    first = _run_scan(client, channel["fin"])
+    count = world.count(Notification)
+    second = _run_scan(client, channel["fin"])
+    assert first["reminders_sent"] == count > 0
+    assert second["reminders_sent"] == 0 and second["holds_set"] == 0
+    assert world.count(Notification) == count
+
+
+def test_a_payment_lifts_the_automatic_hold(client, world, channel):
+    _run_scan(client, channel["fin"])
+    with freeze(NOW):
+        resp = client.post(
+            "/api/v1/payments",
+            json={
+                "dealer_code": channel["late"],
+                "amount": "1000.00",
+                "received_on": "2026-06-01",
+                "reference": "PAID",
+            },
+            headers=channel["fin"],
+        )
+        assert resp.status_code == 201
+        credit = client.get(f"/api/v1/dealers/{channel['late']}/credit", headers=channel["fin"]).get_json()
+    assert credit["on_hold"] is False
+
+
+def test_a_manual_hold_stays_after_payment(client, world, channel):
+    fin = channel["fin"]
+    client.put(f"/api/v1/dealers/{channel['late']}/credit-hold", json={"reason": "合同纠纷"}, headers=fin)
+    with freeze(NOW):
+        client.post(
+            "/api/v1/payments",
+            json={
+                "dealer_code": channel["late"],
+                "amount": "1000.00",
+                "received_on": "2026-06-01",
+                "reference": "PAID",
+            },
+            headers=fin,
+        )
+        credit = client.get(f"/api/v1/dealers/{channel['late']}/credit", headers=fin).get_json()
+    assert credit["on_hold"] is True and credit["hold_source"] == "manual"
+
+
+def test_users_with_an_address_get_the_reminder_by_email_too(client, world, channel):
+    from portal.dealers.models import User
+    from portal.extensions import db
+
+    world.run(
+        lambda: setattr(
+            db.session.query(User).filter_by(username="late.admin").one(), "email", "late@dealer.example.cn"
+        )
+    )
+    _run_scan(client, channel["fin"])
+    mails = world.run(lambda: [(m.to_address, m.subject) for m in db.session.query(OutboxEmail)])
+    assert len(mails) == 1 and mails[0][0] == "late@dealer.example.cn" and "上海逾期经销商" in mails[0][1]
+
+
+def test_the_dealer_sees_its_reminder_and_not_the_other_dealers(client, world, channel):
+    from tests.conftest import login
+
+    _run_scan(client, channel["fin"])
+    login(client, channel["late_admin"])
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "上海逾期经销商" in page and "SH-FINE" not in page
+    items = client.get("/api/v1/notifications", headers=world.auth(channel["late_admin"])).get_json()["items"]
+    assert len(items) == 1 and items[0]["link"] == "/dealers/SH-LATE/ledger"
