@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install demo serve test test-fast lint browser clean
+.PHONY: install demo serve test test-fast lint browser clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -49,6 +49,10 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Benchmarks on PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/bench); see bench/README.md
+bench: install
+	$(BIN)/python -m bench
 
 
 clean:

@@ -38,17 +38,25 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, **kwargs)
 
 
-def make_app(url: str):
+def make_app(url: str, session_options: str | None = None):
+    """The portal on the benchmark database; `session_options` (e.g. "-c jit=off") go to every connection."""
     from portal import create_app
     from portal.config import normalise_database_url
 
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": normalise_database_url(url),
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-            "REDIS_URL": None,
-        }
-    )
+    overrides = {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(url),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": None,
+    }
+    if session_options:
+        overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "connect_args": {"options": session_options}}
+    return create_app(overrides)
+
+
+def load() -> str:
+    """The machine's load average (other work on a 2-core machine skews the figures)."""
+    one, five, _fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}"
 
 
 def reset_schema(app, url: str) -> None:

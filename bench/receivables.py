@@ -37,6 +37,7 @@ from bench.common import (
     copy_rows,
     database_url,
     ensure_database,
+    load,
     make_app,
     median_of,
     ms,
@@ -294,7 +295,7 @@ def generate_ledger(url: str, dealers: list[DealerPlan], counts: list[int], star
                     if not credit[1]:
                         credits.popleft()
                 if amount:
-                    open_invoices[index].append([lid, amount])
+                    open_invoices[index].append([lid, amount, day + d.terms])
             for index, seq, amount in pay_by_day[day]:
                 d = dealers[index]
                 lid += 1
@@ -326,6 +327,9 @@ def generate_ledger(url: str, dealers: list[DealerPlan], counts: list[int], star
         acopy.write("".join(abuf))
         ids["ledger"], ids["application"] = lid, aid
     stats["applications"] = aid
+    # what the daily overdue scan would have done by today (the day after the last one): hold every dealer
+    # with an invoice more than PORTAL_OVERDUE_HOLD_DAYS (90) past due
+    stats["held"] = [d.id for d, q in zip(dealers, open_invoices, strict=True) if q and DAYS - q[0][2] > 90]
     stats["plan_s"] = planned
     stats["stream_s"] = time.perf_counter() - t0 - planned
     return stats
@@ -356,8 +360,14 @@ def build_data(app, url: str, invoices: int, end: dt.date, timings: dict) -> dic
     say(f"  keys, indexes, foreign keys: {timings['keys, indexes, foreign keys']:.1f} s")
     with connect(url) as conn:
         reset_sequences(conn, ("ledger_entries", "applications"))
-    with stopwatch("check the applications against auto_apply (6 dealers)", timings):
-        stats["rule_check"] = check_application_rule(app, dealers)
+        conn.execute(
+            "UPDATE dealer_credit SET on_hold = true, hold_source = 'overdue', held_by = 'system', held_at = %(at)s,"
+            " hold_reason = 'Invoices more than 90 days past due.' WHERE dealer_id = ANY(%(ids)s)",
+            {"ids": stats["held"], "at": dt.datetime.combine(end, dt.time(18), dt.UTC)},
+        )
+    say(f"  {len(stats['held'])} dealers on overdue hold (as the daily scan leaves them)")
+    with stopwatch("check applications and holds against auto_apply and the overdue rule (6 dealers)", timings):
+        stats["rule_check"] = check_application_rule(app, dealers, set(stats["held"]))
     with stopwatch("VACUUM ANALYZE", timings), connect(url, autocommit=True) as conn:
         for t in ("regions", "dealers", "dealer_credit", "ledger_entries", "applications"):
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(t)))
@@ -374,16 +384,17 @@ def build_data(app, url: str, invoices: int, end: dt.date, timings: dict) -> dic
     return stats
 
 
-def check_application_rule(app, dealers: list[DealerPlan]) -> str:
+def check_application_rule(app, dealers: list[DealerPlan], held: set[int]) -> str:
     """For one dealer of each profile: delete its applications, let the app's auto_apply redo them, compare,
     roll back. Matching two FIFO queues depends only on their order and amounts, so posting the documents one
     at a time (as generated) and applying everything at once give the same applications."""
     from sqlalchemy import delete, text
 
     from portal.credit.models import Application
-    from portal.credit.services import auto_apply
+    from portal.credit.services import auto_apply, oldest_overdue_days
     from portal.dealers.models import Dealer
     from portal.extensions import db
+    from portal.platform.timeutil import today
 
     query = text(
         "SELECT credit_id, invoice_id, amount, applied_on FROM applications WHERE dealer_id = :d"
@@ -402,7 +413,11 @@ def check_application_rule(app, dealers: list[DealerPlan]) -> str:
             db.session.rollback()
             if before != after:
                 raise SystemExit(f"generated applications of {d.code} ({profile}) differ from auto_apply's")
-            checked.append(f"{d.code} {profile} {len(before)}")
+            # and the hold, as the daily scan decides it
+            days = oldest_overdue_days(d.id, today())
+            if (days > app.config["PORTAL_OVERDUE_HOLD_DAYS"]) != (d.id in held):
+                raise SystemExit(f"{d.code}: {days} days overdue but {'held' if d.id in held else 'not held'}")
+            checked.append(f"{d.code} {profile} {len(before)} applications{', held' if d.id in held else ''}")
     return ", ".join(checked)
 
 
@@ -423,12 +438,12 @@ WITH led AS (
            sum(amount) FILTER (WHERE type = 'invoice') AS invoiced,
            sum(amount) FILTER (WHERE type <> 'invoice') AS credits
     FROM ledger_entries
-    WHERE entry_date <= %(d)s
+    WHERE entry_date <= %(d)s{only}
     GROUP BY dealer_id
 ), app AS (
     SELECT dealer_id, sum(amount) AS applied
     FROM applications
-    WHERE applied_on <= %(d)s
+    WHERE applied_on <= %(d)s{only}
     GROUP BY dealer_id
 ), recent AS (
     SELECT i.dealer_id,
@@ -440,7 +455,7 @@ WITH led AS (
     LEFT JOIN LATERAL (
         SELECT sum(x.amount) AS applied FROM applications x WHERE x.invoice_id = i.id AND x.applied_on <= %(d)s
     ) a ON true
-    WHERE i.type = 'invoice' AND i.entry_date <= %(d)s AND i.due_on >= %(d90)s
+    WHERE i.type = 'invoice' AND i.entry_date <= %(d)s AND i.due_on >= %(d90)s{only_i}
     GROUP BY i.dealer_id
 ), per_dealer AS (
     SELECT led.dealer_id,
@@ -507,27 +522,33 @@ ORDER BY g.code
 """
 
 
-def baseline_sql(shape: str, group_by: str) -> str:
-    per_dealer = {"best": BEST_PER_DEALER, "direct": DIRECT_PER_DEALER}[shape]
+def baseline_sql(shape: str, group_by: str, scoped: bool = False) -> str:
+    """The hand-written query; `scoped`: only the dealers in %(dealers)s (the best shape only)."""
+    if shape == "best":
+        only = " AND dealer_id = ANY(%(dealers)s)" if scoped else ""
+        per_dealer = BEST_PER_DEALER.format(only=only, only_i=only.replace("dealer_id", "i.dealer_id"))
+    else:
+        per_dealer = DIRECT_PER_DEALER
     return per_dealer + {"dealer": BY_DEALER, "region": BY_REGION}[group_by]
 
 
-def run_app_ageing(app, as_of: dt.date, group_by: str) -> dict:
+def run_app_ageing(app, as_of: dt.date, group_by: str, scope=None) -> dict:
     from portal.credit.reports import ageing
     from portal.platform.tenancy import Scope
 
     with app.test_request_context():
-        return ageing(Scope("hq"), as_of, group_by, region=None)
+        return ageing(scope or Scope("hq"), as_of, group_by, region=None)
 
 
-def run_baseline(app, as_of: dt.date, shape: str, group_by: str) -> dict:
+def run_baseline(app, as_of: dt.date, shape: str, group_by: str, dealers: list[int] | None = None) -> dict:
     from portal.extensions import db
     from portal.platform.money import money
 
-    statement = baseline_sql(shape, group_by)
+    statement = baseline_sql(shape, group_by, scoped=dealers is not None)
+    params = {**bucket_params(as_of), "dealers": dealers}
     with app.test_request_context():
         conn = db.session.connection()
-        result = conn.exec_driver_sql(statement, bucket_params(as_of)).all()
+        result = conn.exec_driver_sql(statement, params).all()
         rows = [
             {"key": r[0], "name": r[1], **{c: money(v) for c, v in zip(COLUMNS, r[2:], strict=True)}} for r in result
         ]
@@ -570,7 +591,7 @@ def compare(app_result: dict, other: dict, label: str) -> list[str]:
     return problems[:20]
 
 
-def capture_app_sql(app, as_of: dt.date, group_by: str) -> list[tuple[str, dict]]:
+def capture_app_sql(app, as_of: dt.date, group_by: str, scope=None) -> list[tuple[str, dict]]:
     """The statements the app's ageing sends, with their parameters (for EXPLAIN)."""
     from sqlalchemy import event
 
@@ -585,7 +606,7 @@ def capture_app_sql(app, as_of: dt.date, group_by: str) -> list[tuple[str, dict]
         engine = db.engine
     event.listen(engine, "before_cursor_execute", listen)
     try:
-        run_app_ageing(app, as_of, group_by)
+        run_app_ageing(app, as_of, group_by, scope)
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     return seen
@@ -601,67 +622,115 @@ def explain(app, statement: str, params) -> str:
     return "\n".join(lines)
 
 
-def measure_ageing(app, as_of: dt.date, scale: str, explain_plans: bool, results: dict) -> None:
-    say(f"- ageing as of {as_of} ({scale} invoices), median of 5 runs after 1 warm-up")
+def save_explain(app, name: str, statement: str, params) -> str:
+    OUT.mkdir(exist_ok=True)
+    plan = explain(app, statement, params)
+    path = OUT / f"{name}.txt"
+    path.write_text(f"{statement}\n\n-- params: {params}\n\n{plan}\n")
+    execution = plan.splitlines()[-1].strip()
+    jit = next((line.strip() for line in plan.splitlines() if line.strip().startswith("Timing:")), "no JIT")
+    return f"{execution} ({jit}) -> bench/out/{path.name}"
+
+
+def measure_ageing(apps: dict, as_of: dt.date, scale: str, explain_plans: bool, results: dict) -> None:
+    """HQ ageing by dealer and by region: the app's function against the hand-written queries, under the
+    server's settings and again with JIT off for the session (both sides alike)."""
+    app = apps["defaults"]
     balance = ledger_balance(app, as_of)
-    rows = []
-    for group_by in ("dealer", "region"):
-        t_app, all_app, r_app = median_of(lambda g=group_by: run_app_ageing(app, as_of, g))
-        t_best, all_best, r_best = median_of(lambda g=group_by: run_baseline(app, as_of, "best", g))
-        t_direct, all_direct, r_direct = median_of(lambda g=group_by: run_baseline(app, as_of, "direct", g))
-        problems = compare(r_app, r_best, "best") + compare(r_app, r_direct, "direct")
-        if r_app["totals"]["total"] != balance:
-            problems.append(f"app total {r_app['totals']['total']} != ledger balance {balance}")
-        for p in problems:
-            say(f"  MISMATCH {p}")
-        results[(scale, group_by)] = {
-            "app": t_app,
-            "best": t_best,
-            "direct": t_direct,
-            "rows": len(r_app["rows"]),
-            "totals": r_app["totals"],
-            "ok": not problems,
-            "runs": (all_app, all_best, all_direct),
-        }
-        rows.append(
-            [
-                group_by,
-                str(len(r_app["rows"])),
-                ms(t_app),
-                ms(t_best),
-                ms(t_direct),
-                f"{t_app / t_best:.2f}x",
-                f"{t_app / t_direct:.2f}x",
-                "yes" if not problems else "NO",
-            ]
-        )
-    say(
-        table(
-            ["group by", "rows", "app ageing()", "best SQL", "direct SQL", "app/best", "app/direct", "same"],
-            rows,
-        )
-    )
-    totals = results[(scale, "dealer")]["totals"]
+    for setting, shapes in (("defaults", ("best", "direct")), ("jit off", ("best",))):
+        say(f"- ageing as of {as_of} ({scale} invoices, HQ scope, server {setting}), median of 5 runs after"
+            f" 1 warm-up; {load()}")  # fmt: skip
+        rows = []
+        for group_by in ("dealer", "region"):
+            target = apps[setting]
+            t_app, _runs, r_app = median_of(lambda g=group_by, a=target: run_app_ageing(a, as_of, g))
+            entry = {"app": t_app, "rows": len(r_app["rows"]), "totals": r_app["totals"], "problems": []}
+            for shape in shapes:
+                t, _runs, r = median_of(lambda g=group_by, sh=shape, a=target: run_baseline(a, as_of, sh, g))
+                entry[shape] = t
+                entry["problems"] += compare(r_app, r, shape)
+            if r_app["totals"]["total"] != balance:
+                entry["problems"].append(f"app total {r_app['totals']['total']} != ledger balance {balance}")
+            for p in entry["problems"]:
+                say(f"  MISMATCH {p}")
+            results[(scale, setting, group_by)] = entry
+            rows.append(
+                [
+                    group_by,
+                    str(entry["rows"]),
+                    ms(t_app),
+                    *[ms(entry[sh]) for sh in shapes],
+                    *[f"{t_app / entry[sh]:.2f}x" for sh in shapes],
+                    "yes" if not entry["problems"] else "NO",
+                ]
+            )
+        say(
+            table(
+                ["group by", "rows", "app ageing()", *[f"{sh} SQL" for sh in shapes], *[f"app/{sh}" for sh in shapes],
+                 "same to the cent"],
+                rows,
+            )
+        )  # fmt: skip
+    totals = results[(scale, "defaults", "dealer")]["totals"]
     say("  totals: " + ", ".join(f"{c} {totals[c]:,}" for c in COLUMNS))
     say(f"  ledger balance on {as_of} (invoices - credits dated <= as_of): {balance:,} -> "
         f"{'equals' if totals['total'] == balance else 'DIFFERS FROM'} the ageing total")  # fmt: skip
-    empty = [c for c in BUCKETS if totals[c] == 0]
-    if empty or totals["unapplied"] == 0:
+    empty = [c for c in COLUMNS if totals[c] == 0]
+    if empty:
         say(f"  WARNING: empty columns {empty}")
     if explain_plans:
-        OUT.mkdir(exist_ok=True)
-        statements = capture_app_sql(app, as_of, "dealer")
-        heavy = max(statements, key=lambda s: len(s[0]))
-        plans = {
-            "app": explain(app, *heavy),
-            "best": explain(app, baseline_sql("best", "dealer"), bucket_params(as_of)),
-            "direct": explain(app, baseline_sql("direct", "dealer"), bucket_params(as_of)),
-        }
-        for name, plan in plans.items():
-            path = OUT / f"ageing-by-dealer-{scale}-{name}.txt"
-            text = heavy[0] if name == "app" else baseline_sql(name, "dealer")
-            path.write_text(f"{text}\n\n-- params: {heavy[1] if name == 'app' else bucket_params(as_of)}\n\n{plan}\n")
-            say(f"  EXPLAIN ANALYZE ({name}): {plan.splitlines()[-1].strip()} -> {path.relative_to(OUT.parent.parent)}")
+        heavy = max(capture_app_sql(app, as_of, "dealer"), key=lambda s: len(s[0]))
+        params = bucket_params(as_of)
+        for setting in ("defaults", "jit off"):
+            suffix = "" if setting == "defaults" else "-jitoff"
+            target = apps[setting]
+            for name, (statement, p) in {
+                "app": heavy,
+                "best": (baseline_sql("best", "dealer"), params),
+                "direct": (baseline_sql("direct", "dealer"), params),
+            }.items():
+                if setting == "jit off" and name == "direct":
+                    continue
+                line = save_explain(target, f"ageing-by-dealer-{scale}-{name}{suffix}", statement, p)
+                say(f"  EXPLAIN ANALYZE {name}, {setting}: {line}")
+
+
+def measure_scoped_ageing(app, as_of: dt.date, scale: str, explain_plans: bool, results: dict) -> None:
+    """Ageing as a dealer user and as a region manager sees it (by dealer): the app against the best query
+    restricted to the same dealers."""
+    from portal.extensions import db
+    from portal.platform.tenancy import Scope
+
+    dealer_id, code, _entries = busiest_dealer(app)
+    region_path = "/HQ/EAST/"
+    with app.test_request_context():
+        in_region = (
+            db.session.connection()
+            .exec_driver_sql(
+                "SELECT d.id FROM dealers d JOIN regions r ON r.id = d.region_id WHERE r.path LIKE %(p)s ORDER BY d.id",
+                {"p": region_path + "%"},
+            )
+            .scalars()
+            .all()
+        )
+    say(f"- scoped ageing as of {as_of} ({scale} invoices, by dealer, server defaults), median of 5; {load()}")
+    rows = []
+    for label, scope, dealers in (
+        (f"dealer {code}", Scope("dealer", dealer_id=dealer_id), [dealer_id]),
+        (f"region {region_path} ({len(in_region)} dealers)", Scope("region", region_path=region_path), in_region),
+    ):
+        t_app, _runs, r_app = median_of(lambda s=scope: run_app_ageing(app, as_of, "dealer", s))
+        t_best, _runs, r_best = median_of(lambda d=dealers: run_baseline(app, as_of, "best", "dealer", d))
+        problems = compare(r_app, r_best, "best")
+        for p in problems:
+            say(f"  MISMATCH {p}")
+        results[(scale, "scoped", label.split()[0])] = {"app": t_app, "best": t_best, "label": label}
+        rows.append([label, ms(t_app), ms(t_best), f"{t_app / t_best:.1f}x", "yes" if not problems else "NO"])
+        if explain_plans and scope.is_dealer:
+            heavy = max(capture_app_sql(app, as_of, "dealer", scope), key=lambda s: len(s[0]))
+            line = save_explain(app, f"ageing-one-dealer-{scale}-app", *heavy)
+            say(f"  EXPLAIN ANALYZE app, one dealer: {line}")
+    say(table(["scope", "app ageing()", "best SQL", "app/best", "same to the cent"], rows))
 
 
 # ---------------------------------------------------------------- credit figures and payments
@@ -722,7 +791,7 @@ def measure_credit(app, results: dict, requests: int = 200) -> None:
 
     dealer_id, code, entries = busiest_dealer(app)
     route = credit_route(app)
-    say(f"- credit figures of {code} (the busiest dealer, {entries:,} ledger entries), {requests} calls")
+    say(f"- credit figures of {code} (the busiest dealer, {entries:,} ledger entries), {requests} calls; {load()}")
 
     def summary():
         with app.test_request_context():
@@ -783,7 +852,7 @@ def measure_posting(app, count: int, results: dict) -> None:
         on = today()
         audit_before = db.session.connection().exec_driver_sql("SELECT count(*) FROM audit_log").scalar_one()
     tag = time.strftime("%Y%m%d%H%M%S")
-    say(f"- posting {count:,} payments through post_payment, one transaction each (received {on})")
+    say(f"- posting {count:,} payments through post_payment, one transaction each (received {on}); {load()}")
     times = []
     t0 = time.perf_counter()
     for k in range(count):
@@ -820,7 +889,8 @@ def run(quick: bool = False) -> dict:
     url = database_url()
     started = time.perf_counter()
     ensure_database(url)
-    app = make_app(url)
+    apps = {"defaults": make_app(url), "jit off": make_app(url, "-c jit=off")}
+    app = apps["defaults"]
     with app.app_context():
         end = today() - dt.timedelta(days=1)
     as_of = last_month_end(end + dt.timedelta(days=1))
@@ -829,11 +899,11 @@ def run(quick: bool = False) -> dict:
     say(f"receivables benchmark  database {url}  PostgreSQL {settings['server_version']}")
     say(f"  shared_buffers {settings['shared_buffers']}, work_mem {settings['work_mem']}, "
         f"max_parallel_workers_per_gather {settings['max_parallel_workers_per_gather']}, jit {settings['jit']}; "
-        f"{'quick: 100k invoices only' if quick else '100k then 1M invoices'}")  # fmt: skip
+        f"{'quick: 100k invoices only' if quick else '100k then 1M invoices'}; {load()}")  # fmt: skip
     route = credit_route(app)
     say(f"  credit endpoint: {route or 'not in this checkout yet'}")
     scales = [("100k", 100_000)] if quick else [("100k", 100_000), ("1M", 1_000_000)]
-    results: dict = {"timings": {}}
+    results: dict = {"timings": {}, "scales": [label for label, _n in scales]}
     for index, (label, invoices) in enumerate(scales):
         last = index == len(scales) - 1
         timings: dict = {}
@@ -842,13 +912,13 @@ def run(quick: bool = False) -> dict:
         stats = build_data(app, url, invoices, end, timings)
         say(f"  application rule checked against auto_apply for: {stats['rule_check']}")
         results["timings"][label] = timings
-        results[f"stats {label}"] = {k: v for k, v in stats.items() if k != "dealers"}
-        measure_ageing(app, as_of, label, explain_plans=last, results=results)
+        measure_ageing(apps, as_of, label, explain_plans=last, results=results)
         if last:
+            measure_scoped_ageing(app, as_of, label, explain_plans=True, results=results)
             measure_credit(app, results)
             measure_posting(app, 300 if quick else 2000, results)
     results["total"] = time.perf_counter() - started
-    summary(results, scales, quick)
+    summary(results)
     if results.get("credit_endpoint") is None and not quick:
         say("")
         say("- the credit endpoint was missing at start; checking the checkout again in a fresh process")
@@ -856,32 +926,45 @@ def run(quick: bool = False) -> dict:
     return results
 
 
-def summary(results: dict, scales, quick: bool) -> None:
+def summary(results: dict) -> None:
     say("")
     say("=" * 100)
-    say("SUMMARY (receivables)")
+    say(f"SUMMARY (receivables; {load()} at the end)")
     rows = []
-    for label, _n in scales:
+    for label in results["scales"]:
+        for setting in ("defaults", "jit off"):
+            for group_by in ("dealer", "region"):
+                r = results[(label, setting, group_by)]
+                rows.append(
+                    [
+                        label,
+                        setting,
+                        group_by,
+                        ms(r["app"]),
+                        ms(r["best"]),
+                        ms(r["direct"]) if "direct" in r else "-",
+                        f"{r['app'] / r['best']:.2f}x",
+                        f"{r['app'] / r['direct']:.2f}x" if "direct" in r else "-",
+                        "yes" if not r["problems"] else "NO",
+                    ]
+                )
+    say(
+        table(
+            ["invoices", "server", "ageing by", "app", "best SQL", "direct SQL", "app/best", "app/direct", "same"],
+            rows,
+        )
+    )
+    if len(results["scales"]) == 2:
         for group_by in ("dealer", "region"):
-            r = results[(label, group_by)]
-            rows.append(
-                [
-                    label,
-                    group_by,
-                    ms(r["app"]),
-                    ms(r["best"]),
-                    ms(r["direct"]),
-                    f"{r['app'] / r['best']:.2f}x",
-                    f"{r['app'] / r['direct']:.2f}x",
-                    "yes" if r["ok"] else "NO",
-                ]
-            )
-    say(table(["invoices", "ageing by", "app", "best SQL", "direct SQL", "app/best", "app/direct", "same"], rows))
-    if len(scales) == 2:
-        for group_by in ("dealer", "region"):
-            small, big = results[("100k", group_by)], results[("1M", group_by)]
+            small, big = results[("100k", "defaults", group_by)], results[("1M", "defaults", group_by)]
             say(f"  growth 100k -> 1M, by {group_by}: app x{big['app'] / small['app']:.1f}, "
                 f"best SQL x{big['best'] / small['best']:.1f}")  # fmt: skip
+    label = results["scales"][-1]
+    for kind in ("dealer", "region"):
+        r = results.get((label, "scoped", kind))
+        if r:
+            say(f"  scoped ageing, {r['label']}: app {ms(r['app'])}, best SQL {ms(r['best'])}"
+                f" ({r['app'] / r['best']:.1f}x)")  # fmt: skip
     cs = results.get("credit_summary")
     if cs:
         say(f"  credit_summary(dealer): p50 {ms(cs[0])}, p99 {ms(cs[1])}")

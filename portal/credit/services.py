@@ -109,13 +109,30 @@ def unapplied_of(credit: LedgerEntry) -> Decimal:
     return money(credit.amount - applied)
 
 
+def _latest_application_on(credit: LedgerEntry, invoice: LedgerEntry) -> dt.date:
+    """The latest date of any application touching this credit or this invoice (date.min if none)."""
+    latest = db.session.execute(
+        select(func.max(Application.applied_on)).where(
+            (Application.credit_id == credit.id) | (Application.invoice_id == invoice.id)
+        )
+    ).scalar_one()
+    return latest or dt.date.min
+
+
+def _application_date(credit: LedgerEntry, invoice: LedgerEntry, on: dt.date) -> dt.date:
+    """When a new application (or reversal) counts from: not before either document, and not before any earlier
+    application of either. So for every date D the applications counted on D are a prefix of the history of each
+    invoice and each credit, and no past day's position can show an invoice or a credit over-applied."""
+    return max(on, credit.entry_date, invoice.entry_date, _latest_application_on(credit, invoice))
+
+
 def _apply(credit: LedgerEntry, invoice: LedgerEntry, amount: Decimal, on: dt.date, by: str) -> Application:
     app = Application(
         dealer_id=credit.dealer_id,
         credit=credit,
         invoice=invoice,
         amount=amount,
-        applied_on=max(on, credit.entry_date, invoice.entry_date),
+        applied_on=_application_date(credit, invoice, on),
         created_by=by,
     )
     db.session.add(app)
@@ -338,7 +355,7 @@ def reverse_application(actor, application: Application, on: dt.date | None = No
         credit_id=application.credit_id,
         invoice_id=application.invoice_id,
         amount=-application.amount,
-        applied_on=max(on or today(), application.applied_on),
+        applied_on=_application_date(application.credit, application.invoice, on or today()),
         reverses_id=application.id,
         created_by=actor_name(actor),
     )
