@@ -74,13 +74,38 @@ def register(app) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="exit when the queue is empty")
-    def worker(burst):
-        """Start an RQ worker (with the scheduler) on REDIS_URL."""
+    @click.option("--cron/--no-cron", default=True, help="also run the schedule (daily overdue scan); one is enough")
+    def worker(burst, cron):
+        """Start an RQ worker on REDIS_URL, with RQ's cron scheduler for the daily jobs."""
+        import multiprocessing
+
         from rq import Worker
 
         from jobs import QUEUE_NAME, redis_connection
 
         if not current_app.config.get("REDIS_URL"):
             raise click.ClickException("REDIS_URL is not set: without Redis, jobs run in-process and need no worker.")
-        conn = redis_connection(current_app)
-        Worker([QUEUE_NAME], connection=conn).work(with_scheduler=True, burst=burst)
+        scheduler = None
+        if cron and not burst:
+            scheduler = multiprocessing.get_context("spawn").Process(target=run_cron, daemon=True)
+            scheduler.start()
+        try:
+            Worker([QUEUE_NAME], connection=redis_connection(current_app)).work(with_scheduler=True, burst=burst)
+        finally:
+            if scheduler is not None:
+                scheduler.terminate()
+
+
+def run_cron() -> None:
+    """The schedule (RQ's CronScheduler, in its own process): the daily overdue scan at PORTAL_OVERDUE_SCAN_CRON."""
+    from rq.cron import CronScheduler
+
+    from jobs import QUEUE_NAME, redis_connection
+    from jobs.overdue import scheduled_scan
+    from portal import create_app
+
+    app = create_app()
+    scheduler = CronScheduler(connection=redis_connection(app))
+    scheduler.register(scheduled_scan, QUEUE_NAME, cron=app.config["PORTAL_OVERDUE_SCAN_CRON"], job_timeout=3600,
+                       name="daily-overdue-scan")
+    scheduler.start()

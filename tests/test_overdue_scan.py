@@ -144,3 +144,22 @@ def test_the_dealer_sees_its_reminder_and_not_the_other_dealers(client, world, c
     assert "上海逾期经销商" in page and "SH-FINE" not in page
     items = client.get("/api/v1/notifications", headers=world.auth(channel["late_admin"])).get_json()["items"]
     assert len(items) == 1 and items[0]["link"] == "/dealers/SH-LATE/ledger"
+
+
+def test_the_scheduled_entry_point_records_and_runs_a_scan(app, world, channel):
+    from jobs.overdue import scheduled_scan
+    from portal.background.models import JobRecord
+
+    with app.app_context(), freeze(NOW):
+        result = scheduled_scan()
+    assert result["holds_set"] == 1
+    assert world.get(JobRecord, kind="overdue_scan")["status"] == "finished"
+
+
+def test_the_worker_schedules_the_daily_scan_with_rq_cron(app):
+    from croniter import croniter
+
+    cron = app.config["PORTAL_OVERDUE_SCAN_CRON"]
+    assert croniter.is_valid(cron)
+    nxt = croniter(cron, dt.datetime(2026, 6, 1, 0, 0, tzinfo=dt.UTC)).get_next(dt.datetime)
+    assert nxt.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).hour == 2
