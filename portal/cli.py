@@ -106,6 +106,11 @@ def run_cron() -> None:
 
     app = create_app()
     scheduler = CronScheduler(connection=redis_connection(app))
-    scheduler.register(scheduled_scan, QUEUE_NAME, cron=app.config["PORTAL_OVERDUE_SCAN_CRON"], job_timeout=3600,
-                       name="daily-overdue-scan")
+    scheduler.register(
+        scheduled_scan,
+        QUEUE_NAME,
+        cron=app.config["PORTAL_OVERDUE_SCAN_CRON"],
+        job_timeout=3600,
+        name="daily-overdue-scan",
+    )
     scheduler.start()

@@ -80,6 +80,13 @@ def _person(rng: random.Random) -> str:
 
 
 def load(reset: bool = False, echo=print) -> None:
+    from portal.platform.sqlite import writing
+
+    with writing():
+        _load(reset, echo)
+
+
+def _load(reset: bool, echo) -> None:
     if db.session.execute(select(Region.id).limit(1)).first():
         if not reset:
             echo("The database already holds data; demo not loaded (use --reset to replace it).")
@@ -134,6 +141,7 @@ def load(reset: bool = False, echo=print) -> None:
         users.append(
             User(
                 username=f"rm.{code.lower()}",
+                email=f"rm.{code.lower()}@hq.example.cn",
                 display_name=f"{regions[code].name}经理 {_person(rng)}",
                 role="region_manager",
                 region=regions[code],
@@ -152,7 +160,14 @@ def load(reset: bool = False, echo=print) -> None:
     for d in dealers:
         login = d.code.lower().replace("-", "")
         users.append(
-            User(username=f"{login}.admin", display_name=d.contact_name, role="dealer_admin", dealer=d, locale="zh_CN")
+            User(
+                username=f"{login}.admin",
+                display_name=d.contact_name,
+                role="dealer_admin",
+                dealer=d,
+                locale="zh_CN",
+                email=d.contact_email,
+            )
         )
         users.append(
             User(username=f"{login}.staff", display_name=_person(rng), role="dealer_staff", dealer=d, locale="zh_CN")
@@ -165,6 +180,13 @@ def load(reset: bool = False, echo=print) -> None:
         db.session.add(u)
     db.session.flush()
     _everyday_changes(users, dealers, regions)
+    from portal.credit.demo import load_receivables
+    from portal.platform.auth import IntegrationPrincipal
+    from portal.platform.timeutil import today
+
+    by_name = {u.username: u for u in users}
+    erp = IntegrationPrincipal(type("Token", (), {"scope": "erp", "name": "erp"})())
+    load_receivables(dealers, by_name["finance"], erp, rng, today(), echo=echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
     echo(LOGINS)

@@ -5,12 +5,30 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
+from portal.credit import reports
+from portal.credit.services import credit_summary
+from portal.notify.models import Notification
+from portal.platform.timeutil import today
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.platform.auth import can, requires
 from portal.platform.tenancy import current_scope
 
 bp = Blueprint("home", __name__)
+
+
+def _receivables_summary(scope) -> dict:
+    """Ageing totals today in the caller's scope, and the dealers on hold."""
+    from portal.credit.models import DealerCredit
+
+    totals = reports.ageing(scope, today(), "total")["totals"]
+    overdue = totals["1_30"] + totals["31_60"] + totals["61_90"] + totals["over_90"]
+    on_hold = db.session.execute(
+        select(func.count())
+        .select_from(DealerCredit)
+        .where(DealerCredit.on_hold.is_(True), scope.dealer_clause(DealerCredit.dealer_id))
+    ).scalar_one()
+    return {"totals": totals, "overdue": overdue, "on_hold": on_hold, "dso": reports.dso(scope.dealer_clause, today())}
 
 
 def _counts(column, scope_model=Dealer) -> dict:
@@ -29,8 +47,20 @@ def root():
 def index():
     scope = current_scope()
     ctx: dict = {}
+    ctx["receivables"] = _receivables_summary(scope)
     if scope.is_dealer:
         ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)
+        ctx["credit"] = credit_summary(ctx["dealer"])
+        ctx["notices"] = (
+            db.session.execute(
+                select(Notification)
+                .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+                .order_by(Notification.created_at.desc())
+                .limit(5)
+            )
+            .scalars()
+            .all()
+        )
         ctx["team"] = (
             db.session.execute(
                 scope.select(User).where(User.dealer_id == current_user.dealer_id).order_by(User.username)
