@@ -89,7 +89,7 @@ def receivables():
         group_by=group_by,
         region=region,
         overdue=overdue,
-        dso_items=[(d.strftime("%y-%m"), v if v is not None else 0) for d, v in trend],
+        dso_items=[(d.strftime("%m"), v if v is not None else 0) for d, v in trend],
         dso=trend[-1][1],
         utilisation=utilisation,
         regions=regions,

@@ -7,12 +7,12 @@ from sqlalchemy import func, select
 from portal.audit.models import AuditEntry
 from portal.credit import reports
 from portal.credit.services import credit_summary
-from portal.notify.models import Notification
-from portal.platform.timeutil import today
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
+from portal.notify.models import Notification
 from portal.platform.auth import can, requires
 from portal.platform.tenancy import current_scope
+from portal.platform.timeutil import today
 
 bp = Blueprint("home", __name__)
 
