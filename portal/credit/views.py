@@ -110,15 +110,6 @@ def overdue_scan():
 # ------------------------------------------------------------------ a dealer's ledger and credit
 
 
-@bp.route("/account")
-@requires("ledger.read")
-def my_account():
-    """A dealer user's own ledger."""
-    if current_user.dealer is None:
-        return redirect(url_for("credit.receivables"))
-    return redirect(url_for("credit.ledger", code=current_user.dealer.code))
-
-
 @bp.route("/dealers/<code>/ledger")
 @requires("ledger.read")
 @tenant_route("dealer")
