@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
 from sqlalchemy import select
@@ -50,7 +51,7 @@ def _dealer_for_posting(code: str) -> Dealer:
     """Postings name the dealer in the body: unknown (or out of scope) is a field error."""
     dealer = current_scope().first(Dealer, code=code)
     if dealer is None:
-        raise Invalid(fields={"dealer_code": [f"Unknown dealer {code!r}."]})
+        raise Invalid(fields={"dealer_code": [_("Unknown dealer %(code)s.", code=code)]})
     return dealer
 
 
@@ -129,11 +130,11 @@ def queue_payment_import(upload):
     """Keep the uploaded file in the storage folder (shared by web and workers) and queue its import."""
     data = upload.read()
     if not data:
-        raise Invalid(fields={"file": ["The file is empty."]})
+        raise Invalid(fields={"file": [_("The file is empty.")]})
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Invalid(fields={"file": ["The file must be UTF-8 CSV."]}) from exc
+        raise Invalid(fields={"file": [_("The file must be UTF-8 CSV.")]}) from exc
     job_id = str(uuid.uuid4())
     folder = Path(current_app.config["PORTAL_STORAGE"]) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +173,7 @@ def apply_entry(body, entry_id):
         LedgerEntry, dealer_id=credit.dealer_id, type="invoice", number=body["invoice_number"]
     )
     if invoice is None:
-        raise Invalid(fields={"invoice_number": ["No such invoice for this dealer."]})
+        raise Invalid(fields={"invoice_number": [_("No such invoice for this dealer.")]})
     return services.apply_credit(current_user, credit, invoice, body["amount"], body.get("applied_on"))
 
 
@@ -292,7 +293,7 @@ def receivables_ageing(args):
     if args.get("region"):
         region = scope.first(Region, code=args["region"])
         if region is None:
-            raise Invalid(fields={"region": [f"Unknown region {args['region']!r}."]})
+            raise Invalid(fields={"region": [_("Unknown region %(code)s.", code=args["region"])]})
     result = reports.ageing(scope, as_of, args["group_by"], region)
     result["dso"] = reports.dso(reports.scoped_clause(scope, region), as_of)
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -49,6 +50,22 @@ def _recipients(dealer: Dealer) -> list[User]:
     return list(db.session.execute(stmt).unique().scalars())
 
 
+def _reminder(dealer: Dealer, amount, on: dt.date, days: int, held: bool) -> tuple[str, str]:
+    title = _("%(dealer)s: %(amount)s CNY past due", dealer=dealer.name, amount=fmt(amount))
+    body = _(
+        "As of %(date)s, %(dealer)s (%(code)s) has %(amount)s CNY past due; the oldest invoice is %(days)s days "
+        "past due.",
+        dealer=dealer.name,
+        code=dealer.code,
+        amount=fmt(amount),
+        date=on.isoformat(),
+        days=days,
+    )
+    if held:
+        body += " " + _("Orders are on credit hold until the overdue invoices are paid.")
+    return title, body
+
+
 def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
     overdue = overdue_by_dealer(on)
@@ -77,19 +94,9 @@ def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
         if dealer_id in overdue:
             amount, oldest = overdue[dealer_id]
             days = (on - oldest).days
-            title = _("Overdue: %(dealer)s owes %(amount)s CNY past due", dealer=dealer.name, amount=fmt(amount))
-            body = _(
-                "%(dealer)s (%(code)s) has %(amount)s CNY past due on %(date)s; the oldest invoice is %(days)s "
-                "days past due.",
-                dealer=dealer.name,
-                code=dealer.code,
-                amount=fmt(amount),
-                date=on.isoformat(),
-                days=days,
-            )
-            if days > limit_days:
-                body += " " + _("Orders are on credit hold until it is paid.")
             for user in _recipients(dealer):
+                with force_locale(user.locale):  # each reminder in its reader's language
+                    title, body = _reminder(dealer, amount, on, days, days > limit_days)
                 if notify(
                     user,
                     kind="overdue",

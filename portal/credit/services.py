@@ -444,9 +444,20 @@ def credit_summary(dealer: Dealer, on: dt.date | None = None) -> dict:
         "open_orders": orders,
         "available": money(limit + temporary - exposure),
         "on_hold": bool(row and row.on_hold),
-        "hold_reason": row.hold_reason if row and row.on_hold else None,
+        "hold_reason": _hold_reason(row),
         "hold_source": row.hold_source if row and row.on_hold else None,
     }
+
+
+def _hold_reason(row: DealerCredit | None) -> str | None:
+    """The reason in the reader's language for automatic holds; as finance wrote it for manual ones."""
+    from flask import current_app
+
+    if row is None or not row.on_hold:
+        return None
+    if row.hold_source == "overdue":
+        return _("Invoices more than %(n)s days past due.", n=current_app.config["PORTAL_OVERDUE_HOLD_DAYS"])
+    return row.hold_reason
 
 
 def set_credit_limit(actor, dealer: Dealer, amount: Decimal, reason: str) -> DealerCredit:
