@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select
 
-from portal.credit.models import CREDIT_TYPES, Application, LedgerEntry
+from portal.credit.models import Application, LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
 from portal.platform.money import ZERO, money, sql_round, sql_sum
@@ -84,57 +84,82 @@ def ledger(
     return {"opening": opening, "items": items, "closing": closing}
 
 
-def _bucket_bounds(as_of: dt.date):
-    d = lambda n: as_of - dt.timedelta(days=n)  # noqa: E731
-    return {
-        "not_due": lambda due: due >= as_of,
-        "1_30": lambda due: and_(due < as_of, due >= d(30)),
-        "31_60": lambda due: and_(due < d(30), due >= d(60)),
-        "61_90": lambda due: and_(due < d(60), due >= d(90)),
-        "over_90": lambda due: due < d(90),
-    }
-
-
 def dealer_ageing_select(dealer_clause, as_of: dt.date):
-    """One row per dealer with a position on `as_of`: dealer_id, the five buckets, unapplied, total."""
-    applied_to_invoice = (
-        select(Application.invoice_id, func.sum(Application.amount).label("applied"))
-        .where(Application.applied_on <= as_of)
-        .group_by(Application.invoice_id)
-        .subquery()
-    )
-    residual = LedgerEntry.amount - func.coalesce(applied_to_invoice.c.applied, 0)
-    bounds = _bucket_bounds(as_of)
+    """One row per dealer with a position on `as_of`: dealer_id, the five buckets, unapplied, total.
+
+    Only invoices due in the last 90 days (or later) are looked at one by one. For the rest, per dealer:
+    open residuals = invoiced − applied and unapplied = credits − applied (all dated ≤ D), because every
+    application is dated on or after both of its documents; so over_90 = open residuals − the four recent
+    buckets, and total = invoiced − credits, the ledger balance. (Benchmarked against hand-written SQL in bench/.)
+    """
+    d30, d60, d90 = (as_of - dt.timedelta(days=n) for n in (30, 60, 90))
     zero = literal(0)
-    invoice_rows = (
+    is_invoice = LedgerEntry.type == "invoice"
+    led = (
         select(
             LedgerEntry.dealer_id.label("dealer_id"),
-            *[case((bounds[b](LedgerEntry.due_on), residual), else_=zero).label(f"b_{b}") for b in BUCKETS],
-            zero.label("credits"),
-            zero.label("applied"),
+            func.sum(case((is_invoice, LedgerEntry.amount), else_=zero)).label("invoiced"),
+            func.sum(case((is_invoice, zero), else_=LedgerEntry.amount)).label("credits"),
         )
-        .outerjoin(applied_to_invoice, applied_to_invoice.c.invoice_id == LedgerEntry.id)
-        .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= as_of, dealer_clause(LedgerEntry.dealer_id))
+        .where(LedgerEntry.entry_date <= as_of, dealer_clause(LedgerEntry.dealer_id))
+        .group_by(LedgerEntry.dealer_id)
+        .subquery("led")
     )
-    credit_rows = select(
-        LedgerEntry.dealer_id.label("dealer_id"),
-        *[zero.label(f"b_{b}") for b in BUCKETS],
-        LedgerEntry.amount.label("credits"),
-        zero.label("applied"),
-    ).where(LedgerEntry.type.in_(CREDIT_TYPES), LedgerEntry.entry_date <= as_of, dealer_clause(LedgerEntry.dealer_id))
-    application_rows = select(
-        Application.dealer_id.label("dealer_id"),
-        *[zero.label(f"b_{b}") for b in BUCKETS],
-        zero.label("credits"),
-        Application.amount.label("applied"),
-    ).where(Application.applied_on <= as_of, dealer_clause(Application.dealer_id))
-    rows = union_all(invoice_rows, credit_rows, application_rows).subquery()
-    unapplied = func.sum(rows.c.credits) - func.sum(rows.c.applied)
-    buckets = [sql_round(func.sum(rows.c[f"b_{b}"])).label(b) for b in BUCKETS]
-    total = sql_round(sum((func.sum(rows.c[f"b_{b}"]) for b in BUCKETS), start=-unapplied))
-    unapplied = sql_round(unapplied)
-    return select(rows.c.dealer_id, *buckets, unapplied.label("unapplied"), total.label("total")).group_by(
-        rows.c.dealer_id
+    app = (
+        select(Application.dealer_id.label("dealer_id"), func.sum(Application.amount).label("applied"))
+        .where(Application.applied_on <= as_of, dealer_clause(Application.dealer_id))
+        .group_by(Application.dealer_id)
+        .subquery("app")
+    )
+    recent_invoice = and_(
+        LedgerEntry.type == "invoice",
+        LedgerEntry.entry_date <= as_of,
+        LedgerEntry.due_on >= d90,
+        dealer_clause(LedgerEntry.dealer_id),
+    )
+    recent_applied = (
+        select(Application.invoice_id.label("invoice_id"), func.sum(Application.amount).label("applied"))
+        .where(
+            Application.applied_on <= as_of, Application.invoice_id.in_(select(LedgerEntry.id).where(recent_invoice))
+        )
+        .group_by(Application.invoice_id)
+        .subquery("recent_applied")
+    )
+    residual = LedgerEntry.amount - func.coalesce(recent_applied.c.applied, 0)
+    bounds = {
+        "not_due": LedgerEntry.due_on >= as_of,
+        "1_30": and_(LedgerEntry.due_on < as_of, LedgerEntry.due_on >= d30),
+        "31_60": and_(LedgerEntry.due_on < d30, LedgerEntry.due_on >= d60),
+        "61_90": LedgerEntry.due_on < d60,
+    }
+    recent = (
+        select(
+            LedgerEntry.dealer_id.label("dealer_id"),
+            *[func.sum(case((cond, residual), else_=zero)).label(f"r_{b}") for b, cond in bounds.items()],
+        )
+        .outerjoin(recent_applied, recent_applied.c.invoice_id == LedgerEntry.id)
+        .where(recent_invoice)
+        .group_by(LedgerEntry.dealer_id)
+        .subquery("recent")
+    )
+    invoiced = func.coalesce(led.c.invoiced, 0)
+    credits = func.coalesce(led.c.credits, 0)
+    applied = func.coalesce(app.c.applied, 0)
+    recent_cols = {b: func.coalesce(recent.c[f"r_{b}"], 0) for b in bounds}
+    over_90 = (
+        invoiced - applied - recent_cols["not_due"] - recent_cols["1_30"] - recent_cols["31_60"] - recent_cols["61_90"]
+    )
+    return (
+        select(
+            led.c.dealer_id,
+            *[sql_round(col).label(b) for b, col in recent_cols.items()],
+            sql_round(over_90).label("over_90"),
+            sql_round(credits - applied).label("unapplied"),
+            sql_round(invoiced - credits).label("total"),
+        )
+        .select_from(led)
+        .outerjoin(app, app.c.dealer_id == led.c.dealer_id)
+        .outerjoin(recent, recent.c.dealer_id == led.c.dealer_id)
     )
 
 

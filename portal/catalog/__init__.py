@@ -1,0 +1,1 @@
+"""The catalogue and price policies (PRODUCT.md §2)."""

@@ -1,0 +1,122 @@
+"""Price resolution (PRODUCT.md §2), deterministic:
+
+among the rules of price lists valid on the date whose scope covers the dealer and whose min_qty ≤ quantity,
+take the most specific scope (dealer > region > tier > all; a deeper region beats its parent), then the highest
+priority, then the lowest resulting price (then the oldest rule, so ties are stable). With no rule the price is
+the list price. A rule gives a fixed net unit price, or a discount in percent off the list price, rounded to
+cents half up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select
+
+from portal.catalog.models import PriceList, PriceRule, Product
+from portal.dealers.models import Dealer
+from portal.extensions import db
+from portal.platform.money import money
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    sku: str
+    quantity: int
+    list_price: Decimal
+    unit_price: Decimal
+    rule: dict | None  # {price_list, price_list_id, rule_id, scope, priority, target, min_qty, unit_price|discount_pct}
+
+    def explain(self) -> dict:
+        return {"sku": self.sku, "quantity": self.quantity, "unit_price": self.unit_price,
+                "list_price": self.list_price, "rule": self.rule}
+
+
+def _scope_rank(price_list: PriceList, dealer: Dealer) -> tuple[int, int] | None:
+    """How specific a list's scope is for this dealer, or None when it does not cover the dealer."""
+    kind, value = price_list.scope_kind, price_list.scope_value
+    if kind == "all":
+        return (1, 0)
+    if kind == "tier":
+        return (2, 0) if value == dealer.tier else None
+    if kind == "region":
+        codes = [c for c in dealer.region.path.strip("/").split("/") if c]
+        return (3, codes.index(value)) if value in codes else None  # deeper region: larger index
+    if kind == "dealer":
+        return (4, 0) if value == dealer.code else None
+    return None
+
+
+def candidate_lists(dealer: Dealer, on: dt.date) -> list[tuple[PriceList, tuple[int, int]]]:
+    """Active price lists valid on `on` whose scope covers the dealer, with their specificity."""
+    codes = [c for c in dealer.region.path.strip("/").split("/") if c]
+    stmt = select(PriceList).where(
+        PriceList.active.is_(True),
+        or_(PriceList.valid_from.is_(None), PriceList.valid_from <= on),
+        or_(PriceList.valid_to.is_(None), PriceList.valid_to >= on),
+        or_(
+            PriceList.scope_kind == "all",
+            and_(PriceList.scope_kind == "tier", PriceList.scope_value == dealer.tier),
+            and_(PriceList.scope_kind == "region", PriceList.scope_value.in_(codes)),
+            and_(PriceList.scope_kind == "dealer", PriceList.scope_value == dealer.code),
+        ),
+    )
+    out = []
+    for pl in db.session.execute(stmt).scalars():
+        rank = _scope_rank(pl, dealer)
+        if rank is not None:
+            out.append((pl, rank))
+    return out
+
+
+def _rule_price(rule: PriceRule, product: Product) -> Decimal:
+    if rule.unit_price is not None:
+        return money(rule.unit_price)
+    return money(product.list_price * (HUNDRED - rule.discount_pct) / HUNDRED)
+
+
+def _describe(pl: PriceList, rule: PriceRule) -> dict:
+    out = {"price_list": pl.name, "price_list_id": pl.id, "rule_id": rule.id, "scope": pl.scope,
+           "priority": pl.priority, "min_qty": rule.min_qty}
+    out["target"] = f"sku:{rule.sku}" if rule.sku else f"category:{rule.category}"
+    if rule.unit_price is not None:
+        out["unit_price"] = str(money(rule.unit_price))
+    else:
+        out["discount_pct"] = str(rule.discount_pct.normalize())
+    return out
+
+
+def resolve_with(lists, product: Product, quantity: int) -> Resolved:
+    """Resolve from already-loaded candidate lists (one query serves a whole catalogue page)."""
+    best = None
+    for pl, rank in lists:
+        for rule in pl.rules:
+            if rule.min_qty > quantity:
+                continue
+            if rule.sku is not None and rule.sku != product.sku:
+                continue
+            if rule.category is not None and rule.category != product.category:
+                continue
+            price = _rule_price(rule, product)
+            key = (rank, pl.priority, -price, -rule.id)
+            if best is None or key > best[0]:
+                best = (key, pl, rule, price)
+    if best is None:
+        return Resolved(product.sku, quantity, money(product.list_price), money(product.list_price), None)
+    _key, pl, rule, price = best
+    return Resolved(product.sku, quantity, money(product.list_price), price, _describe(pl, rule))
+
+
+def resolve(dealer: Dealer, product: Product, quantity: int, on: dt.date) -> Resolved:
+    return resolve_with(candidate_lists(dealer, on), product, quantity)
+
+
+def price_line(unit_price: Decimal, quantity: int, tax_rate: Decimal) -> dict:
+    """Money per line (§2): net = unit × qty, tax = round(net × rate), gross = net + tax."""
+    net = money(unit_price * quantity)
+    tax = money(net * tax_rate)
+    return {"net": net, "tax": tax, "gross": net + tax}

@@ -1,0 +1,209 @@
+"""Products and price lists: the rules. Services flush, never commit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.audit.services import record, snapshot
+from portal.catalog.models import SCOPE_KINDS, PriceList, PriceRule, Product
+from portal.dealers.models import TIERS, Dealer, Region
+from portal.extensions import db
+from portal.platform.errors import Invalid
+from portal.platform.money import parse_money
+
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+PRODUCT_FIELDS = ("sku", "name", "name_en", "category", "unit", "list_price", "tax_rate", "min_resale_price",
+                  "build_to_order", "lead_time_days", "active")
+
+
+def _product_snapshot(p: Product) -> dict:
+    return snapshot(p, PRODUCT_FIELDS)
+
+
+def create_product(actor, data: dict) -> Product:
+    sku = data["sku"].strip()
+    if not SKU_RE.match(sku):
+        raise Invalid(fields={"sku": [_("Letters, digits and . _ / - only (at most 40).")]})
+    if db.session.execute(select(Product.id).where(Product.sku == sku)).first():
+        raise Invalid(fields={"sku": [_("SKU %(sku)s already exists.", sku=sku)]})
+    product = Product(sku=sku, tax_rate=Decimal("0.13"), build_to_order=False, lead_time_days=0, active=True)
+    _apply_product(product, data)
+    db.session.add(product)
+    db.session.flush()
+    record(actor, "product.create", "product", sku, after=_product_snapshot(product))
+    return product
+
+
+def update_product(actor, product: Product, data: dict) -> Product:
+    if "sku" in data and data["sku"] != product.sku:
+        raise Invalid(fields={"sku": [_("A SKU cannot change.")]})
+    before = _product_snapshot(product)
+    _apply_product(product, data)
+    db.session.flush()
+    record(actor, "product.update", "product", product.sku, before=before, after=_product_snapshot(product))
+    return product
+
+
+def _apply_product(product: Product, data: dict) -> None:
+    errors = {}
+    if data.get("tax_rate") is not None and not (Decimal(0) <= data["tax_rate"] < 1):
+        errors["tax_rate"] = [_("A rate from 0 to 1, e.g. 0.13.")]
+    if data.get("lead_time_days") is not None and not (0 <= data["lead_time_days"] <= 3650):
+        errors["lead_time_days"] = [_("Between 0 and 3650 days.")]
+    if errors:
+        raise Invalid(fields=errors)
+    for f in PRODUCT_FIELDS[1:]:
+        if f in data and (data[f] is not None or f in ("name_en", "min_resale_price")):
+            setattr(product, f, data[f].strip() if isinstance(data[f], str) else data[f])
+
+
+IMPORT_COLUMNS = ("sku", "name", "name_en", "category", "unit", "list_price", "tax_rate", "min_resale_price",
+                  "build_to_order", "lead_time_days", "active")
+
+
+def import_products(actor, text: str) -> dict:
+    """Create or update products from CSV; the file is applied whole or not at all."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("sku", "name", "category", "unit", "list_price") if c not in header]
+    if missing:
+        raise Invalid(fields={"file": [_("Missing columns: %(cols)s.", cols=", ".join(missing))]})
+    reader.fieldnames = header
+    rows, errors = [], []
+    for line, raw in enumerate(reader, start=2):
+        try:
+            rows.append((line, _parse_product_row(raw)))
+        except (ValueError, InvalidOperation) as exc:
+            errors.append({"line": line, "reason": str(exc)})
+    skus = [r["sku"] for _l, r in rows]
+    for dup in sorted({s for s in skus if skus.count(s) > 1}):
+        errors.append({"line": 0, "reason": _("SKU %(sku)s appears twice.", sku=dup)})
+    if errors or not rows:
+        raise Invalid(_("Nothing was imported."), fields={"rows": errors or [{"line": 1, "reason": _("No rows.")}]})
+    existing = {p.sku: p for p in db.session.execute(select(Product).where(Product.sku.in_(skus))).scalars()}
+    created = updated = 0
+    for _line, data in rows:
+        if data["sku"] in existing:
+            update_product(actor, existing[data["sku"]], data)
+            updated += 1
+        else:
+            create_product(actor, data)
+            created += 1
+    return {"created": created, "updated": updated}
+
+
+def _parse_product_row(raw: dict) -> dict:
+    def text(name, required=False):
+        value = (raw.get(name) or "").strip()
+        if required and not value:
+            raise ValueError(_("%(col)s is required.", col=name))
+        return value or None
+
+    def flag(name, default):
+        value = (raw.get(name) or "").strip().lower()
+        if not value:
+            return default
+        if value in ("1", "true", "yes", "y", "是"):
+            return True
+        if value in ("0", "false", "no", "n", "否"):
+            return False
+        raise ValueError(_("%(col)s must be true or false.", col=name))
+
+    sku = text("sku", True)
+    if not SKU_RE.match(sku):
+        raise ValueError(_("Bad SKU %(sku)s.", sku=sku))
+    try:
+        list_price = parse_money(text("list_price", True))
+        floor = parse_money(text("min_resale_price")) if text("min_resale_price") else None
+    except ValueError as exc:
+        raise ValueError(_("Price: %(why)s", why=str(exc))) from exc
+    rate = Decimal(text("tax_rate") or "0.13")
+    if not (Decimal(0) <= rate < 1):
+        raise ValueError(_("A rate from 0 to 1, e.g. 0.13."))
+    lead = int(text("lead_time_days") or 0)
+    return {"sku": sku, "name": text("name", True), "name_en": text("name_en"), "category": text("category", True),
+            "unit": text("unit", True), "list_price": list_price, "tax_rate": rate, "min_resale_price": floor,
+            "build_to_order": flag("build_to_order", False), "lead_time_days": lead, "active": flag("active", True)}
+
+
+# ---------------------------------------------------------------- price lists
+
+def parse_scope(scope: str) -> tuple[str, str | None]:
+    scope = (scope or "").strip()
+    if scope == "all":
+        return "all", None
+    kind, _sep, value = scope.partition(":")
+    if kind not in SCOPE_KINDS or not value:
+        raise Invalid(fields={"scope": [_("all, tier:A|B|C, region:<code> or dealer:<code>.")]})
+    if kind == "tier" and value not in TIERS:
+        raise Invalid(fields={"scope": [_("Tier must be A, B or C.")]})
+    if kind == "region" and not db.session.execute(select(Region.id).filter_by(code=value)).first():
+        raise Invalid(fields={"scope": [_("Unknown region %(code)s.", code=value)]})
+    if kind == "dealer" and not db.session.execute(select(Dealer.id).filter_by(code=value)).first():
+        raise Invalid(fields={"scope": [_("Unknown dealer %(code)s.", code=value)]})
+    return kind, value
+
+
+def _rules(rules: list[dict]) -> list[PriceRule]:
+    errors = {}
+    out = []
+    skus = {r["sku"] for r in rules if r.get("sku")}
+    known = {s for (s,) in db.session.execute(select(Product.sku).where(Product.sku.in_(skus)))} if skus else set()
+    for i, r in enumerate(rules):
+        problems = []
+        if bool(r.get("sku")) == bool(r.get("category")):
+            problems.append(_("Give either a SKU or a category."))
+        elif r.get("sku") and r["sku"] not in known:
+            problems.append(_("Unknown SKU %(sku)s.", sku=r["sku"]))
+        if (r.get("unit_price") is None) == (r.get("discount_pct") is None):
+            problems.append(_("Give either a unit price or a discount."))
+        if r.get("discount_pct") is not None and not (Decimal(0) <= r["discount_pct"] <= 100):
+            problems.append(_("A discount from 0 to 100 percent."))
+        if r.get("min_qty", 1) < 1:
+            problems.append(_("The minimum quantity is at least 1."))
+        if problems:
+            errors[f"rules.{i}"] = problems
+            continue
+        out.append(PriceRule(sku=r.get("sku") or None, category=r.get("category") or None,
+                             min_qty=r.get("min_qty") or 1, unit_price=r.get("unit_price"),
+                             discount_pct=r.get("discount_pct")))
+    if not rules:
+        errors["rules"] = [_("A price list needs at least one rule.")]
+    if errors:
+        raise Invalid(fields=errors)
+    return out
+
+
+def _price_list_snapshot(pl: PriceList) -> dict:
+    return {"name": pl.name, "scope": pl.scope, "valid_from": pl.valid_from and pl.valid_from.isoformat(),
+            "valid_to": pl.valid_to and pl.valid_to.isoformat(), "priority": pl.priority, "active": pl.active,
+            "rules": len(pl.rules)}
+
+
+def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> PriceList:
+    kind, value = parse_scope(data["scope"]) if "scope" in data else (price_list.scope_kind, price_list.scope_value)
+    valid_from = data.get("valid_from", price_list.valid_from if price_list else None)
+    valid_to = data.get("valid_to", price_list.valid_to if price_list else None)
+    if valid_from and valid_to and valid_to < valid_from:
+        raise Invalid(fields={"valid_to": [_("The end cannot be before the start.")]})
+    before = _price_list_snapshot(price_list) if price_list else None
+    if price_list is None:
+        price_list = PriceList(created_by=getattr(actor, "username", None) or "system")
+        db.session.add(price_list)
+    price_list.name = data.get("name", price_list.name)
+    price_list.scope_kind, price_list.scope_value = kind, value
+    price_list.valid_from, price_list.valid_to = valid_from, valid_to
+    price_list.priority = data.get("priority", price_list.priority or 0)
+    price_list.active = data.get("active", True if price_list.active is None else price_list.active)
+    if "rules" in data:
+        price_list.rules = _rules(data["rules"])
+    db.session.flush()
+    record(actor, "price_list.update" if before else "price_list.create", "price_list", str(price_list.id),
+           before=before, after=_price_list_snapshot(price_list))
+    return price_list

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.platform.money import MoneyColumn
+from portal.platform.timeutil import UTCDateTime, utcnow
+
+STATUSES = ("submitted", "credit_review", "approved", "in_production", "built", "shipped", "delivered",
+            "rejected", "cancelled")
+OPEN_FOR_CREDIT = ("approved", "in_production", "built")  # approved but not yet invoiced
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    net: Mapped[Decimal] = mapped_column(MoneyColumn)
+    tax: Mapped[Decimal] = mapped_column(MoneyColumn)
+    gross: Mapped[Decimal] = mapped_column(MoneyColumn)
+    note: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    available_at_submit: Mapped[Decimal | None] = mapped_column(MoneyColumn)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.line_no",
+                                                  cascade="all, delete-orphan", lazy="selectin")
+    events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id",
+                                                    cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "idempotency_key", name="uq_orders_dealer_idempotency"),
+        CheckConstraint(
+            "status IN ('submitted', 'credit_review', 'approved', 'in_production', 'built', 'shipped', 'delivered', "
+            "'rejected', 'cancelled')", name="status_valid"),
+        Index("ix_orders_dealer_status", "dealer_id", "status"),
+        Index("ix_orders_status_created", "status", "created_at"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int]
+    list_price: Mapped[Decimal] = mapped_column(MoneyColumn)
+    unit_price: Mapped[Decimal] = mapped_column(MoneyColumn)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    net: Mapped[Decimal] = mapped_column(MoneyColumn)
+    tax: Mapped[Decimal] = mapped_column(MoneyColumn)
+    gross: Mapped[Decimal] = mapped_column(MoneyColumn)
+    rule: Mapped[dict | None] = mapped_column(JSON)  # which price rule produced unit_price (None: list price)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product = relationship("Product", lazy="joined")
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class OrderEvent(db.Model):
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+    order: Mapped[Order] = relationship(back_populates="events")
