@@ -87,9 +87,12 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
 def _register_models() -> None:
     import portal.audit.models  # noqa: F401
     import portal.background.models  # noqa: F401
+    import portal.catalog.models  # noqa: F401
     import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
     import portal.notify.models  # noqa: F401
+    import portal.orders.models  # noqa: F401
+    import portal.orders.services  # noqa: F401  (adds open orders to every dealer's exposure)
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
 
 
@@ -98,6 +101,7 @@ def _register_blueprints(app) -> None:
     from portal.audit import views as audit_views
     from portal.background import api as jobs_api
     from portal.background import views as jobs_views
+    from portal.catalog import api as catalog_api
     from portal.credit import api as credit_api
     from portal.credit import views as credit_views
     from portal.dealers import api as dealers_api
@@ -105,6 +109,7 @@ def _register_blueprints(app) -> None:
     from portal.home import views as home_views
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
+    from portal.orders import api as orders_api
     from portal.platform import apidocs
     from portal.platform.api import api
 
@@ -128,6 +133,8 @@ def _register_blueprints(app) -> None:
         credit_api.blp,
         jobs_api.blp,
         notify_api.blp,
+        catalog_api.blp,
+        orders_api.blp,
     )
     for bp in api_blueprints:
         api.register_blueprint(bp)

@@ -261,3 +261,39 @@ class World:
 
         self.run(make)
         return job_id
+
+    # --- catalogue and orders ---
+    def product(self, sku: str | None = None, *, list_price: str = "1000.00", category: str = "parts",
+                tax_rate: str = "0.13", build_to_order: bool = False, active: bool = True, name: str | None = None,
+                min_resale_price: str | None = None) -> str:
+        from portal.catalog.models import Product
+
+        sku = sku or f"SKU-{next(_seq):05d}"
+        self.run(lambda: db.session.add(Product(
+            sku=sku, name=name or f"产品 {sku}", name_en=f"Product {sku}", category=category, unit="pc",
+            list_price=Decimal(list_price), tax_rate=Decimal(tax_rate), build_to_order=build_to_order,
+            lead_time_days=30 if build_to_order else 0, active=active,
+            min_resale_price=Decimal(min_resale_price) if min_resale_price else None)))
+        return sku
+
+    def price_list(self, scope: str, rules: list[dict], *, priority: int = 0, valid_from=None, valid_to=None,
+                   name: str | None = None) -> int:
+        from portal.catalog import services
+
+        data = {"name": name or f"价格政策 {scope}", "scope": scope, "priority": priority, "valid_from": valid_from,
+                "valid_to": valid_to, "rules": [
+                    {k: (Decimal(v) if k in ("unit_price", "discount_pct") and v is not None else v)
+                     for k, v in r.items()} for r in rules]}
+        return self._in_request(lambda: services.save_price_list(None, data).id)
+
+    def order(self, dealer: str, lines: list[tuple[str, int]], username: str | None = None) -> str:
+        from portal.dealers.models import User
+        from portal.orders import services
+
+        def make():
+            actor = db.session.query(User).filter_by(username=username).one() if username else None
+            order, _created = services.place_order(actor, self._dealer_obj(dealer),
+                                                   [{"sku": s, "quantity": q} for s, q in lines])
+            return order.number
+
+        return self._in_request(make)

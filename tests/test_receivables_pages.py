@@ -72,16 +72,40 @@ def test_a_dealer_sees_its_own_ledger_page_and_exports(client, world, channel):
 def test_finance_records_a_payment_in_the_browser(client, world, channel):
     login(client, world.user("finance"))
     csrf = page_csrf(client, "/payments/new")
-    bad = client.post("/payments/new", data={"dealer_code": "SH-1", "amount": "12.345", "received_on": "2026-03-01",
-                                             "reference": "WEB-1", "csrf_token": csrf})
+    bad = client.post(
+        "/payments/new",
+        data={
+            "dealer_code": "SH-1",
+            "amount": "12.345",
+            "received_on": "2026-03-01",
+            "reference": "WEB-1",
+            "csrf_token": csrf,
+        },
+    )
     assert bad.status_code == 422 and world.count(LedgerEntry, number="WEB-1") == 0
-    ok = client.post("/payments/new", data={"dealer_code": "SH-1", "amount": "700", "received_on": "2026-03-01",
-                                            "reference": "WEB-1", "csrf_token": csrf})
+    ok = client.post(
+        "/payments/new",
+        data={
+            "dealer_code": "SH-1",
+            "amount": "700",
+            "received_on": "2026-03-01",
+            "reference": "WEB-1",
+            "csrf_token": csrf,
+        },
+    )
     assert ok.status_code == 302 and "/entries/" in ok.headers["Location"]
     page = client.get(ok.headers["Location"]).get_data(as_text=True)
     assert "FP-SH" in page and "700.00" in page
-    dup = client.post("/payments/new", data={"dealer_code": "SH-1", "amount": "1", "received_on": "2026-03-01",
-                                             "reference": "WEB-1", "csrf_token": csrf})
+    dup = client.post(
+        "/payments/new",
+        data={
+            "dealer_code": "SH-1",
+            "amount": "1",
+            "received_on": "2026-03-01",
+            "reference": "WEB-1",
+            "csrf_token": csrf,
+        },
+    )
     assert dup.status_code == 409 or "already recorded" in dup.get_data(as_text=True)
 
 
@@ -90,14 +114,17 @@ def test_finance_reverses_and_reapplies_in_the_browser(client, world, channel):
     payment = world.get(LedgerEntry, number="P-SH")["id"]
     app_id = world.application_of(payment)
     csrf = page_csrf(client, f"/entries/{payment}")
-    resp = client.post(f"/entries/{payment}", data={"action": "reverse", "application_id": app_id,
-                                                    "rev-csrf_token": csrf})
+    resp = client.post(
+        f"/entries/{payment}", data={"action": "reverse", "application_id": app_id, "rev-csrf_token": csrf}
+    )
     assert resp.status_code == 302
     assert world.count(Application) == 2
     page = client.get(f"/entries/{payment}").get_data(as_text=True)
     assert "FP-SH" in page and "Apply to an invoice" in page
-    resp = client.post(f"/entries/{payment}", data={"action": "apply", "apply-invoice_number": "FP-SH",
-                                                    "apply-amount": "300.00", "apply-csrf_token": csrf})
+    resp = client.post(
+        f"/entries/{payment}",
+        data={"action": "apply", "apply-invoice_number": "FP-SH", "apply-amount": "300.00", "apply-csrf_token": csrf},
+    )
     assert resp.status_code == 302 and world.count(Application) == 3
 
 

@@ -29,11 +29,14 @@ def channel(world):
     world.dealer("DA", "RA1", name="甲经销商")
     world.dealer("DB", "RB", name="乙经销商")
     invoice = world.invoice("DA", "INV-A-1", "800.00")
+    world.product("P-1")
+    order = world.order("DA", [("P-1", 2)])
     payment = world.payment("DA", "300.00", reference="BANK-A-1")
     insider = world.user("dealer_staff", dealer="DA", username="insider.staff")
     return {
         "insider_user": insider,
         "invoice": invoice,
+        "order": order,
         "payment": payment,
         "application": world.application_of(payment),
         "job": world.job(insider),
@@ -52,6 +55,7 @@ KIND_ARGS = {
     "ledger_entry": (lambda ch: {"entry_id": ch["payment"]}, {"entry_id": 987654}),
     "application": (lambda ch: {"application_id": ch["application"]}, {"application_id": 987654}),
     "job": (lambda ch: {"job_id": ch["job"]}, {"job_id": "00000000-0000-0000-0000-000000000000"}),
+    "order": (lambda ch: {"number": ch["order"]}, {"number": "SO-209901-999999"}),
 }
 
 
@@ -152,3 +156,4 @@ def test_lists_and_exports_show_nothing_outside_the_scope(app, world, channel):
                 assert "甲经销商" not in text and "DA" not in text.split(), f"{label}: {rule.rule}{suffix} leaks"
                 assert "insider.staff" not in text, f"{label}: {rule.rule}{suffix} leaks a user"
                 assert "INV-A-1" not in text and "BANK-A-1" not in text, f"{label}: {rule.rule}{suffix} leaks"
+                assert "SO-" not in text, f"{label}: {rule.rule}{suffix} leaks an order"

@@ -56,8 +56,9 @@ class PriceList(db.Model):
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    rules: Mapped[list[PriceRule]] = relationship(back_populates="price_list", cascade="all, delete-orphan",
-                                                  order_by="PriceRule.id", lazy="selectin")
+    rules: Mapped[list[PriceRule]] = relationship(
+        back_populates="price_list", cascade="all, delete-orphan", order_by="PriceRule.id", lazy="selectin"
+    )
 
     __table_args__ = (
         CheckConstraint("scope_kind IN ('all', 'tier', 'region', 'dealer')", name="scope_kind_valid"),

@@ -32,8 +32,13 @@ class Resolved:
     rule: dict | None  # {price_list, price_list_id, rule_id, scope, priority, target, min_qty, unit_price|discount_pct}
 
     def explain(self) -> dict:
-        return {"sku": self.sku, "quantity": self.quantity, "unit_price": self.unit_price,
-                "list_price": self.list_price, "rule": self.rule}
+        return {
+            "sku": self.sku,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price,
+            "list_price": self.list_price,
+            "rule": self.rule,
+        }
 
 
 def _scope_rank(price_list: PriceList, dealer: Dealer) -> tuple[int, int] | None:
@@ -80,8 +85,14 @@ def _rule_price(rule: PriceRule, product: Product) -> Decimal:
 
 
 def _describe(pl: PriceList, rule: PriceRule) -> dict:
-    out = {"price_list": pl.name, "price_list_id": pl.id, "rule_id": rule.id, "scope": pl.scope,
-           "priority": pl.priority, "min_qty": rule.min_qty}
+    out = {
+        "price_list": pl.name,
+        "price_list_id": pl.id,
+        "rule_id": rule.id,
+        "scope": pl.scope,
+        "priority": pl.priority,
+        "min_qty": rule.min_qty,
+    }
     out["target"] = f"sku:{rule.sku}" if rule.sku else f"category:{rule.category}"
     if rule.unit_price is not None:
         out["unit_price"] = str(money(rule.unit_price))

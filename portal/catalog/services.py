@@ -18,8 +18,19 @@ from portal.platform.errors import Invalid
 from portal.platform.money import parse_money
 
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
-PRODUCT_FIELDS = ("sku", "name", "name_en", "category", "unit", "list_price", "tax_rate", "min_resale_price",
-                  "build_to_order", "lead_time_days", "active")
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "name_en",
+    "category",
+    "unit",
+    "list_price",
+    "tax_rate",
+    "min_resale_price",
+    "build_to_order",
+    "lead_time_days",
+    "active",
+)
 
 
 def _product_snapshot(p: Product) -> dict:
@@ -63,8 +74,19 @@ def _apply_product(product: Product, data: dict) -> None:
             setattr(product, f, data[f].strip() if isinstance(data[f], str) else data[f])
 
 
-IMPORT_COLUMNS = ("sku", "name", "name_en", "category", "unit", "list_price", "tax_rate", "min_resale_price",
-                  "build_to_order", "lead_time_days", "active")
+IMPORT_COLUMNS = (
+    "sku",
+    "name",
+    "name_en",
+    "category",
+    "unit",
+    "list_price",
+    "tax_rate",
+    "min_resale_price",
+    "build_to_order",
+    "lead_time_days",
+    "active",
+)
 
 
 def import_products(actor, text: str) -> dict:
@@ -127,12 +149,23 @@ def _parse_product_row(raw: dict) -> dict:
     if not (Decimal(0) <= rate < 1):
         raise ValueError(_("A rate from 0 to 1, e.g. 0.13."))
     lead = int(text("lead_time_days") or 0)
-    return {"sku": sku, "name": text("name", True), "name_en": text("name_en"), "category": text("category", True),
-            "unit": text("unit", True), "list_price": list_price, "tax_rate": rate, "min_resale_price": floor,
-            "build_to_order": flag("build_to_order", False), "lead_time_days": lead, "active": flag("active", True)}
+    return {
+        "sku": sku,
+        "name": text("name", True),
+        "name_en": text("name_en"),
+        "category": text("category", True),
+        "unit": text("unit", True),
+        "list_price": list_price,
+        "tax_rate": rate,
+        "min_resale_price": floor,
+        "build_to_order": flag("build_to_order", False),
+        "lead_time_days": lead,
+        "active": flag("active", True),
+    }
 
 
 # ---------------------------------------------------------------- price lists
+
 
 def parse_scope(scope: str) -> tuple[str, str | None]:
     scope = (scope or "").strip()
@@ -170,9 +203,15 @@ def _rules(rules: list[dict]) -> list[PriceRule]:
         if problems:
             errors[f"rules.{i}"] = problems
             continue
-        out.append(PriceRule(sku=r.get("sku") or None, category=r.get("category") or None,
-                             min_qty=r.get("min_qty") or 1, unit_price=r.get("unit_price"),
-                             discount_pct=r.get("discount_pct")))
+        out.append(
+            PriceRule(
+                sku=r.get("sku") or None,
+                category=r.get("category") or None,
+                min_qty=r.get("min_qty") or 1,
+                unit_price=r.get("unit_price"),
+                discount_pct=r.get("discount_pct"),
+            )
+        )
     if not rules:
         errors["rules"] = [_("A price list needs at least one rule.")]
     if errors:
@@ -181,9 +220,15 @@ def _rules(rules: list[dict]) -> list[PriceRule]:
 
 
 def _price_list_snapshot(pl: PriceList) -> dict:
-    return {"name": pl.name, "scope": pl.scope, "valid_from": pl.valid_from and pl.valid_from.isoformat(),
-            "valid_to": pl.valid_to and pl.valid_to.isoformat(), "priority": pl.priority, "active": pl.active,
-            "rules": len(pl.rules)}
+    return {
+        "name": pl.name,
+        "scope": pl.scope,
+        "valid_from": pl.valid_from and pl.valid_from.isoformat(),
+        "valid_to": pl.valid_to and pl.valid_to.isoformat(),
+        "priority": pl.priority,
+        "active": pl.active,
+        "rules": len(pl.rules),
+    }
 
 
 def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> PriceList:
@@ -204,6 +249,12 @@ def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> P
     if "rules" in data:
         price_list.rules = _rules(data["rules"])
     db.session.flush()
-    record(actor, "price_list.update" if before else "price_list.create", "price_list", str(price_list.id),
-           before=before, after=_price_list_snapshot(price_list))
+    record(
+        actor,
+        "price_list.update" if before else "price_list.create",
+        "price_list",
+        str(price_list.id),
+        before=before,
+        after=_price_list_snapshot(price_list),
+    )
     return price_list

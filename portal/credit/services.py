@@ -589,6 +589,8 @@ def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None, may_set: bo
 
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
     credit = lock_credit(dealer)
+    if not may_set and not (credit.on_hold and credit.hold_source == "overdue"):
+        return None  # nothing this call may change: skip reading the dealer's open items
     days = oldest_overdue_days(dealer.id, on)
     if days > limit_days and not credit.on_hold and may_set:
         set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")

@@ -10,8 +10,17 @@ from portal.extensions import db
 from portal.platform.money import MoneyColumn
 from portal.platform.timeutil import UTCDateTime, utcnow
 
-STATUSES = ("submitted", "credit_review", "approved", "in_production", "built", "shipped", "delivered",
-            "rejected", "cancelled")
+STATUSES = (
+    "submitted",
+    "credit_review",
+    "approved",
+    "in_production",
+    "built",
+    "shipped",
+    "delivered",
+    "rejected",
+    "cancelled",
+)
 OPEN_FOR_CREDIT = ("approved", "in_production", "built")  # approved but not yet invoiced
 
 
@@ -33,16 +42,20 @@ class Order(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     dealer = relationship("Dealer", lazy="joined", innerjoin=True)
-    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.line_no",
-                                                  cascade="all, delete-orphan", lazy="selectin")
-    events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id",
-                                                    cascade="all, delete-orphan", lazy="selectin")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.line_no", cascade="all, delete-orphan", lazy="selectin"
+    )
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     __table_args__ = (
         UniqueConstraint("dealer_id", "idempotency_key", name="uq_orders_dealer_idempotency"),
         CheckConstraint(
             "status IN ('submitted', 'credit_review', 'approved', 'in_production', 'built', 'shipped', 'delivered', "
-            "'rejected', 'cancelled')", name="status_valid"),
+            "'rejected', 'cancelled')",
+            name="status_valid",
+        ),
         Index("ix_orders_dealer_status", "dealer_id", "status"),
         Index("ix_orders_status_created", "status", "created_at"),
     )

@@ -47,8 +47,11 @@ credit.OPEN_ORDER_PROVIDERS.append(open_orders_gross)
 
 
 def request_hash(lines: list[dict], note: str | None) -> str:
-    canonical = json.dumps({"lines": [{"sku": ln["sku"], "quantity": ln["quantity"]} for ln in lines],
-                            "note": note or None}, sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps(
+        {"lines": [{"sku": ln["sku"], "quantity": ln["quantity"]} for ln in lines], "note": note or None},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -84,74 +87,134 @@ def quote(dealer: Dealer, lines: list[dict], on: dt.date | None = None) -> dict:
         product = products[ln["sku"]]
         resolved = pricing.resolve_with(lists, product, ln["quantity"])
         amounts = pricing.price_line(resolved.unit_price, ln["quantity"], product.tax_rate)
-        out_lines.append({"line_no": n, "product": product, "sku": product.sku, "quantity": ln["quantity"],
-                          "list_price": resolved.list_price, "unit_price": resolved.unit_price,
-                          "tax_rate": product.tax_rate, "rule": resolved.rule, **amounts})
+        out_lines.append(
+            {
+                "line_no": n,
+                "product": product,
+                "sku": product.sku,
+                "quantity": ln["quantity"],
+                "list_price": resolved.list_price,
+                "unit_price": resolved.unit_price,
+                "tax_rate": product.tax_rate,
+                "rule": resolved.rule,
+                **amounts,
+            }
+        )
     totals = {k: money(sum((ln[k] for ln in out_lines), ZERO)) for k in ("net", "tax", "gross")}
     return {"lines": out_lines, **totals}
 
 
-def _event(order: Order, actor, from_status: str | None, to_status: str, comment: str | None = None,
-           data: dict | None = None) -> None:
-    order.events.append(OrderEvent(actor=credit.actor_name(actor), from_status=from_status, to_status=to_status,
-                                   comment=comment, data=data))
+def _event(
+    order: Order, actor, from_status: str | None, to_status: str, comment: str | None = None, data: dict | None = None
+) -> None:
+    order.events.append(
+        OrderEvent(
+            actor=credit.actor_name(actor), from_status=from_status, to_status=to_status, comment=comment, data=data
+        )
+    )
 
 
-def place_order(actor, dealer: Dealer, lines: list[dict], note: str | None = None,
-                idempotency_key: str | None = None) -> tuple[Order, bool]:
+def place_order(
+    actor, dealer: Dealer, lines: list[dict], note: str | None = None, idempotency_key: str | None = None
+) -> tuple[Order, bool]:
     """Price, check credit and store an order in one transaction. Returns (order, created)."""
     digest = request_hash(lines, note)
     if idempotency_key:
-        existing = db.session.execute(
-            select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
-        ).unique().scalar_one_or_none()
+        existing = (
+            db.session.execute(
+                select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if existing is not None:
             if existing.request_hash != digest:
-                raise Invalid(_("This Idempotency-Key was used for a different order."), code="idempotency_mismatch",
-                              fields={"Idempotency-Key": [_("Already used with another body.")]})
+                raise Invalid(
+                    _("This Idempotency-Key was used for a different order."),
+                    code="idempotency_mismatch",
+                    fields={"Idempotency-Key": [_("Already used with another body.")]},
+                )
             return existing, False
     if dealer.status != "active":
         raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
     priced = quote(dealer, lines)
     row = credit.lock_credit(dealer)  # the gate: serialised per dealer from here to the commit
     if idempotency_key:  # a concurrent twin may have committed while we waited for the lock
-        twin = db.session.execute(
-            select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
-        ).unique().scalar_one_or_none()
+        twin = (
+            db.session.execute(
+                select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if twin is not None:
             if twin.request_hash != digest:
                 raise Invalid(_("This Idempotency-Key was used for a different order."), code="idempotency_mismatch")
             return twin, False
     if row.on_hold:
-        raise Conflict(_("The dealer is on credit hold: %(reason)s", reason=credit._hold_reason(row)),
-                       code="credit_hold")
+        raise Conflict(
+            _("The dealer is on credit hold: %(reason)s", reason=credit._hold_reason(row)), code="credit_hold"
+        )
     summary = credit.credit_summary(dealer)
     available = summary["available"]
     status = "approved" if priced["gross"] <= available else "credit_review"
-    order = Order(dealer=dealer, number=f"TMP-{dealer.id}-{digest[:12]}", status=status, net=priced["net"],
-                  tax=priced["tax"], gross=priced["gross"], note=(note or "").strip() or None,
-                  idempotency_key=idempotency_key, request_hash=digest, available_at_submit=available,
-                  created_by=credit.actor_name(actor))
+    order = Order(
+        dealer=dealer,
+        number=f"TMP-{dealer.id}-{digest[:12]}",
+        status=status,
+        net=priced["net"],
+        tax=priced["tax"],
+        gross=priced["gross"],
+        note=(note or "").strip() or None,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        available_at_submit=available,
+        created_by=credit.actor_name(actor),
+    )
     for ln in priced["lines"]:
-        order.lines.append(OrderLine(line_no=ln["line_no"], product=ln["product"], sku=ln["sku"],
-                                     quantity=ln["quantity"], list_price=ln["list_price"],
-                                     unit_price=ln["unit_price"], tax_rate=ln["tax_rate"], net=ln["net"],
-                                     tax=ln["tax"], gross=ln["gross"], rule=ln["rule"]))
+        order.lines.append(
+            OrderLine(
+                line_no=ln["line_no"],
+                product=ln["product"],
+                sku=ln["sku"],
+                quantity=ln["quantity"],
+                list_price=ln["list_price"],
+                unit_price=ln["unit_price"],
+                tax_rate=ln["tax_rate"],
+                net=ln["net"],
+                tax=ln["tax"],
+                gross=ln["gross"],
+                rule=ln["rule"],
+            )
+        )
     db.session.add(order)
     db.session.flush()
     order.number = f"SO-{today():%Y%m}-{order.id:06d}"
     _event(order, actor, None, "submitted")
-    _event(order, actor, "submitted", status,
-           comment=None if status == "approved" else _("Exceeds available credit by %(x)s CNY.",
-                                                        x=money(priced["gross"] - available)),
-           data={"available": str(available), "gross": str(priced["gross"])})
+    _event(
+        order,
+        actor,
+        "submitted",
+        status,
+        comment=None
+        if status == "approved"
+        else _("Exceeds available credit by %(x)s CNY.", x=money(priced["gross"] - available)),
+        data={"available": str(available), "gross": str(priced["gross"])},
+    )
     db.session.flush()
-    record(actor, "order.submit", "order", order.number, after={"status": status, "gross": str(order.gross)},
-           dealer_id=dealer.id)
+    record(
+        actor,
+        "order.submit",
+        "order",
+        order.number,
+        after={"status": status, "gross": str(order.gross)},
+        dealer_id=dealer.id,
+    )
     return order, True
 
 
 # ---------------------------------------------------------------- approvals and cancellation
+
 
 def excess_over_available(order: Order) -> Decimal:
     """How much the order exceeds the dealer's available credit now (0 when it fits)."""
@@ -171,14 +234,23 @@ def may_approve(actor, order: Order) -> bool:
 
 def _transition(actor, order: Order, to_status: str, comment: str | None, allowed_from: tuple[str, ...]):
     if order.status not in allowed_from:
-        raise Conflict(_("An order in status %(status)s cannot become %(to)s.", status=order.status, to=to_status),
-                       code="invalid_transition")
+        raise Conflict(
+            _("An order in status %(status)s cannot become %(to)s.", status=order.status, to=to_status),
+            code="invalid_transition",
+        )
     before = order.status
     order.status = to_status
     _event(order, actor, before, to_status, (comment or "").strip() or None)
     db.session.flush()
-    record(actor, f"order.{to_status}", "order", order.number, before={"status": before},
-           after={"status": to_status, "comment": (comment or "").strip() or None}, dealer_id=order.dealer_id)
+    record(
+        actor,
+        f"order.{to_status}",
+        "order",
+        order.number,
+        before={"status": before},
+        after={"status": to_status, "comment": (comment or "").strip() or None},
+        dealer_id=order.dealer_id,
+    )
     _notify_dealer(order, to_status, comment)
 
 
@@ -215,9 +287,12 @@ def _notify_dealer(order: Order, status: str, comment: str | None) -> None:
 
     if status not in ("approved", "rejected", "cancelled"):
         return
-    users = db.session.execute(
-        select(User).where(User.dealer_id == order.dealer_id, User.active.is_(True))
-    ).unique().scalars().all()
+    users = (
+        db.session.execute(select(User).where(User.dealer_id == order.dealer_id, User.active.is_(True)))
+        .unique()
+        .scalars()
+        .all()
+    )
     labels = {"approved": "approved", "rejected": "rejected", "cancelled": "cancelled"}
     for user in users:
         with force_locale(user.locale):
@@ -227,8 +302,14 @@ def _notify_dealer(order: Order, status: str, comment: str | None) -> None:
                 "cancelled": _("Order %(number)s cancelled", number=order.number),
             }[status]
             body = (comment or "").strip() or title
-        notify(user, kind=f"order_{labels[status]}", title=title, body=body, link=f"/orders/{order.number}",
-               dedupe_key=f"order:{order.number}:{status}")
+        notify(
+            user,
+            kind=f"order_{labels[status]}",
+            title=title,
+            body=body,
+            link=f"/orders/{order.number}",
+            dedupe_key=f"order:{order.number}:{status}",
+        )
 
 
 def orders_query(scope, *, status=None, dealer=None, region=None, sku=None, date_from=None, date_to=None, q=None):
@@ -241,8 +322,13 @@ def orders_query(scope, *, status=None, dealer=None, region=None, sku=None, date
         stmt = stmt.where(Order.dealer_id.in_(select(Dealer.id).where(Dealer.code == dealer)))
     if region:
         root = db.session.execute(select(Region).filter_by(code=region)).unique().scalar_one_or_none()
-        sub = select(Dealer.id).join(Region, Dealer.region_id == Region.id).where(
-            Region.path.startswith(root.path, autoescape=True)) if root else None
+        sub = (
+            select(Dealer.id)
+            .join(Region, Dealer.region_id == Region.id)
+            .where(Region.path.startswith(root.path, autoescape=True))
+            if root
+            else None
+        )
         stmt = stmt.where(Order.dealer_id.in_(sub)) if sub is not None else stmt.where(False)
     if sku:
         stmt = stmt.where(Order.id.in_(select(OrderLine.order_id).where(OrderLine.sku == sku)))

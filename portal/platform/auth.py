@@ -44,6 +44,15 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": ALL_PEOPLE,
     "notifications.read": ALL_PEOPLE,
     "outbox.read": ("finance", "hq_admin"),
+    # catalogue, prices, orders
+    "catalog.read": ALL_PEOPLE,
+    "catalog.write": ("channel_manager", "hq_admin"),
+    "prices.manage": ("channel_manager", "hq_admin"),
+    "prices.read": ALL_PEOPLE,
+    "orders.place": ("dealer_staff", "dealer_admin"),
+    "orders.read": ALL_PEOPLE,
+    "orders.approve": ("region_manager", "channel_manager", "finance", "hq_admin"),
+    "orders.cancel": ("dealer_staff", "dealer_admin", "channel_manager", "finance", "hq_admin"),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

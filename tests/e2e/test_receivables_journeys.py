@@ -20,8 +20,10 @@ def channel(world):
     world.invoice("SH-001", "FP2601001", "113000.00", issued_on=D(2026, 1, 5), due_on=D(2026, 2, 4))
     world.invoice("SH-001", "FP2610001", "56500.00", issued_on=D(2026, 10, 5), due_on=D(2026, 11, 4))
     world.credit_limit("SH-001", "500000")
-    return {"finance": world.user("finance", username="finance", locale="zh_CN"),
-            "dealer": world.user("dealer_admin", dealer="SH-001", username="sh001.admin", locale="en")}
+    return {
+        "finance": world.user("finance", username="finance", locale="zh_CN"),
+        "dealer": world.user("dealer_admin", dealer="SH-001", username="sh001.admin", locale="en"),
+    }
 
 
 def test_finance_records_a_payment_and_reads_the_ageing(page, live_server, channel, artifacts_dir):

@@ -1,0 +1,175 @@
+"""JSON API for products, price lists and a dealer's prices (PRODUCT.md §9.1)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import Schema, fields
+from sqlalchemy import func, select
+
+from portal.catalog import pricing, services
+from portal.catalog.models import PriceList, Product
+from portal.catalog.schemas import (
+    PriceListCreateSchema,
+    PriceListSchema,
+    PriceListUpdateSchema,
+    PriceQuerySchema,
+    PricesSchema,
+    ProductCreateSchema,
+    ProductQuerySchema,
+    ProductSchema,
+    ProductUpdateSchema,
+)
+from portal.dealers.models import Dealer
+from portal.extensions import db
+from portal.platform.api import PageArgs, api_blueprint, page_of, paginate
+from portal.platform.auth import requires
+from portal.platform.errors import Invalid, NotFound
+from portal.platform.tenancy import current_scope, not_tenant_route, tenant_route
+from portal.platform.timeutil import today
+
+blp = api_blueprint("api_catalog", __name__, "Catalogue and price policies")
+_SECURITY = [{"bearer": []}]
+
+
+def products_query(scope, q=None, category=None, active=None):
+    stmt = scope.select(Product).order_by(Product.category, Product.sku)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            func.lower(Product.sku).like(like)
+            | func.lower(Product.name).like(like)
+            | func.lower(Product.name_en).like(like)
+        )
+    if category:
+        stmt = stmt.where(Product.category == category)
+    if active is not None:
+        stmt = stmt.where(Product.active.is_(active))
+    return stmt
+
+
+@blp.route("/products", methods=["GET"])
+@requires("catalog.read")
+@blp.arguments(ProductQuerySchema, location="query")
+@blp.response(200, page_of(ProductSchema))
+@blp.doc(security=_SECURITY)
+def list_products(args):
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return paginate(products_query(current_scope(), **args), page, per_page)
+
+
+@blp.route("/products", methods=["POST"])
+@requires("catalog.write")
+@blp.arguments(ProductCreateSchema)
+@blp.response(201, ProductSchema)
+@blp.doc(security=_SECURITY)
+def create_product(body):
+    return services.create_product(current_user, body)
+
+
+@blp.route("/products/<sku>", methods=["GET"])
+@requires("catalog.read")
+@not_tenant_route("products are the whole channel's catalogue; inactive ones are hidden from dealers by the scope")
+@blp.response(200, ProductSchema)
+@blp.doc(security=_SECURITY)
+def get_product(sku):
+    return current_scope().get_or_404(Product, sku=sku)
+
+
+@blp.route("/products/<sku>", methods=["PATCH"])
+@requires("catalog.write")
+@not_tenant_route("products belong to HQ, not to a dealer")
+@blp.arguments(ProductUpdateSchema)
+@blp.response(200, ProductSchema)
+@blp.doc(security=_SECURITY)
+def update_product(body, sku):
+    return services.update_product(current_user, current_scope().get_or_404(Product, sku=sku), body)
+
+
+class ImportSchema(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+
+
+@blp.route("/products/import", methods=["POST"])
+@requires("catalog.write")
+@blp.arguments(ImportSchema, location="files")
+@blp.response(200, ImportResultSchema)
+@blp.doc(security=_SECURITY)
+def import_products(files):
+    """CSV with sku, name, name_en, category, unit, list_price, tax_rate, min_resale_price, build_to_order,
+    lead_time_days, active: creates or updates, whole file or nothing."""
+    data = files["file"].read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(fields={"file": [_("The file must be UTF-8 CSV.")]}) from exc
+    return services.import_products(current_user, text)
+
+
+@blp.route("/price-lists", methods=["GET"])
+@requires("prices.manage")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(PriceListSchema))
+@blp.doc(security=_SECURITY)
+def list_price_lists(args):
+    stmt = current_scope().select(PriceList).order_by(PriceList.id.desc())
+    return paginate(stmt, args["page"], args["per_page"])
+
+
+@blp.route("/price-lists", methods=["POST"])
+@requires("prices.manage")
+@blp.arguments(PriceListCreateSchema)
+@blp.response(201, PriceListSchema)
+@blp.doc(security=_SECURITY)
+def create_price_list(body):
+    return services.save_price_list(current_user, body)
+
+
+@blp.route("/price-lists/<int:price_list_id>", methods=["GET"])
+@requires("prices.manage")
+@not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
+@blp.response(200, PriceListSchema)
+@blp.doc(security=_SECURITY)
+def get_price_list(price_list_id):
+    return current_scope().get_or_404(PriceList, id=price_list_id)
+
+
+@blp.route("/price-lists/<int:price_list_id>", methods=["PATCH"])
+@requires("prices.manage")
+@not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
+@blp.arguments(PriceListUpdateSchema)
+@blp.response(200, PriceListSchema)
+@blp.doc(security=_SECURITY)
+def update_price_list(body, price_list_id):
+    return services.save_price_list(current_user, body, current_scope().get_or_404(PriceList, id=price_list_id))
+
+
+def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
+    lists = pricing.candidate_lists(dealer, on)
+    stmt = select(Product).where(Product.active.is_(True)).order_by(Product.category, Product.sku)
+    if sku:
+        stmt = stmt.where(Product.sku == sku)
+    items = []
+    for product in db.session.execute(stmt).scalars():
+        resolved = pricing.resolve_with(lists, product, qty)
+        items.append({**resolved.explain(), "name": product.name, "product": product})
+    if sku and not items:
+        raise NotFound(_("Unknown or inactive SKU %(sku)s.", sku=sku))
+    return items
+
+
+@blp.route("/dealers/<code>/prices", methods=["GET"])
+@requires("prices.read")
+@tenant_route("dealer")
+@blp.arguments(PriceQuerySchema, location="query")
+@blp.response(200, PricesSchema)
+@blp.doc(security=_SECURITY)
+def get_dealer_prices(args, code):
+    """ "My price" for every SKU (or one), with the rule that decides it (null: the list price)."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return {"items": dealer_prices(dealer, args.get("sku"), args["qty"], args.get("date") or today())}

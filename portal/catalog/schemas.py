@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from portal.platform.api import StrictSchema
+from portal.platform.money import Money
+
+_rate = fields.Decimal(places=4, as_string=True, validate=validate.Range(min=0, max=0.9999))
+
+
+class ProductCreateSchema(StrictSchema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=200))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    list_price = Money(required=True)
+    tax_rate = fields.Decimal(places=4, as_string=True, load_default=None)
+    min_resale_price = Money(allow_none=True)
+    build_to_order = fields.Boolean(required=True, truthy={True}, falsy={False})
+    lead_time_days = fields.Integer(load_default=0, strict=True)
+    active = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+
+
+class ProductUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=200))
+    category = fields.String(validate=validate.Length(min=1, max=60))
+    unit = fields.String(validate=validate.Length(min=1, max=16))
+    list_price = Money()
+    tax_rate = fields.Decimal(places=4, as_string=True)
+    min_resale_price = Money(allow_none=True)
+    build_to_order = fields.Boolean(truthy={True}, falsy={False})
+    lead_time_days = fields.Integer(strict=True)
+    active = fields.Boolean(truthy={True}, falsy={False})
+
+
+class ProductSchema(Schema):
+    sku = fields.String()
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+    category = fields.String()
+    unit = fields.String()
+    list_price = Money()
+    tax_rate = fields.Decimal(as_string=True)
+    min_resale_price = Money(allow_none=True)
+    build_to_order = fields.Boolean()
+    lead_time_days = fields.Integer()
+    active = fields.Boolean()
+
+
+class ProductQuerySchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    q = fields.String()
+    category = fields.String()
+    active = fields.Boolean()
+
+
+class RuleSchema(StrictSchema):
+    sku = fields.String(allow_none=True, validate=validate.Length(max=40))
+    category = fields.String(allow_none=True, validate=validate.Length(max=60))
+    min_qty = fields.Integer(load_default=1, strict=True)
+    unit_price = Money(allow_none=True)
+    discount_pct = fields.Decimal(places=3, as_string=True, allow_none=True)
+
+
+class PriceListCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    scope = fields.String(required=True, metadata={"example": "tier:A"})
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    priority = fields.Integer(load_default=0, strict=True)
+    active = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+    rules = fields.List(fields.Nested(RuleSchema), required=True)
+
+
+class PriceListUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    scope = fields.String()
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    priority = fields.Integer(strict=True)
+    active = fields.Boolean(truthy={True}, falsy={False})
+    rules = fields.List(fields.Nested(RuleSchema))
+
+
+class RuleOutSchema(Schema):
+    id = fields.Integer()
+    sku = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    min_qty = fields.Integer()
+    unit_price = Money(allow_none=True)
+    discount_pct = fields.Decimal(as_string=True, allow_none=True)
+
+
+class PriceListSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    scope = fields.String()
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    priority = fields.Integer()
+    active = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleOutSchema))
+
+
+class PriceQuerySchema(StrictSchema):
+    sku = fields.String()
+    qty = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    date = fields.Date()
+
+
+class PriceItemSchema(Schema):
+    sku = fields.String()
+    name = fields.String()
+    quantity = fields.Integer()
+    unit_price = Money()
+    list_price = Money()
+    rule = fields.Dict(allow_none=True)
+
+
+class PricesSchema(Schema):
+    items = fields.List(fields.Nested(PriceItemSchema))

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from portal.platform.api import StrictSchema
+from portal.platform.money import Money
+
+
+class LineInSchema(StrictSchema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
+
+
+class OrderCreateSchema(StrictSchema):
+    lines = fields.List(fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=200))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class QuoteSchema(StrictSchema):
+    lines = fields.List(fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=200))
+
+
+class LineOutSchema(Schema):
+    line_no = fields.Integer()
+    sku = fields.String()
+    quantity = fields.Integer()
+    list_price = Money()
+    unit_price = Money()
+    tax_rate = fields.Decimal(as_string=True)
+    net = Money()
+    tax = Money()
+    gross = Money()
+    rule = fields.Dict(allow_none=True)
+
+
+class EventSchema(Schema):
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    from_status = fields.String(data_key="from", allow_none=True)
+    to_status = fields.String(data_key="to")
+    comment = fields.String(allow_none=True)
+
+
+class OrderSchema(Schema):
+    number = fields.String()
+    dealer_code = fields.Function(lambda o: o.dealer.code)
+    status = fields.String()
+    lines = fields.List(fields.Nested(LineOutSchema))
+    net = Money()
+    tax = Money()
+    gross = Money()
+    note = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    events = fields.List(fields.Nested(EventSchema))
+    units = fields.Function(lambda o: [], metadata={"description": "build-to-order units (build-line tracking)"})
+
+
+class OrderSummarySchema(Schema):
+    number = fields.String()
+    dealer_code = fields.Function(lambda o: o.dealer.code)
+    status = fields.String()
+    net = Money()
+    tax = Money()
+    gross = Money()
+    created_at = fields.AwareDateTime()
+
+
+class QuoteOutSchema(Schema):
+    lines = fields.List(fields.Nested(LineOutSchema))
+    net = Money()
+    tax = Money()
+    gross = Money()
+    available = Money(allow_negative=True)
+    on_hold = fields.Boolean()
+
+
+class OrderQuerySchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    status = fields.String()
+    dealer = fields.String()
+    region = fields.String()
+    sku = fields.String()
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    q = fields.String()
+
+
+class CommentSchema(StrictSchema):
+    comment = fields.String(allow_none=True, validate=validate.Length(max=1000))
