@@ -136,6 +136,10 @@ def _register_blueprints(app) -> None:
         catalog_api.blp,
         orders_api.blp,
     )
+    if app.config.get("PORTAL_BENCH_ENDPOINTS"):
+        from portal.platform import benchprobe
+
+        api_blueprints = (*api_blueprints, benchprobe.blp)
     for bp in api_blueprints:
         api.register_blueprint(bp)
         csrf.exempt(bp)

@@ -69,6 +69,7 @@ class Config:
         self.PORTAL_TOKEN_HOURS = int(env.get("PORTAL_TOKEN_HOURS", "12"))
         self.PORTAL_LOGIN_MAX_FAILURES = int(env.get("PORTAL_LOGIN_MAX_FAILURES", "5"))
         self.PORTAL_LOGIN_LOCK_MINUTES = int(env.get("PORTAL_LOGIN_LOCK_MINUTES", "15"))
+        self.PORTAL_BENCH_ENDPOINTS = _bool(env.get("PORTAL_BENCH_ENDPOINTS"))  # bench/ only, never in production
         self.PORTAL_OVERDUE_HOLD_DAYS = int(env.get("PORTAL_OVERDUE_HOLD_DAYS", "90"))
         # the daily overdue scan, as a cron line in UTC: 18:00 UTC is 02:00 in Asia/Shanghai
         self.PORTAL_OVERDUE_SCAN_CRON = env.get("PORTAL_OVERDUE_SCAN_CRON", "0 18 * * *")

@@ -187,6 +187,9 @@ def _load(reset: bool, echo) -> None:
     by_name = {u.username: u for u in users}
     erp = IntegrationPrincipal(type("Token", (), {"scope": "erp", "name": "erp"})())
     load_receivables(dealers, by_name["finance"], erp, rng, today(), echo=echo)
+    from portal.orders.demo import load_catalogue_and_orders
+
+    load_catalogue_and_orders(dealers, by_name, rng, today(), echo=echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
     echo(LOGINS)

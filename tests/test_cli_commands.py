@@ -48,6 +48,11 @@ def test_the_demo_channel(app, world):
     assert world.count(Region) >= 5 + 1
     for role in ("dealer_staff", "dealer_admin", "region_manager", "channel_manager", "finance", "hq_admin"):
         assert world.count(User, role=role) >= 1, role
+    from portal.orders.models import Order
+
+    statuses = world.run(lambda: {o.status for o in __import__("portal.extensions", fromlist=["db"]).db.session.query(
+        Order)})
+    assert {"approved", "credit_review", "rejected"} <= statuses
     # a second run leaves the data alone
     again = runner.invoke(args=["demo"])
     assert "already holds data" in again.output
