@@ -102,6 +102,7 @@ def _register_blueprints(app) -> None:
     from portal.background import api as jobs_api
     from portal.background import views as jobs_views
     from portal.catalog import api as catalog_api
+    from portal.catalog import views as catalog_views
     from portal.credit import api as credit_api
     from portal.credit import views as credit_views
     from portal.dealers import api as dealers_api
@@ -110,6 +111,7 @@ def _register_blueprints(app) -> None:
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
     from portal.orders import api as orders_api
+    from portal.orders import views as orders_views
     from portal.platform import apidocs
     from portal.platform.api import api
 
@@ -122,6 +124,8 @@ def _register_blueprints(app) -> None:
         credit_views.bp,
         jobs_views.bp,
         notify_views.bp,
+        catalog_views.bp,
+        orders_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)

@@ -97,7 +97,7 @@ def _describe(pl: PriceList, rule: PriceRule) -> dict:
     if rule.unit_price is not None:
         out["unit_price"] = str(money(rule.unit_price))
     else:
-        out["discount_pct"] = str(rule.discount_pct.normalize())
+        out["discount_pct"] = format(rule.discount_pct.normalize(), "f")  # "10", "12.5" (never "1E+1")
     return out
 
 

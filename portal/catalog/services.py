@@ -145,10 +145,21 @@ def _parse_product_row(raw: dict) -> dict:
         floor = parse_money(text("min_resale_price")) if text("min_resale_price") else None
     except ValueError as exc:
         raise ValueError(_("Price: %(why)s", why=str(exc))) from exc
-    rate = Decimal(text("tax_rate") or "0.13")
-    if not (Decimal(0) <= rate < 1):
+    try:
+        rate = Decimal(text("tax_rate") or "0.13")
+    except InvalidOperation as exc:
+        raise ValueError(_("A rate from 0 to 1, e.g. 0.13.")) from exc
+    if not rate.is_finite() or not (Decimal(0) <= rate < 1):
         raise ValueError(_("A rate from 0 to 1, e.g. 0.13."))
-    lead = int(text("lead_time_days") or 0)
+    try:
+        lead = int(text("lead_time_days") or 0)
+    except ValueError as exc:
+        raise ValueError(_("Between 0 and 3650 days.")) from exc
+    if not 0 <= lead <= 3650:
+        raise ValueError(_("Between 0 and 3650 days."))
+    for col, limit in (("name", 200), ("name_en", 200), ("category", 60), ("unit", 16)):
+        if len(text(col) or "") > limit:
+            raise ValueError(_("%(col)s: at most %(n)s characters.", col=col, n=limit))
     return {
         "sku": sku,
         "name": text("name", True),

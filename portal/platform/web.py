@@ -75,6 +75,17 @@ STATUS_LABELS = {
     "active": _l("Active"),
     "suspended": _l("Suspended"),
 }
+ORDER_STATUS_LABELS = {
+    "submitted": _l("Submitted"),
+    "credit_review": _l("Credit review"),
+    "approved": _l("Approved"),
+    "in_production": _l("In production"),
+    "built": _l("Built"),
+    "shipped": _l("Shipped"),
+    "delivered": _l("Delivered"),
+    "rejected": _l("Rejected"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 def page_args(default_per_page: int = 25) -> tuple[int, int]:
@@ -155,6 +166,7 @@ def register(app) -> None:
         ROLE_LABELS=ROLE_LABELS,
         CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
+        ORDER_STATUS_LABELS=ORDER_STATUS_LABELS,
         AUDIT_ACTION_LABELS=AUDIT_ACTION_LABELS,
         ENTRY_TYPE_LABELS=ENTRY_TYPE_LABELS,
         JOB_KIND_LABELS=JOB_KIND_LABELS,
