@@ -253,7 +253,7 @@ def test_finance_approves_with_a_comment(client, world, channel, orders):
     # a second approval is refused with the reason, and nothing changes
     before = world.snapshot()
     resp = client.post(f"/orders/{orders['big']}/approve", data={"decision-csrf_token": csrf})
-    assert resp.status_code == 409 and "Only orders in credit review are approved." in text(resp)
+    assert resp.status_code == 409 and "Only orders in credit review can be approved." in text(resp)
     assert world.snapshot() == before
 
 

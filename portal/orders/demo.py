@@ -36,30 +36,89 @@ PARTS = [
 def load_catalogue_and_orders(dealers, people, rng: random.Random, today: dt.date, echo=print) -> dict:
     cm, fin = people["channel"], people["finance"]
     for sku, name, name_en, category, price in VEHICLES:
-        catalog.create_product(cm, {"sku": sku, "name": name, "name_en": name_en, "category": category, "unit": "台",
-                                    "list_price": Decimal(price), "tax_rate": Decimal("0.13"),
-                                    "min_resale_price": (Decimal(price) * Decimal("1.02")).quantize(Decimal("1")),
-                                    "build_to_order": True, "lead_time_days": rng.choice([21, 28, 35])})
+        catalog.create_product(
+            cm,
+            {
+                "sku": sku,
+                "name": name,
+                "name_en": name_en,
+                "category": category,
+                "unit": "台",
+                "list_price": Decimal(price),
+                "tax_rate": Decimal("0.13"),
+                "min_resale_price": (Decimal(price) * Decimal("1.02")).quantize(Decimal("1")),
+                "build_to_order": True,
+                "lead_time_days": rng.choice([21, 28, 35]),
+            },
+        )
     for sku, name, name_en, category, price, unit in PARTS:
-        catalog.create_product(cm, {"sku": sku, "name": name, "name_en": name_en, "category": category, "unit": unit,
-                                    "list_price": Decimal(price), "tax_rate": Decimal("0.13"),
-                                    "min_resale_price": None, "build_to_order": False, "lead_time_days": 0})
+        catalog.create_product(
+            cm,
+            {
+                "sku": sku,
+                "name": name,
+                "name_en": name_en,
+                "category": category,
+                "unit": unit,
+                "list_price": Decimal(price),
+                "tax_rate": Decimal("0.13"),
+                "min_resale_price": None,
+                "build_to_order": False,
+                "lead_time_days": 0,
+            },
+        )
     year_start = today.replace(month=1, day=1)
-    catalog.save_price_list(cm, {"name": "全渠道配件促销", "scope": "all", "priority": 0, "valid_from": year_start,
-                                 "valid_to": None, "rules": [
-                                     {"category": "filters", "discount_pct": Decimal("10")},
-                                     {"sku": "P-OIL-5W30", "min_qty": 50, "unit_price": Decimal("238.00")}]})
-    catalog.save_price_list(cm, {"name": "A级经销商政策", "scope": "tier:A", "priority": 0, "valid_from": year_start,
-                                 "valid_to": None, "rules": [
-                                     {"category": "sedan", "discount_pct": Decimal("3")},
-                                     {"category": "suv", "discount_pct": Decimal("3")},
-                                     {"category": "ev", "discount_pct": Decimal("4")}]})
-    catalog.save_price_list(cm, {"name": "华东新能源推广", "scope": "region:EAST", "priority": 1,
-                                 "valid_from": today - dt.timedelta(days=60), "valid_to": today + dt.timedelta(days=30),
-                                 "rules": [{"category": "ev", "discount_pct": Decimal("6")}]})
-    catalog.save_price_list(cm, {"name": "SH-001 年度大客户价", "scope": f"dealer:{dealers[0].code}", "priority": 0,
-                                 "valid_from": year_start, "valid_to": None,
-                                 "rules": [{"sku": "V-SUV-X7", "unit_price": Decimal("221000.00")}]})
+    catalog.save_price_list(
+        cm,
+        {
+            "name": "全渠道配件促销",
+            "scope": "all",
+            "priority": 0,
+            "valid_from": year_start,
+            "valid_to": None,
+            "rules": [
+                {"category": "filters", "discount_pct": Decimal("10")},
+                {"sku": "P-OIL-5W30", "min_qty": 50, "unit_price": Decimal("238.00")},
+            ],
+        },
+    )
+    catalog.save_price_list(
+        cm,
+        {
+            "name": "A级经销商政策",
+            "scope": "tier:A",
+            "priority": 0,
+            "valid_from": year_start,
+            "valid_to": None,
+            "rules": [
+                {"category": "sedan", "discount_pct": Decimal("3")},
+                {"category": "suv", "discount_pct": Decimal("3")},
+                {"category": "ev", "discount_pct": Decimal("4")},
+            ],
+        },
+    )
+    catalog.save_price_list(
+        cm,
+        {
+            "name": "华东新能源推广",
+            "scope": "region:EAST",
+            "priority": 1,
+            "valid_from": today - dt.timedelta(days=60),
+            "valid_to": today + dt.timedelta(days=30),
+            "rules": [{"category": "ev", "discount_pct": Decimal("6")}],
+        },
+    )
+    catalog.save_price_list(
+        cm,
+        {
+            "name": "SH-001 年度大客户价",
+            "scope": f"dealer:{dealers[0].code}",
+            "priority": 0,
+            "valid_from": year_start,
+            "valid_to": None,
+            "rules": [{"sku": "V-SUV-X7", "unit_price": Decimal("221000.00")}],
+        },
+    )
     counts = {"orders": 0}
     for day_back in range(60, -1, -1):
         day = today - dt.timedelta(days=day_back)

@@ -234,8 +234,14 @@ def may_approve(actor, order: Order) -> bool:
 
 def _transition(actor, order: Order, to_status: str, comment: str | None, allowed_from: tuple[str, ...]):
     if order.status not in allowed_from:
+        from portal.platform.web import ORDER_STATUS_LABELS
+
         raise Conflict(
-            _("An order in status %(status)s cannot become %(to)s.", status=order.status, to=to_status),
+            _(
+                "An order that is %(status)s cannot become %(to)s.",
+                status=ORDER_STATUS_LABELS[order.status],
+                to=ORDER_STATUS_LABELS[to_status],
+            ),
             code="invalid_transition",
         )
     before = order.status
@@ -257,7 +263,7 @@ def _transition(actor, order: Order, to_status: str, comment: str | None, allowe
 def approve(actor, order: Order, comment: str | None = None) -> Order:
     credit.lock_credit(order.dealer)
     if order.status != "credit_review":
-        raise Conflict(_("Only orders in credit review are approved."), code="invalid_transition")
+        raise Conflict(_("Only orders in credit review can be approved."), code="invalid_transition")
     if not may_approve(actor, order):
         raise Forbidden(_("The excess over available credit is beyond your approval limit."))
     _transition(actor, order, "approved", comment, ("credit_review",))
