@@ -34,7 +34,6 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 
-REGION_FIELDS = ("code", "name", "parent_code", "approval_limit")
 DEALER_FIELDS = (
     "code",
     "name",
@@ -48,7 +47,6 @@ DEALER_FIELDS = (
     "contact_email",
     "address",
 )
-USER_FIELDS = ("username", "display_name", "email", "role", "dealer_code", "region_code", "locale", "active")
 
 
 # ---------------------------------------------------------------- regions

@@ -248,21 +248,7 @@ def _dealer_form(form: DealerForm) -> DealerForm:
 
 
 def _dealer_form_data(form: DealerForm) -> dict:
-    return {
-        f: getattr(form, f).data
-        for f in (
-            "name",
-            "region_code",
-            "tier",
-            "channel_type",
-            "payment_terms_days",
-            "status",
-            "contact_name",
-            "contact_phone",
-            "contact_email",
-            "address",
-        )
-    }
+    return {f: getattr(form, f).data for f in services.DEALER_FIELDS if f != "code"}
 
 
 @bp.route("/dealers/new", methods=["GET", "POST"])
