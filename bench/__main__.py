@@ -1,14 +1,33 @@
-"""`python -m bench [--quick]`: run every benchmark and print its figures."""
+"""`python -m bench [--quick]`: run every benchmark and print its figures.
+
+`--orders-only` runs only the orders benchmark (bench/orders.py: its own `--seconds` and `--workers` options);
+`--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
 import sys
 
 from bench import BENCHMARKS
 
+ORDERS = "bench.orders"
+
 
 def main(argv: list[str]) -> None:
-    for name in BENCHMARKS:
-        importlib.import_module(name).main(argv)
+    from bench import orders
+
+    if "--orders-only" in argv:
+        orders.main([a for a in argv if a != "--orders-only"])
+        return
+    if "--credit-endpoint-only" in argv:
+        names = [n for n in BENCHMARKS if n != ORDERS]
+    else:
+        names = [*BENCHMARKS, *([ORDERS] if ORDERS not in BENCHMARKS else [])]
+    # the orders benchmark's own options go to it only; --quick goes to every benchmark
+    known, rest = orders.parser().parse_known_args(argv)
+    quick = ["--quick"] if known.quick else []
+    orders_argv = [*quick, *(["--seconds", str(known.seconds)] if known.seconds else [])]
+    orders_argv += ["--workers", known.workers] if known.workers else []
+    for name in names:
+        importlib.import_module(name).main(orders_argv if name == ORDERS else [*rest, *quick])
 
 
 if __name__ == "__main__":

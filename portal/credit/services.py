@@ -43,7 +43,9 @@ def actor_name(actor) -> str:
 
 def lock_credit(dealer: Dealer) -> DealerCredit:
     """The dealer's credit row, created if missing, locked for the rest of the transaction."""
-    stmt = select(DealerCredit).where(DealerCredit.dealer_id == dealer.id).with_for_update()
+    # FOR UPDATE OF dealer_credit: only this row; the joined dealer and region rows stay unlocked, so other dealers
+    # of the same region (and inserts referencing the dealer) never wait for this transaction
+    stmt = select(DealerCredit).where(DealerCredit.dealer_id == dealer.id).with_for_update(of=DealerCredit)
     credit = db.session.execute(stmt).unique().scalar_one_or_none()
     if credit is None:
         db.session.add(DealerCredit(dealer_id=dealer.id, credit_limit=ZERO, on_hold=False))
