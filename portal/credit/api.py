@@ -55,6 +55,11 @@ def _dealer_for_posting(code: str) -> Dealer:
     return dealer
 
 
+def _source() -> str:
+    """Where a posting came from: the ERP (integration token) or a person through the API."""
+    return "erp" if getattr(current_user, "is_integration", False) else "api"
+
+
 def entry_view(entry: LedgerEntry) -> dict:
     """An entry with what is still open on it and its applications."""
     column = Application.invoice_id if entry.type == "invoice" else Application.credit_id
@@ -86,8 +91,7 @@ def entry_view(entry: LedgerEntry) -> dict:
 def create_invoice(body):
     """Post an invoice raised in the ERP (finance, or an `erp` token)."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
-    source = "erp" if getattr(current_user, "is_integration", False) else "api"
-    return entry_view(services.post_invoice(current_user, dealer, source=source, **body))
+    return entry_view(services.post_invoice(current_user, dealer, source=_source(), **body))
 
 
 @blp.route("/payments", methods=["POST"])
@@ -98,8 +102,7 @@ def create_invoice(body):
 def create_payment(body):
     """Record a payment; it is applied to the oldest open invoices, the rest stays unapplied cash."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
-    source = "erp" if getattr(current_user, "is_integration", False) else "api"
-    return entry_view(services.post_payment(current_user, dealer, source=source, **body))
+    return entry_view(services.post_payment(current_user, dealer, source=_source(), **body))
 
 
 @blp.route("/credit-notes", methods=["POST"])

@@ -27,7 +27,7 @@ from portal.credit.models import Application, CreditIncrease, CreditLimitChange,
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
 from portal.platform.auth import can, requires
-from portal.platform.errors import DomainError, Invalid
+from portal.platform.errors import DomainError, Forbidden, Invalid
 from portal.platform.money import ZERO, money, parse_money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import today
@@ -154,8 +154,6 @@ def credit(code):
     action = request.form.get("action")
     if request.method == "POST":
         if not can("credit.manage"):
-            from portal.platform.errors import Forbidden
-
             raise Forbidden()
         form = forms.get("hold" if action in ("hold", "release") else action)
         if form is not None and form.validate_on_submit():
@@ -338,8 +336,6 @@ def entry(entry_id):
     apply_form, reverse_form = ApplyForm(prefix="apply"), ReverseForm(prefix="rev")
     if request.method == "POST":
         if not can("applications.manage"):
-            from portal.platform.errors import Forbidden
-
             raise Forbidden()
         try:
             if request.form.get("action") == "reverse" and reverse_form.validate_on_submit():
