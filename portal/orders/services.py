@@ -45,6 +45,15 @@ def open_orders_gross(dealer_ids: list[int]) -> dict[int, Decimal]:
 
 credit.OPEN_ORDER_PROVIDERS.append(open_orders_gross)
 
+# Called with (actor, order) in the same transaction whenever an order becomes `approved` (at placement when it
+# fits the credit, or by an approver). The production domain registers the creation of build-to-order units here.
+ON_APPROVED: list = []
+
+
+def _approved(actor, order: Order) -> None:
+    for hook in ON_APPROVED:
+        hook(actor, order)
+
 
 def request_hash(lines: list[dict], note: str | None) -> str:
     canonical = json.dumps(
@@ -210,6 +219,8 @@ def place_order(
         after={"status": status, "gross": str(order.gross)},
         dealer_id=dealer.id,
     )
+    if status == "approved":
+        _approved(actor, order)
     return order, True
 
 
@@ -260,6 +271,13 @@ def _transition(actor, order: Order, to_status: str, comment: str | None, allowe
     _notify_dealer(order, to_status, comment)
 
 
+def advance(
+    actor, order: Order, to_status: str, comment: str | None = None, allowed_from: tuple[str, ...] = ()
+) -> None:
+    """A transition made by the system or by another domain (production, shipping): stored as an event, audited."""
+    _transition(actor, order, to_status, comment, allowed_from)
+
+
 def approve(actor, order: Order, comment: str | None = None) -> Order:
     credit.lock_credit(order.dealer)
     if order.status != "credit_review":
@@ -267,6 +285,7 @@ def approve(actor, order: Order, comment: str | None = None) -> Order:
     if not may_approve(actor, order):
         raise Forbidden(_("The excess over available credit is beyond your approval limit."))
     _transition(actor, order, "approved", comment, ("credit_review",))
+    _approved(actor, order)
     return order
 
 
