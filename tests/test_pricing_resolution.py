@@ -30,6 +30,8 @@ def price(app, sku="CAR-1", qty=1, on=ON, dealer="SH-1"):
         d = db.session.query(Dealer).filter_by(code=dealer).one()
         p = db.session.query(Product).filter_by(sku=sku).one()
         r = pricing.resolve(d, p, qty, on)
+        # what an order uses: only the rules that can apply to the product, read without ORM objects
+        assert pricing.resolve_with(pricing.candidates_for(d, on, [p]), p, qty) == r
         return r.unit_price, (r.rule or {}).get("price_list")
 
 

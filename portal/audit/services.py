@@ -45,8 +45,7 @@ def record(
         after=after,
         ip=request.remote_addr if has_request_context() else None,
     )
-    db.session.add(entry)
-    db.session.flush()
+    db.session.add(entry)  # written with the change by the next flush (at the latest the commit's)
     return entry
 
 

@@ -10,7 +10,7 @@ cents half up.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
@@ -56,10 +56,10 @@ def _scope_rank(price_list: PriceList, dealer: Dealer) -> tuple[int, int] | None
     return None
 
 
-def candidate_lists(dealer: Dealer, on: dt.date) -> list[tuple[PriceList, tuple[int, int]]]:
-    """Active price lists valid on `on` whose scope covers the dealer, with their specificity."""
+def _covers(dealer: Dealer, on: dt.date):
+    """SQL: the price list is active, valid on `on`, and its scope covers the dealer."""
     codes = [c for c in dealer.region.path.strip("/").split("/") if c]
-    stmt = select(PriceList).where(
+    return and_(
         PriceList.active.is_(True),
         or_(PriceList.valid_from.is_(None), PriceList.valid_from <= on),
         or_(PriceList.valid_to.is_(None), PriceList.valid_to >= on),
@@ -70,8 +70,75 @@ def candidate_lists(dealer: Dealer, on: dt.date) -> list[tuple[PriceList, tuple[
             and_(PriceList.scope_kind == "dealer", PriceList.scope_value == dealer.code),
         ),
     )
+
+
+def candidate_lists(dealer: Dealer, on: dt.date) -> list[tuple[PriceList, tuple[int, int]]]:
+    """Active price lists valid on `on` whose scope covers the dealer, with their specificity."""
     out = []
-    for pl in db.session.execute(stmt).scalars():
+    for pl in db.session.execute(select(PriceList).where(_covers(dealer, on))).scalars():
+        rank = _scope_rank(pl, dealer)
+        if rank is not None:
+            out.append((pl, rank))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleRow:
+    id: int
+    sku: str | None
+    category: str | None
+    min_qty: int
+    unit_price: Decimal | None
+    discount_pct: Decimal | None
+
+
+@dataclass(slots=True)
+class _ListRow:
+    """A price list as `resolve_with` reads it (the attributes of PriceList it uses), with some of its rules."""
+
+    id: int
+    name: str
+    scope_kind: str
+    scope_value: str | None
+    priority: int
+    rules: list[_RuleRow] = field(default_factory=list)
+
+    @property
+    def scope(self) -> str:
+        return "all" if self.scope_kind == "all" else f"{self.scope_kind}:{self.scope_value}"
+
+
+def candidates_for(dealer: Dealer, on: dt.date, products) -> list[tuple[_ListRow, tuple[int, int]]]:
+    """Like `candidate_lists`, but with only the rules that can apply to these products, read in one plain query
+    (no ORM objects): what an order needs. Same shape, so `resolve_with` takes either."""
+    skus = sorted({p.sku for p in products})
+    categories = sorted({p.category for p in products})
+    stmt = (
+        select(
+            PriceList.id,
+            PriceList.name,
+            PriceList.scope_kind,
+            PriceList.scope_value,
+            PriceList.priority,
+            PriceRule.id,
+            PriceRule.sku,
+            PriceRule.category,
+            PriceRule.min_qty,
+            PriceRule.unit_price,
+            PriceRule.discount_pct,
+        )
+        .join(PriceRule, PriceRule.price_list_id == PriceList.id)
+        .where(_covers(dealer, on), or_(PriceRule.sku.in_(skus), PriceRule.category.in_(categories)))
+        .order_by(PriceList.id, PriceRule.id)
+    )
+    lists: dict[int, _ListRow] = {}
+    for row in db.session.connection().execute(stmt):
+        pl = lists.get(row[0])
+        if pl is None:
+            pl = lists[row[0]] = _ListRow(*row[:5])
+        pl.rules.append(_RuleRow(*row[5:]))
+    out = []
+    for pl in lists.values():
         rank = _scope_rank(pl, dealer)
         if rank is not None:
             out.append((pl, rank))

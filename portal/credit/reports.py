@@ -28,12 +28,16 @@ def _signed_amount():
     return case((LedgerEntry.type == "invoice", LedgerEntry.amount), else_=-LedgerEntry.amount)
 
 
-def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
-    """Ledger balance (what the dealer owes) at the end of `on` (None: everything posted)."""
+def balance_sql(dealer_id, on: dt.date | None = None):
+    """Ledger balance (what the dealer owes) at the end of `on` (None: everything posted), as a scalar subquery."""
     stmt = select(sql_sum(_signed_amount())).where(LedgerEntry.dealer_id == dealer_id)
     if on is not None:
         stmt = stmt.where(LedgerEntry.entry_date <= on)
-    return money(db.session.execute(stmt).scalar_one())
+    return stmt.scalar_subquery()
+
+
+def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
+    return money(db.session.execute(select(balance_sql(dealer_id, on))).scalar_one())
 
 
 def ledger(

@@ -33,14 +33,13 @@ DEALER_CANCELLABLE = ("submitted", "credit_review", "approved")
 HQ_CANCELLABLE = ("submitted", "credit_review", "approved", "in_production", "built")
 
 
-def open_orders_gross(dealer_ids: list[int]) -> dict[int, Decimal]:
-    """Gross of approved orders not yet invoiced, per dealer (part of exposure, §3)."""
-    stmt = (
-        select(Order.dealer_id, sql_sum(Order.gross))
-        .where(Order.dealer_id.in_(dealer_ids), Order.status.in_(OPEN_FOR_CREDIT))
-        .group_by(Order.dealer_id)
+def open_orders_gross(dealer_id):
+    """Gross of a dealer's approved orders not yet invoiced (part of exposure, §3), as a scalar subquery."""
+    return (
+        select(sql_sum(Order.gross))
+        .where(Order.dealer_id == dealer_id, Order.status.in_(OPEN_FOR_CREDIT))
+        .scalar_subquery()
     )
-    return {dealer_id: money(total) for dealer_id, total in db.session.execute(stmt).all()}
 
 
 credit.OPEN_ORDER_PROVIDERS.append(open_orders_gross)
@@ -90,7 +89,7 @@ def _check_lines(lines: list[dict]) -> dict[str, Product]:
 def quote(dealer: Dealer, lines: list[dict], on: dt.date | None = None) -> dict:
     """Price every line the way an order would be priced (no credit check, nothing stored)."""
     products = _check_lines(lines)
-    lists = pricing.candidate_lists(dealer, on or today())
+    lists = pricing.candidates_for(dealer, on or today(), products.values())
     out_lines = []
     for n, ln in enumerate(lines, start=1):
         product = products[ln["sku"]]
@@ -123,53 +122,59 @@ def _event(
     )
 
 
+def _same_key(dealer: Dealer, idempotency_key: str, digest: str) -> Order | None:
+    """The dealer's order made with this Idempotency-Key (None when there is none); another body → 422."""
+    found = db.session.execute(
+        select(Order.id, Order.request_hash).where(
+            Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key
+        )
+    ).first()
+    if found is None:
+        return None
+    if found.request_hash != digest:
+        raise Invalid(
+            _("This Idempotency-Key was used for a different order."),
+            code="idempotency_mismatch",
+            fields={"Idempotency-Key": [_("Already used with another body.")]},
+        )
+    return db.session.get(Order, found.id)
+
+
+def _next_order_id() -> int:
+    """The id the order will have, taken before the insert so that its number goes in with it (no UPDATE after).
+    PostgreSQL: the column's sequence. SQLite: the writing transaction holds the database's write lock (BEGIN
+    IMMEDIATE), so max + 1 is what the insert would take and nobody else can take it first."""
+    bind = db.session.connection()
+    if bind.dialect.name == "postgresql":
+        return bind.execute(select(func.nextval(func.pg_get_serial_sequence("orders", "id")))).scalar_one()
+    return bind.execute(select(func.coalesce(func.max(Order.id), 0) + 1)).scalar_one()
+
+
 def place_order(
     actor, dealer: Dealer, lines: list[dict], note: str | None = None, idempotency_key: str | None = None
 ) -> tuple[Order, bool]:
     """Price, check credit and store an order in one transaction. Returns (order, created)."""
     digest = request_hash(lines, note)
-    if idempotency_key:
-        existing = (
-            db.session.execute(
-                select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
-            )
-            .unique()
-            .scalar_one_or_none()
-        )
-        if existing is not None:
-            if existing.request_hash != digest:
-                raise Invalid(
-                    _("This Idempotency-Key was used for a different order."),
-                    code="idempotency_mismatch",
-                    fields={"Idempotency-Key": [_("Already used with another body.")]},
-                )
-            return existing, False
+    if idempotency_key and (existing := _same_key(dealer, idempotency_key, digest)) is not None:
+        return existing, False
     if dealer.status != "active":
         raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
     priced = quote(dealer, lines)
     row = credit.lock_credit(dealer)  # the gate: serialised per dealer from here to the commit
-    if idempotency_key:  # a concurrent twin may have committed while we waited for the lock
-        twin = (
-            db.session.execute(
-                select(Order).where(Order.dealer_id == dealer.id, Order.idempotency_key == idempotency_key)
-            )
-            .unique()
-            .scalar_one_or_none()
-        )
-        if twin is not None:
-            if twin.request_hash != digest:
-                raise Invalid(_("This Idempotency-Key was used for a different order."), code="idempotency_mismatch")
-            return twin, False
+    # a concurrent twin may have committed while we waited for the lock
+    if idempotency_key and (twin := _same_key(dealer, idempotency_key, digest)) is not None:
+        return twin, False
     if row.on_hold:
         raise Conflict(
             _("The dealer is on credit hold: %(reason)s", reason=credit._hold_reason(row)), code="credit_hold"
         )
-    summary = credit.credit_summary(dealer)
-    available = summary["available"]
+    available = credit.credit_summary(dealer)["available"]
     status = "approved" if priced["gross"] <= available else "credit_review"
+    order_id = _next_order_id()
     order = Order(
+        id=order_id,
         dealer=dealer,
-        number=f"TMP-{dealer.id}-{digest[:12]}",
+        number=f"SO-{today():%Y%m}-{order_id:06d}",
         status=status,
         net=priced["net"],
         tax=priced["tax"],
@@ -179,9 +184,8 @@ def place_order(
         request_hash=digest,
         available_at_submit=available,
         created_by=credit.actor_name(actor),
-    )
-    for ln in priced["lines"]:
-        order.lines.append(
+        events=[],
+        lines=[
             OrderLine(
                 line_no=ln["line_no"],
                 product=ln["product"],
@@ -195,10 +199,9 @@ def place_order(
                 gross=ln["gross"],
                 rule=ln["rule"],
             )
-        )
-    db.session.add(order)
-    db.session.flush()
-    order.number = f"SO-{today():%Y%m}-{order.id:06d}"
+            for ln in priced["lines"]
+        ],
+    )
     _event(order, actor, None, "submitted")
     _event(
         order,
@@ -210,7 +213,7 @@ def place_order(
         else _("Exceeds available credit by %(x)s CNY.", x=money(priced["gross"] - available)),
         data={"available": str(available), "gross": str(priced["gross"])},
     )
-    db.session.flush()
+    db.session.add(order)
     record(
         actor,
         "order.submit",
@@ -219,6 +222,7 @@ def place_order(
         after={"status": status, "gross": str(order.gross)},
         dealer_id=dealer.id,
     )
+    db.session.flush()  # one flush: the order, its lines, its events and the audit entry
     if status == "approved":
         _approved(actor, order)
     return order, True
