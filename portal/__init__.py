@@ -94,6 +94,8 @@ def _register_models() -> None:
     import portal.orders.models  # noqa: F401
     import portal.orders.services  # noqa: F401  (adds open orders to every dealer's exposure)
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
+    import portal.production.models  # noqa: F401
+    import portal.production.services  # noqa: F401  (creates units when an order is approved)
 
 
 def _register_blueprints(app) -> None:
@@ -114,6 +116,8 @@ def _register_blueprints(app) -> None:
     from portal.orders import views as orders_views
     from portal.platform import apidocs
     from portal.platform.api import api
+    from portal.production import api as production_api
+    from portal.production import views as production_views
 
     for bp in (
         home_views.bp,
@@ -126,6 +130,7 @@ def _register_blueprints(app) -> None:
         notify_views.bp,
         catalog_views.bp,
         orders_views.bp,
+        production_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)
@@ -139,6 +144,7 @@ def _register_blueprints(app) -> None:
         notify_api.blp,
         catalog_api.blp,
         orders_api.blp,
+        production_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

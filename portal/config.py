@@ -15,6 +15,12 @@
 | PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
 | PORTAL_OVERDUE_SCAN_CRON | 0 18 * * * | when the daily overdue scan runs (cron, UTC; 02:00 Shanghai) |
 | MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25, portal@localhost | SMTP for e-mail notifications |
+| PORTAL_BUILD_STAGES | scheduled,body,paint,assembly,inspection,completed | factory stages in order (§4) |
+| PORTAL_VIN_WMI | LDP | World Manufacturer Identifier: the first 3 characters of every VIN |
+| PORTAL_ETA_WINDOW_DAYS | 90 | stage transitions completed within this many days feed the ETA medians |
+| PORTAL_ETA_SAMPLE | 500 | at most this many recent transitions per stage pair feed a median |
+| PORTAL_ETA_DEFAULT_STAGE_HOURS | 24 | hours per stage when neither history nor the product's lead time says more |
+| PORTAL_ETA_CACHE_SECONDS | 300 | how long a process keeps the ETA medians before computing them again |
 """
 
 from __future__ import annotations
@@ -93,6 +99,13 @@ class Config:
         self.MAIL_SERVER = env.get("MAIL_SERVER") or None
         self.MAIL_PORT = int(env.get("MAIL_PORT", "25"))
         self.MAIL_FROM = env.get("MAIL_FROM", "portal@localhost")
+        # build-line tracking (PRODUCT.md §4)
+        self.PORTAL_BUILD_STAGES = env.get("PORTAL_BUILD_STAGES", "scheduled,body,paint,assembly,inspection,completed")
+        self.PORTAL_VIN_WMI = env.get("PORTAL_VIN_WMI", "LDP")
+        self.PORTAL_ETA_WINDOW_DAYS = int(env.get("PORTAL_ETA_WINDOW_DAYS", "90"))
+        self.PORTAL_ETA_SAMPLE = int(env.get("PORTAL_ETA_SAMPLE", "500"))
+        self.PORTAL_ETA_DEFAULT_STAGE_HOURS = int(env.get("PORTAL_ETA_DEFAULT_STAGE_HOURS", "24"))
+        self.PORTAL_ETA_CACHE_SECONDS = int(env.get("PORTAL_ETA_CACHE_SECONDS", "300"))
         # flask-smorest / OpenAPI
         self.API_TITLE = "DRP Portal API"
         self.API_VERSION = "v1"

@@ -297,3 +297,65 @@ class World:
             return order.number
 
         return self._in_request(make)
+
+    # --- build-line tracking ---
+    def serials(self, order: str) -> list[str]:
+        """The VINs of an order's units, in unit order."""
+        from portal.orders.models import Order
+        from portal.production.models import Unit
+
+        def read():
+            order_id = db.session.query(Order.id).filter_by(number=order).scalar()
+            return [s for (s,) in db.session.query(Unit.serial).filter_by(order_id=order_id).order_by(Unit.id)]
+
+        return self.run(read)
+
+    def approve(self, order: str, username: str) -> None:
+        """An approver approves an order in credit review (through the service)."""
+        from portal.dealers.models import User
+        from portal.orders import services
+        from portal.orders.models import Order
+
+        def make():
+            actor = db.session.query(User).filter_by(username=username).one()
+            services.approve(actor, db.session.query(Order).filter_by(number=order).one(), "ok")
+
+        self._in_request(make)
+
+    def cancel(self, order: str, username: str) -> None:
+        from portal.dealers.models import User
+        from portal.orders import services
+        from portal.orders.models import Order
+
+        def make():
+            actor = db.session.query(User).filter_by(username=username).one()
+            services.cancel(actor, db.session.query(Order).filter_by(number=order).one(), "取消")
+
+        self._in_request(make)
+
+    def stage_events(self, serial: str) -> list[tuple[str, object]]:
+        """(stage, occurred_at) of a unit's stored events, in time order."""
+        from portal.production.models import StageEvent, Unit
+
+        def read():
+            unit_id = db.session.query(Unit.id).filter_by(serial=serial).scalar()
+            rows = db.session.query(StageEvent.stage, StageEvent.occurred_at).filter_by(unit_id=unit_id)
+            return [tuple(r) for r in rows.order_by(StageEvent.occurred_at, StageEvent.id)]
+
+        return self.run(read)
+
+    def mes_events(self, events: list[dict], at=None) -> list[dict]:
+        """Ingest events through the service as the MES would (optionally with the clock at `at`)."""
+        from contextlib import nullcontext
+
+        from portal.platform.auth import IntegrationPrincipal
+        from portal.platform.timeutil import freeze
+        from portal.production import services
+
+        mes = IntegrationPrincipal(type("Token", (), {"scope": "production", "name": "mes"})())
+
+        def make():
+            with freeze(at) if at is not None else nullcontext():
+                return services.ingest(mes, events)
+
+        return self._in_request(make)

@@ -56,6 +56,7 @@ KIND_ARGS = {
     "application": (lambda ch: {"application_id": ch["application"]}, {"application_id": 987654}),
     "job": (lambda ch: {"job_id": ch["job"]}, {"job_id": "00000000-0000-0000-0000-000000000000"}),
     "order": (lambda ch: {"number": ch["order"]}, {"number": "SO-209901-999999"}),
+    "track": (lambda ch: {"query": ch["order"]}, {"query": "SO-209901-999999"}),
 }
 
 

@@ -53,11 +53,14 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "orders.read": ALL_PEOPLE,
     "orders.approve": ("region_manager", "channel_manager", "finance", "hq_admin"),
     "orders.cancel": ("dealer_staff", "dealer_admin", "channel_manager", "finance", "hq_admin"),
+    # build-line tracking
+    "tracking.read": ALL_PEOPLE,
+    "production.read": ("region_manager",) + HQ,
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.
 TOKEN_SCOPES: dict[str, tuple[str, ...]] = {
-    "production": ("production.events",),
+    "production": ("production.events", "production.read"),
     "erp": ("invoices.write", "payments.write"),
 }
 
