@@ -69,6 +69,9 @@ def index():
             .scalars()
             .all()
         )
+        from portal.production.services import open_orders_with_stage
+
+        ctx["open_orders"] = open_orders_with_stage(scope, limit=10)
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)

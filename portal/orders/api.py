@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
+from marshmallow import fields
 
 from portal.credit import services as credit
 from portal.dealers.models import Dealer
@@ -23,8 +24,20 @@ from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
 from portal.platform.tenancy import current_scope, tenant_route
+from portal.production.services import units_brief
 
 blp = api_blueprint("api_orders", __name__, "Orders")
+
+
+class OrderOutSchema(OrderSchema):
+    """An order with its build-to-order units (build-line tracking)."""
+
+    units = fields.Function(
+        units_brief,
+        metadata={"description": "build-to-order units: [{serial, sku, stage, stage_at, line}]"},
+    )
+
+
 _SECURITY = [{"bearer": []}]
 
 
@@ -35,7 +48,7 @@ def own_dealer() -> Dealer:
 @blp.route("/orders", methods=["POST"])
 @requires("orders.place")
 @blp.arguments(OrderCreateSchema)
-@blp.response(201, OrderSchema)
+@blp.response(201, OrderOutSchema)
 @blp.doc(
     security=_SECURITY,
     parameters=[
@@ -80,7 +93,7 @@ def list_orders(args):
 @blp.route("/orders/<number>", methods=["GET"])
 @requires("orders.read")
 @tenant_route("order")
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderOutSchema)
 @blp.doc(security=_SECURITY)
 def get_order(number):
     return current_scope().get_or_404(Order, number=number)
@@ -95,7 +108,7 @@ def _transition(name: str, number: str, body: dict):
 @requires("orders.approve")
 @tenant_route("order")
 @blp.arguments(CommentSchema)
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderOutSchema)
 @blp.doc(security=_SECURITY)
 def approve_order(body, number):
     return _transition("approve", number, body)
@@ -105,7 +118,7 @@ def approve_order(body, number):
 @requires("orders.approve")
 @tenant_route("order")
 @blp.arguments(CommentSchema)
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderOutSchema)
 @blp.doc(security=_SECURITY)
 def reject_order(body, number):
     return _transition("reject", number, body)
@@ -115,7 +128,7 @@ def reject_order(body, number):
 @requires("orders.cancel")
 @tenant_route("order")
 @blp.arguments(CommentSchema)
-@blp.response(200, OrderSchema)
+@blp.response(200, OrderOutSchema)
 @blp.doc(security=_SECURITY)
 def cancel_order(body, number):
     return _transition("cancel", number, body)

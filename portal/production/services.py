@@ -349,6 +349,19 @@ def order_refs(order_ids) -> dict[int, tuple[str, str]]:
     return {oid: (number, code) for oid, number, code in rows}
 
 
+def units_brief(order: Order) -> list[dict]:
+    """The units of an order as the order's JSON lists them (PRODUCT.md §9.1 `units`)."""
+    rows = db.session.execute(
+        select(Unit.serial, Unit.sku, Unit.stage, Unit.stage_at, Unit.line)
+        .where(Unit.order_id == order.id)
+        .order_by(Unit.id)
+    ).all()
+    return [
+        {"serial": r.serial, "sku": r.sku, "stage": r.stage, "stage_at": r.stage_at.isoformat(), "line": r.line}
+        for r in rows
+    ]
+
+
 def units_of_order(order: Order) -> list[Unit]:
     return (
         db.session.execute(select(Unit).where(Unit.order_id == order.id).order_by(Unit.id).limit(TRACK_MAX_UNITS))
@@ -450,8 +463,42 @@ def track(scope, query: str) -> dict:
 OPEN_STATUSES = ("submitted", "credit_review", "approved", "in_production", "built", "shipped")
 
 
+def stage_summaries(order_ids: list[int]) -> dict[int, dict]:
+    """order id → {units, stages: [{stage, label, count}] (in stage order), eta (the latest)} for orders with units."""
+    from portal.catalog.models import Product
+
+    if not order_ids:
+        return {}
+    rows = db.session.execute(
+        select(Unit.order_id, Unit.stage, Unit.stage_at, Product.lead_time_days)
+        .join(Product, Product.id == Unit.product_id)
+        .where(Unit.order_id.in_(order_ids))
+    ).all()
+    if not rows:
+        return {}
+    meds = eta_rules.medians()
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    etas: dict[int, dt.datetime | None] = {}
+    for order_id, stage, stage_at, lead in rows:
+        counts[order_id][stage] += 1
+        expected = eta_rules.eta(stage, stage_at, lead, meds)
+        if expected is not None and (etas.get(order_id) is None or expected > etas[order_id]):
+            etas[order_id] = expected
+    return {
+        order_id: {
+            "units": sum(per_stage.values()),
+            "stages": [
+                {"stage": s, "label": st.label(s), "count": n}
+                for s, n in sorted(per_stage.items(), key=lambda kv: st.rank(kv[0]))
+            ],
+            "eta": etas.get(order_id),
+        }
+        for order_id, per_stage in counts.items()
+    }
+
+
 def open_orders_with_stage(scope, limit: int = 10) -> list[dict]:
-    """The most recent open orders in scope, each with its units per stage (slowest first) and its latest ETA."""
+    """The most recent open orders in scope, each with its units per stage and its latest ETA."""
     recent = (
         db.session.execute(
             scope.select(Order)
@@ -463,37 +510,6 @@ def open_orders_with_stage(scope, limit: int = 10) -> list[dict]:
         .scalars()
         .all()
     )
-    if not recent:
-        return []
-    from portal.catalog.models import Product
-
-    rows = db.session.execute(
-        select(Unit.order_id, Unit.stage, Unit.stage_at, Product.lead_time_days)
-        .join(Product, Product.id == Unit.product_id)
-        .where(Unit.order_id.in_([o.id for o in recent]))
-    ).all()
-    meds = eta_rules.medians()
-    per_order: dict[int, dict] = defaultdict(lambda: {"counts": defaultdict(int), "eta": None})
-    for order_id, stage, stage_at, lead in rows:
-        entry = per_order[order_id]
-        entry["counts"][stage] += 1
-        expected = eta_rules.eta(stage, stage_at, lead, meds)
-        if expected is not None and (entry["eta"] is None or expected > entry["eta"]):
-            entry["eta"] = expected
-    out = []
-    for order in recent:
-        entry = per_order.get(order.id)
-        stages = (
-            sorted(((s, st.label(s), n) for s, n in entry["counts"].items()), key=lambda x: st.rank(x[0]))
-            if entry
-            else []
-        )
-        out.append(
-            {
-                "order": order,
-                "stages": [{"stage": s, "label": label, "count": n} for s, label, n in stages],
-                "units": sum(n for _s, _l, n in stages),
-                "eta": entry["eta"] if entry else None,
-            }
-        )
-    return out
+    summaries = stage_summaries([o.id for o in recent])
+    empty = {"units": 0, "stages": [], "eta": None}
+    return [{"order": o, **summaries.get(o.id, empty)} for o in recent]
