@@ -11,6 +11,10 @@ from portal.extensions import db
 
 
 def register(app) -> None:
+    from portal.production import cli as production_cli
+
+    production_cli.register(app)
+
     @app.cli.command("create-user")
     @click.argument("username")
     @click.option(
