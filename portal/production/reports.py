@@ -23,8 +23,9 @@ LATE_PER_PAGE = 25
 
 
 def unit_filters(scope, *, line=None, sku=None, dealer=None, region=None, stage=None, order=None) -> list:
-    """Conditions on Unit: the scope first, then the filters."""
-    conds = [scope.clause(Unit)]
+    """Conditions on Unit: the scope first, then the filters. Units of cancelled orders are left out (the factory
+    stops building them)."""
+    conds = [scope.clause(Unit), Unit.order_id.not_in(select(Order.id).where(Order.status == "cancelled"))]
     if line:
         conds.append(Unit.line == line)
     if sku:
