@@ -495,8 +495,15 @@ def load_past_orders(conn, rng, dealers: list[Dealer], cat: Catalogue, today: dt
 
 
 def reset_run(url: str, data: Data, gate_limit: int | None = None) -> None:
-    """Back to the data as built: the run's orders (lines and events cascade) and audit entries removed."""
+    """Back to the data as built: the run's orders (lines, events, units and their stage events) and audit entries
+    removed."""
     with connect(url) as conn:
+        if conn.execute("SELECT to_regclass('units')").fetchone()[0] is not None:
+            conn.execute(
+                "DELETE FROM stage_events WHERE unit_id IN (SELECT id FROM units WHERE order_id > %s)",
+                (data.history_max_order,),
+            )
+            conn.execute("DELETE FROM units WHERE order_id > %s", (data.history_max_order,))
         conn.execute("DELETE FROM orders WHERE id > %s", (data.history_max_order,))
         conn.execute("DELETE FROM audit_log")
         if gate_limit is not None:
@@ -1090,11 +1097,11 @@ SECTIONS = (
     ("place_order", "portal.orders.services", "place_order"),
     ("  quote (check lines, price them)", "portal.orders.services", "quote"),
     ("    _check_lines (products query)", "portal.orders.services", "_check_lines"),
-    ("    candidate_lists (lists + rules)", "portal.catalog.pricing", "candidate_lists"),
+    ("    candidates_for (the rules for these products)", "portal.catalog.pricing", "candidates_for"),
     ("    resolve_with (per line)", "portal.catalog.pricing", "resolve_with"),
     ("  lock_credit (FOR UPDATE)", "portal.credit.services", "lock_credit"),
     ("  credit_summary", "portal.credit.services", "credit_summary"),
-    ("    dealer_balance (ledger sum)", "portal.credit.reports", "dealer_balance"),
+    ("  _approved (its hooks: the build-to-order units)", "portal.orders.services", "_approved"),
     ("  record (audit entry)", "portal.orders.services", "record"),
     ("  record (audit entry)", "portal.platform.benchprobe", "record"),
     ("response: OrderSchema.dump", "portal.orders.schemas", "OrderSchema.dump"),
@@ -1157,103 +1164,17 @@ def timed_sections():
 
 
 @contextmanager
-def cached_price_lists(cache: dict):
-    """What-if: the price lists valid on a date and their rules loaded once per process (plain copies), each
-    order filtering them by scope in Python, instead of a query + a selectin load of every candidate rule."""
-    from types import SimpleNamespace
+def without_units():
+    """What-if: no build-to-order units made when an order is approved (the hooks of ON_APPROVED cleared): what the
+    units of the build line (issue 5) add to an order."""
+    from portal.orders import services
 
-    from sqlalchemy import or_, select
-
-    from portal.catalog import pricing
-    from portal.catalog.models import PriceList
-    from portal.extensions import db
-
-    original = pricing.candidate_lists
-
-    def snapshot(pl):
-        rules = [
-            SimpleNamespace(id=r.id, sku=r.sku, category=r.category, min_qty=r.min_qty, unit_price=r.unit_price,
-                            discount_pct=r.discount_pct)
-            for r in pl.rules
-        ]  # fmt: skip
-        return SimpleNamespace(id=pl.id, name=pl.name, scope_kind=pl.scope_kind, scope_value=pl.scope_value,
-                               priority=pl.priority, scope=pl.scope, rules=rules)  # fmt: skip
-
-    def candidate_lists(dealer, on):
-        lists = cache.get(on)
-        if lists is None:
-            stmt = select(PriceList).where(
-                PriceList.active.is_(True),
-                or_(PriceList.valid_from.is_(None), PriceList.valid_from <= on),
-                or_(PriceList.valid_to.is_(None), PriceList.valid_to >= on),
-            )
-            lists = cache[on] = [snapshot(pl) for pl in db.session.execute(stmt).scalars()]
-        out = []
-        for pl in lists:
-            rank = pricing._scope_rank(pl, dealer)
-            if rank is not None:
-                out.append((pl, rank))
-        return out
-
-    pricing.candidate_lists = candidate_lists
+    saved = list(services.ON_APPROVED)
+    services.ON_APPROVED.clear()
     try:
         yield
     finally:
-        pricing.candidate_lists = original
-
-
-@contextmanager
-def one_statement_credit(checks: list[str], compared: list[int]):
-    """What-if: the credit figures of the locked row in one statement (limit, temporary increases, ledger balance,
-    open orders) instead of three more queries. The first calls are compared with the app's own figures."""
-    from sqlalchemy import text
-
-    from portal.credit import services as credit
-    from portal.extensions import db
-    from portal.platform.money import money
-    from portal.platform.timeutil import today
-
-    statement = text(
-        "SELECT c.credit_limit,"
-        " (SELECT coalesce(sum(i.amount), 0) FROM credit_increases i"
-        "   WHERE i.dealer_id = c.dealer_id AND i.valid_from <= :on AND i.valid_until >= :on),"
-        " (SELECT coalesce(sum(CASE WHEN e.type = 'invoice' THEN e.amount ELSE -e.amount END), 0)"
-        "   FROM ledger_entries e WHERE e.dealer_id = c.dealer_id),"
-        " (SELECT coalesce(sum(o.gross), 0) FROM orders o"
-        "   WHERE o.dealer_id = c.dealer_id AND o.status IN ('approved', 'in_production', 'built'))"
-        " FROM dealer_credit c WHERE c.dealer_id = :dealer"
-    )
-    original = credit.credit_summary
-
-    def credit_summary(dealer, on=None):
-        on = on or today()
-        limit, temporary, receivables, orders = db.session.execute(statement, {"dealer": dealer.id, "on": on}).one()
-        row = credit.credit_row(dealer)  # in the identity map since lock_credit: no query
-        exposure = money(receivables + orders)
-        figures = {
-            "dealer_code": dealer.code,
-            "credit_limit": money(limit),
-            "temporary": money(temporary),
-            "exposure": exposure,
-            "open_receivables": money(receivables),
-            "open_orders": money(orders),
-            "available": money(limit + temporary - exposure),
-            "on_hold": bool(row and row.on_hold),
-            "hold_reason": credit._hold_reason(row),
-            "hold_source": row.hold_source if row and row.on_hold else None,
-        }
-        if compared[0] < 20:
-            compared[0] += 1
-            expected = original(dealer, on)
-            if expected != figures:
-                checks.append(f"one-statement credit figures differ for {dealer.code}: {figures} != {expected}")
-        return figures
-
-    credit.credit_summary = credit_summary
-    try:
-        yield
-    finally:
-        credit.credit_summary = original
+        services.ON_APPROVED[:] = saved
 
 
 @contextmanager
@@ -1382,16 +1303,12 @@ def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
     # what-ifs: orders (with a key) with one change each against the app as it is, interleaved in rounds of 5
     # orders per variant (the machine is shared: interleaving keeps the comparison fair)
     checks: list[str] = []
-    cache: dict = {}
-    compared = [0]
     variants = (
         ("as it is", nullcontext),
-        ("price lists cached per process", lambda: cached_price_lists(cache)),
-        ("credit figures in one statement", lambda: one_statement_credit(checks, compared)),
+        ("no build-to-order units", without_units),
         ("dealer from the token", dealer_from_token),
-        ("the three together", lambda: combined(cached_price_lists(cache), one_statement_credit(checks, compared),
-                                                  dealer_from_token())),
-    )  # fmt: skip
+        ("both", lambda: combined(without_units(), dealer_from_token())),
+    )
     rounds, batch = 30, 5
     streams = {label: calls(ORDERS_PATH, f"prof-whatif-{label}", True, (rounds + 2) * batch) for label, _m in variants}
     walls: dict[str, list[float]] = defaultdict(list)
