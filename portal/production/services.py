@@ -94,8 +94,9 @@ def create_units(actor, order: Order) -> int:
                     "created_at": now,
                 }
             )
-    for chunk in _chunks(rows, INSERT_CHUNK):
-        db.session.execute(insert(Unit.__table__).values(chunk))
+    # executemany: one statement compiled once and cached, sent in batches (insertmanyvalues); .values(rows) would
+    # compile a new statement for every order
+    db.session.execute(insert(Unit.__table__), rows)
     return count
 
 
@@ -191,9 +192,9 @@ def ingest(actor, events: list[dict]) -> list[dict]:
     inserted = set()
     dialect_insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
     table = StageEvent.__table__
-    for chunk in _chunks(rows, INSERT_CHUNK // 2):
-        stmt = dialect_insert(table).values(chunk).on_conflict_do_nothing(index_elements=["event_id"])
-        inserted.update(db.session.execute(stmt.returning(table.c.event_id)).scalars())
+    if rows:  # one statement compiled once, sent as multi-row VALUES batches (SQLAlchemy's insertmanyvalues)
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+        inserted.update(db.session.execute(stmt, rows).scalars())
     for row in rows:
         i = first_of[row["event_id"]]
         results[i] = {"event_id": row["event_id"], "status": "accepted" if row["event_id"] in inserted else "duplicate"}
@@ -322,10 +323,9 @@ def move_units(actor, unit_ids: list[int], stage: str, at: dt.datetime, source: 
         for u in units
     ]
     dialect_insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
-    for chunk in _chunks(rows, INSERT_CHUNK // 2):
-        db.session.execute(
-            dialect_insert(StageEvent.__table__).values(chunk).on_conflict_do_nothing(index_elements=["event_id"])
-        )
+    if rows:
+        stmt = dialect_insert(StageEvent.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        db.session.execute(stmt, rows)
     forward = [u.id for u in units if _key(stage, at) > _key(u.stage, u.stage_at)]
     if forward:
         db.session.execute(update(Unit).where(Unit.id.in_(forward)).values(stage=stage, stage_at=at))
