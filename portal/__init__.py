@@ -90,12 +90,15 @@ def _register_models() -> None:
     import portal.catalog.models  # noqa: F401
     import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
+    import portal.inventory.models  # noqa: F401
     import portal.notify.models  # noqa: F401
     import portal.orders.models  # noqa: F401
     import portal.orders.services  # noqa: F401  (adds open orders to every dealer's exposure)
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
     import portal.production.models  # noqa: F401
     import portal.production.services  # noqa: F401  (creates units when an order is approved)
+    import portal.shipping.models  # noqa: F401
+    import portal.shipping.services  # noqa: F401  (takes shipped value out of open orders' exposure)
 
 
 def _register_blueprints(app) -> None:
@@ -118,6 +121,7 @@ def _register_blueprints(app) -> None:
     from portal.platform.api import api
     from portal.production import api as production_api
     from portal.production import views as production_views
+    from portal.shipping import api as shipping_api
 
     for bp in (
         home_views.bp,
@@ -145,6 +149,7 @@ def _register_blueprints(app) -> None:
         catalog_api.blp,
         orders_api.blp,
         production_api.blp,
+        shipping_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

@@ -359,3 +359,20 @@ class World:
                 return services.ingest(mes, events)
 
         return self._in_request(make)
+
+    # --- shipping ---
+    def shipment(self, order: str, lines: list[tuple[str, int]], serials: list[str] | None = None) -> str:
+        """HQ ships quantities (and units) of an order through the service; answers the shipment number."""
+        from portal.orders.models import Order
+        from portal.shipping import services
+
+        def make():
+            shipment, _created = services.ship(
+                None,
+                db.session.query(Order).filter_by(number=order).one(),
+                lines=[{"sku": s, "quantity": q} for s, q in lines],
+                serials=serials,
+            )
+            return shipment.number
+
+        return self._in_request(make)

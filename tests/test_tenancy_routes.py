@@ -30,13 +30,16 @@ def channel(world):
     world.dealer("DB", "RB", name="乙经销商")
     invoice = world.invoice("DA", "INV-A-1", "800.00")
     world.product("P-1")
-    order = world.order("DA", [("P-1", 2)])
+    world.credit_limit("DA", "100000")
+    order = world.order("DA", [("P-1", 3)])
+    shipment = world.shipment(order, [("P-1", 1)])
     payment = world.payment("DA", "300.00", reference="BANK-A-1")
     insider = world.user("dealer_staff", dealer="DA", username="insider.staff")
     return {
         "insider_user": insider,
         "invoice": invoice,
         "order": order,
+        "shipment": shipment,
         "payment": payment,
         "application": world.application_of(payment),
         "job": world.job(insider),
@@ -57,6 +60,7 @@ KIND_ARGS = {
     "job": (lambda ch: {"job_id": ch["job"]}, {"job_id": "00000000-0000-0000-0000-000000000000"}),
     "order": (lambda ch: {"number": ch["order"]}, {"number": "SO-209901-999999"}),
     "track": (lambda ch: {"query": ch["order"]}, {"query": "SO-209901-999999"}),
+    "shipment": (lambda ch: {"number": ch["shipment"]}, {"number": "DN-209901-999999"}),
 }
 
 

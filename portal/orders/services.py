@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.notify.services import notify
 from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderEvent, OrderLine
 from portal.platform.errors import Conflict, Forbidden, Invalid
+from portal.platform.ids import next_id
 from portal.platform.money import ZERO, money, sql_sum
 from portal.platform.timeutil import today
 
@@ -47,6 +48,10 @@ credit.OPEN_ORDER_PROVIDERS.append(open_orders_gross)
 # Called with (actor, order) in the same transaction whenever an order becomes `approved` (at placement when it
 # fits the credit, or by an approver). The production domain registers the creation of build-to-order units here.
 ON_APPROVED: list = []
+
+
+# Called with (actor, order) before an order is cancelled; a hook refuses by raising (shipping: nothing shipped).
+BEFORE_CANCEL: list = []
 
 
 def _approved(actor, order: Order) -> None:
@@ -140,16 +145,6 @@ def _same_key(dealer: Dealer, idempotency_key: str, digest: str) -> Order | None
     return db.session.get(Order, found.id)
 
 
-def _next_order_id() -> int:
-    """The id the order will have, taken before the insert so that its number goes in with it (no UPDATE after).
-    PostgreSQL: the column's sequence. SQLite: the writing transaction holds the database's write lock (BEGIN
-    IMMEDIATE), so max + 1 is what the insert would take and nobody else can take it first."""
-    bind = db.session.connection()
-    if bind.dialect.name == "postgresql":
-        return bind.execute(select(func.nextval(func.pg_get_serial_sequence("orders", "id")))).scalar_one()
-    return bind.execute(select(func.coalesce(func.max(Order.id), 0) + 1)).scalar_one()
-
-
 def place_order(
     actor, dealer: Dealer, lines: list[dict], note: str | None = None, idempotency_key: str | None = None
 ) -> tuple[Order, bool]:
@@ -170,7 +165,7 @@ def place_order(
         )
     available = credit.credit_summary(dealer)["available"]
     status = "approved" if priced["gross"] <= available else "credit_review"
-    order_id = _next_order_id()
+    order_id = next_id(Order)
     order = Order(
         id=order_id,
         dealer=dealer,
@@ -307,6 +302,8 @@ def cancel(actor, order: Order, comment: str | None = None) -> Order:
     allowed = DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE
     if dealer_side and order.status not in allowed:
         raise Conflict(_("Production has started; ask HQ to cancel."), code="invalid_transition")
+    for hook in BEFORE_CANCEL:
+        hook(actor, order)
     _transition(actor, order, "cancelled", comment, allowed)
     return order
 

@@ -53,6 +53,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "orders.read": ALL_PEOPLE,
     "orders.approve": ("region_manager", "channel_manager", "finance", "hq_admin"),
     "orders.cancel": ("dealer_staff", "dealer_admin", "channel_manager", "finance", "hq_admin"),
+    # shipping
+    "shipments.create": ("channel_manager", "hq_admin"),
+    "shipments.read": ALL_PEOPLE,
+    "shipments.receive": ("dealer_staff", "dealer_admin"),
     # build-line tracking
     "tracking.read": ALL_PEOPLE,
     "production.read": ("region_manager",) + HQ,

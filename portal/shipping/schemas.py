@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from portal.orders.schemas import LineInSchema
+from portal.platform.api import StrictSchema
+from portal.platform.money import Money
+
+
+class ShipmentCreateSchema(StrictSchema):
+    serials = fields.List(fields.String(validate=validate.Length(min=1, max=17)), validate=validate.Length(max=1000))
+    lines = fields.List(fields.Nested(LineInSchema), validate=validate.Length(max=200))
+    shipped_on = fields.Date()
+
+
+class ReceiveSchema(StrictSchema):
+    received_on = fields.Date()
+
+
+class ShipmentLineOutSchema(Schema):
+    sku = fields.String()
+    quantity = fields.Integer()
+    unit_price = Money()
+    tax_rate = fields.Decimal(as_string=True)
+    net = Money()
+    tax = Money()
+    gross = Money()
+    serials = fields.Function(lambda ln: [u.serial for u in ln.units])
+
+
+class InvoiceOutSchema(Schema):
+    number = fields.String()
+    issued_on = fields.Date(attribute="entry_date")
+    due_on = fields.Date()
+    amount = Money()
+
+
+class ShipmentSchema(Schema):
+    number = fields.String()
+    order_number = fields.Function(lambda s: s.order.number)
+    dealer_code = fields.Function(lambda s: s.order.dealer.code)
+    status = fields.String(metadata={"description": "in_transit | received"})
+    shipped_on = fields.Date()
+    received_on = fields.Date(allow_none=True)
+    net = Money()
+    tax = Money()
+    gross = Money()
+    invoice = fields.Nested(InvoiceOutSchema)
+    lines = fields.List(fields.Nested(ShipmentLineOutSchema))
+
+
+class ShipmentCreatedSchema(Schema):
+    shipment = fields.Nested(ShipmentSchema)
+    invoice = fields.Nested(InvoiceOutSchema)
+
+
+class ShipmentQuerySchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    status = fields.String(validate=validate.OneOf(("in_transit", "received")))
+    dealer = fields.String()
+    order = fields.String()
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    q = fields.String()
