@@ -122,6 +122,7 @@ def _register_blueprints(app) -> None:
     from portal.production import api as production_api
     from portal.production import views as production_views
     from portal.shipping import api as shipping_api
+    from portal.shipping import views as shipping_views
 
     for bp in (
         home_views.bp,
@@ -135,6 +136,7 @@ def _register_blueprints(app) -> None:
         catalog_views.bp,
         orders_views.bp,
         production_views.bp,
+        shipping_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)

@@ -72,6 +72,11 @@ def index():
         from portal.production.services import open_orders_with_stage
 
         ctx["open_orders"] = open_orders_with_stage(scope, limit=10)
+        from portal.shipping.services import shipments_query
+
+        ctx["incoming"] = (
+            db.session.execute(shipments_query(scope, status="in_transit").limit(5)).unique().scalars().all()
+        )
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)

@@ -1,0 +1,367 @@
+"""Browser pages for shipping (PRODUCT.md §5): HQ ships an order's built units and stock quantities (one invoice per
+shipment, a one-time key in the form so a double submit ships once), the shipments list with its exports, one
+shipment with its delivery note and the dealer's receipt, and the shipments of an order on the order page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.orders.models import Order
+from portal.platform.auth import can, requires
+from portal.platform.errors import Conflict, Invalid
+from portal.platform.money import ZERO, money
+from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.timeutil import today
+from portal.platform.web import ORDER_STATUS_LABELS, apply_errors, export_response, list_page, parse_date_arg
+from portal.shipping import services
+from portal.shipping.forms import ReceiveForm, ShipForm
+from portal.shipping.models import SHIPMENT_STATUSES, Shipment
+from portal.shipping.pdf import delivery_note
+
+bp = Blueprint("shipping", __name__, static_folder="static", static_url_path="/shipping/static")
+
+SHIPMENT_STATUS_LABELS = {"in_transit": _l("In transit"), "received": _l("Received")}
+bp.add_app_template_global(SHIPMENT_STATUS_LABELS, "SHIPMENT_STATUS_LABELS")
+
+
+def _new_key() -> str:
+    return "web-ship-" + secrets.token_urlsafe(18)
+
+
+@bp.app_template_global("order_shipments")
+def order_shipments(order: Order) -> list[Shipment]:
+    """The shipments of an order, oldest first (for the order page)."""
+    stmt = current_scope().select(Shipment).where(Shipment.order_id == order.id)
+    return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
+
+
+@bp.app_template_global("may_ship")
+def may_ship(order: Order) -> bool:
+    return can("shipments.create") and order.status in services.SHIPPABLE
+
+
+# ------------------------------------------------------------------ shipping an order
+
+
+def _rows(order: Order) -> list[dict]:
+    """One row per order line: ordered, shipped, left, and for build-to-order lines the built units waiting."""
+    so_far = services.shipped_so_far(order.id)
+    ready = defaultdict(list)
+    for unit in services.ready_units(order.id):
+        ready[unit.order_line_id].append(unit)
+    rows = []
+    for line in order.lines:
+        done_qty, done_net, done_tax = so_far.get(line.id, (0, ZERO, ZERO))
+        rows.append(
+            {
+                "line": line,
+                "built_to_order": line.product.build_to_order,
+                "shipped": done_qty,
+                "left": line.quantity - done_qty,
+                "units": ready.get(line.id, []),
+                "rest_net": money(line.net - done_net),  # what the last shipment of the line takes
+                "rest_tax": money(line.tax - done_tax),
+                "raw": "",
+                "quantity": 0,
+                "errors": [],
+            }
+        )
+    return rows
+
+
+def _price(row: dict) -> None:
+    """What this shipment will invoice for the row, the way services.ship prices it."""
+    qty, line = row["quantity"], row["line"]
+    if qty <= 0 or row["errors"]:
+        row["net"] = row["tax"] = row["gross"] = None
+        return
+    if qty == row["left"]:
+        net, tax = row["rest_net"], row["rest_tax"]
+    else:
+        net = money(line.unit_price * qty)
+        tax = money(net * line.tax_rate)
+    row["net"], row["tax"], row["gross"] = net, tax, net + tax
+
+
+def _select(rows: list[dict], posted: bool) -> list[str]:
+    """The units and quantities chosen: everything ready on a new form, else what the browser sent."""
+    chosen = [s.strip().upper() for s in request.form.getlist("serial") if s.strip()] if posted else []
+    for row in rows:
+        if row["built_to_order"]:
+            if not posted:
+                chosen.extend(u.serial for u in row["units"])
+            serials = {u.serial for u in row["units"]}
+            row["quantity"] = len([s for s in chosen if s in serials])
+            continue
+        if not posted:
+            row["raw"] = str(max(row["left"], 0))
+            row["quantity"] = max(row["left"], 0)
+            continue
+        row["raw"] = (request.form.get(f"qty-{row['line'].id}") or "").strip()
+        try:
+            row["quantity"] = int(row["raw"] or "0")
+        except ValueError:
+            row["quantity"] = 0
+            row["errors"].append(_("A whole number from 0 to %(n)s.", n=max(row["left"], 0)))
+            continue
+        if row["quantity"] < 0:
+            row["errors"].append(_("A whole number from 0 to %(n)s.", n=max(row["left"], 0)))
+        elif row["quantity"] > row["left"]:
+            row["errors"].append(_("Only %(n)s left to ship.", n=max(row["left"], 0)))
+    return chosen
+
+
+def _apply_ship_errors(form: ShipForm, rows: list[dict], serials: list[str], stock_rows: list[dict], exc) -> dict:
+    """The service's field errors next to the fields they are about; the rest at the top. Answers VIN → errors."""
+    shown = {u.serial for row in rows for u in row["units"]}
+    by_vin: dict[str, list[str]] = defaultdict(list)
+    for key, messages in (exc.fields or {}).items():
+        messages = messages if isinstance(messages, list) else [messages]
+        parts = key.split(".")
+        index = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+        if parts[0] == "serials" and index is not None and index < len(serials) and serials[index] in shown:
+            by_vin[serials[index]].extend(messages)
+        elif parts[0] == "lines" and index is not None and index < len(stock_rows):
+            stock_rows[index]["errors"].extend(messages)
+        elif key == "shipped_on":
+            form.shipped_on.errors = list(form.shipped_on.errors) + messages
+        else:
+            form.form_errors.extend(messages)
+    if not exc.fields:
+        form.form_errors.append(exc.message)
+    return by_vin
+
+
+def _key_used(order: Order, key: str) -> bool:
+    stmt = select(Shipment.id).where(Shipment.order_id == order.id, Shipment.idempotency_key == key)
+    return db.session.execute(stmt.limit(1)).first() is not None
+
+
+@bp.route("/orders/<number>/ship", methods=["GET", "POST"])
+@requires("shipments.create")
+@tenant_route("order")
+def ship(number):
+    order = current_scope().get_or_404(Order, number=number)
+    form = ShipForm()
+    posted = request.method == "POST"
+    # the form sent again after it shipped (double click, retry): the service answers that shipment
+    retry = posted and bool(form.key.data) and _key_used(order, form.key.data)
+    if order.status not in services.SHIPPABLE and not retry:
+        flash(_("An order that is %(status)s cannot be shipped.", status=ORDER_STATUS_LABELS[order.status]), "info")
+        return redirect(url_for("orders.detail", number=order.number))
+    if not posted:
+        form.key.data = _new_key()
+        form.shipped_on.data = today()
+    else:
+        form.key.data = form.key.data or _new_key()
+    rows = _rows(order)
+    serials = _select(rows, posted)
+    unit_errors: dict[str, list[str]] = {}
+    status = 200
+    if posted:
+        valid = form.validate_on_submit()
+        if request.form.get("action") == "ship" and valid and (retry or not any(row["errors"] for row in rows)):
+            stock_rows = [r for r in rows if not r["built_to_order"] and r["quantity"] > 0]
+            try:
+                shipment, created = services.ship(
+                    current_user,
+                    order,
+                    serials=serials,
+                    lines=[{"sku": r["line"].sku, "quantity": r["quantity"]} for r in stock_rows],
+                    shipped_on=form.shipped_on.data,
+                    idempotency_key=form.key.data,
+                )
+            except Invalid as exc:
+                if exc.code == "idempotency_mismatch":
+                    form.key.data = _new_key()
+                    form.form_errors.append(
+                        _("This form was already used for another shipment. Check the selection and ship again.")
+                    )
+                else:
+                    unit_errors = _apply_ship_errors(form, rows, serials, stock_rows, exc)
+            except Conflict as exc:
+                flash(exc.message, "warning")
+                return redirect(url_for("orders.detail", number=order.number))
+            else:
+                if created:
+                    flash(
+                        _(
+                            "Shipment %(number)s created; invoice %(invoice)s of %(amount)s CNY posted to the "
+                            "dealer's account.",
+                            number=shipment.number,
+                            invoice=shipment.invoice.number,
+                            amount=f"{shipment.gross:,.2f}",
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(
+                        _(
+                            "This shipment was already made: %(number)s (invoice %(invoice)s). Nothing was shipped "
+                            "twice.",
+                            number=shipment.number,
+                            invoice=shipment.invoice.number,
+                        ),
+                        "info",
+                    )
+                return redirect(url_for("shipping.detail", number=shipment.number))
+        if form.errors or form.form_errors or unit_errors or any(row["errors"] for row in rows):
+            status = 422
+    for row in rows:
+        _price(row)
+    priced = [r for r in rows if r["net"] is not None]
+    totals = {k: money(sum((r[k] for r in priced), ZERO)) for k in ("net", "tax", "gross")}
+    shipped_on = form.shipped_on.data if isinstance(form.shipped_on.data, dt.date) else today()
+    return (
+        render_template(
+            "shipping/ship.html",
+            order=order,
+            form=form,
+            rows=rows,
+            chosen=set(serials),
+            unit_errors=unit_errors,
+            totals=totals,
+            due_on=shipped_on + dt.timedelta(days=order.dealer.payment_terms_days),
+            today=today(),
+        ),
+        status,
+    )
+
+
+# ------------------------------------------------------------------ the list
+
+
+FILTERS = ("status", "dealer", "order", "q")
+
+
+def _filters() -> dict:
+    filters = {k: (request.args.get(k) or "").strip() or None for k in FILTERS}
+    if filters["status"] not in SHIPMENT_STATUSES:
+        filters["status"] = None
+    if current_scope().is_dealer:
+        filters["dealer"] = None
+    filters["date_from"] = parse_date_arg("from")
+    filters["date_to"] = parse_date_arg("to")
+    return filters
+
+
+@bp.route("/shipments")
+@requires("shipments.read")
+def index():
+    filters = _filters()
+    stmt = services.shipments_query(current_scope(), **filters)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        shipments = db.session.execute(stmt).unique().scalars().all()
+        header = [
+            "number",
+            "shipped_on",
+            "order_number",
+            "dealer_code",
+            "dealer_name",
+            "status",
+            "quantity",
+            "vins",
+            "net",
+            "tax",
+            "gross",
+            "invoice_number",
+            "due_on",
+            "received_on",
+            "received_by",
+            "created_by",
+        ]
+        rows = [
+            [
+                s.number,
+                s.shipped_on,
+                s.order.number,
+                s.order.dealer.code,
+                s.order.dealer.name,
+                s.status,
+                sum(ln.quantity for ln in s.lines),
+                " ".join(u.serial for ln in s.lines for u in ln.units),
+                s.net,
+                s.tax,
+                s.gross,
+                s.invoice.number,
+                s.invoice.due_on,
+                s.received_on,
+                s.received_by,
+                s.created_by,
+            ]
+            for s in shipments
+        ]
+        return export_response(fmt, f"shipments-{today()}", header, rows)
+    return render_template("shipping/index.html", page=list_page(stmt), filters=filters)
+
+
+# ------------------------------------------------------------------ one shipment, its receipt, its delivery note
+
+
+def _detail(shipment: Shipment, form: ReceiveForm | None = None, status: int = 200):
+    if form is None:
+        form = ReceiveForm(formdata=None)
+        form.received_on.data = today()
+    may_receive = can("shipments.receive") and shipment.status == "in_transit"
+    return (
+        render_template(
+            "shipping/detail.html", shipment=shipment, form=form, may_receive=may_receive, today_iso=today().isoformat()
+        ),
+        status,
+    )
+
+
+@bp.route("/shipments/<number>")
+@requires("shipments.read")
+@tenant_route("shipment")
+def detail(number):
+    return _detail(current_scope().get_or_404(Shipment, number=number))
+
+
+@bp.route("/shipments/<number>/receive", methods=["POST"])
+@requires("shipments.receive")
+@tenant_route("shipment")
+def receive(number):
+    shipment = current_scope().get_or_404(Shipment, number=number)
+    form = ReceiveForm()
+    if not form.validate_on_submit():
+        return _detail(shipment, form, 422)
+    try:
+        services.receive(current_user, shipment, form.received_on.data)
+    except Invalid as exc:
+        apply_errors(form, exc)
+        return _detail(shipment, form, 422)
+    except Conflict as exc:
+        flash(exc.message, "info")
+        return redirect(url_for("shipping.detail", number=shipment.number))
+    if shipment.order.status == "delivered":
+        flash(
+            _("Shipment %(number)s received; order %(order)s is delivered in full.", number=shipment.number,
+              order=shipment.order.number),
+            "success",
+        )  # fmt: skip
+    else:
+        flash(_("Shipment %(number)s received; the goods are in your stock.", number=shipment.number), "success")
+    return redirect(url_for("shipping.detail", number=shipment.number))
+
+
+@bp.route("/shipments/<number>/delivery-note.pdf")
+@requires("shipments.read")
+@tenant_route("shipment")
+def delivery_note_pdf(number):
+    shipment = current_scope().get_or_404(Shipment, number=number)
+    return Response(
+        delivery_note(shipment),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{shipment.number}.pdf"'},
+    )
