@@ -193,6 +193,9 @@ def _load(reset: bool, echo) -> None:
     from portal.production.demo import load_production
 
     load_production(rng, dealers[0], by_name.get("sh001.staff"), echo=echo)
+    from portal.shipping.demo import load_shipments
+
+    load_shipments(rng, by_name["channel"], echo=echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
     echo(LOGINS)
