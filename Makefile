@@ -22,13 +22,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's Chromium and a CJK font, for the browser tests and screenshots (never a downloaded browser).
+# Debian's Chromium and a CJK font, for the browser tests and screenshots (never a downloaded browser); poppler-utils
+# (pdftoppm) to look at the PDFs the portal makes.
 browser:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian chromium and fonts-wqy-microhei"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
-	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-wqy-microhei' (browser tests will fail)"; fi; \
+	    echo "installing Debian chromium, fonts-wqy-microhei and poppler-utils"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-wqy-microhei poppler-utils' (browser tests will fail)"; fi; \
 	fi
 
 demo: install

@@ -5,14 +5,16 @@ travels with the goods and is read by the driver, the dealer's yard and finance 
 from __future__ import annotations
 
 import io
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 FONT = "STSong-Light"  # one of ReportLab's built-in CID fonts: Chinese without shipping a font file
 _registered = False
@@ -30,12 +32,26 @@ def _money(value) -> str:
     return f"{value:,.2f}"
 
 
+def _text(value) -> str:
+    """User data (names, addresses) inside Paragraph markup: escaped, or `&` and `<` would garble or drop text."""
+    return escape(str(value)) if value not in (None, "") else "—"
+
+
+VINS_PER_ROW = 4  # VINs go in rows of their own under their line, so a long list splits across pages
+GREY = colors.HexColor("#555555")
+RULE = colors.HexColor("#bbbbbb")
+
+
 def delivery_note(shipment) -> bytes:
     font = _font()
     order, dealer, invoice = shipment.order, shipment.order.dealer, shipment.invoice
-    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20, spaceAfter=2 * mm)
+    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20)
+    number_style = ParagraphStyle("number", fontName="Courier-Bold", fontSize=13, leading=20, alignment=TA_RIGHT)
     small = ParagraphStyle("small", fontName=font, fontSize=8.5, leading=11)
     cell = ParagraphStyle("cell", fontName=font, fontSize=8.5, leading=10.5)
+    head = ParagraphStyle("head", parent=cell, leading=10)
+    head_right = ParagraphStyle("head_right", parent=head, alignment=TA_RIGHT)
+    vin = ParagraphStyle("vin", fontName="Courier", fontSize=8, leading=10)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -47,35 +63,57 @@ def delivery_note(shipment) -> bytes:
         title=f"{shipment.number}",
         author="DRP Portal",
     )
-    story = [Paragraph(f"发货单 Delivery note &nbsp; {shipment.number}", title)]
-    head = [
+    banner = Table(
+        [[Paragraph("发货单 Delivery note", title), Paragraph(escape(shipment.number), number_style)]],
+        colWidths=[108 * mm, 70 * mm],
+    )
+    banner.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+            ]
+        )
+    )
+    story = [banner, Spacer(1, 4 * mm)]
+    head_rows = [
         ["发货日期 Shipped on", shipment.shipped_on.isoformat(), "订单 Order", order.number],
-        ["经销商 Dealer", f"{dealer.code} {dealer.name}", "发票 Invoice", invoice.number],
-        ["地址 Address", dealer.address or "—", "到期日 Due on", invoice.due_on.isoformat()],
-        ["联系人 Contact", " ".join(filter(None, [dealer.contact_name, dealer.contact_phone])) or "—",
+        ["经销商 Dealer", f"{_text(dealer.code)} {_text(dealer.name)}", "发票 Invoice", invoice.number],
+        ["地址 Address", _text(dealer.address), "到期日 Due on", invoice.due_on.isoformat()],
+        ["联系人 Contact", _text(" ".join(filter(None, [dealer.contact_name, dealer.contact_phone]))),
          "付款条件 Terms", f"{dealer.payment_terms_days} 天 days"],
     ]  # fmt: skip
     head_table = Table(
-        [[Paragraph(str(c), cell) for c in row] for row in head],
-        colWidths=[28 * mm, 62 * mm, 26 * mm, 62 * mm],
+        [[Paragraph(str(c), cell) for c in row] for row in head_rows],
+        colWidths=[32 * mm, 58 * mm, 30 * mm, 58 * mm],
     )
     head_table.setStyle(
         TableStyle(
             [
-                ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#555555")),
-                ("TEXTCOLOR", (2, 0), (2, -1), colors.HexColor("#555555")),
+                ("TEXTCOLOR", (0, 0), (0, -1), GREY),
+                ("TEXTCOLOR", (2, 0), (2, -1), GREY),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
             ]
         )
     )
     story += [head_table, Spacer(1, 5 * mm)]
-    rows = [["#", "物料 SKU", "名称 Product", "数量 Qty", "单价 Unit price", "金额 Net", "税额 Tax", "价税合计 Gross"]]
+    labels = [("#", ""), ("物料", "SKU"), ("名称", "Product"), ("数量", "Qty"), ("单价", "Unit price"),
+              ("金额", "Net"), ("税额", "Tax"), ("价税合计", "Gross")]  # fmt: skip
+    rows = [[Paragraph(f"{cn}<br/>{en}", head_right if i >= 3 else head) for i, (cn, en) in enumerate(labels)]]
+    style = [
+        ("FONT", (0, 0), (-1, -1), font, 8.5),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
+        ("ALIGN", (3, 1), (-1, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
     for n, line in enumerate(shipment.lines, start=1):
         product = line.order_line.product
-        name = product.name + (f"<br/>{product.name_en}" if product.name_en else "")
-        if line.units:
-            name += "<br/>VIN: " + ", ".join(u.serial for u in line.units)
+        name = _text(product.name) + (f"<br/>{_text(product.name_en)}" if product.name_en else "")
         rows.append(
             [
                 str(n),
@@ -88,26 +126,26 @@ def delivery_note(shipment) -> bytes:
                 _money(line.gross),
             ]
         )
+        serials = [u.serial for u in line.units]
+        for i in range(0, len(serials), VINS_PER_ROW):
+            r = len(rows)
+            rows.append(["", "VIN" if i == 0 else "", Paragraph(", ".join(serials[i : i + VINS_PER_ROW]), vin)])
+            rows[-1] += [""] * 5
+            style += [
+                ("SPAN", (2, r), (-1, r)),
+                ("TEXTCOLOR", (1, r), (1, r), GREY),
+                ("TOPPADDING", (0, r), (-1, r), 0),
+            ]
+        style.append(("LINEBELOW", (0, len(rows) - 1), (-1, len(rows) - 1), 0.25, RULE))
     rows.append(["", "", "合计 Total", str(sum(ln.quantity for ln in shipment.lines)), "", _money(shipment.net),
                  _money(shipment.tax), _money(shipment.gross)])  # fmt: skip
+    style.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.black))
     table = Table(
         rows,
         colWidths=[7 * mm, 24 * mm, 55 * mm, 14 * mm, 20 * mm, 20 * mm, 17 * mm, 21 * mm],
         repeatRows=1,
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), font, 8.5),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.black),
-                ("ALIGN", (3, 0), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("GRID", (0, 1), (-1, -2), 0.25, colors.HexColor("#bbbbbb")),
-            ]
-        )
-    )
+    table.setStyle(TableStyle(style))
     story += [table, Spacer(1, 8 * mm)]
     story.append(
         Paragraph(
@@ -118,28 +156,31 @@ def delivery_note(shipment) -> bytes:
         )
     )
     story.append(Spacer(1, 14 * mm))
-    sign = Table(
-        [["发货人 Shipped by", "承运人 Carrier", "收货人签收 Received by"], ["", "", ""]],
-        colWidths=[59 * mm] * 3,
-        rowHeights=[6 * mm, 16 * mm],
+    sign = Table(  # three signature lines with gaps between them
+        [
+            ["发货人 Shipped by", "", "承运人 Carrier", "", "收货人签收 Received by"],
+            [""] * 5,
+            ["日期 Date", "", "日期 Date", "", "日期 Date"],
+        ],  # fmt: skip
+        colWidths=[54 * mm, 8 * mm, 54 * mm, 8 * mm, 54 * mm],
+        rowHeights=[6 * mm, 16 * mm, 6 * mm],
     )
     sign.setStyle(
         TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), font, 8.5),
-                ("LINEBELOW", (0, 1), (-1, 1), 0.6, colors.black),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 8 * mm),
-            ]
+            [("FONT", (0, 0), (-1, -1), font, 8.5), ("TEXTCOLOR", (0, 0), (-1, -1), GREY)]
+            + [("LINEBELOW", (c, 1), (c, 1), 0.6, colors.black) for c in (0, 2, 4)]
         )
     )
-    story.append(sign)
-    received = f"已收货 Received {shipment.received_on.isoformat()}" if shipment.received_on else ""
+    story.append(KeepTogether([sign]))
+    parts = ["DRP Portal", shipment.number]
+    if shipment.received_on:
+        parts.append(f"已收货 Received {shipment.received_on.isoformat()}")
 
     def footer(canvas, _doc):
         canvas.saveState()
         canvas.setFont(font, 7.5)
         canvas.setFillColor(colors.HexColor("#777777"))
-        canvas.drawString(16 * mm, 9 * mm, f"DRP Portal · {shipment.number} · {received}")
+        canvas.drawString(16 * mm, 9 * mm, " | ".join(parts))
         canvas.drawRightString(A4[0] - 16 * mm, 9 * mm, f"{_doc.page}")
         canvas.restoreState()
 
