@@ -15,4 +15,4 @@ class ShipForm(FlaskForm):
 
 
 class ReceiveForm(FlaskForm):
-    received_on = DateField(_l("Received on"), validators=[DataRequired(message=_l("Choose the date of receipt."))])
+    received_on = DateField(_l("Date of receipt"), validators=[DataRequired(message=_l("Choose the date of receipt."))])
