@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import lazyload
 
 from portal.extensions import db
 from portal.orders import services as orders
@@ -120,6 +121,28 @@ def _key(stage: str, at: dt.datetime) -> tuple[int, dt.datetime]:
     return (st.rank(stage), at)
 
 
+# PostgreSQL: a batch's events and unit moves each in one statement whose parameters are arrays (unnest), so the
+# statement is the same whatever the batch size: planned once per connection, no thousands of bound values.
+_EVENT_COLUMNS = ("event_id", "unit_id", "stage", "occurred_at", "line", "station")
+_PG_INSERT_EVENTS = text(
+    "INSERT INTO stage_events (event_id, unit_id, stage, occurred_at, line, station, received_at) "
+    "SELECT v.event_id, v.unit_id, v.stage, v.occurred_at, v.line, v.station, CAST(:recv AS timestamptz) "
+    "FROM unnest(CAST(:event_id AS varchar[]), CAST(:unit_id AS integer[]), CAST(:stage AS varchar[]), "
+    "CAST(:occurred_at AS timestamptz[]), CAST(:line AS varchar[]), CAST(:station AS varchar[])) "
+    "AS v(event_id, unit_id, stage, occurred_at, line, station) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_PG_MOVE_UNITS = text(
+    "UPDATE units AS u SET stage = v.stage, stage_at = v.stage_at, line = v.line "
+    "FROM unnest(CAST(:uid AS integer[]), CAST(:new_stage AS varchar[]), CAST(:new_at AS timestamptz[]), "
+    "CAST(:new_line AS varchar[])) AS v(id, stage, stage_at, line) WHERE u.id = v.id"
+)
+
+
+def _columns(rows: list[dict], names: tuple[str, ...], **scalars) -> dict:
+    return {**{n: [r[n] for r in rows] for n in names}, **scalars}
+
+
 def ingest(actor, events: list[dict]) -> list[dict]:
     """Store a batch of stage events; one result per event, in input order.
 
@@ -192,7 +215,9 @@ def ingest(actor, events: list[dict]) -> list[dict]:
     inserted = set()
     dialect_insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
     table = StageEvent.__table__
-    if rows:  # one statement compiled once, sent as multi-row VALUES batches (SQLAlchemy's insertmanyvalues)
+    if rows and _dialect() == "postgresql":  # one statement, the rows as 6 arrays: no per-row parameters to plan
+        inserted.update(db.session.execute(_PG_INSERT_EVENTS, _columns(rows, _EVENT_COLUMNS, recv=now)).scalars())
+    elif rows:  # one statement compiled once, sent as multi-row VALUES batches (SQLAlchemy's insertmanyvalues)
         stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
         inserted.update(db.session.execute(stmt, rows).scalars())
     for row in rows:
@@ -227,7 +252,10 @@ def ingest(actor, events: list[dict]) -> list[dict]:
                     "serial": unit.serial,
                 }
             )
-    if moves:
+    if moves and _dialect() == "postgresql":
+        db.session.execute(_PG_MOVE_UNITS, _columns(moves, ("uid", "new_stage", "new_at", "new_line")))
+        derive_order_status(actor, moves)
+    elif moves:
         t = Unit.__table__
         stmt = (
             update(t)
@@ -266,6 +294,7 @@ def derive_order_status(actor, moves: list[dict]) -> None:
             )
         )
         .order_by(Order.id)
+        .options(lazyload(Order.lines))  # only the status changes here: the lines are not needed
     )
     if _dialect() == "postgresql":
         stmt = stmt.with_for_update(of=Order)
