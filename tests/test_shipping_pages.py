@@ -426,3 +426,17 @@ def test_a_delivery_note_with_hundreds_of_vins_runs_over_several_pages():
     long = delivery_note(_note(400))  # one table cell with every VIN could not split: a LayoutError before
     pages = int(re.search(rb"/Count (\d+)", long).group(1))
     assert long.startswith(b"%PDF") and pages >= 3
+
+
+def test_a_partly_shipped_order_offers_no_cancel_button(client, world, shop):
+    login(client, shop["finance"])
+    assert "Cancel the order" in text(client.get(f"/orders/{shop['order']}"))
+    world.shipment(shop["order"], [("OIL-1", 1)])
+    assert "Cancel the order" not in text(client.get(f"/orders/{shop['order']}"))
+
+
+def test_the_number_search_matches_literally(client, world, shop):
+    world.shipment(shop["order"], [("OIL-1", 1)])
+    login(client, shop["cm"])
+    assert client.get("/api/v1/shipments?q=DN-").get_json()["total"] == 1
+    assert client.get("/api/v1/shipments?q=_").get_json()["total"] == 0  # not a LIKE wildcard

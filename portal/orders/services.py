@@ -297,6 +297,19 @@ def reject(actor, order: Order, comment: str | None = None) -> Order:
     return order
 
 
+def may_cancel(actor, order: Order) -> bool:
+    """Whether `cancel` would let this actor cancel the order now (the page offers the button only then)."""
+    dealer_side = getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
+    if order.status not in (DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE):
+        return False
+    try:
+        for hook in BEFORE_CANCEL:
+            hook(actor, order)
+    except Conflict:
+        return False
+    return True
+
+
 def cancel(actor, order: Order, comment: str | None = None) -> Order:
     dealer_side = getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
     allowed = DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE

@@ -262,8 +262,7 @@ def _dealer_ageing(dealer: Dealer) -> dict:
 def _may_cancel(order: Order) -> bool:
     if not can("orders.cancel"):
         return False
-    dealer_side = getattr(current_user, "role", None) in ("dealer_staff", "dealer_admin")
-    return order.status in (services.DEALER_CANCELLABLE if dealer_side else services.HQ_CANCELLABLE)
+    return services.may_cancel(current_user, order)
 
 
 def _detail(order: Order, decision: ActionForm | None = None, cancel: ActionForm | None = None, status: int = 200):

@@ -393,5 +393,5 @@ def shipments_query(scope, *, status=None, dealer=None, order=None, date_from=No
     if date_to:
         stmt = stmt.where(Shipment.shipped_on <= date_to)
     if q:
-        stmt = stmt.where(func.lower(Shipment.number).like(f"%{q.strip().lower()}%"))
+        stmt = stmt.where(func.lower(Shipment.number).contains(q.strip().lower(), autoescape=True))
     return stmt
