@@ -56,7 +56,7 @@ from bench.common import (
     table,
     without_keys,
 )
-from bench.receivables import REGIONS, save_explain
+from bench.receivables import plan_regions, save_explain
 
 SEED = 5  # issue 5
 FULL_UNITS, FULL_EVENTS = 1_000_000, 8_000_000
@@ -108,19 +108,6 @@ class Data:
 
 def ts(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(epoch))
-
-
-def plan_regions() -> tuple[list[tuple], list[tuple]]:
-    regions = [(1, "HQ", "总部", None, "/HQ/")]
-    provinces = []
-    for code, (name, children) in REGIONS.items():
-        rid = len(regions) + 1
-        regions.append((rid, code, name, 1, f"/HQ/{code}/"))
-        for pcode, pname in children:
-            pid = len(regions) + 1
-            regions.append((pid, pcode, pname, rid, f"/HQ/{code}/{pcode}/"))
-            provinces.append((pid, pcode, pname))
-    return regions, provinces
 
 
 class Copier:

@@ -109,8 +109,8 @@ class DealerPlan:
 # ---------------------------------------------------------------- the channel
 
 
-def plan_channel(rng: random.Random) -> tuple[list[tuple], list[DealerPlan]]:
-    """Regions (id, code, name, parent_id, path) and the dealers, spread unevenly over the provinces."""
+def plan_regions() -> tuple[list[tuple], list[tuple]]:
+    """HQ → regions → provinces: rows (id, code, name, parent_id, path), and the provinces (id, code, name)."""
     regions = [(1, "HQ", "总部", None, "/HQ/")]
     provinces = []
     for code, (name, children) in REGIONS.items():
@@ -120,6 +120,12 @@ def plan_channel(rng: random.Random) -> tuple[list[tuple], list[DealerPlan]]:
             pid = len(regions) + 1
             regions.append((pid, pcode, pname, rid, f"/HQ/{code}/{pcode}/"))
             provinces.append((pid, pcode, pname))
+    return regions, provinces
+
+
+def plan_channel(rng: random.Random) -> tuple[list[tuple], list[DealerPlan]]:
+    """Regions (id, code, name, parent_id, path) and the dealers, spread unevenly over the provinces."""
+    regions, provinces = plan_regions()
     province_weights = [rng.randint(1, 10) for _ in provinces]
     profile_names = list(PROFILES)
     profile_weights = [PROFILES[p][0] for p in profile_names]

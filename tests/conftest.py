@@ -116,7 +116,11 @@ def empty_all_tables(app) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean(request):
+    from portal.production import eta
+
+    eta.clear_cache()  # the per-process cache of stage medians: each test sees its own data only
     yield
+    eta.clear_cache()
     if "app" in request.fixturenames:
         app = request.getfixturevalue("app")
         empty_all_tables(app)

@@ -8,18 +8,10 @@ import datetime as dt
 import pytest
 
 from portal.platform.timeutil import freeze
-from portal.production import eta
 from tests.conftest import login
 
 T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
 STAGES = ["scheduled", "body", "paint", "assembly", "inspection", "completed", "shipped", "delivered"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_medians():
-    eta.clear_cache()
-    yield
-    eta.clear_cache()
 
 
 @pytest.fixture

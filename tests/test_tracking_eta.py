@@ -17,13 +17,6 @@ H = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_medians():
-    eta.clear_cache()
-    yield
-    eta.clear_cache()
-
-
 @pytest.fixture
 def ch(world):
     world.region("EAST")
