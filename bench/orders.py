@@ -73,7 +73,7 @@ from bench.common import (
     stopwatch,
     table,
 )
-from bench.receivables import REGIONS, save_explain
+from bench.receivables import REGIONS, plan_regions, save_explain
 
 SEED = 4  # issue 4
 DEALERS = 200
@@ -142,19 +142,6 @@ def money_text(value: int) -> str:
 def half_up(numerator: int, denominator: int) -> int:
     """Round numerator/denominator to the nearest integer, halves away from zero (for positive values)."""
     return (2 * numerator + denominator) // (2 * denominator)
-
-
-def plan_regions() -> tuple[list[tuple], list[tuple]]:
-    regions = [(1, "HQ", "总部", None, "/HQ/")]
-    provinces = []
-    for code, (name, children) in REGIONS.items():
-        rid = len(regions) + 1
-        regions.append((rid, code, name, 1, f"/HQ/{code}/"))
-        for pcode, pname in children:
-            pid = len(regions) + 1
-            regions.append((pid, pcode, pname, rid, f"/HQ/{code}/{pcode}/"))
-            provinces.append((pid, pcode, pname))
-    return regions, provinces
 
 
 def build_data(app, url: str, today: dt.date, timings: dict) -> Data:
