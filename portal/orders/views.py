@@ -26,6 +26,8 @@ from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import portal_tz, today
 from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg
+from portal.production.views import order_production
+from portal.shipping.views import may_ship, order_shipments
 
 bp = Blueprint("orders", __name__)
 
@@ -269,6 +271,7 @@ def _detail(order: Order, decision: ActionForm | None = None, cancel: ActionForm
     decision = decision or ActionForm(prefix="decision", formdata=None)
     cancel = cancel or ActionForm(prefix="cancel", formdata=None)
     ctx = {"order": order, "decision": decision, "cancel": cancel, "may_cancel": _may_cancel(order)}
+    ctx.update(production=order_production(order), shipments=order_shipments(order), may_ship=may_ship(order))
     ctx["in_review"] = order.status == "credit_review"
     ctx["may_approve"] = ctx["in_review"] and can("orders.approve") and services.may_approve(current_user, order)
     if ctx["in_review"]:

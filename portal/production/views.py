@@ -30,7 +30,6 @@ def _localtime_filter(moment) -> str:
     return local_time(moment)
 
 
-@bp.app_template_global("order_production")
 def order_production(order) -> dict | None:
     """The units of an order per stage, for the order page (None for an order without units)."""
     return services.stage_summaries([order.id]).get(order.id)

@@ -37,14 +37,12 @@ def _new_key() -> str:
     return "web-ship-" + secrets.token_urlsafe(18)
 
 
-@bp.app_template_global("order_shipments")
 def order_shipments(order: Order) -> list[Shipment]:
     """The shipments of an order, oldest first (for the order page)."""
     stmt = current_scope().select(Shipment).where(Shipment.order_id == order.id)
     return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
 
 
-@bp.app_template_global("may_ship")
 def may_ship(order: Order) -> bool:
     return can("shipments.create") and order.status in services.SHIPPABLE
 
