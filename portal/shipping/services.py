@@ -99,9 +99,9 @@ def ready_units(order_id: int) -> list:
     ).all()
 
 
-def remaining(order: Order) -> dict[int, int]:
-    """order line id → quantity still to ship."""
-    so_far = shipped_so_far(order.id)
+def remaining(order: Order, so_far: dict | None = None) -> dict[int, int]:
+    """order line id → quantity still to ship (`so_far`: `shipped_so_far(order.id)` when already read)."""
+    so_far = shipped_so_far(order.id) if so_far is None else so_far
     return {ln.id: ln.quantity - so_far.get(ln.id, (0, ZERO, ZERO))[0] for ln in order.lines}
 
 
@@ -130,7 +130,9 @@ def _moment(on: dt.date) -> dt.datetime:
     return utcnow() if on == today() else dt.datetime.combine(on, dt.time(12), portal_tz())
 
 
-def _pick(order: Order, serials: list[str], lines: list[dict]) -> tuple[dict[int, int], dict[int, list]]:
+def _pick(
+    order: Order, serials: list[str], lines: list[dict], left: dict[int, int]
+) -> tuple[dict[int, int], dict[int, list]]:
     """Check what is asked against the order: (quantity per order line, units per order line). Every problem is
     reported at once, by field."""
     errors: dict[str, list[str]] = {}
@@ -142,7 +144,6 @@ def _pick(order: Order, serials: list[str], lines: list[dict]) -> tuple[dict[int
     if len(set(skus)) != len(skus):
         errors["lines"] = [_("Each SKU once per shipment.")]
     by_sku = {ln.sku: ln for ln in order.lines}
-    left = remaining(order)
     ready = ready_units(order.id)
     ready_by_serial = {u.serial: u for u in ready}
     units: dict[int, list] = defaultdict(list)
@@ -224,8 +225,9 @@ def ship(
     placed_on = order.created_at.astimezone(portal_tz()).date()
     if shipped_on > today() or shipped_on < placed_on:
         raise Invalid(fields={"shipped_on": [_("Between the order date and today.")]})
-    quantities, units = _pick(order, serials, lines)
     so_far = shipped_so_far(order.id)
+    left = remaining(order, so_far)
+    quantities, units = _pick(order, serials, lines, left)
     shipment_id = next_id(Shipment)
     number = f"DN-{shipped_on:%Y%m}-{shipment_id:06d}"
     shipment_lines = []
@@ -293,7 +295,7 @@ def ship(
     db.session.flush()
     unit_ids = [u.id for picked in units.values() for u in picked]
     production.move_units(actor, unit_ids, "shipped", _moment(shipped_on), source="shipment")
-    if all(v == 0 for v in remaining(order).values()):
+    if all(left[line_id] == quantities.get(line_id, 0) for line_id in left):
         orders.advance(actor, order, "shipped", number, allowed_from=SHIPPABLE)
     _notify(order, shipment)
     return shipment, True
