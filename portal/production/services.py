@@ -29,7 +29,7 @@ from portal.platform.timeutil import today, utcnow
 from portal.production import eta as eta_rules
 from portal.production import stages as st
 from portal.production.models import StageEvent, Unit
-from portal.production.vin import make_vin
+from portal.production.vin import is_valid_vin, make_vin
 
 MAX_BATCH = 1000
 INSERT_CHUNK = 1000
@@ -451,7 +451,15 @@ def track(scope, query: str) -> dict:
     q = (query or "").strip().upper()
     if not q or len(q) > 40:
         raise NotFound("Order or unit not found")
-    order = scope.first(Order, number=q)
+    # the order's lines and events are not shown here: not loaded (its selectin relationships would read them)
+    no_children = (lazyload(Order.lines), lazyload(Order.events))
+    order = (
+        None  # a VIN is never an order number: one lookup, not two
+        if is_valid_vin(q)
+        else db.session.execute(scope.select(Order).filter_by(number=q).options(*no_children))
+        .unique()
+        .scalar_one_or_none()
+    )
     if order is not None:
         units = units_of_order(order)
         total = (
@@ -463,7 +471,8 @@ def track(scope, query: str) -> dict:
         unit = scope.first(Unit, serial=q)
         if unit is None:
             raise NotFound("Order or unit not found")
-        order, units, total = unit.order, [unit], 1
+        order = db.session.get(Order, unit.order_id, options=no_children)  # in scope with its unit
+        units, total = [unit], 1
     now = utcnow()
     meds = eta_rules.medians()
     lines = timelines(units)
