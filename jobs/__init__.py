@@ -53,6 +53,20 @@ def enqueue(func: str, *args, **kwargs) -> None:
     after_commit(lambda: queue.enqueue(func, *args, **kwargs))
 
 
+def enqueue_many(func: str, arg_lists: list[tuple]) -> None:
+    """Queue `func(*args)` for each args tuple once the current transaction has committed, in one Redis round trip."""
+    queue = get_queue()
+
+    def push():
+        if not queue._is_async:  # in-process: run them one after the other, here
+            for args in arg_lists:
+                queue.enqueue(func, *args)
+            return
+        queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=3600) for args in arg_lists])
+
+    after_commit(push)
+
+
 def live_progress(job_id: str) -> dict | None:
     """The running job's progress from Redis ({status, done, total}), if there is any."""
     from rq.exceptions import NoSuchJobError
@@ -77,6 +91,16 @@ def report_progress(done: int, total: int) -> None:
 
 
 _worker_app = None
+
+
+def warm_up() -> None:
+    """Load once in the worker, before any fork, what every job would otherwise load again (the PDF font)."""
+    try:
+        from portal.platform.pdf import cjk_font
+
+        cjk_font()
+    except Exception:  # a missing font is reported by the job that needs it, with its own message
+        log.warning("the PDF font could not be loaded; statement jobs will fail until it is installed")
 
 
 @contextmanager

@@ -99,6 +99,7 @@ def _register_models() -> None:
     import portal.production.services  # noqa: F401  (creates units when an order is approved)
     import portal.shipping.models  # noqa: F401
     import portal.shipping.services  # noqa: F401  (takes shipped value out of open orders' exposure)
+    import portal.statements.models  # noqa: F401
 
 
 def _register_blueprints(app) -> None:
@@ -123,6 +124,7 @@ def _register_blueprints(app) -> None:
     from portal.production import views as production_views
     from portal.shipping import api as shipping_api
     from portal.shipping import views as shipping_views
+    from portal.statements import api as statements_api
 
     for bp in (
         home_views.bp,
@@ -152,6 +154,7 @@ def _register_blueprints(app) -> None:
         orders_api.blp,
         production_api.blp,
         shipping_api.blp,
+        statements_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

@@ -78,23 +78,36 @@ def register(app) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="exit when the queue is empty")
-    @click.option("--cron/--no-cron", default=True, help="also run the schedule (daily overdue scan); one is enough")
-    def worker(burst, cron):
-        """Start an RQ worker on REDIS_URL, with RQ's cron scheduler for the daily jobs."""
+    @click.option("--cron/--no-cron", default=True, help="also run the schedule (daily scan, monthly run)")
+    @click.option("--fork/--no-fork", default=True, help="run each job in a forked work horse (RQ's default) or inline")
+    def worker(burst, cron, fork):
+        """Start an RQ worker on REDIS_URL, with RQ's cron scheduler for the daily and monthly jobs."""
         import multiprocessing
+        import os
 
-        from rq import Worker
+        from rq import SimpleWorker, Worker
 
+        import jobs
         from jobs import QUEUE_NAME, redis_connection
+        from portal.extensions import db
 
         if not current_app.config.get("REDIS_URL"):
             raise click.ClickException("REDIS_URL is not set: without Redis, jobs run in-process and need no worker.")
+        # Jobs run in this app (built once, before any fork), and a forked work horse opens database connections
+        # of its own instead of sharing the parent's sockets.
+        jobs._worker_app = current_app._get_current_object()
+        engine = db.engine
+        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+        jobs.warm_up()
         scheduler = None
         if cron and not burst:
             scheduler = multiprocessing.get_context("spawn").Process(target=run_cron, daemon=True)
             scheduler.start()
+        worker_class = Worker if fork else SimpleWorker
         try:
-            Worker([QUEUE_NAME], connection=redis_connection(current_app)).work(with_scheduler=True, burst=burst)
+            worker_class([QUEUE_NAME], connection=redis_connection(current_app)).work(
+                with_scheduler=True, burst=burst
+            )
         finally:
             if scheduler is not None:
                 scheduler.terminate()
@@ -106,6 +119,7 @@ def run_cron() -> None:
 
     from jobs import QUEUE_NAME, redis_connection
     from jobs.overdue import scheduled_scan
+    from jobs.statements import scheduled_monthly_run
     from portal import create_app
 
     app = create_app()
@@ -116,5 +130,12 @@ def run_cron() -> None:
         cron=app.config["PORTAL_OVERDUE_SCAN_CRON"],
         job_timeout=3600,
         name="daily-overdue-scan",
+    )
+    scheduler.register(
+        scheduled_monthly_run,
+        QUEUE_NAME,
+        cron=app.config["PORTAL_STATEMENT_RUN_CRON"],
+        job_timeout=3600,
+        name="monthly-statement-run",
     )
     scheduler.start()

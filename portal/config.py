@@ -21,6 +21,9 @@
 | PORTAL_ETA_SAMPLE | 500 | at most this many recent transitions per stage pair feed a median |
 | PORTAL_ETA_DEFAULT_STAGE_HOURS | 24 | hours per stage when neither history nor the product's lead time says more |
 | PORTAL_ETA_CACHE_SECONDS | 300 | how long a process keeps the ETA medians before computing them again |
+| PORTAL_STATEMENT_RUN_CRON | 0 0 1 * * | monthly statement run of last month (cron, UTC; 08:00 Shanghai on the 1st) |
+| PORTAL_PDF_FONT | the Debian WenQuanYi Micro Hei file | CJK TrueType font embedded in PDFs (`make fonts`) |
+| PORTAL_COMPANY_NAME, _ADDRESS, _PHONE, _BANK | the demo manufacturer | the issuer block printed on statements |
 """
 
 from __future__ import annotations
@@ -106,6 +109,15 @@ class Config:
         self.PORTAL_ETA_SAMPLE = int(env.get("PORTAL_ETA_SAMPLE", "500"))
         self.PORTAL_ETA_DEFAULT_STAGE_HOURS = int(env.get("PORTAL_ETA_DEFAULT_STAGE_HOURS", "24"))
         self.PORTAL_ETA_CACHE_SECONDS = int(env.get("PORTAL_ETA_CACHE_SECONDS", "300"))
+        # statements (PRODUCT.md §6)
+        self.PORTAL_STATEMENT_RUN_CRON = env.get("PORTAL_STATEMENT_RUN_CRON", "0 0 1 * *")
+        self.PORTAL_PDF_FONT = env.get("PORTAL_PDF_FONT") or None
+        self.PORTAL_COMPANY_NAME = env.get("PORTAL_COMPANY_NAME", "DRP Motors Co., Ltd. 德锐普汽车有限公司")
+        self.PORTAL_COMPANY_ADDRESS = env.get(
+            "PORTAL_COMPANY_ADDRESS", "88 Jinqiao Road, Pudong, Shanghai 上海市浦东新区金桥路88号"
+        )
+        self.PORTAL_COMPANY_PHONE = env.get("PORTAL_COMPANY_PHONE", "+86 21 5000 8888")
+        self.PORTAL_COMPANY_BANK = env.get("PORTAL_COMPANY_BANK", "ICBC Shanghai Jinqiao 1001 2345 6789 0123 456")
         # flask-smorest / OpenAPI
         self.API_TITLE = "DRP Portal API"
         self.API_VERSION = "v1"

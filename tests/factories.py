@@ -376,3 +376,26 @@ class World:
             return shipment.number
 
         return self._in_request(make)
+
+    # --- statements ---
+    def statement(self, dealer: str, period: str, by: str = "test") -> int | None:
+        """Issue (or re-read, when unchanged) the dealer's statement of `period`; its id."""
+        from portal.statements import services
+
+        def make():
+            statement, _outcome = services.issue(by, self._dealer_obj(dealer), period)
+            return statement.id if statement is not None else None
+
+        return self._in_request(make)
+
+    def statement_lines(self, statement_id: int) -> list[int]:
+        from portal.statements.models import StatementLine
+
+        return self.run(
+            lambda: [
+                line.id
+                for line in db.session.query(StatementLine)
+                .filter_by(statement_id=statement_id)
+                .order_by(StatementLine.position)
+            ]
+        )

@@ -60,6 +60,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # build-line tracking
     "tracking.read": ALL_PEOPLE,
     "production.read": ("region_manager",) + HQ,
+    # statements and reconciliation
+    "statements.read": ("dealer_admin", "region_manager") + HQ,
+    "statements.issue": ("finance",),
+    "statements.reconcile": ("dealer_admin",),
+    "statements.comment": ("dealer_admin", "finance"),
+    "disputes.resolve": ("finance",),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -1,0 +1,1 @@
+"""Monthly statements and reconciliation (PRODUCT.md §6)."""
