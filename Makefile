@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install demo serve test test-fast lint browser clean bench
+.PHONY: install demo serve test test-fast lint browser fonts clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -32,7 +32,17 @@ browser:
 	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-wqy-microhei poppler-utils' (browser tests will fail)"; fi; \
 	fi
 
-demo: install
+# The CJK TrueType font embedded in the PDFs (statements, delivery notes): Debian's WenQuanYi Micro Hei (Apache-2.0 /
+# GPLv3), unless PORTAL_PDF_FONT names another .ttf/.ttc.
+fonts:
+	@if [ -z "$$PORTAL_PDF_FONT" ] && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing fonts-wqy-microhei (the PDF font)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "the PDF font is missing: run 'sudo apt-get install fonts-wqy-microhei' or set PORTAL_PDF_FONT"; fi; \
+	fi
+
+demo: install fonts
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal demo
 	@echo "Serving the portal at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
@@ -42,7 +52,7 @@ serve: install
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
 
-test: install browser
+test: install fonts browser
 	$(BIN)/python -m pytest
 
 test-fast: install

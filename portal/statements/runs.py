@@ -86,8 +86,12 @@ def lock_item(run_id: str, dealer_id: int) -> StatementRunItem | None:
 
 def settle(run_id: str) -> JobRecord:
     """Progress and, when no dealer is left queued, the end of the run. The run row is locked so that the last two
-    dealers finishing at the same time cannot both miss the end (always locked after the item: no deadlock)."""
-    record = db.session.execute(select(JobRecord).where(JobRecord.id == run_id).with_for_update()).scalar_one()
+    dealers finishing at the same time cannot both miss the end (always locked after the item: no deadlock). The lock
+    is FOR NO KEY UPDATE: the statements a dealer job inserts hold a key-share lock on this row (their run_id), which
+    a plain FOR UPDATE would wait for, and two dealer jobs would wait for each other."""
+    record = db.session.execute(
+        select(JobRecord).where(JobRecord.id == run_id).with_for_update(key_share=True)
+    ).scalar_one()
     counts = dict(
         db.session.execute(
             select(StatementRunItem.status, func.count())
