@@ -12,30 +12,11 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-FONT = "STSong-Light"  # one of ReportLab's built-in CID fonts: Chinese without shipping a font file
-_registered = False
-
-
-def _font() -> str:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
-    return FONT
-
-
-def _money(value) -> str:
-    return f"{value:,.2f}"
-
-
-def _text(value) -> str:
-    """User data (names, addresses) inside Paragraph markup: escaped, or `&` and `<` would garble or drop text."""
-    return escape(str(value)) if value not in (None, "") else "—"
-
+from portal.platform.pdf import cjk_font, numbered_canvas
+from portal.platform.pdf import money_text as _money
+from portal.platform.pdf import text as _text
 
 VINS_PER_ROW = 4  # VINs go in rows of their own under their line, so a long list splits across pages
 GREY = colors.HexColor("#555555")
@@ -43,7 +24,7 @@ RULE = colors.HexColor("#bbbbbb")
 
 
 def delivery_note(shipment) -> bytes:
-    font = _font()
+    font = cjk_font()  # embedded TrueType subset: shows in every viewer (RuntimeError when no font installed)
     order, dealer, invoice = shipment.order, shipment.order.dealer, shipment.invoice
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20)
     number_style = ParagraphStyle("number", fontName="Courier-Bold", fontSize=13, leading=20, alignment=TA_RIGHT)
@@ -175,14 +156,5 @@ def delivery_note(shipment) -> bytes:
     parts = ["DRP Portal", shipment.number]
     if shipment.received_on:
         parts.append(f"已收货 Received {shipment.received_on.isoformat()}")
-
-    def footer(canvas, _doc):
-        canvas.saveState()
-        canvas.setFont(font, 7.5)
-        canvas.setFillColor(colors.HexColor("#777777"))
-        canvas.drawString(16 * mm, 9 * mm, " | ".join(parts))
-        canvas.drawRightString(A4[0] - 16 * mm, 9 * mm, f"{_doc.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    doc.build(story, canvasmaker=numbered_canvas(" | ".join(parts), font=font))  # footer and "x / y" on each page
     return buffer.getvalue()
