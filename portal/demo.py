@@ -196,6 +196,9 @@ def _load(reset: bool, echo) -> None:
     from portal.shipping.demo import load_shipments
 
     load_shipments(rng, by_name["channel"], echo=echo)
+    from portal.statements.demo import load_statements
+
+    load_statements(rng, by_name["finance"], echo=echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
     echo(LOGINS)
