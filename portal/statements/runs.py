@@ -78,6 +78,7 @@ def lock_item(run_id: str, dealer_id: int) -> StatementRunItem | None:
             select(StatementRunItem)
             .where(StatementRunItem.run_id == run_id, StatementRunItem.dealer_id == dealer_id)
             .with_for_update(of=StatementRunItem)
+            .execution_options(populate_existing=True)
         )
         .unique()
         .scalar_one_or_none()
@@ -90,7 +91,10 @@ def settle(run_id: str) -> JobRecord:
     is FOR NO KEY UPDATE: the statements a dealer job inserts hold a key-share lock on this row (their run_id), which
     a plain FOR UPDATE would wait for, and two dealer jobs would wait for each other."""
     record = db.session.execute(
-        select(JobRecord).where(JobRecord.id == run_id).with_for_update(key_share=True)
+        select(JobRecord)
+        .where(JobRecord.id == run_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     ).scalar_one()
     counts = dict(
         db.session.execute(

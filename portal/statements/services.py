@@ -304,7 +304,12 @@ def pdf_file(statement: Statement) -> Path:
 
 def _locked(statement: Statement) -> Statement:
     return (
-        db.session.execute(select(Statement).where(Statement.id == statement.id).with_for_update(of=Statement))
+        db.session.execute(
+            select(Statement)
+            .where(Statement.id == statement.id)
+            .with_for_update(of=Statement)
+            .execution_options(populate_existing=True)  # the row as it is once locked, not as first read
+        )
         .unique()
         .scalar_one()
     )
@@ -408,7 +413,12 @@ def resolve(
     """Settle one open dispute: `credit_note` (posts one dated in the disputed month, re-issues), `adjustment`
     (the ledger was corrected already; re-issues from it) or `reject` (with the reason)."""
     item = (
-        db.session.execute(select(Dispute).where(Dispute.id == item.id).with_for_update(of=Dispute))
+        db.session.execute(
+            select(Dispute)
+            .where(Dispute.id == item.id)
+            .with_for_update(of=Dispute)
+            .execution_options(populate_existing=True)
+        )
         .unique()
         .scalar_one()
     )
