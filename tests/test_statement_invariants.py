@@ -107,3 +107,25 @@ def test_bad_or_open_months_are_refused(app, world, period):
     code = world.dealer()
     with pytest.raises(Invalid):
         world.statement(code, period)
+
+
+def test_the_stored_pdf_shows_the_same_totals_as_the_data(app, client, world):
+    from pdfminer.high_level import extract_text
+
+    from portal.platform.pdf import money_text
+
+    code = world.dealer(name="宁波 A&B <汽车> 销售有限公司")
+    _generate(app, [code], seed=7)
+    statement_id = world.statement(code, "2026-03") or world.statement(code, "2026-04")
+    world.user("finance", username="fin.pdf")
+    resp = client.get(f"/api/v1/statements/{statement_id}/pdf", headers=world.auth("fin.pdf"))
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    text = extract_text(__import__("io").BytesIO(resp.data))
+    with app.app_context():
+        statement = db.session.get(Statement, statement_id)
+        for amount in (statement.opening, statement.debits, statement.credits, statement.closing):
+            assert money_text(amount) in text, amount
+        for line in statement.lines[:5]:
+            assert line.number in text
+        assert "宁波 A&B <汽车> 销售有限公司" in text.replace("\n", "")
+        assert statement.pdf_path and (services.storage_root() / statement.pdf_path).is_file()

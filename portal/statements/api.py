@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import send_file
+from flask import Response
 from flask_login import current_user
 
 from portal.background.models import JobRecord
@@ -105,12 +105,10 @@ def get_statement(statement_id):
 def statement_pdf(statement_id):
     """The statement as issued, as PDF."""
     statement = current_scope().get_or_404(Statement, id=statement_id)
-    return send_file(
-        services.pdf_file(statement),
+    return Response(
+        services.pdf_file(statement).read_bytes(),
         mimetype="application/pdf",
-        download_name=f"{statement.number}-v{statement.version}.pdf",
-        as_attachment=False,
-        max_age=0,
+        headers={"Content-Disposition": f'inline; filename="{statement.number}-v{statement.version}.pdf"'},
     )
 
 
