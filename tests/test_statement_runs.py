@@ -208,3 +208,20 @@ def test_a_worker_killed_mid_run_loses_no_statement_and_the_run_resumes(app, cli
     assert state["status"] == "finished" and state["progress"] == {"done": 24, "total": 24}
     assert statements(world) == [(code, 1) for code in codes]  # one version each: nothing lost, nothing twice
     assert set(kept) <= set(statements(world))
+
+
+def test_the_schedule_starts_last_months_run_on_the_first(app, client, world, channel):
+    from croniter import croniter
+
+    from jobs.statements import scheduled_monthly_run
+    from portal.platform.timeutil import freeze
+
+    cron = app.config["PORTAL_STATEMENT_RUN_CRON"]
+    nxt = croniter(cron, dt.datetime(2026, 4, 15, tzinfo=dt.UTC)).get_next(dt.datetime)
+    assert nxt.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date() == dt.date(2026, 5, 1)
+    with app.app_context(), freeze(dt.datetime(2026, 4, 1, 0, 0, tzinfo=dt.UTC)):
+        scheduled_monthly_run()  # what RQ's cron scheduler calls in the worker
+    record = world.get(JobRecord, kind="statement_run")
+    assert record["params"] == {"period": PERIOD} and record["started_by_id"] is None
+    state = drain(app, client, channel, record["id"])
+    assert state["status"] == "finished" and state["result"]["issued"] == 5
