@@ -125,6 +125,7 @@ def _register_blueprints(app) -> None:
     from portal.shipping import api as shipping_api
     from portal.shipping import views as shipping_views
     from portal.statements import api as statements_api
+    from portal.statements import views as statements_views
 
     for bp in (
         home_views.bp,
@@ -139,6 +140,7 @@ def _register_blueprints(app) -> None:
         orders_views.bp,
         production_views.bp,
         shipping_views.bp,
+        statements_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)

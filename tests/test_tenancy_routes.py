@@ -35,6 +35,7 @@ def channel(world):
     shipment = world.shipment(order, [("P-1", 1)])
     payment = world.payment("DA", "300.00", reference="BANK-A-1")
     insider = world.user("dealer_staff", dealer="DA", username="insider.staff")
+    statement = world.statement("DA", "2026-01")  # INV-A-1 and BANK-A-1 are dated in January 2026
     return {
         "insider_user": insider,
         "invoice": invoice,
@@ -43,11 +44,28 @@ def channel(world):
         "payment": payment,
         "application": world.application_of(payment),
         "job": world.job(insider),
+        "statement": statement,
+        "dispute": _dispute(world, statement),
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
         },
     }
+
+
+def _dispute(world, statement_id: int) -> int:
+    """An open dispute of the insider dealer on the first line of its statement."""
+    from portal.extensions import db
+    from portal.statements import services
+    from portal.statements.models import Statement
+
+    line_id = world.statement_lines(statement_id)[0]
+
+    def make():
+        statement = db.session.get(Statement, statement_id)
+        return services.dispute(None, statement, [line_id], "not our invoice").id
+
+    return world._in_request(make)
 
 
 # What each kind's identifier is for the insider object, and for an object that does not exist.
@@ -61,6 +79,8 @@ KIND_ARGS = {
     "order": (lambda ch: {"number": ch["order"]}, {"number": "SO-209901-999999"}),
     "track": (lambda ch: {"query": ch["order"]}, {"query": "SO-209901-999999"}),
     "shipment": (lambda ch: {"number": ch["shipment"]}, {"number": "DN-209901-999999"}),
+    "statement": (lambda ch: {"statement_id": ch["statement"]}, {"statement_id": 987654}),
+    "dispute": (lambda ch: {"dispute_id": ch["dispute"]}, {"dispute_id": 987654}),
 }
 
 
