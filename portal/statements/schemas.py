@@ -130,13 +130,15 @@ class ConfirmSchema(StrictSchema):
     comment = fields.String(validate=validate.Length(max=2000))
 
 
+# Emptiness is refused by the service, after the statement is found in scope: another dealer's statement answers
+# 404 whatever the body (PRODUCT.md §1), never a 422 that would tell it exists.
 class DisputeCreateSchema(StrictSchema):
-    line_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=5000))
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    line_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=5000))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class StatementCommentSchema(StrictSchema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    body = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class ResolveSchema(StrictSchema):

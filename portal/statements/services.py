@@ -95,11 +95,16 @@ def _reference(item: dict) -> str | None:
     return text[:200] if text else None
 
 
+def _no_negative_zero(value) -> Decimal:
+    amount = money(value)
+    return amount if amount != 0 else ZERO  # SQLite's float arithmetic can answer -0.00
+
+
 def content(dealer_id: int, start: dt.date, end: dt.date) -> dict:
     """What a statement of [start, end] says, from the ledger as it is now."""
     led = reports.ledger(dealer_id, start, end)
     row = db.session.execute(reports.dealer_ageing_select(lambda col: col == dealer_id, end)).first()
-    ageing = {key: str(money(getattr(row, key) if row is not None else ZERO)) for key in AGEING_KEYS}
+    ageing = {key: str(_no_negative_zero(getattr(row, key) if row is not None else ZERO)) for key in AGEING_KEYS}
     lines = [
         {
             "entry_id": item["id"],
