@@ -98,7 +98,7 @@ def _dispute(rng, statement, admin, day: dt.date):
 
 
 def load_statements(rng: random.Random, finance: User, echo=print) -> dict:
-    dealers = list(db.session.execute(select(Dealer).order_by(Dealer.code)).unique().scalars())
+    dealers = list(db.session.execute(select(Dealer).order_by(Dealer.id)).unique().scalars())  # [0]: SH-001
     periods = _periods(3)
     counts = {"statements": 0, "confirmed": 0, "disputes": 0, "resolved": 0}
     for age, period in enumerate(reversed(periods)):  # age 0: last month
