@@ -129,8 +129,8 @@ def test_an_adjustment_needs_a_corrected_ledger(client, world, books):
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "nothing_changed"
     assert world.snapshot() == before
     world.payment("ST-1", amount="100.00", received_on=dt.date(2026, 3, 28), reference="BANK-2")
-    resp = client.post(f"/api/v1/disputes/{dispute['id']}/resolve",
-                       json={"action": "adjustment", "reason": "payment BANK-2 posted"}, headers=books["finance"])  # fmt: skip
+    body = {"action": "adjustment", "reason": "payment BANK-2 posted"}
+    resp = client.post(f"/api/v1/disputes/{dispute['id']}/resolve", json=body, headers=books["finance"])
     assert resp.status_code == 200, resp.get_json()
     new = client.get(f"/api/v1/statements/{resp.get_json()['reissued_statement_id']}", headers=books["dealer"])
     assert new.get_json()["closing"] == "750.50"
@@ -147,14 +147,17 @@ def test_bad_reconciliation_input_is_refused_whole(client, world, books):
                         headers=books["dealer"])  # fmt: skip
     assert empty.status_code == 422
     no_comment = client.post(f"/api/v1/statements/{books['march']}/disputes",
-                             json={"line_ids": [books["lines"][0]], "comment": "  "}, headers=books["dealer"])  # fmt: skip
+                             json={"line_ids": [books["lines"][0]], "comment": "  "},
+                             headers=books["dealer"])  # fmt: skip
     assert no_comment.status_code == 422
     assert world.snapshot() == before
 
     dispute = client.post(f"/api/v1/statements/{books['march']}/disputes",
-                          json={"line_ids": [books["lines"][0]], "comment": "x"}, headers=books["dealer"]).get_json()  # fmt: skip
+                          json={"line_ids": [books["lines"][0]], "comment": "x"},
+                          headers=books["dealer"]).get_json()  # fmt: skip
     twice = client.post(f"/api/v1/statements/{books['march']}/disputes",
-                        json={"line_ids": [books["lines"][0]], "comment": "again"}, headers=books["dealer"])  # fmt: skip
+                        json={"line_ids": [books["lines"][0]], "comment": "again"},
+                        headers=books["dealer"])  # fmt: skip
     assert twice.status_code == 422  # the line is in an open dispute already
     blocked = client.post(f"/api/v1/statements/{books['march']}/confirm", json={}, headers=books["dealer"])
     assert blocked.status_code == 409 and blocked.get_json()["error"]["code"] == "open_disputes"
