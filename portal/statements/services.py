@@ -50,6 +50,7 @@ from portal.statements.models import (
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 AGEING_KEYS = (*reports.BUCKETS, "unapplied", "total")
 MAX_COMMENT = 2000
+LINES_PER_INSERT = 1000  # 10 columns a row: well under PostgreSQL's 65,535 parameters a statement
 
 
 # ---------------------------------------------------------------- periods
@@ -191,11 +192,9 @@ def issue(actor, dealer: Dealer, period: str, *, run_id: str | None = None) -> t
     )
     db.session.add(statement)
     db.session.flush()
-    if data["lines"]:
-        db.session.execute(
-            insert(StatementLine),
-            [{"statement_id": statement.id, "position": i, **line} for i, line in enumerate(data["lines"], start=1)],
-        )
+    rows = [{"statement_id": statement.id, "position": i, **line} for i, line in enumerate(data["lines"], start=1)]
+    for start_at in range(0, len(rows), LINES_PER_INSERT):  # one multi-row INSERT per chunk, not one per line
+        db.session.execute(insert(StatementLine).values(rows[start_at : start_at + LINES_PER_INSERT]))
     if current is not None:
         current.superseded_by_id, current.superseded_at = statement.id, utcnow()
     _message(statement, "issued", "hq", statement.issued_by, None)
