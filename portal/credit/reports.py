@@ -24,13 +24,14 @@ from portal.platform.money import ZERO, money, sql_round, sql_sum
 BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
 
 
-def _signed_amount():
+def signed_amount():
+    """An entry's effect on the balance: + invoices, − payments and credit notes."""
     return case((LedgerEntry.type == "invoice", LedgerEntry.amount), else_=-LedgerEntry.amount)
 
 
 def balance_sql(dealer_id, on: dt.date | None = None):
     """Ledger balance (what the dealer owes) at the end of `on` (None: everything posted), as a scalar subquery."""
-    stmt = select(sql_sum(_signed_amount())).where(LedgerEntry.dealer_id == dealer_id)
+    stmt = select(sql_sum(signed_amount())).where(LedgerEntry.dealer_id == dealer_id)
     if on is not None:
         stmt = stmt.where(LedgerEntry.entry_date <= on)
     return stmt.scalar_subquery()
@@ -46,7 +47,7 @@ def ledger(
     """Opening balance, the entries in [from, to] in date order with the running balance, closing balance.
 
     The running balance is the account's, whatever the type filter shows."""
-    running = sql_round(func.sum(_signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id)))
+    running = sql_round(func.sum(signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id)))
     inner = select(
         LedgerEntry.id,
         LedgerEntry.entry_date,
@@ -260,7 +261,7 @@ def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
 
 
 def receivables_total(dealer_clause, on: dt.date) -> Decimal:
-    stmt = select(sql_sum(_signed_amount())).where(LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id))
+    stmt = select(sql_sum(signed_amount())).where(LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id))
     return money(db.session.execute(stmt).scalar_one())
 
 
@@ -290,7 +291,7 @@ def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
 
     clause = scoped_clause(scope, region)
     balance = (
-        select(LedgerEntry.dealer_id, sql_sum(_signed_amount()).label("balance"))
+        select(LedgerEntry.dealer_id, sql_sum(signed_amount()).label("balance"))
         .where(clause(LedgerEntry.dealer_id))
         .group_by(LedgerEntry.dealer_id)
         .subquery()
