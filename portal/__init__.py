@@ -103,6 +103,8 @@ def _register_models() -> None:
 
 
 def _register_blueprints(app) -> None:
+    from portal.analytics import api as analytics_api
+    from portal.analytics import views as analytics_views
     from portal.audit import api as audit_api
     from portal.audit import views as audit_views
     from portal.background import api as jobs_api
@@ -141,6 +143,7 @@ def _register_blueprints(app) -> None:
         production_views.bp,
         shipping_views.bp,
         statements_views.bp,
+        analytics_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)
@@ -157,6 +160,7 @@ def _register_blueprints(app) -> None:
         production_api.blp,
         shipping_api.blp,
         statements_api.blp,
+        analytics_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

@@ -399,3 +399,36 @@ class World:
                 .order_by(StatementLine.position)
             ]
         )
+
+    # --- channel flow (analytics) ---
+    @staticmethod
+    def add_sold(dealer_id: int, product, sold_on, quantity: int, unit_price, *, serial: str | None = None,
+                 city: str | None = None) -> None:
+        """Inside the caller's session (no commit): a sell-through line as the writers store it — the line, its `sale`
+        movement (negative) and its share of the monthly sums, in the same transaction."""
+        from portal.inventory.models import DealerStockMove, SellThroughLine
+        from portal.inventory.sums import add_to_monthly
+        from portal.platform.money import money
+
+        price = money(unit_price)
+        floor = product.min_resale_price
+        move = DealerStockMove(dealer_id=dealer_id, product_id=product.id, sku=product.sku, serial=serial,
+                               quantity=-quantity, kind="sale", moved_on=sold_on, created_by="test")  # fmt: skip
+        db.session.add(move)
+        db.session.flush()
+        line = SellThroughLine(
+            dealer_id=dealer_id, product_id=product.id, sku=product.sku, serial=serial, quantity=quantity,
+            unit_price=price, amount=money(price * quantity), floor_price=floor,
+            below_floor=floor is not None and price < floor, sold_on=sold_on, city=city, source="portal",
+            stock_move_id=move.id, created_by="test")  # fmt: skip
+        db.session.add(line)
+        db.session.flush()
+        add_to_monthly([line])
+
+    def sold(self, dealer: str, sku: str, sold_on, quantity: int = 1, unit_price: str = "1000.00", **extra) -> None:
+        """A sell-through line with its `sale` movement and monthly sums, committed (no stock check: give the dealer its
+        receipts first when the test needs a consistent stock)."""
+        from portal.catalog.models import Product
+
+        self.run(lambda: self.add_sold(self._dealer_obj(dealer).id, db.session.query(Product).filter_by(sku=sku).one(),
+                                       sold_on, quantity, unit_price, **extra))  # fmt: skip

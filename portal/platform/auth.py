@@ -60,6 +60,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # build-line tracking
     "tracking.read": ALL_PEOPLE,
     "production.read": ("region_manager",) + HQ,
+    # channel analytics (channel flow, price monitoring)
+    "analytics.read": ("region_manager",) + HQ,
     # statements and reconciliation
     "statements.read": ("dealer_admin", "region_manager") + HQ,
     "statements.issue": ("finance",),

@@ -1,0 +1,1 @@
+"""Channel analytics (PRODUCT.md §7): channel flow (sell-in, sell-through, dealer stock, cash) and price monitoring."""

@@ -1,0 +1,568 @@
+"""Channel flow and price monitoring (PRODUCT.md §7), in SQL (SQLAlchemy Core, the same SQL on PostgreSQL and SQLite).
+
+Channel flow, for a period [from, to] (inclusive dates), grouped by any ordered combination of region, dealer,
+category, product and month, in the caller's scope (region managers: their subtree; dealers: themselves):
+
+- sell_in_qty / sell_in_amount: what HQ shipped to the dealers (shipment lines, by ship date), gross amount;
+- sell_through_qty / sell_through_amount: the dealers' sales to end customers (what the customers paid). Whole
+  calendar months inside the period are read from the exact monthly sums (`SellThroughMonthly`), the partial months
+  at the edges from the lines themselves, so the figures are exact for any dates;
+- opening_stock: dealer stock on hand at the end of the day before the period (or before the month, per month);
+- ending_stock: dealer stock on hand at the end of the period's last day (per month: of the month's last day
+  inside the period). Stock on hand on D = Σ of the dealer's stock movements dated ≤ D (receipts, sales,
+  adjustments); goods shipped but not yet received (in transit) are not in it;
+- sell_through_rate = sell_through_qty ÷ (opening_stock + sell_in_qty) of the row's period, a fraction with 4
+  decimals (0.2500 = 25 %); null when the denominator is 0 or less;
+- days_of_inventory = ending_stock ÷ (sell_through_qty ÷ days of the row's period) — how many days the stock on
+  the last day lasts at the period's average daily sell-through; 1 decimal; null when nothing was sold;
+- cash_received: payments received from the dealers in the period (ledger payments by date received; credit notes
+  are not cash). Payments belong to a dealer, not to a product: null when grouped by (or filtered on) category or
+  product.
+
+Region rows are the child regions of the anchor region, each covering its whole subtree (as in the ageing), plus
+a row for the dealers placed directly in the anchor; the anchor is the `region` filter, else the region manager's
+region, else the root of the tree.
+
+Totals: sums of the flows over the whole result; opening stock of the first day, ending stock of the last day;
+rate and days of inventory recomputed from those totals over the whole period.
+
+Price monitoring: sell-through lines sold below the product's floor (`min_resale_price` on the day of the sale,
+stored on the line) per dealer and product: lines, quantity, amount, gap = Σ (floor − price) × quantity, the
+worst (lowest) price; and the lines themselves for a drill-down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import (
+    Date,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+
+from portal.catalog.models import Product
+from portal.credit.models import LedgerEntry
+from portal.dealers.models import Dealer, Region
+from portal.extensions import db
+from portal.inventory.models import DealerStockMove, SellThroughLine, SellThroughMonthly
+from portal.platform.errors import Invalid
+from portal.platform.money import ZERO, money, sql_round, sql_sum
+from portal.shipping.models import Shipment, ShipmentLine
+
+GROUP_KEYS = ("region", "dealer", "category", "product", "month")
+MAX_MONTHS = 60  # a period spans at most five years of months
+FLOWS = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount")
+MEASURES = (
+    "sell_in_qty",
+    "sell_in_amount",
+    "sell_through_qty",
+    "sell_through_amount",
+    "opening_stock",
+    "ending_stock",
+    "sell_through_rate",
+    "days_of_inventory",
+    "cash_received",
+)
+KEY_COLUMNS = {
+    "region": ("region_code", "region_name"),
+    "dealer": ("dealer_code", "dealer_name"),
+    "category": ("category",),
+    "product": ("sku", "product_name", "product_name_en"),
+    "month": ("month",),
+}
+RATE_PLACES = Decimal("0.0001")
+DAYS_PLACES = Decimal("0.1")
+
+
+# ---------------------------------------------------------------- months
+
+
+def next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def month_end(day: dt.date) -> dt.date:
+    return next_month(day) - dt.timedelta(days=1)
+
+
+def month_starts(date_from: dt.date, date_to: dt.date) -> list[dt.date]:
+    out, m = [], date_from.replace(day=1)
+    while m <= date_to:
+        out.append(m)
+        m = next_month(m)
+    return out
+
+
+def last_12_months(on: dt.date) -> tuple[dt.date, dt.date]:
+    """The default period: the first day of the month eleven months back, to `on` (12 monthly buckets)."""
+    start = on.replace(day=1)
+    for _i in range(11):
+        start = (start - dt.timedelta(days=1)).replace(day=1)
+    return start, on
+
+
+def _date(value: dt.date):
+    return type_coerce(literal(value, Date), Date)
+
+
+def _bucket(col, buckets: list[dt.date]):
+    """The bucket (first day of a month, or the single bucket) a date column falls in, as a CASE over literals."""
+    if len(buckets) == 1:
+        return _date(buckets[0])
+    whens = [(col < _date(buckets[i + 1]), _date(buckets[i])) for i in range(len(buckets) - 1)]
+    return case(*whens, else_=_date(buckets[-1]))
+
+
+def _segments(date_from: dt.date, date_to: dt.date):
+    """(first whole month, last whole month) or None, and the partial date ranges at the edges."""
+    whole = [m for m in month_starts(date_from, date_to) if m >= date_from and month_end(m) <= date_to]
+    if not whole:
+        return None, [(date_from, date_to)]
+    partial = []
+    if date_from < whole[0]:
+        partial.append((date_from, whole[0] - dt.timedelta(days=1)))
+    if month_end(whole[-1]) < date_to:
+        partial.append((next_month(whole[-1]), date_to))
+    return (whole[0], whole[-1]), partial
+
+
+# ---------------------------------------------------------------- filters
+
+
+class Filters:
+    """The caller's scope narrowed by the optional region, dealer, category and SKU filters (codes)."""
+
+    def __init__(self, scope, region: str | None = None, dealer: str | None = None, category: str | None = None,
+                 sku: str | None = None):  # fmt: skip
+        self.scope = scope
+        errors: dict[str, list[str]] = {}
+        self.region = self.dealer = self.product = None
+        if region:
+            self.region = scope.first(Region, code=region)
+            if self.region is None:
+                errors["region"] = [_("Unknown region %(code)s.", code=region)]
+        if dealer:
+            self.dealer = scope.first(Dealer, code=dealer)
+            if self.dealer is None:
+                errors["dealer"] = [_("Unknown dealer %(code)s.", code=dealer)]
+        if sku:
+            self.product = db.session.execute(select(Product).where(Product.sku == sku)).scalar_one_or_none()
+            if self.product is None:
+                errors["sku"] = [_("Unknown SKU %(sku)s.", sku=sku)]
+        if errors:
+            raise Invalid(fields=errors)
+        self.category = category or None
+
+    @property
+    def by_product(self) -> bool:
+        return self.category is not None or self.product is not None
+
+    def dealer_ok(self, col):
+        conds = [self.scope.dealer_clause(col)]
+        if self.region is not None:
+            subtree = select(Region.id).where(Region.path.startswith(self.region.path, autoescape=True))
+            conds.append(col.in_(select(Dealer.id).where(Dealer.region_id.in_(subtree))))
+        if self.dealer is not None:
+            conds.append(col == self.dealer.id)
+        return and_(*conds)
+
+    def product_ok(self, col):
+        conds = []
+        if self.category is not None:
+            conds.append(col.in_(select(Product.id).where(Product.category == self.category)))
+        if self.product is not None:
+            conds.append(col == self.product.id)
+        return and_(true(), *conds)
+
+    def anchor(self) -> Region | None:
+        """The region whose children are the region rows."""
+        if self.region is not None:
+            return self.region
+        if self.scope.is_region:
+            return db.session.execute(select(Region).where(Region.path == self.scope.region_path)).unique().scalar_one()
+        roots = db.session.execute(select(Region).where(Region.parent_id.is_(None))).unique().scalars().all()
+        return roots[0] if len(roots) == 1 else None
+
+
+def _region_map(anchor: Region | None):
+    """dealer_id → the region row it counts in (a child of the anchor, covering its subtree, or the anchor itself)."""
+    dealer_region = Region.__table__.alias("dealer_region")
+    group = Region.__table__.alias("group_region")
+    under = func.substr(dealer_region.c.path, 1, func.length(group.c.path)) == group.c.path
+    if anchor is None:
+        belongs = and_(group.c.parent_id.is_(None), under)
+    else:
+        belongs = or_(
+            and_(group.c.parent_id == anchor.id, under),
+            and_(group.c.id == anchor.id, dealer_region.c.id == anchor.id),
+        )
+    dealers = Dealer.__table__
+    return (
+        select(
+            dealers.c.id.label("dealer_id"),
+            group.c.code.label("region_code"),
+            group.c.name.label("region_name"),
+        )
+        .select_from(dealers)
+        .join(dealer_region, dealer_region.c.id == dealers.c.region_id)
+        .join(group, belongs)
+        .subquery("region_map")
+    )
+
+
+# ---------------------------------------------------------------- channel flow
+
+
+def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.date], monthly: bool,
+           with_cash: bool):  # fmt: skip
+    """UNION ALL of every source, one row per underlying row (or monthly sum): dealer_id, product_id, bucket and the
+    measures (0 where a source has nothing to say). `stock` counts every movement up to `to` (those before `from`
+    in the first bucket); `opening` the movements before `from`."""
+    zero = literal_column("0")
+    cols = ("si_q", "si_a", "st_q", "st_a", "stock", "opening", "cash")
+
+    def row(dealer_id, product_id, bucket, **values):
+        return [dealer_id.label("dealer_id"), product_id.label("product_id"), bucket.label("bucket")] + [
+            (values.get(c, zero)).label(c) for c in cols
+        ]
+
+    sources = []
+    # sell-in: shipment lines by ship date
+    sources.append(
+        select(*row(Shipment.dealer_id, ShipmentLine.product_id, _bucket(Shipment.shipped_on, buckets),
+                    si_q=ShipmentLine.quantity, si_a=ShipmentLine.gross))  # fmt: skip
+        .select_from(ShipmentLine)
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(
+            Shipment.shipped_on >= date_from,
+            Shipment.shipped_on <= date_to,
+            f.dealer_ok(Shipment.dealer_id),
+            f.product_ok(ShipmentLine.product_id),
+        )
+    )
+    # sell-through: whole months from the monthly sums, the partial edges from the lines
+    whole, partial = _segments(date_from, date_to)
+    if whole is not None:
+        m = SellThroughMonthly
+        sources.append(
+            select(*row(m.dealer_id, m.product_id, m.month if monthly else _date(buckets[0]), st_q=m.quantity,
+                        st_a=m.amount))  # fmt: skip
+            .where(m.month >= whole[0], m.month <= whole[1], f.dealer_ok(m.dealer_id), f.product_ok(m.product_id))
+        )
+    if partial:
+        s = SellThroughLine
+        sources.append(
+            select(*row(s.dealer_id, s.product_id, _bucket(s.sold_on, buckets), st_q=s.quantity, st_a=s.amount))
+            .where(
+                or_(*[and_(s.sold_on >= a, s.sold_on <= b) for a, b in partial]),
+                f.dealer_ok(s.dealer_id),
+                f.product_ok(s.product_id),
+            )
+        )
+    # dealer stock: every movement up to the end of the period
+    mv = DealerStockMove
+    before = mv.moved_on < date_from
+    sources.append(
+        select(*row(mv.dealer_id, mv.product_id, case((before, _date(buckets[0])), else_=_bucket(mv.moved_on, buckets)),
+                    stock=mv.quantity, opening=case((before, mv.quantity), else_=zero)))  # fmt: skip
+        .where(mv.moved_on <= date_to, f.dealer_ok(mv.dealer_id), f.product_ok(mv.product_id))
+    )
+    if with_cash:
+        le = LedgerEntry
+        sources.append(
+            select(*row(le.dealer_id, null(), _bucket(le.entry_date, buckets), cash=le.amount)).where(
+                le.type == "payment",
+                le.entry_date >= date_from,
+                le.entry_date <= date_to,
+                f.dealer_ok(le.dealer_id),
+            )
+        )
+    return union_all(*sources).subquery("facts")
+
+
+def _aggregate(f: Filters, facts, group_by: list[str]):
+    """GROUP BY the keys (and the bucket): the sums per row, keys labelled as in KEY_COLUMNS."""
+    key_cols, joins = [], []
+    from_ = facts
+    if "region" in group_by:
+        rmap = _region_map(f.anchor())
+        from_ = from_.join(rmap, rmap.c.dealer_id == facts.c.dealer_id)
+        joins.append(("region", [rmap.c.region_code.label("region_code"), rmap.c.region_name.label("region_name")]))
+    if "dealer" in group_by:
+        from_ = from_.join(Dealer, Dealer.id == facts.c.dealer_id)
+        joins.append(("dealer", [Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name")]))
+    if "category" in group_by or "product" in group_by:
+        from_ = from_.join(Product, Product.id == facts.c.product_id)
+        if "category" in group_by:
+            joins.append(("category", [Product.category.label("category")]))
+        if "product" in group_by:
+            joins.append(("product", [Product.sku.label("sku"), Product.name.label("product_name"),
+                                      Product.name_en.label("product_name_en")]))  # fmt: skip
+    by_key = dict(joins)
+    for key in group_by:
+        if key != "month":
+            key_cols.extend(by_key[key])
+    sums = [
+        func.coalesce(func.sum(facts.c.si_q), 0).label("si_q"),
+        sql_sum(facts.c.si_a).label("si_a"),
+        func.coalesce(func.sum(facts.c.st_q), 0).label("st_q"),
+        sql_sum(facts.c.st_a).label("st_a"),
+        func.coalesce(func.sum(facts.c.stock), 0).label("stock"),
+        func.coalesce(func.sum(facts.c.opening), 0).label("opening"),
+        sql_sum(facts.c.cash).label("cash"),
+    ]
+    stmt = select(*key_cols, facts.c.bucket, *sums).select_from(from_).group_by(*key_cols, facts.c.bucket)
+    return stmt, [c.key for c in key_cols]
+
+
+def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: list[str], *, region=None,
+                        dealer=None, category=None, sku=None):  # fmt: skip
+    """The statement answering one row per group (and month): key columns, bucket and the raw sums (si_q, si_a,
+    st_q, st_a, opening, ending, cash); rows where everything is zero are left out. Also answers the Filters."""
+    f = Filters(scope, region, dealer, category, sku)
+    monthly = "month" in group_by
+    buckets = month_starts(date_from, date_to) if monthly else [date_from]
+    with_cash = not (f.by_product or "category" in group_by or "product" in group_by)
+    facts = _facts(f, date_from, date_to, buckets, monthly, with_cash)
+    agg_stmt, keys = _aggregate(f, facts, group_by)
+    if not monthly:
+        agg = agg_stmt.subquery("agg")
+        out = select(
+            *[agg.c[k] for k in keys],
+            agg.c.bucket,
+            agg.c.si_q,
+            agg.c.si_a,
+            agg.c.st_q,
+            agg.c.st_a,
+            agg.c.opening.label("opening"),
+            agg.c.stock.label("ending"),
+            agg.c.cash,
+        ).subquery("flow")
+    else:
+        agg = agg_stmt.cte("agg")
+        codes = [k for k in keys if k in ("region_code", "dealer_code", "category", "sku")]
+        months = union_all(*[select(_date(m).label("bucket")) for m in buckets]).subquery("months")
+        if keys:
+            groups = select(*[agg.c[k] for k in keys]).distinct().subquery("groups")
+            grid_from = groups.join(months, true())
+            on = and_(agg.c.bucket == months.c.bucket, *[agg.c[k] == groups.c[k] for k in codes])
+            key_out = [groups.c[k] for k in keys]
+            partition = [groups.c[k] for k in codes]
+        else:
+            grid_from = months
+            on = agg.c.bucket == months.c.bucket
+            key_out, partition = [], []
+        stock = func.coalesce(agg.c.stock, 0)
+        ending = func.sum(stock).over(partition_by=partition or None, order_by=months.c.bucket)
+        out = (
+            select(
+                *key_out,
+                months.c.bucket,
+                func.coalesce(agg.c.si_q, 0).label("si_q"),
+                sql_round(func.coalesce(agg.c.si_a, 0)).label("si_a"),
+                func.coalesce(agg.c.st_q, 0).label("st_q"),
+                sql_round(func.coalesce(agg.c.st_a, 0)).label("st_a"),
+                (ending - stock + func.coalesce(agg.c.opening, 0)).label("opening"),
+                ending.label("ending"),
+                sql_round(func.coalesce(agg.c.cash, 0)).label("cash"),
+            )
+            .select_from(grid_from)
+            .outerjoin(agg, on)
+            .subquery("flow")
+        )
+    c = out.c
+    stmt = select(out).where(
+        or_(c.si_q != 0, c.si_a != 0, c.st_q != 0, c.st_a != 0, c.opening != 0, c.ending != 0, c.cash != 0)
+    )
+    order = [c[k] for k in keys if k in ("region_code", "dealer_code", "category", "sku")]
+    stmt = stmt.order_by(*order, c.bucket)
+    return stmt, keys, f, with_cash
+
+
+def _rate(sold: int, opening: int, sell_in: int) -> Decimal | None:
+    base = opening + sell_in
+    return (Decimal(sold) / Decimal(base)).quantize(RATE_PLACES) if base > 0 else None
+
+
+def _days_of_inventory(ending: int, sold: int, days: int) -> Decimal | None:
+    return (Decimal(ending) * days / Decimal(sold)).quantize(DAYS_PLACES) if sold > 0 else None
+
+
+def _days_of(bucket: dt.date, date_from: dt.date, date_to: dt.date, monthly: bool) -> int:
+    if not monthly:
+        return (date_to - date_from).days + 1
+    return (min(date_to, month_end(bucket)) - max(date_from, bucket)).days + 1
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str] | tuple = ("region",), region=None,
+                 dealer=None, category=None, sku=None) -> dict:  # fmt: skip
+    """Channel flow rows and totals (see the module's docstring for every definition)."""
+    group_by = list(group_by)
+    bad = [k for k in group_by if k not in GROUP_KEYS]
+    if bad or len(set(group_by)) != len(group_by):
+        raise Invalid(fields={"group_by": [_("Any of %(keys)s, each once.", keys=", ".join(GROUP_KEYS))]})
+    if date_from > date_to:
+        raise Invalid(fields={"from": [_("The period must not end before it starts.")]})
+    if len(month_starts(date_from, date_to)) > MAX_MONTHS:
+        raise Invalid(fields={"from": [_("A period spans at most %(n)s months.", n=MAX_MONTHS)]})
+    stmt, keys, _f, with_cash = channel_flow_select(
+        scope, date_from, date_to, group_by, region=region, dealer=dealer, category=category, sku=sku
+    )
+    monthly = "month" in group_by
+    rows = []
+    for r in db.session.execute(stmt).mappings():
+        bucket = _as_date(r["bucket"])
+        row = {k: r[k] for k in keys}
+        if monthly:
+            row["month"] = bucket.strftime("%Y-%m")
+        sold, opening, ending = int(r["st_q"]), int(r["opening"]), int(r["ending"])
+        row.update(
+            sell_in_qty=int(r["si_q"]),
+            sell_in_amount=money(r["si_a"]),
+            sell_through_qty=sold,
+            sell_through_amount=money(r["st_a"]),
+            opening_stock=opening,
+            ending_stock=ending,
+            sell_through_rate=_rate(sold, opening, int(r["si_q"])),
+            days_of_inventory=_days_of_inventory(ending, sold, _days_of(bucket, date_from, date_to, monthly)),
+            cash_received=money(r["cash"]) if with_cash else None,
+        )
+        row["_bucket"] = bucket
+        rows.append(row)
+    totals = _totals(rows, date_from, date_to, monthly, with_cash)
+    for row in rows:
+        del row["_bucket"]
+    return {"from": date_from, "to": date_to, "group_by": group_by, "rows": rows, "totals": totals}
+
+
+def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: bool, with_cash: bool) -> dict:
+    first = month_starts(date_from, date_to)[0] if monthly else None
+    last = month_starts(date_from, date_to)[-1] if monthly else None
+    t = {
+        "sell_in_qty": sum(r["sell_in_qty"] for r in rows),
+        "sell_in_amount": money(sum((r["sell_in_amount"] for r in rows), ZERO)),
+        "sell_through_qty": sum(r["sell_through_qty"] for r in rows),
+        "sell_through_amount": money(sum((r["sell_through_amount"] for r in rows), ZERO)),
+        "opening_stock": sum(r["opening_stock"] for r in rows if not monthly or r["_bucket"] == first),
+        "ending_stock": sum(r["ending_stock"] for r in rows if not monthly or r["_bucket"] == last),
+        "cash_received": money(sum((r["cash_received"] for r in rows), ZERO)) if with_cash else None,
+    }
+    t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], t["sell_in_qty"])
+    t["days_of_inventory"] = _days_of_inventory(
+        t["ending_stock"], t["sell_through_qty"], (date_to - date_from).days + 1
+    )
+    return t
+
+
+# ---------------------------------------------------------------- price monitoring
+
+
+def _below_floor(f: Filters, date_from: dt.date, date_to: dt.date):
+    s = SellThroughLine
+    return and_(
+        s.below_floor.is_(True),
+        s.sold_on >= date_from,
+        s.sold_on <= date_to,
+        f.dealer_ok(s.dealer_id),
+        f.product_ok(s.product_id),
+    )
+
+
+def price_monitoring(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None) -> dict:
+    """Sell-through below the floor per dealer and product, worst gap first, with per-dealer and overall totals."""
+    if date_from > date_to:
+        raise Invalid(fields={"from": [_("The period must not end before it starts.")]})
+    f = Filters(scope, region, dealer, None, sku)
+    s = SellThroughLine
+    gap = sql_sum((s.floor_price - s.unit_price) * s.quantity)
+    stmt = (
+        select(
+            Dealer.code.label("dealer_code"),
+            Dealer.name.label("dealer_name"),
+            Region.code.label("region_code"),
+            Region.name.label("region_name"),
+            Product.sku.label("sku"),
+            Product.name.label("product_name"),
+            Product.name_en.label("product_name_en"),
+            func.count().label("lines"),
+            func.sum(s.quantity).label("quantity"),
+            sql_sum(s.amount).label("amount"),
+            gap.label("gap"),
+            sql_round(func.min(s.unit_price)).label("worst_price"),
+            sql_round(func.max(s.floor_price)).label("floor_price"),
+        )
+        .select_from(s)
+        .join(Dealer, Dealer.id == s.dealer_id)
+        .join(Region, Region.id == Dealer.region_id)
+        .join(Product, Product.id == s.product_id)
+        .where(_below_floor(f, date_from, date_to))
+        .group_by(Dealer.code, Dealer.name, Region.code, Region.name, Product.sku, Product.name, Product.name_en)
+    )
+    rows = []
+    for r in db.session.execute(stmt).mappings():
+        row = dict(r)
+        row.update(
+            lines=int(r["lines"]),
+            quantity=int(r["quantity"]),
+            amount=money(r["amount"]),
+            gap=money(r["gap"]),
+            worst_price=money(r["worst_price"]),
+            floor_price=money(r["floor_price"]),
+        )
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["gap"], r["dealer_code"], r["sku"]))
+    dealers: dict[str, dict] = {}
+    for r in rows:
+        d = dealers.setdefault(
+            r["dealer_code"],
+            {"dealer_code": r["dealer_code"], "dealer_name": r["dealer_name"], "region_name": r["region_name"],
+             "lines": 0, "quantity": 0, "amount": ZERO, "gap": ZERO},  # fmt: skip
+        )
+        for k in ("lines", "quantity", "amount", "gap"):
+            d[k] += r[k]
+    by_dealer = sorted(dealers.values(), key=lambda d: (-d["gap"], d["dealer_code"]))
+    totals = {k: sum((r[k] for r in rows), ZERO if k in ("amount", "gap") else 0) for k in ("lines", "quantity",
+                                                                                            "amount", "gap")}
+    return {"from": date_from, "to": date_to, "rows": rows, "dealers": by_dealer, "totals": totals}
+
+
+def price_monitoring_lines(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None):
+    """The statement listing the below-floor lines themselves (the drill-down), newest first."""
+    f = Filters(scope, region, dealer, None, sku)
+    s = SellThroughLine
+    return (
+        select(
+            s.id,
+            s.sold_on,
+            Dealer.code.label("dealer_code"),
+            Dealer.name.label("dealer_name"),
+            s.sku,
+            s.serial,
+            s.quantity,
+            s.unit_price,
+            s.floor_price,
+            sql_round((s.floor_price - s.unit_price) * s.quantity).label("gap"),
+            s.city,
+            s.customer_type,
+            s.source,
+        )
+        .join(Dealer, Dealer.id == s.dealer_id)
+        .where(_below_floor(f, date_from, date_to))
+        .order_by(s.sold_on.desc(), s.id.desc())
+    )

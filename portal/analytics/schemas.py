@@ -1,0 +1,140 @@
+"""marshmallow schemas of the analytics API (query validation and the answers)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from portal.analytics.reports import GROUP_KEYS, MAX_MONTHS, month_starts
+from portal.platform.api import StrictSchema
+from portal.platform.money import Money
+
+
+class GroupBy(fields.Field):
+    """A comma-separated, ordered list of group keys (each once); empty: one row for everything."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            {"type": "string", "example": "region,category,month",
+             "description": f"comma-separated, ordered, each once: {', '.join(GROUP_KEYS)}"}  # fmt: skip
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("A comma-separated list.")
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        unknown = [k for k in keys if k not in GROUP_KEYS]
+        if unknown:
+            raise ValidationError(f"Unknown group key(s): {', '.join(unknown)}; use {', '.join(GROUP_KEYS)}.")
+        if len(set(keys)) != len(keys):
+            raise ValidationError("Each group key at most once.")
+        return keys
+
+
+class PeriodQuerySchema(StrictSchema):
+    date_from = fields.Date(data_key="from", metadata={"description": "first day (default: 11 months back, day 1)"})
+    date_to = fields.Date(data_key="to", metadata={"description": "last day, inclusive (default: today)"})
+    region = fields.String(validate=validate.Length(max=32), metadata={"description": "region code: its subtree"})
+    dealer = fields.String(validate=validate.Length(max=32), metadata={"description": "dealer code"})
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end:
+            if start > end:
+                raise ValidationError("The period must not end before it starts.", "from")
+            if len(month_starts(start, end)) > MAX_MONTHS:
+                raise ValidationError(f"A period spans at most {MAX_MONTHS} months.", "from")
+
+
+class ChannelFlowQuerySchema(PeriodQuerySchema):
+    group_by = GroupBy(load_default=["region"])
+    category = fields.String(validate=validate.Length(max=60))
+    sku = fields.String(validate=validate.Length(max=40))
+
+
+class ChannelFlowMeasures(Schema):
+    sell_in_qty = fields.Integer()
+    sell_in_amount = Money(allow_negative=True, metadata={"description": "gross shipped"})
+    sell_through_qty = fields.Integer()
+    sell_through_amount = Money(allow_negative=True, metadata={"description": "what the end customers paid"})
+    opening_stock = fields.Integer(metadata={"description": "dealer stock at the end of the day before the period"})
+    ending_stock = fields.Integer(metadata={"description": "dealer stock at the end of the period (of the month)"})
+    sell_through_rate = fields.Decimal(
+        as_string=True, allow_none=True,
+        metadata={"description": "sell_through_qty ÷ (opening_stock + sell_in_qty); null when that is 0"},
+    )  # fmt: skip
+    days_of_inventory = fields.Decimal(
+        as_string=True, allow_none=True,
+        metadata={"description": "ending_stock ÷ (sell_through_qty per day of the period); null without sales"},
+    )  # fmt: skip
+    cash_received = Money(
+        allow_negative=True, allow_none=True,
+        metadata={"description": "payments received in the period; null when grouped by or filtered on category "
+                                 "or product"},
+    )  # fmt: skip
+
+
+class ChannelFlowRowSchema(ChannelFlowMeasures):
+    region_code = fields.String()
+    region_name = fields.String()
+    dealer_code = fields.String()
+    dealer_name = fields.String()
+    category = fields.String()
+    sku = fields.String()
+    product_name = fields.String()
+    product_name_en = fields.String(allow_none=True)
+    month = fields.String(metadata={"example": "2026-03"})
+
+
+class ChannelFlowSchema(Schema):
+    date_from = fields.Date(data_key="from", attribute="from")
+    date_to = fields.Date(data_key="to", attribute="to")
+    group_by = fields.List(fields.String())
+    rows = fields.List(fields.Nested(ChannelFlowRowSchema))
+    totals = fields.Nested(ChannelFlowMeasures)
+
+
+class PriceMonitoringQuerySchema(PeriodQuerySchema):
+    sku = fields.String(validate=validate.Length(max=40))
+
+
+class PriceRowSchema(Schema):
+    dealer_code = fields.String()
+    dealer_name = fields.String()
+    region_code = fields.String()
+    region_name = fields.String()
+    sku = fields.String()
+    product_name = fields.String()
+    product_name_en = fields.String(allow_none=True)
+    lines = fields.Integer()
+    quantity = fields.Integer()
+    amount = Money()
+    gap = Money(metadata={"description": "Σ (floor − price) × quantity"})
+    worst_price = Money()
+    floor_price = Money()
+
+
+class PriceDealerSchema(Schema):
+    dealer_code = fields.String()
+    dealer_name = fields.String()
+    region_name = fields.String()
+    lines = fields.Integer()
+    quantity = fields.Integer()
+    amount = Money()
+    gap = Money()
+
+
+class PriceTotalsSchema(Schema):
+    lines = fields.Integer()
+    quantity = fields.Integer()
+    amount = Money()
+    gap = Money()
+
+
+class PriceMonitoringSchema(Schema):
+    date_from = fields.Date(data_key="from", attribute="from")
+    date_to = fields.Date(data_key="to", attribute="to")
+    rows = fields.List(fields.Nested(PriceRowSchema))
+    dealers = fields.List(fields.Nested(PriceDealerSchema))
+    totals = fields.Nested(PriceTotalsSchema)

@@ -1,0 +1,184 @@
+"""Browser pages of the channel analytics: channel flow (table, drill-down, charts, CSV/XLSX) and price monitoring."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, redirect, render_template, request
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from portal.analytics import reports
+from portal.catalog.models import Product
+from portal.dealers.models import Dealer, Region
+from portal.extensions import db
+from portal.platform.auth import requires
+from portal.platform.errors import Invalid
+from portal.platform.tenancy import current_scope
+from portal.platform.timeutil import today
+from portal.platform.web import current_lang, export_response, page_args, parse_date_arg, url_with
+
+bp = Blueprint("analytics", __name__)
+
+GROUP_LABELS = {
+    "region": _l("Region"),
+    "dealer": _l("Dealer"),
+    "category": _l("Category"),
+    "product": _l("Product"),
+    "month": _l("Month"),
+}
+MEASURE_LABELS = {
+    "sell_in_qty": _l("Sell-in (qty)"),
+    "sell_in_amount": _l("Sell-in (CNY)"),
+    "sell_through_qty": _l("Sell-through (qty)"),
+    "sell_through_amount": _l("Sell-through (CNY)"),
+    "opening_stock": _l("Opening stock"),
+    "ending_stock": _l("Ending stock"),
+    "sell_through_rate": _l("Sell-through rate"),
+    "days_of_inventory": _l("Days of inventory"),
+    "cash_received": _l("Cash received (CNY)"),
+}
+
+
+def pct(value: Decimal | None) -> str:
+    return "—" if value is None else format_decimal(value * 100, format="0.0") + "%"
+
+
+def _period():
+    date_to = parse_date_arg("to", today())
+    date_from = parse_date_arg("from", reports.last_12_months(date_to)[0])
+    return date_from, date_to
+
+
+def _group_by() -> list[str]:
+    if "group_by" not in request.args:
+        return ["region"]
+    keys = []
+    for value in request.args.getlist("group_by"):
+        keys.extend(k.strip() for k in value.split(",") if k.strip())
+    return list(dict.fromkeys(keys))  # each once, in order
+
+
+def _replace(group_by: list[str], old: str, new: str) -> str:
+    keys = [new if k == old else k for k in group_by]
+    return ",".join(dict.fromkeys(keys))
+
+
+def _filters() -> dict:
+    return {k: (request.args.get(k) or "").strip() or None for k in ("region", "dealer", "category", "sku")}
+
+
+def _cross_args(date_from, date_to, flt) -> dict:
+    """The period and the dealer filters, for the link to the other analytics page."""
+    args = {"from": date_from.isoformat(), "to": date_to.isoformat(), "region": flt.get("region"),
+            "dealer": flt.get("dealer")}  # fmt: skip
+    return {k: v for k, v in args.items() if v}
+
+
+def export_columns(group_by: list[str]) -> list[str]:
+    cols = []
+    for key in group_by:
+        cols.extend(c for c in reports.KEY_COLUMNS[key] if c != "product_name_en")
+    return cols + list(reports.MEASURES)
+
+
+@bp.route("/analytics/channel-flow")
+@requires("analytics.read")
+def channel_flow():
+    if len(request.args.getlist("group_by")) > 1:  # checkboxes: one comma-separated value, so links keep all keys
+        return redirect(url_with(group_by=",".join(_group_by())))
+    scope = current_scope()
+    date_from, date_to = _period()
+    group_by = _group_by()
+    flt = _filters()
+    error = None
+    empty = {"rows": [], "totals": None, "group_by": group_by}
+    try:
+        result = reports.channel_flow(scope, date_from, date_to, group_by, **flt)
+    except Invalid as exc:
+        result, error = empty, "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx") and error is None:
+        header = export_columns(group_by)
+        rows = ([r.get(h) for h in header] for r in result["rows"])
+        return export_response(fmt, f"channel-flow-{date_from}-{date_to}", header, rows)
+    trend = comparison = None
+    if error is None:
+        trend = result if group_by == ["month"] else reports.channel_flow(scope, date_from, date_to, ["month"], **flt)
+        if not flt["dealer"]:
+            comparison = (
+                result if group_by == ["region"] else reports.channel_flow(scope, date_from, date_to, ["region"], **flt)
+            )
+    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
+    dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars().all()
+    categories = db.session.execute(select(Product.category).distinct().order_by(Product.category)).scalars().all()
+    drill = {
+        "region": _replace(group_by, "region", "dealer") if "region" in group_by else None,
+        "dealer": _replace(group_by, "dealer", "product") if "dealer" in group_by else None,
+    }
+    return render_template(
+        "analytics/channel_flow.html",
+        result=result,
+        error=error,
+        date_from=date_from,
+        date_to=date_to,
+        group_by=group_by,
+        flt=flt,
+        trend=trend,
+        trend_labels=[r["month"][2:] for r in trend["rows"]] if trend else [],
+        comparison=comparison,
+        regions=regions,
+        dealers=dealers,
+        categories=categories,
+        drill=drill,
+        GROUP_KEYS=reports.GROUP_KEYS,
+        GROUP_LABELS=GROUP_LABELS,
+        MEASURE_LABELS=MEASURE_LABELS,
+        pct=pct,
+        en=current_lang() == "en",
+        cross_args=_cross_args(date_from, date_to, flt),
+    )
+
+
+@bp.route("/analytics/price-monitoring")
+@requires("analytics.read")
+def price_monitoring():
+    scope = current_scope()
+    date_from, date_to = _period()
+    flt = {k: (request.args.get(k) or "").strip() or None for k in ("region", "dealer", "sku")}
+    error = None
+    try:
+        result = reports.price_monitoring(scope, date_from, date_to, **flt)
+    except Invalid as exc:
+        result = {"rows": [], "dealers": [], "totals": None}
+        error = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx") and error is None:
+        header = ["dealer_code", "dealer_name", "region_name", "sku", "product_name", "lines", "quantity", "amount",
+                  "floor_price", "worst_price", "gap"]  # fmt: skip
+        rows = ([r[h] for h in header] for r in result["rows"])
+        return export_response(fmt, f"price-monitoring-{date_from}-{date_to}", header, rows)
+    lines = None
+    if error is None and (flt["dealer"] or flt["sku"]):
+        stmt = reports.price_monitoring_lines(scope, date_from, date_to, **flt)
+        page, per_page = page_args(50)
+        total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+        items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).mappings().all()
+        lines = {"items": items, "page": page, "per_page": per_page, "total": total,
+                 "pages": max(1, -(-total // per_page))}  # fmt: skip
+    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
+    dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars().all()
+    return render_template(
+        "analytics/price_monitoring.html",
+        result=result,
+        error=error,
+        date_from=date_from,
+        date_to=date_to,
+        flt=flt,
+        lines=lines,
+        regions=regions,
+        dealers=dealers,
+        en=current_lang() == "en",
+        cross_args=_cross_args(date_from, date_to, flt),
+    )
