@@ -38,6 +38,7 @@ from portal.credit.services import actor_name
 from portal.dealers.models import Dealer, User
 from portal.extensions import db
 from portal.notify.services import notify
+from portal.platform.bulk import insert_rows
 from portal.platform.errors import Conflict, Invalid
 from portal.platform.money import ZERO, money, sql_sum
 from portal.platform.timeutil import today, utcnow
@@ -52,7 +53,6 @@ from portal.statements.models import (
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 AGEING_KEYS = (*reports.BUCKETS, "unapplied", "total")
 MAX_COMMENT = 2000
-LINES_PER_INSERT = 1000  # 10 columns a row: well under PostgreSQL's 65,535 parameters a statement
 
 
 # ---------------------------------------------------------------- periods
@@ -224,9 +224,10 @@ def issue(actor, dealer: Dealer, period: str, *, run_id: str | None = None) -> t
     )
     db.session.add(statement)
     db.session.flush()
-    rows = [{"statement_id": statement.id, "position": i, **line} for i, line in enumerate(data["lines"], start=1)]
-    for start_at in range(0, len(rows), LINES_PER_INSERT):  # one multi-row INSERT per chunk, not one per line
-        db.session.execute(insert(StatementLine).values(rows[start_at : start_at + LINES_PER_INSERT]))
+    insert_rows(
+        StatementLine.__table__,
+        [{"statement_id": statement.id, "position": i, **line} for i, line in enumerate(data["lines"], start=1)],
+    )
     if current is not None:
         current.superseded_by_id, current.superseded_at = statement.id, utcnow()
     _message(statement, "issued", "hq", statement.issued_by, None)
