@@ -118,12 +118,12 @@ def test_dealers_cannot_open_the_analytics(client, world, channel):
     login(client, world.user("dealer_admin", dealer="DA"))
     assert client.get("/analytics/channel-flow").status_code == 403
     assert client.get("/analytics/price-monitoring").status_code == 403
-    assert 'data-nav="channel"' not in client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert 'data-nav-item="channel-flow"' not in client.get("/", follow_redirects=True).get_data(as_text=True)
 
 
 def test_price_monitoring_page_lists_dealers_below_the_floor_and_their_lines(client, world, channel):
     login(client, world.user("channel_manager"))
-    assert 'data-nav="channel"' in client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert 'data-nav-item="channel-flow"' in client.get("/", follow_redirects=True).get_data(as_text=True)
     page = _main(client, f"/analytics/price-monitoring?{Q1}")
     assert "DA" in page and "DB" in page and "50.00" in page and "90.00" in page
     link = re.search(r'href="([^"]+)" data-drill="lines">P1<', page).group(1).replace("&amp;", "&")

@@ -45,6 +45,11 @@ def pct(value: Decimal | None) -> str:
     return "—" if value is None else format_decimal(value * 100, format="0.0") + "%"
 
 
+def thousands(amount: Decimal) -> int:
+    """An amount in whole thousands of CNY (chart labels)."""
+    return int((amount / 1000).quantize(Decimal("1")))
+
+
 def _period():
     date_to = parse_date_arg("to", today())
     date_from = parse_date_arg("from", reports.last_12_months(date_to)[0])
@@ -136,6 +141,7 @@ def channel_flow():
         GROUP_LABELS=GROUP_LABELS,
         MEASURE_LABELS=MEASURE_LABELS,
         pct=pct,
+        thousands=thousands,
         en=current_lang() == "en",
         cross_args=_cross_args(date_from, date_to, flt),
     )
