@@ -90,6 +90,7 @@ def _register_models() -> None:
     import portal.catalog.models  # noqa: F401
     import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
+    import portal.inventory.hq  # noqa: F401  (allocates HQ stock on approval, releases on cancel, consumes on shipping)
     import portal.inventory.models  # noqa: F401
     import portal.notify.models  # noqa: F401
     import portal.orders.models  # noqa: F401
@@ -116,6 +117,7 @@ def _register_blueprints(app) -> None:
     from portal.dealers import api as dealers_api
     from portal.dealers import views as dealers_views
     from portal.home import views as home_views
+    from portal.inventory import hq_api, hq_views
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
     from portal.orders import api as orders_api
@@ -143,6 +145,7 @@ def _register_blueprints(app) -> None:
         production_views.bp,
         shipping_views.bp,
         statements_views.bp,
+        hq_views.bp,
         analytics_views.bp,
     ):
         app.register_blueprint(bp)
@@ -160,6 +163,7 @@ def _register_blueprints(app) -> None:
         production_api.blp,
         shipping_api.blp,
         statements_api.blp,
+        hq_api.blp,
         analytics_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):

@@ -24,6 +24,7 @@
 | PORTAL_STATEMENT_RUN_CRON | 0 0 1 * * | monthly statement run of last month (cron, UTC; 08:00 Shanghai on the 1st) |
 | PORTAL_PDF_FONT | the Debian WenQuanYi Micro Hei file | CJK TrueType font embedded in PDFs (`make fonts`) |
 | PORTAL_COMPANY_NAME, _ADDRESS, _PHONE, _BANK | the demo manufacturer | the issuer block printed on statements |
+| PORTAL_STOCK_LIMITED_BELOW | 10 | dealers see "limited" when HQ has fewer available than this, else "in stock" |
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class Config:
         )
         self.PORTAL_COMPANY_PHONE = env.get("PORTAL_COMPANY_PHONE", "+86 21 5000 8888")
         self.PORTAL_COMPANY_BANK = env.get("PORTAL_COMPANY_BANK", "ICBC Shanghai Jinqiao 1001 2345 6789 0123 456")
+        # HQ stock (PRODUCT.md §7): availability bands shown to dealers
+        self.PORTAL_STOCK_LIMITED_BELOW = int(env.get("PORTAL_STOCK_LIMITED_BELOW", "10"))
         # flask-smorest / OpenAPI
         self.API_TITLE = "DRP Portal API"
         self.API_VERSION = "v1"

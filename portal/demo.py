@@ -190,6 +190,9 @@ def _load(reset: bool, echo) -> None:
     from portal.orders.demo import load_catalogue_and_orders
 
     load_catalogue_and_orders(dealers, by_name, rng, today(), echo=echo)
+    from portal.inventory.demo_hq import load_hq_stock
+
+    load_hq_stock(rng, by_name["channel"], echo=echo)
     from portal.production.demo import load_production
 
     load_production(rng, dealers[0], by_name.get("sh001.staff"), echo=echo)

@@ -432,3 +432,15 @@ class World:
 
         self.run(lambda: self.add_sold(self._dealer_obj(dealer).id, db.session.query(Product).filter_by(sku=sku).one(),
                                        sold_on, quantity, unit_price, **extra))  # fmt: skip
+
+    # --- HQ stock ---
+    def stock(self, sku: str, quantity: int, warehouse: str = "WH-1", on=None) -> None:
+        """HQ receives `quantity` of `sku` into `warehouse` (made when missing) through the service."""
+        from portal.catalog.models import Product
+        from portal.inventory import hq
+
+        def make():
+            wh = hq.warehouse_by_code(warehouse) or hq.create_warehouse(None, warehouse, f"仓库 {warehouse}")
+            hq.receive(None, wh, db.session.query(Product).filter_by(sku=sku).one(), quantity, on=on)
+
+        self._in_request(make)

@@ -47,7 +47,7 @@ def test_a_dealer_sees_the_catalogue_with_its_own_prices_and_availability(client
     assert "P-1" in page and "V-1" in page and "OLD" not in page  # inactive products are HQ's only
     assert "90.00" in page and "A级配件政策" in page  # 10% off parts for tier A
     assert "90,000.00" in page and "上海一号专享" in page  # the dealer's own price list wins
-    assert "Built to order" in page and "lead time 30 days" in page and "From stock" in page
+    assert "Built to order" in page and "lead time 30 days" in page and "On request" in page
     csv_text = text(client.get("/products?format=csv"))
     assert csv_text.startswith("\ufeffsku,name,name_en,category,unit,list_price")
     row = next(line for line in csv_text.splitlines() if line.startswith("P-1,"))

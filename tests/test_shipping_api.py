@@ -26,6 +26,7 @@ def shop(world):
     world.dealer("SH-2", "EAST")
     world.product("CAR-1", list_price="100000.00", category="vehicles", build_to_order=True)
     world.product("OIL-1", list_price="33.33")  # 13 % tax: a piece's tax does not divide evenly
+    world.stock("OIL-1", 100)  # HQ holds the stock line's goods
     world.credit_limit("SH-1", "10000000")
     world.credit_limit("SH-2", "10000000")
     with freeze(T0):

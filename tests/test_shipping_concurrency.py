@@ -20,6 +20,7 @@ def stock_order(world, is_postgres):
     world.region("EAST")
     world.dealer("SH-1", "EAST")
     world.product("OIL-1", list_price="10.00")
+    world.stock("OIL-1", 100)
     world.credit_limit("SH-1", "1000000")
     world.user("channel_manager", username="cm")
     return {"order": world.order("SH-1", [("OIL-1", 7)]), "hq": world.auth("cm")}

@@ -34,6 +34,7 @@ def shop(world):
     world.dealer("BJ-1", "NORTH", name="北京一号")
     world.product("CAR-1", list_price="100000.00", category="vehicles", build_to_order=True, name="远航 X5")
     world.product("OIL-1", list_price="33.33", name="机油")  # 13 % tax: a piece's tax does not divide evenly
+    world.stock("OIL-1", 100)  # HQ holds the stock line's goods
     world.credit_limit("SH-1", "10000000")
     world.credit_limit("BJ-1", "10000000")
     with freeze(T0):

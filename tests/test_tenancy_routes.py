@@ -30,6 +30,7 @@ def channel(world):
     world.dealer("DB", "RB", name="乙经销商")
     invoice = world.invoice("DA", "INV-A-1", "800.00")
     world.product("P-1")
+    world.stock("P-1", 10)
     world.credit_limit("DA", "100000")
     order = world.order("DA", [("P-1", 3)])
     shipment = world.shipment(order, [("P-1", 1)])

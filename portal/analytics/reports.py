@@ -10,7 +10,9 @@ category, product and month, in the caller's scope (region managers: their subtr
 - opening_stock: dealer stock on hand at the end of the day before the period (or before the month, per month);
 - ending_stock: dealer stock on hand at the end of the period's last day (per month: of the month's last day
   inside the period). Stock on hand on D = Σ of the dealer's stock movements dated ≤ D (receipts, sales,
-  adjustments); goods shipped but not yet received (in transit) are not in it;
+  adjustments); goods shipped but not yet received (in transit) are not in it. Every sale movement is written
+  with its sell-through line (same day, same quantity), so the sales are taken from the sell-through sums (monthly
+  sums for whole months, lines for partial ones) and only the other movements are read one by one;
 - sell_through_rate = sell_through_qty ÷ (opening_stock + sell_in_qty) of the row's period, a fraction with 4
   decimals (0.2500 = 25 %); null when the denominator is 0 or less;
 - days_of_inventory = ending_stock ÷ (sell_through_qty ÷ days of the row's period) — how many days the stock on
@@ -252,32 +254,47 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
             f.product_ok(ShipmentLine.product_id),
         )
     )
-    # sell-through: whole months from the monthly sums, the partial edges from the lines
+    # sell-through: whole months from the monthly sums, the partial edges from the lines. Each sale also leaves the
+    # dealer's stock (its `sale` movement, same day, same quantity, written with the line): counted here, from the
+    # sums, rather than by reading every sale movement again.
     whole, partial = _segments(date_from, date_to)
+    m, s = SellThroughMonthly, SellThroughLine
     if whole is not None:
-        m = SellThroughMonthly
         sources.append(
             select(*row(m.dealer_id, m.product_id, m.month if monthly else _date(buckets[0]), st_q=m.quantity,
-                        st_a=m.amount))  # fmt: skip
+                        st_a=m.amount, stock=-m.quantity))  # fmt: skip
             .where(m.month >= whole[0], m.month <= whole[1], f.dealer_ok(m.dealer_id), f.product_ok(m.product_id))
         )
     if partial:
-        s = SellThroughLine
         sources.append(
-            select(*row(s.dealer_id, s.product_id, _bucket(s.sold_on, buckets), st_q=s.quantity, st_a=s.amount))
+            select(*row(s.dealer_id, s.product_id, _bucket(s.sold_on, buckets), st_q=s.quantity, st_a=s.amount,
+                        stock=-s.quantity))  # fmt: skip
             .where(
                 or_(*[and_(s.sold_on >= a, s.sold_on <= b) for a, b in partial]),
                 f.dealer_ok(s.dealer_id),
                 f.product_ok(s.product_id),
             )
         )
-    # dealer stock: every movement up to the end of the period
+    # the sales before the period (opening stock): whole months from the sums, the days of the first month before
+    # `from` from the lines
+    first_month = date_from.replace(day=1)
+    sources.append(
+        select(*row(m.dealer_id, m.product_id, _date(buckets[0]), stock=-m.quantity, opening=-m.quantity))
+        .where(m.month < first_month, f.dealer_ok(m.dealer_id), f.product_ok(m.product_id))
+    )
+    if date_from > first_month:
+        sources.append(
+            select(*row(s.dealer_id, s.product_id, _date(buckets[0]), stock=-s.quantity, opening=-s.quantity))
+            .where(s.sold_on >= first_month, s.sold_on < date_from, f.dealer_ok(s.dealer_id),
+                   f.product_ok(s.product_id))  # fmt: skip
+        )
+    # dealer stock: every other movement (receipts, adjustments) up to the end of the period
     mv = DealerStockMove
     before = mv.moved_on < date_from
     sources.append(
         select(*row(mv.dealer_id, mv.product_id, case((before, _date(buckets[0])), else_=_bucket(mv.moved_on, buckets)),
                     stock=mv.quantity, opening=case((before, mv.quantity), else_=zero)))  # fmt: skip
-        .where(mv.moved_on <= date_to, f.dealer_ok(mv.dealer_id), f.product_ok(mv.product_id))
+        .where(mv.kind != "sale", mv.moved_on <= date_to, f.dealer_ok(mv.dealer_id), f.product_ok(mv.product_id))
     )
     if with_cash:
         le = LedgerEntry

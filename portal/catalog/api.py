@@ -19,6 +19,7 @@ from portal.catalog.schemas import (
     ProductQuerySchema,
     ProductSchema,
     ProductUpdateSchema,
+    with_availability,
 )
 from portal.dealers.models import Dealer
 from portal.extensions import db
@@ -55,7 +56,10 @@ def products_query(scope, q=None, category=None, active=None):
 @blp.doc(security=_SECURITY)
 def list_products(args):
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(products_query(current_scope(), **args), page, per_page)
+    scope = current_scope()
+    result = paginate(products_query(scope, **args), page, per_page)
+    with_availability(result["items"], with_numbers=scope.is_hq)  # the page's bands in one query
+    return result
 
 
 @blp.route("/products", methods=["POST"])

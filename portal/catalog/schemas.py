@@ -47,6 +47,32 @@ class ProductSchema(Schema):
     build_to_order = fields.Boolean()
     lead_time_days = fields.Integer()
     active = fields.Boolean()
+    availability = fields.Method(
+        "get_availability",
+        metadata={"description": "{band: in_stock|limited|build_to_order|on_request, lead_time_days}; "
+                  "HQ callers also get `available` (HQ's number)"},
+    )  # fmt: skip
+
+    def get_availability(self, product):
+        """The band set on a page of products by `with_availability` (one query), else looked up for this one."""
+        found = getattr(product, "_availability", None)
+        if found is None:
+            from portal.inventory import hq
+            from portal.platform.tenancy import current_scope
+
+            found = hq.availability(product, with_numbers=current_scope().is_hq)
+        return found
+
+
+def with_availability(products, with_numbers: bool = False):
+    """Attach the availability band to each product of a page, computed in one query."""
+    from portal.inventory import hq
+
+    products = list(products)
+    bands = hq.availability_for(products, with_numbers=with_numbers)
+    for p in products:
+        p._availability = bands[p.id]
+    return products
 
 
 class ProductQuerySchema(StrictSchema):

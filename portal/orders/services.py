@@ -53,6 +53,10 @@ ON_APPROVED: list = []
 # Called with (actor, order) before an order is cancelled; a hook refuses by raising (shipping: nothing shipped).
 BEFORE_CANCEL: list = []
 
+# Called with (actor, order) in the same transaction once an order is cancelled (inventory: gives back its stock
+# allocations). Not a BEFORE_CANCEL hook: `may_cancel` runs those on reads to decide whether to offer the button.
+ON_CANCELLED: list = []
+
 
 def _approved(actor, order: Order) -> None:
     for hook in ON_APPROVED:
@@ -318,6 +322,8 @@ def cancel(actor, order: Order, comment: str | None = None) -> Order:
     for hook in BEFORE_CANCEL:
         hook(actor, order)
     _transition(actor, order, "cancelled", comment, allowed)
+    for hook in ON_CANCELLED:
+        hook(actor, order)
     return order
 
 

@@ -68,6 +68,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "statements.reconcile": ("dealer_admin",),
     "statements.comment": ("dealer_admin", "finance"),
     "disputes.resolve": ("finance",),
+    # HQ stock (dealers and regions see availability bands only)
+    "stock.read": HQ,
+    "stock.manage": ("channel_manager", "hq_admin"),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -41,6 +41,11 @@ from portal.shipping.models import Shipment, ShipmentLine, ShipmentUnit
 
 SHIPPABLE = OPEN_FOR_CREDIT  # approved, in production, built: approved and not yet (fully) shipped
 
+# Called with (actor, order, shipment, quantities_by_line) inside `ship`, once the shipment and its lines are
+# flushed: {order line id: quantity shipped now} for every line (units counted). A hook refuses by raising (HQ
+# stock registers its consumption here: `portal.inventory.hq.consume_shipment`); the action then writes nothing.
+ON_SHIPPED: list = []
+
 
 def shipped_value(dealer_id):
     """Gross already shipped (so invoiced) of a dealer's orders that still count as open: taken off their gross in
@@ -293,6 +298,8 @@ def ship(
         dealer_id=order.dealer_id,
     )  # fmt: skip
     db.session.flush()
+    for hook in ON_SHIPPED:  # HQ stock: takes the stock quantities out of its warehouses, or refuses
+        hook(actor, order, shipment, dict(quantities))
     unit_ids = [u.id for picked in units.values() for u in picked]
     production.move_units(actor, unit_ids, "shipped", _moment(shipped_on), source="shipment")
     if all(left[line_id] == quantities.get(line_id, 0) for line_id in left):

@@ -28,6 +28,7 @@ def channel(world):
     world.dealer("SH-001", "SH", tier="A", name="上海华通浦东汽车销售服务有限公司", payment_terms_days=60)
     world.product("V-1", list_price="100000.00", category="suv", build_to_order=True, name="远航 X5 城市SUV")
     world.product("P-1", list_price="100.00", category="parts", name="机油滤清器")
+    world.stock("P-1", 50)
     world.credit_limit("SH-001", "1000000")
     with freeze(PLACED):
         order = world.order("SH-001", [("V-1", 2), ("P-1", 10)])
