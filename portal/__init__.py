@@ -118,6 +118,8 @@ def _register_blueprints(app) -> None:
     from portal.dealers import views as dealers_views
     from portal.home import views as home_views
     from portal.inventory import hq_api, hq_views
+    from portal.inventory import api as inventory_api
+    from portal.inventory import views as inventory_views
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
     from portal.orders import api as orders_api
@@ -146,6 +148,7 @@ def _register_blueprints(app) -> None:
         shipping_views.bp,
         statements_views.bp,
         hq_views.bp,
+        inventory_views.bp,
         analytics_views.bp,
     ):
         app.register_blueprint(bp)
@@ -164,6 +167,7 @@ def _register_blueprints(app) -> None:
         shipping_api.blp,
         statements_api.blp,
         hq_api.blp,
+        inventory_api.blp,
         analytics_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):

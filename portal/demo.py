@@ -199,6 +199,9 @@ def _load(reset: bool, echo) -> None:
     from portal.shipping.demo import load_shipments
 
     load_shipments(rng, by_name["channel"], echo=echo)
+    from portal.inventory.demo_sales import load_sell_through
+
+    load_sell_through(rng, echo=echo)
     from portal.statements.demo import load_statements
 
     load_statements(rng, by_name["finance"], echo=echo)

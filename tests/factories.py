@@ -444,3 +444,30 @@ class World:
             hq.receive(None, wh, db.session.query(Product).filter_by(sku=sku).one(), quantity, on=on)
 
         self._in_request(make)
+
+    # --- dealer stock and sell-through ---
+    def dealer_receipt(self, dealer: str, sku: str, quantity: int = 1, on=None, serial: str | None = None) -> None:
+        """Goods arrive in the dealer's yard (a `receipt` movement, as shipping's receive writes it)."""
+        import datetime as dt
+
+        from portal.catalog.models import Product
+        from portal.inventory.models import DealerStockMove
+
+        def make():
+            product = db.session.query(Product).filter_by(sku=sku).one()
+            db.session.add(DealerStockMove(
+                dealer_id=self._dealer_obj(dealer).id, product_id=product.id, sku=sku, serial=serial,
+                quantity=quantity, kind="receipt", moved_on=on or dt.date(2026, 1, 5), created_by="test"))  # fmt: skip
+
+        self.run(make)
+
+    def sell(self, dealer: str, lines: list[dict], username: str | None = None, source: str = "portal") -> list[int]:
+        """Record sell-through lines through the service (dicts as the API takes them, typed); their ids."""
+        from portal.dealers.models import User
+        from portal.inventory import sellthrough
+
+        def make():
+            actor = db.session.query(User).filter_by(username=username).one() if username else None
+            return [ln.id for ln in sellthrough.record(actor, self._dealer_obj(dealer), lines, source=source)]
+
+        return self._in_request(make)

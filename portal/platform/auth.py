@@ -71,6 +71,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # HQ stock (dealers and regions see availability bands only)
     "stock.read": HQ,
     "stock.manage": ("channel_manager", "hq_admin"),
+    # dealer stock and sell-through
+    "sellthrough.write": ("dealer_staff", "dealer_admin"),
+    "sellthrough.read": ALL_PEOPLE,
+    "dealer_stock.read": ALL_PEOPLE,
+    "dealer_stock.adjust": ("dealer_admin",),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -56,6 +56,7 @@ ENTRY_TYPE_LABELS = {
 JOB_KIND_LABELS = {
     "payment_import": _l("Bank file import"),
     "overdue_scan": _l("Overdue scan"),
+    "sell_through_import": _l("Sell-through import"),
 }
 JOB_STATUS_LABELS = {
     "queued": _l("Waiting to start"),

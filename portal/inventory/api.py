@@ -1,0 +1,124 @@
+"""JSON API for the dealer's stock and sell-through (PRODUCT.md §7, §9.1)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.background.services import start_job
+from portal.dealers.models import Dealer
+from portal.extensions import db
+from portal.inventory import dealer_stock, sellthrough
+from portal.inventory.schemas import (
+    DealerStockAdjustmentCreateSchema,
+    DealerStockAdjustmentSchema,
+    DealerStockQuerySchema,
+    DealerStockSchema,
+    SellThroughCreatedSchema,
+    SellThroughCreateSchema,
+    SellThroughFileSchema,
+    SellThroughLineSchema,
+    SellThroughQuerySchema,
+    SellThroughQueuedSchema,
+)
+from portal.platform.api import api_blueprint, page_of, paginate
+from portal.platform.auth import requires
+from portal.platform.errors import Forbidden, Invalid
+from portal.platform.tenancy import current_scope, tenant_route
+
+blp = api_blueprint("api_inventory", __name__, "Dealer stock and sell-through")
+_SECURITY = [{"bearer": []}]
+
+
+def own_dealer() -> Dealer:
+    """The caller's own dealer: sell-through is reported by the dealer that sold."""
+    dealer_id = getattr(current_user, "dealer_id", None)
+    if dealer_id is None:
+        raise Forbidden()
+    return db.session.get(Dealer, dealer_id)
+
+
+@blp.route("/sell-through", methods=["POST"])
+@requires("sellthrough.write")
+@blp.arguments(SellThroughCreateSchema)
+@blp.response(201, SellThroughCreatedSchema)
+@blp.doc(security=_SECURITY)
+def create_sell_through(body):
+    """Report sales to end customers; the batch is written whole or refused whole (every bad line in `fields`,
+    keyed `lines.<index>.<field>`). Selling more than the dealer holds on that day or any later day is refused."""
+    return {"lines": sellthrough.record(current_user, own_dealer(), body["lines"], source="api")}
+
+
+@blp.route("/sell-through", methods=["GET"])
+@requires("sellthrough.read")
+@blp.arguments(SellThroughQuerySchema, location="query")
+@blp.response(200, page_of(SellThroughLineSchema))
+@blp.doc(security=_SECURITY)
+def list_sell_through(args):
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return paginate(sellthrough.lines_query(current_scope(), **args), page, per_page)
+
+
+@blp.route("/sell-through/import", methods=["POST"])
+@requires("sellthrough.write")
+@blp.arguments(SellThroughFileSchema, location="files")
+@blp.response(202, SellThroughQueuedSchema)
+@blp.doc(security=_SECURITY)
+def import_sell_through(files):
+    """Upload a CSV (sold_on, sku, serial, quantity, unit_price, city, customer_type; UTF-8, BOM optional); a job
+    applies it whole or not at all and lists every rejected row with its line number and reason."""
+    return {"job_id": queue_import(own_dealer(), files["file"]).id}
+
+
+def queue_import(dealer: Dealer, upload):
+    """Keep the uploaded file in the storage folder (shared by web and workers) and queue its import."""
+    data = upload.read()
+    if not data.strip():
+        raise Invalid(fields={"file": [_("The file is empty.")]})
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(fields={"file": [_("The file must be UTF-8 CSV.")]}) from exc
+    job_id = str(uuid.uuid4())
+    folder = Path(current_app.config["PORTAL_STORAGE"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job_id}.csv"
+    path.write_bytes(data)
+    return start_job(
+        "sell_through_import",
+        "jobs.sellthrough.run_sell_through_import",
+        started_by=current_user,
+        dealer_id=dealer.id,
+        job_id=job_id,
+        params={"filename": upload.filename or "sell-through.csv"},
+        args=(str(path),),
+    )
+
+
+@blp.route("/dealers/<code>/stock", methods=["GET"])
+@requires("dealer_stock.read")
+@tenant_route("dealer")
+@blp.arguments(DealerStockQuerySchema, location="query")
+@blp.response(200, DealerStockSchema)
+@blp.doc(security=_SECURITY)
+def get_dealer_stock(args, code):
+    """The dealer's stock per SKU (on hand, incoming, age since receipt by FIFO) and its VINs, now or `as_of`."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return dealer_stock.stock_report(dealer, args.get("as_of"))
+
+
+@blp.route("/dealers/<code>/stock/adjustments", methods=["POST"])
+@requires("dealer_stock.adjust")
+@tenant_route("dealer")
+@blp.arguments(DealerStockAdjustmentCreateSchema)
+@blp.response(201, DealerStockAdjustmentSchema)
+@blp.doc(security=_SECURITY)
+def create_adjustment(body, code):
+    """Correct the dealer's stock (count, damage, found goods); it never goes below zero."""
+    dealer = current_scope().get_or_404(Dealer, code=code)
+    return sellthrough.adjust(current_user, dealer, body["sku"], body["delta"], body["reason"],
+                              serial=body.get("serial"), on=body.get("moved_on"))  # fmt: skip
