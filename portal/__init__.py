@@ -117,8 +117,8 @@ def _register_blueprints(app) -> None:
     from portal.dealers import api as dealers_api
     from portal.dealers import views as dealers_views
     from portal.home import views as home_views
-    from portal.inventory import hq_api, hq_views
     from portal.inventory import api as inventory_api
+    from portal.inventory import hq_api, hq_views
     from portal.inventory import views as inventory_views
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
