@@ -103,6 +103,7 @@ def test_a_bad_line_saves_nothing_and_is_marked_in_the_form(client, world, shop)
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "Nothing was saved" in page and "whole number" in page
+    assert "Only 7 of OIL-1" in page  # the lines that could be read are checked as well
     assert world.count(SellThroughLine) == 0
     resp = _entry(client, [{"sold_on": "2026-05-01", "sku": "OIL-1", "quantity": "30", "unit_price": "35.00"}])
     assert resp.status_code == 422 and "Only 10 of OIL-1" in resp.get_data(as_text=True)

@@ -221,6 +221,11 @@ def sellthrough_new():
         if not filled:
             form.form_errors.append(_("Fill in at least one line."))
         elif any(r["errors"] for r in rows):
+            if lines:  # the lines that could be read are checked too, so every problem shows at once
+                found = sellthrough.validate(dealer, [sellthrough.normalise(ln) for ln in lines])
+                for index, per_field in found.by_line.items():
+                    for field, messages in per_field.items():
+                        rows[where[index]]["errors"].setdefault(field, []).extend(messages)
             form.form_errors.append(_("Nothing was saved: correct the lines marked below."))
         else:
             try:
