@@ -2,6 +2,7 @@
 
 `--orders-only` runs only the orders benchmark (bench/orders.py: its own `--seconds` and `--workers` options);
 `--production-only` runs only the build-line benchmark (bench/production.py);
+`--statements-only` runs only the monthly statement run benchmark (bench/statements.py);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
@@ -11,6 +12,8 @@ from bench import BENCHMARKS
 
 ORDERS = "bench.orders"
 PRODUCTION = "bench.production"
+STATEMENTS = "bench.statements"
+ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS}  # no options of their own but --quick
 
 
 def main(argv: list[str]) -> None:
@@ -19,21 +22,22 @@ def main(argv: list[str]) -> None:
     if "--orders-only" in argv:
         orders.main([a for a in argv if a != "--orders-only"])
         return
-    if "--production-only" in argv:
-        importlib.import_module(PRODUCTION).main([a for a in argv if a != "--production-only"])
-        return
+    for switch, name in ONLY.items():
+        if switch in argv:
+            importlib.import_module(name).main([a for a in argv if a != switch])
+            return
     if "--credit-endpoint-only" in argv:
-        names = [n for n in BENCHMARKS if n not in (ORDERS, PRODUCTION)]
+        names = [n for n in BENCHMARKS if n not in (ORDERS, *ONLY.values())]
     else:
-        names = [*BENCHMARKS, *(n for n in (ORDERS, PRODUCTION) if n not in BENCHMARKS)]
+        names = list(BENCHMARKS)
     # the orders benchmark's own options go to it only; --quick goes to every benchmark
     known, rest = orders.parser().parse_known_args(argv)
     quick = ["--quick"] if known.quick else []
     orders_argv = [*quick, *(["--seconds", str(known.seconds)] if known.seconds else [])]
     orders_argv += ["--workers", known.workers] if known.workers else []
     for name in names:
-        if name == PRODUCTION:
-            importlib.import_module(name).main(quick)  # no options of its own but --quick
+        if name in ONLY.values():
+            importlib.import_module(name).main(quick)
         else:
             importlib.import_module(name).main(orders_argv if name == ORDERS else [*rest, *quick])
 
