@@ -47,12 +47,12 @@ def add_to_monthly(lines) -> int:
     ]
     dialect = db.session.get_bind().dialect.name
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(SellThroughMonthly).values(rows)
-    table = SellThroughMonthly.__table__
+    stmt = make(SellThroughMonthly)  # executed with the rows as parameters: compiled once, cached (a multi-row
+    table = SellThroughMonthly.__table__  # VALUES would be compiled again for every batch size)
     counters = ("lines", "quantity", "amount", "below_floor_lines", "below_floor_quantity", "below_floor_gap")
     stmt = stmt.on_conflict_do_update(
         index_elements=["dealer_id", "product_id", "month"],
         set_={name: table.c[name] + stmt.excluded[name] for name in counters},
     )
-    db.session.execute(stmt)
+    db.session.execute(stmt, rows)
     return len(rows)
