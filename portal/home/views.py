@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -11,8 +14,12 @@ from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.models import Notification
 from portal.platform.auth import can, requires
+from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope
 from portal.platform.timeutil import today
+
+SELL_THROUGH_DAYS = 30
+AWAITING_CONFIRMATION = ("issued", "resolved")
 
 bp = Blueprint("home", __name__)
 
@@ -37,6 +44,75 @@ def _counts(column, scope_model=Dealer) -> dict:
     return dict(rows)
 
 
+def _statements_awaiting(scope) -> list:
+    """The dealer's current statements still to confirm (issued, or their disputes settled)."""
+    from portal.statements.models import Statement
+    from portal.statements.services import statements_query
+
+    stmt = statements_query(scope).where(Statement.status.in_(AWAITING_CONFIRMATION)).limit(5)
+    return db.session.execute(stmt).unique().scalars().all()
+
+
+def _stock_and_sales(scope, dealer: Dealer) -> dict:
+    """On hand and incoming now, and what the dealer sold to end customers in the last 30 days, with its last lines."""
+    from portal.inventory import dealer_stock
+    from portal.inventory.models import SellThroughLine
+    from portal.inventory.sellthrough import lines_query
+
+    since = today() - dt.timedelta(days=SELL_THROUGH_DAYS - 1)
+    qty, amount = db.session.execute(
+        select(func.coalesce(func.sum(SellThroughLine.quantity), 0), func.sum(SellThroughLine.amount)).where(
+            SellThroughLine.dealer_id == dealer.id, SellThroughLine.sold_on >= since
+        )
+    ).one()
+    lines = db.session.execute(lines_query(scope, date_from=since).limit(5)).unique().scalars().all()
+    return {
+        "on_hand": sum(dealer_stock.on_hand(dealer.id).values()),
+        "incoming": sum(dealer_stock.incoming(dealer.id).values()),
+        "sold_qty": int(qty),
+        "sold_amount": money(amount or ZERO),
+        "since": since,
+        "lines": lines,
+    }
+
+
+def _price_policies(dealer: Dealer) -> list:
+    from portal.catalog.pricing import candidate_lists
+
+    ranked = candidate_lists(dealer, today())
+    return [pl for pl, _rank in sorted(ranked, key=lambda x: (x[1], x[0].priority), reverse=True)]
+
+
+def _flow_trend(scope) -> dict:
+    """The last 12 months of the channel in the caller's scope, per month (one channel_flow query)."""
+    from portal.analytics.reports import channel_flow, last_12_months
+
+    date_from, date_to = last_12_months(today())
+    flow = channel_flow(scope, date_from, date_to, ["month"])
+    flow["labels"] = [r["month"][2:] for r in flow["rows"]]
+    return flow
+
+
+def _credit_utilisation(scope) -> dict:
+    rows = reports.credit_utilisation(scope, None, today())
+    credit = money(sum((r["credit"] for r in rows), ZERO))
+    exposure = money(sum((r["exposure"] for r in rows), ZERO))
+    return {
+        "credit": credit,
+        "exposure": exposure,
+        "ratio": (exposure / credit * 100).quantize(Decimal("0.1")) if credit > 0 else None,
+        "over_90": sum(1 for r in rows if r["ratio"] is not None and r["ratio"] >= 90),
+        "top": rows[:5],
+    }
+
+
+def _awaiting_approval(scope) -> int:
+    from portal.orders.services import orders_query
+
+    stmt = orders_query(scope, status="credit_review").order_by(None)
+    return db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+
+
 @bp.route("/")
 def root():
     return redirect(url_for("home.index") if current_user.is_authenticated else url_for("auth.login"))
@@ -46,7 +122,7 @@ def root():
 @requires("home.view")
 def index():
     scope = current_scope()
-    ctx: dict = {}
+    ctx: dict = {"today_date": today()}
     ctx["receivables"] = _receivables_summary(scope)
     if scope.is_dealer:
         ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)
@@ -77,6 +153,9 @@ def index():
         ctx["incoming"] = (
             db.session.execute(shipments_query(scope, status="in_transit").limit(5)).unique().scalars().all()
         )
+        ctx["statements"] = _statements_awaiting(scope) if can("statements.read") else []
+        ctx["stock"] = _stock_and_sales(scope, ctx["dealer"])
+        ctx["policies"] = _price_policies(ctx["dealer"])
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)
@@ -100,6 +179,9 @@ def index():
                 select(Dealer.region_id, func.count()).where(scope.clause(Dealer)).group_by(Dealer.region_id)
             ).all()
         )
+        ctx["utilisation"] = _credit_utilisation(scope)
+        ctx["awaiting_approval"] = _awaiting_approval(scope)
+        ctx["trend"] = _flow_trend(scope)
         return render_template("home/region.html", **ctx)
     # HQ
     ctx["top_regions"] = (
@@ -129,4 +211,14 @@ def index():
             .scalars()
             .all()
         )
+    from portal.analytics.reports import channel_flow
+    from portal.orders.models import STATUSES, Order
+    from portal.production import reports as production_reports
+
+    ctx["utilisation"] = _credit_utilisation(scope)
+    ctx["orders_by_status"] = _counts(Order.status, Order)
+    ctx["ORDER_STATUSES"] = STATUSES
+    ctx["units_by_stage"] = production_reports.by_stage(production_reports.unit_filters(scope))
+    ctx["trend"] = _flow_trend(scope)
+    ctx["by_region"] = channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region"])
     return render_template("home/hq.html", **ctx)
