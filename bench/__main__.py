@@ -3,6 +3,7 @@
 `--orders-only` runs only the orders benchmark (bench/orders.py: its own `--seconds` and `--workers` options);
 `--production-only` runs only the build-line benchmark (bench/production.py);
 `--statements-only` runs only the monthly statement run benchmark (bench/statements.py);
+`--channel-only` runs only the channel flow benchmark (bench/channel.py);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
@@ -13,7 +14,9 @@ from bench import BENCHMARKS
 ORDERS = "bench.orders"
 PRODUCTION = "bench.production"
 STATEMENTS = "bench.statements"
-ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS}  # no options of their own but --quick
+CHANNEL = "bench.channel"
+# no options of their own but --quick
+ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL}
 
 
 def main(argv: list[str]) -> None:

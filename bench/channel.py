@@ -1,0 +1,438 @@
+"""Channel flow benchmark (issue 7): `channel_flow` on 10,000,000 sell-through lines against hand-written SQL.
+
+The data (built through the app's migrations, loaded with COPY, one seeded `random.Random`, money in integer
+cents, streamed: never the whole data set in memory): the region tree of the receivables benchmark (HQ → 3 top
+regions → provinces), 2,000 dealers spread unevenly over the provinces, 500 products in 10 categories, and
+10,000,000 sell-through lines (1,000,000 with `--quick`) over 24 months. Skew: each dealer sells an assortment of
+10–80 products (popular products in more assortments), dealers differ in size (a few large ones), months follow a
+seasonality curve. The dealers' stock: receipts every 3 months per dealer and product (what the next 3 months
+should sell, +10 %), a few adjustments. The `sale` stock movements written with each line are NOT loaded (the
+report never reads them: it takes the sales from the sell-through sums), nor shipments (sell-in is 0 here: a
+shipment needs an order and an invoice; the sell-in source is a small join and not what is measured), and a few
+payments (cash received). `sell_through_monthly` is built with one INSERT … SELECT … GROUP BY from the lines
+(exactly what the service keeps), then VACUUM ANALYZE.
+
+Measured (median of 5 after one warm-up, the app's code in this process):
+
+(a) `channel_flow(Scope("hq"), year, ["region", "category", "month"])`;
+(b) `channel_flow(Scope("hq"), year, ["dealer"], region=<largest top region>)`;
+(c) (a) for a partial-month period (the 15th to the 14th, 12 months: two partial months read from the lines).
+
+Baseline, same run: one hand-written GROUP BY over the raw `sell_through_lines` (joined to dealers, regions,
+products) for the same groups and period, psycopg directly. Ratio = app / baseline; the goal with the
+pre-aggregated table is ≤ 0.2×. The app's sell-through quantity and amount per group must equal the baseline's.
+Then the HQ home page: `GET /home` 20 times through the test client, logged in as an hq_admin (session cookie).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import time
+from pathlib import Path
+
+from bench.common import (
+    connect,
+    copy_rows,
+    database_url,
+    ensure_database,
+    load,
+    make_app,
+    median_of,
+    ms,
+    percentile,
+    python_version,
+    reset_schema,
+    say,
+    server_settings,
+    stopwatch,
+    table,
+    without_keys,
+)
+from bench.receivables import plan_regions
+
+SEED = 7  # issue 7
+DEALERS = 2_000
+PRODUCTS = 500
+LINES = 10_000_000
+QUICK_LINES = 1_000_000
+FIRST_MONTH = dt.date(2024, 11, 1)
+MONTHS = 24
+YEAR = (dt.date(2025, 11, 1), dt.date(2026, 10, 31))  # the last 12 whole months of the data
+PARTIAL = (dt.date(2025, 5, 15), dt.date(2026, 5, 14))  # mid-month to mid-month
+GOAL = 0.2
+HOME_REQUESTS = 20
+OUT = Path(__file__).resolve().parent / "out"
+CATEGORIES = ("SUV", "轿车", "MPV", "皮卡", "新能源SUV", "新能源轿车", "轻客", "配件", "轮胎", "养护用品")
+SEASON = (1.3, 0.7, 1.0, 1.0, 1.05, 1.0, 0.9, 0.9, 1.1, 1.2, 1.1, 1.4)  # January … December
+CREATED = "2024-10-01 08:00:00+00"
+STAMP = "bench"
+
+
+def months() -> list[dt.date]:
+    out, m = [], FIRST_MONTH
+    for _ in range(MONTHS):
+        out.append(m)
+        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return out
+
+
+def days_in(m: dt.date) -> int:
+    return ((m.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - m).days
+
+
+# ---------------------------------------------------------------- data
+
+
+class Plan:
+    def __init__(self, rng: random.Random) -> None:
+        self.regions, provinces = plan_regions()
+        weights = [rng.randint(1, 10) for _ in provinces]
+        self.dealers = []  # (id, code, name, region_id, size weight)
+        seen: dict[str, int] = {}
+        for i in range(1, DEALERS + 1):
+            pid, pcode, pname = rng.choices(provinces, weights)[0]
+            seen[pcode] = seen.get(pcode, 0) + 1
+            size = rng.paretovariate(1.5)  # a few large dealers
+            self.dealers.append((i, f"{pcode}-{seen[pcode]:03d}", f"{pname}经销商{seen[pcode]:03d}", pid, size))
+        self.products = []  # (id, sku, category, price cents, popularity)
+        for i in range(1, PRODUCTS + 1):
+            cat = CATEGORIES[i % len(CATEGORIES)]
+            price = rng.randint(50, 30_000) * 100 if i % len(CATEGORIES) < 7 else rng.randint(50, 5_000) * 100
+            self.products.append((i, f"SKU-{i:05d}", cat, price, 1 / (1 + (i * 7919 % PRODUCTS)) ** 0.6))
+        popularity = [p[4] for p in self.products]
+        self.assortment = {}
+        for d in self.dealers:
+            k = rng.randint(10, 80)
+            self.assortment[d[0]] = sorted(set(rng.choices(range(PRODUCTS), popularity, k=k)))
+        self.months = months()
+        self.month_weights = [SEASON[m.month - 1] * (1 + 0.01 * i) for i, m in enumerate(self.months)]
+
+
+def line_rows(plan: Plan, rng: random.Random, total: int, counts: dict):
+    """The sell-through lines, dealer by dealer, as COPY text; `counts` gets (dealer, product index) → quantity."""
+    sizes = [d[4] for d in plan.dealers]
+    scale = total / sum(sizes)
+    line_id = 0
+    created = f"{plan.months[-1]} 23:00:00+00"
+    remaining = total
+    for n_d, d in enumerate(plan.dealers):
+        n = remaining if n_d == len(plan.dealers) - 1 else min(remaining, round(d[4] * scale))
+        remaining -= n
+        if n <= 0:
+            continue
+        assort = plan.assortment[d[0]]
+        weights = [plan.products[p][4] for p in assort]
+        prods = rng.choices(assort, weights, k=n)
+        mons = rng.choices(range(MONTHS), plan.month_weights, k=n)
+        for p, mi in zip(prods, mons, strict=True):
+            line_id += 1
+            pid, sku, _cat, price, _pop = plan.products[p]
+            m = plan.months[mi]
+            qty = 1 if rng.random() < 0.8 else rng.randint(2, 5)
+            unit = price * rng.randint(92, 108) // 100
+            counts[(d[0], p)] = counts.get((d[0], p), 0) + qty
+            day = m + dt.timedelta(days=rng.randrange(days_in(m)))
+            yield (f"{line_id}\t{d[0]}\t{pid}\t{sku}\t{qty}\t{unit // 100}.{unit % 100:02d}\t"
+                   f"{unit * qty // 100}.{unit * qty % 100:02d}\tf\t{day}\timport\t{STAMP}\t{created}\n")  # fmt: skip
+
+
+def move_rows(plan: Plan, rng: random.Random, counts: dict, out: dict):
+    """Receipts every 3 months per dealer and product (the 2 years' sales spread evenly, +10 %), some adjustments."""
+    move_id = 0
+    for (dealer_id, p), qty in counts.items():
+        sku = plan.products[p][1]
+        per = qty / (MONTHS / 3) * 1.1
+        for q in range(MONTHS // 3):
+            m = plan.months[q * 3]
+            n = max(1, round(per * rng.uniform(0.8, 1.2)))
+            move_id += 1
+            day = m + dt.timedelta(days=rng.randrange(5))
+            yield f"{move_id}\t{dealer_id}\t{p + 1}\t{sku}\t{n}\treceipt\t{day}\t{STAMP}\t{day} 09:00:00+00\n"
+        if rng.random() < 0.05:
+            move_id += 1
+            m = plan.months[rng.randrange(MONTHS)]
+            n = -rng.randint(1, 3)
+            yield f"{move_id}\t{dealer_id}\t{p + 1}\t{sku}\t{n}\tadjustment\t{m}\t{STAMP}\t{m} 09:00:00+00\n"
+    out["moves"] = move_id
+
+
+def build(url: str, app, quick: bool, timings: dict) -> dict:
+    rng = random.Random(SEED)
+    total = QUICK_LINES if quick else LINES
+    plan = Plan(rng)
+    info: dict = {"lines": total}
+    with stopwatch("schema (migrations)", timings):
+        reset_schema(app, url)
+    with connect(url) as conn:
+        with stopwatch("regions, dealers, products", timings):
+            copy_rows(conn, "regions", ("id", "code", "name", "parent_id", "path", "approval_limit", "created_at"),
+                      (f"{i}\t{c}\t{n}\t{p if p else chr(92) + 'N'}\t{path}\t0\t{CREATED}\n"
+                       for i, c, n, p, path in plan.regions))  # fmt: skip
+            copy_rows(
+                conn, "dealers",
+                ("id", "code", "name", "region_id", "tier", "channel_type", "payment_terms_days", "status",
+                 "created_at"),
+                (f"{i}\t{c}\t{n}\t{r}\t{'ABC'[i % 3]}\tfranchise\t30\tactive\t{CREATED}\n"
+                 for i, c, n, r, _s in plan.dealers),
+            )  # fmt: skip
+            copy_rows(
+                conn, "products",
+                ("id", "sku", "name", "name_en", "category", "unit", "list_price", "tax_rate", "min_resale_price",
+                 "build_to_order", "lead_time_days", "active", "created_at"),
+                (f"{i}\t{sku}\t产品{i:05d}\tProduct {i:05d}\t{cat}\tpcs\t{price // 100}.{price % 100:02d}\t0.13\t"
+                 f"\\N\tf\t0\tt\t{CREATED}\n" for i, sku, cat, price, _p in plan.products),
+            )  # fmt: skip
+            for t in ("regions", "dealers", "products"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")
+            conn.commit()
+        counts: dict = {}
+        with stopwatch(f"{total:,} sell-through lines (COPY, keys and indexes dropped)", timings):
+            with without_keys(conn, ["sell_through_lines"]):
+                copy_rows(conn, "sell_through_lines",
+                          ("id", "dealer_id", "product_id", "sku", "quantity", "unit_price", "amount", "below_floor",
+                           "sold_on", "source", "created_by", "created_at"),
+                          line_rows(plan, rng, total, counts))  # fmt: skip
+                conn.commit()
+                timings["lines_copy_only"] = time.perf_counter()
+            timings["lines_indexes"] = time.perf_counter() - timings.pop("lines_copy_only")
+        say(f"    (of which rebuilding the keys and indexes: {timings['lines_indexes']:.1f} s)")
+        info["pairs"] = len(counts)
+        with stopwatch("receipts and adjustments (dealer_stock_moves)", timings), without_keys(
+            conn, ["dealer_stock_moves"]
+        ):
+            copy_rows(conn, "dealer_stock_moves",
+                      ("id", "dealer_id", "product_id", "sku", "quantity", "kind", "moved_on", "created_by",
+                       "created_at"),
+                      move_rows(plan, rng, counts, info))  # fmt: skip
+            conn.commit()
+        del counts
+        with stopwatch("payments (ledger_entries)", timings):
+            rows, lid = [], 0
+            for d in plan.dealers:
+                for mi in range(0, MONTHS, 2):
+                    lid += 1
+                    day = plan.months[mi] + dt.timedelta(days=rng.randrange(28))
+                    amount = rng.randint(1_000, 900_000)
+                    rows.append(f"{lid}\t{d[0]}\tpayment\tBANK-{lid:08d}\t{day}\t\\N\t{amount}.00\t"
+                                f"\\N\t\\N\t\\N\terp\t{STAMP}\t{day} 10:00:00+00\n")  # fmt: skip
+            copy_rows(conn, "ledger_entries", ("id", "dealer_id", "type", "number", "entry_date", "due_on", "amount",
+                                               "order_number", "invoice_id", "reason", "source", "created_by",
+                                               "created_at"), rows)  # fmt: skip
+            info["payments"] = lid
+            for t in ("sell_through_lines", "dealer_stock_moves", "ledger_entries"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")
+            conn.commit()
+        with stopwatch("sell_through_monthly (one INSERT … SELECT … GROUP BY, work_mem 256MB)", timings), \
+                without_keys(conn, ["sell_through_monthly"]):  # fmt: skip
+            conn.execute("SET work_mem = '256MB'")
+            conn.execute("""
+                INSERT INTO sell_through_monthly (dealer_id, product_id, month, lines, quantity, amount,
+                    below_floor_lines, below_floor_quantity, below_floor_gap)
+                SELECT dealer_id, product_id, date_trunc('month', sold_on)::date, count(*), sum(quantity),
+                       sum(amount), count(*) FILTER (WHERE below_floor),
+                       coalesce(sum(quantity) FILTER (WHERE below_floor), 0),
+                       coalesce(sum((floor_price - unit_price) * quantity) FILTER (WHERE below_floor), 0)
+                FROM sell_through_lines GROUP BY 1, 2, 3
+            """)
+            conn.commit()
+            info["monthly"] = conn.execute("SELECT count(*) FROM sell_through_monthly").fetchone()[0]
+    with connect(url, autocommit=True) as conn, stopwatch("VACUUM ANALYZE", timings):
+        conn.execute("VACUUM ANALYZE")
+    return info
+
+
+# ---------------------------------------------------------------- measuring
+
+
+BASE_SELECT = """
+    SELECT {keys}, sum(s.quantity), sum(s.amount)
+    FROM sell_through_lines s
+    JOIN dealers d ON d.id = s.dealer_id
+    {joins}
+    WHERE s.sold_on BETWEEN %(a)s AND %(b)s {where}
+    GROUP BY {keys}
+"""
+
+
+def baseline_region_category_month(conn, a: dt.date, b: dt.date) -> dict:
+    """Top region (the child of HQ whose subtree holds the dealer) × category × month, over the raw lines."""
+    q = BASE_SELECT.format(
+        keys="top.code, p.category, date_trunc('month', s.sold_on)::date",
+        joins="JOIN regions dr ON dr.id = d.region_id "
+        "JOIN regions top ON top.path = '/HQ/' || split_part(dr.path, '/', 3) || '/' "
+        "JOIN products p ON p.id = s.product_id",
+        where="",
+    )
+    return {(r[0], r[1], r[2].strftime("%Y-%m")): (int(r[3]), r[4]) for r in conn.execute(q, {"a": a, "b": b})}
+
+
+def baseline_dealer(conn, a: dt.date, b: dt.date, region_path: str) -> dict:
+    q = BASE_SELECT.format(
+        keys="d.code",
+        joins="",
+        where="AND d.region_id IN (SELECT id FROM regions WHERE path LIKE %(path)s)",
+    )
+    return {(r[0],): (int(r[1]), r[2]) for r in conn.execute(q, {"a": a, "b": b, "path": region_path + "%"})}
+
+
+def app_figures(result: dict, keys: tuple[str, ...]) -> dict:
+    out = {}
+    for r in result["rows"]:
+        if r["sell_through_qty"] or r["sell_through_amount"]:
+            out[tuple(r[k] for k in keys)] = (r["sell_through_qty"], r["sell_through_amount"])
+    return out
+
+
+def explain(app, args: tuple, kwargs: dict, label: str) -> None:
+    from portal.analytics.reports import channel_flow_select
+    from portal.extensions import db
+    from portal.platform.tenancy import Scope
+
+    with app.app_context():
+        stmt, *_rest = channel_flow_select(Scope("hq"), *args, **kwargs)
+        compiled = stmt.compile(db.engine)
+        with db.engine.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), compiled.params).fetchall()
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"channel_explain_{label}.txt"
+    text = "\n".join(r[0] for r in plan)
+    path.write_text(str(compiled) + "\n\n" + text + "\n")
+    say(f"    EXPLAIN ANALYZE of the app's query → {path.relative_to(OUT.parent.parent)}; its slowest nodes:")
+    nodes = [r[0] for r in plan if "actual time" in r[0]]
+
+    def total(line: str) -> float:
+        try:
+            return float(line.split("actual time=")[1].split("..")[1].split(" ")[0])
+        except (IndexError, ValueError):
+            return 0.0
+
+    for line in sorted(nodes, key=total, reverse=True)[:8]:
+        say("      " + line.strip()[:170])
+    for r in plan[-3:]:
+        say("      " + r[0].strip())
+
+
+def measure_queries(app, url: str, results: dict) -> None:
+    from portal.analytics.reports import channel_flow
+    from portal.platform.tenancy import Scope
+
+    with connect(url) as conn:
+        region = conn.execute(
+            "SELECT top.code, top.path, count(*) FROM dealers d JOIN regions dr ON dr.id = d.region_id "
+            "JOIN regions top ON top.path = '/HQ/' || split_part(dr.path, '/', 3) || '/' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1"
+        ).fetchone()
+    code, path, n_dealers = region
+    cases = [
+        ("(a) region×category×month, 12 whole months", YEAR, ["region", "category", "month"], {},
+         ("region_code", "category", "month"), lambda c, a, b: baseline_region_category_month(c, a, b)),
+        (f"(b) dealer, region {code} ({n_dealers} dealers), 12 whole months", YEAR, ["dealer"], {"region": code},
+         ("dealer_code",), lambda c, a, b: baseline_dealer(c, a, b, path)),
+        ("(c) region×category×month, 15th → 14th (partial months)", PARTIAL, ["region", "category", "month"], {},
+         ("region_code", "category", "month"), lambda c, a, b: baseline_region_category_month(c, a, b)),
+        (f"(d) dealer, region {code}, 15th → 14th (partial months)", PARTIAL, ["dealer"], {"region": code},
+         ("dealer_code",), lambda c, a, b: baseline_dealer(c, a, b, path)),
+    ]  # fmt: skip
+    rows = []
+    for label, (a, b), group_by, kwargs, keys, base in cases:
+        say(f"- {label}: {a} … {b}")
+
+        def run_app(a=a, b=b, group_by=group_by, kwargs=kwargs):
+            with app.app_context():
+                return channel_flow(Scope("hq"), a, b, group_by, **kwargs)
+
+        t_app, times_app, result = median_of(run_app)
+        with connect(url) as conn:
+            t_base, times_base, base_rows = median_of(lambda conn=conn, a=a, b=b, base=base: base(conn, a, b))
+        mine = app_figures(result, keys)
+        if mine != base_rows:
+            diff = [k for k in set(mine) | set(base_rows) if mine.get(k) != base_rows.get(k)][:5]
+            shown = "; ".join(f"{k}: app {mine.get(k)} vs raw {base_rows.get(k)}" for k in diff)
+            raise SystemExit(f"channel_flow's sell-through differs from the raw GROUP BY for {label}: {shown}")
+        qty = sum(v[0] for v in base_rows.values())
+        ratio = t_app / t_base
+        say(f"    app {ms(t_app)} (runs {', '.join(f'{t * 1000:.0f}' for t in times_app)} ms), raw GROUP BY "
+            f"{ms(t_base)} (runs {', '.join(f'{t * 1000:.0f}' for t in times_base)} ms): {ratio:.2f}× — "
+            f"{len(result['rows'])} rows, sell-through {qty:,} pcs, equal to the raw sums: yes; {load()}")  # fmt: skip
+        rows.append([label.split(" ")[0], f"{len(result['rows']):,}", ms(t_app), ms(t_base), f"{ratio:.2f}×",
+                     "met" if ratio <= GOAL else "NOT met"])  # fmt: skip
+        results[label] = (t_app, t_base, ratio)
+        if ratio > GOAL:
+            explain(app, (a, b, group_by), kwargs, label.split(" ")[0].strip("()"))
+    results["table"] = rows
+
+
+def measure_home(app, results: dict) -> None:
+    from werkzeug.security import generate_password_hash
+
+    from portal.dealers.models import User
+    from portal.extensions import db
+
+    with app.app_context():
+        user = User(username="bench.hq", display_name="Benchmark HQ", role="hq_admin", locale="zh_CN",
+                    password_hash=generate_password_hash("bench-pass-2026", method="pbkdf2:sha256:1000"))  # fmt: skip
+        db.session.add(user)
+        db.session.commit()
+        session_id = user.get_id()
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = session_id
+        sess["_fresh"] = True
+    times = []
+    for i in range(HOME_REQUESTS + 1):
+        start = time.perf_counter()
+        response = client.get("/home")
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise SystemExit(f"GET /home answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+        if i >= 1:
+            times.append(elapsed)
+    results["home"] = (percentile(times, 50), percentile(times, 99))
+    say(f"- GET /home as hq_admin (test client, session cookie, 1 warm-up, {HOME_REQUESTS} requests): "
+        f"p50 {ms(results['home'][0])}, p99 {ms(results['home'][1])}; {load()}")  # fmt: skip
+
+
+def run(quick: bool = False) -> dict:
+    url = database_url()
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    total = QUICK_LINES if quick else LINES
+    size = " (QUICK: 1,000,000 instead of 10,000,000)" if quick else ""
+    say(f"Channel flow benchmark: {total:,} sell-through lines{size}, {DEALERS:,} dealers, {PRODUCTS} products, "
+        f"{MONTHS} months; Python {python_version()}, {os.cpu_count()} CPUs, "
+        f"{load()} at the start (other processes share the machine)")  # fmt: skip
+    say("  PostgreSQL: " + ", ".join(f"{k} {v}" for k, v in server_settings(url).items()))
+    app = make_app(url)
+    timings: dict = {}
+    results: dict = {"quick": quick}
+    say("Data:")
+    start = time.perf_counter()
+    info = build(url, app, quick, timings)
+    results["build"] = time.perf_counter() - start
+    say(f"  total {results['build']:.1f} s: {info['lines']:,} lines, {info['pairs']:,} dealer×product pairs, "
+        f"{info['moves']:,} receipts/adjustments, {info['payments']:,} payments, "
+        f"{info['monthly']:,} sell_through_monthly rows")  # fmt: skip
+    say(f"Queries (median of 5 after one warm-up; goal app ≤ {GOAL}× the raw GROUP BY):")
+    measure_queries(app, url, results)
+    say("HQ home page:")
+    measure_home(app, results)
+    say()
+    say(f"SUMMARY (channel{', quick' if quick else ''}; {info['lines']:,} lines; data built in "
+        f"{results['build']:.0f} s; {load()} at the end)")  # fmt: skip
+    say(table(["case", "rows", "app", "raw GROUP BY", "ratio", f"≤ {GOAL}×"], results["table"]))
+    say(f"home (hq_admin): p50 {ms(results['home'][0])}, p99 {ms(results['home'][1])}")
+    return results
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench --channel-only", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_LINES:,} lines instead of {LINES:,}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    run(quick=args.quick)
