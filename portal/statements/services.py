@@ -580,12 +580,12 @@ def _texts(kind: str, statement: Statement, dispute: Dispute | None) -> tuple[st
         return (
             _("Statement %(period)s is ready (%(label)s)", period=statement.period, label=label),
             _("Closing balance %(closing)s CNY. Please confirm it or dispute lines in the portal.",
-              closing=statement.closing),  # fmt: skip
+              closing=f"{statement.closing:,.2f}"),  # fmt: skip
         )
     if kind == "statement.confirmed":
         return (
             _("%(dealer)s confirmed statement %(label)s", dealer=statement.dealer.code, label=label),
-            _("Closing balance %(closing)s CNY.", closing=statement.closing),
+            _("Closing balance %(closing)s CNY.", closing=f"{statement.closing:,.2f}"),
         )
     if kind == "statement.disputed":
         return (
