@@ -73,7 +73,7 @@ from bench.common import (
     stopwatch,
     table,
 )
-from bench.receivables import REGIONS, plan_regions, save_explain
+from bench.receivables import REGIONS, copy_regions, plan_regions, save_explain
 
 SEED = 4  # issue 4
 DEALERS = 200
@@ -155,15 +155,7 @@ def build_data(app, url: str, today: dt.date, timings: dict) -> Data:
     counts: dict = {}
     t0 = time.perf_counter()
     with connect(url) as conn:
-        copy_rows(
-            conn,
-            "regions",
-            ("id", "code", "name", "parent_id", "path", "approval_limit", "created_at"),
-            (
-                f"{rid}\t{code}\t{name}\t{parent if parent else chr(92) + 'N'}\t{path}\t0.00\t{created}\n"
-                for rid, code, name, parent, path in regions
-            ),
-        )
+        copy_regions(conn, regions, created)
         # dealers: 200 spread unevenly over the provinces, and the gate dealer (Shanghai, tier B)
         dealers: list[Dealer] = []
         rows = []

@@ -109,6 +109,19 @@ class DealerPlan:
 # ---------------------------------------------------------------- the channel
 
 
+def copy_regions(conn, regions: list[tuple], created: str) -> None:
+    """COPY the planned regions (rows of plan_regions) into `regions`."""
+    copy_rows(
+        conn,
+        "regions",
+        ("id", "code", "name", "parent_id", "path", "approval_limit", "created_at"),
+        (
+            f"{rid}\t{code}\t{name}\t{parent if parent else chr(92) + 'N'}\t{path}\t0.00\t{created}\n"
+            for rid, code, name, parent, path in regions
+        ),
+    )
+
+
 def plan_regions() -> tuple[list[tuple], list[tuple]]:
     """HQ → regions → provinces: rows (id, code, name, parent_id, path), and the provinces (id, code, name)."""
     regions = [(1, "HQ", "总部", None, "/HQ/")]
@@ -203,15 +216,7 @@ def dealer_documents(rng: random.Random, d: DealerPlan, n: int, days: int):
 def load_channel(url: str, regions, dealers: list[DealerPlan], counts: list[int], start: dt.date) -> None:
     created = f"{start - dt.timedelta(days=30)} 02:00:00+00"
     with connect(url) as conn:
-        copy_rows(
-            conn,
-            "regions",
-            ("id", "code", "name", "parent_id", "path", "approval_limit", "created_at"),
-            (
-                f"{rid}\t{code}\t{name}\t{parent if parent else chr(92) + 'N'}\t{path}\t0.00\t{created}\n"
-                for rid, code, name, parent, path in regions
-            ),
-        )
+        copy_regions(conn, regions, created)
         copy_rows(
             conn,
             "dealers",

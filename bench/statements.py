@@ -64,7 +64,7 @@ from bench.common import (
     table,
 )
 from bench.orders import backend_pids, children, cpu_ticks
-from bench.receivables import plan_regions
+from bench.receivables import copy_regions, plan_regions
 
 SEED = 6  # PRODUCT.md §6
 DEALERS = 1_000
@@ -319,15 +319,7 @@ def build_data(app, url: str, n_dealers: int, timings: dict) -> dict:
     dealers = plan_dealers(rng, n_dealers, seen=seen)
     t0 = time.perf_counter()
     with connect(url) as conn:
-        copy_rows(
-            conn,
-            "regions",
-            ("id", "code", "name", "parent_id", "path", "approval_limit", "created_at"),
-            (
-                f"{rid}\t{code}\t{name}\t{parent if parent else chr(92) + 'N'}\t{path}\t0.00\t{created}\n"
-                for rid, code, name, parent, path in regions
-            ),
-        )
+        copy_regions(conn, regions, created)
         load_dealers(conn, dealers, ids, created)
         ids.user += 1
         copy_users(conn, [f"{ids.user}\tbench.finance\t财务 Finance\tfinance@example.cn\tx\tfinance\t\\N\t\\N\tzh_CN\t"
