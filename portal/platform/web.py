@@ -57,6 +57,7 @@ JOB_KIND_LABELS = {
     "payment_import": _l("Bank file import"),
     "overdue_scan": _l("Overdue scan"),
     "sell_through_import": _l("Sell-through import"),
+    "statement_run": _l("Monthly statement run"),
 }
 JOB_STATUS_LABELS = {
     "queued": _l("Waiting to start"),

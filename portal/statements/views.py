@@ -26,7 +26,7 @@ from portal.platform.auth import can, requires
 from portal.platform.errors import DomainError, Invalid, NotFound
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, tenant_route
-from portal.platform.web import JOB_KIND_LABELS, apply_errors, list_page
+from portal.platform.web import apply_errors, list_page
 from portal.statements import runs, services
 from portal.statements.forms import (
     CommentForm,
@@ -80,8 +80,6 @@ for _name, _labels in (
     ("RESOLUTION_LABELS", RESOLUTION_LABELS),
 ):
     bp.add_app_template_global(_labels, _name)
-# the job page (/jobs/<id>) names the run's kind too
-JOB_KIND_LABELS.setdefault(runs.KIND, _l("Monthly statement run"))
 
 CODES_SPLIT = re.compile(r"[\s,，;；]+")
 
