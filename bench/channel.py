@@ -239,6 +239,16 @@ def build(url: str, app, quick: bool, timings: dict) -> dict:
             """)
             conn.commit()
             info["monthly"] = conn.execute("SELECT count(*) FROM sell_through_monthly").fetchone()[0]
+        with stopwatch("channel_monthly (the app's rebuild_channel, work_mem 256MB)", timings):
+            from sqlalchemy import text
+
+            from portal.extensions import db
+            from portal.inventory.sums import rebuild_channel
+
+            with app.app_context():
+                db.session.execute(text("SET LOCAL work_mem = '256MB'"))
+                info["channel_monthly"] = rebuild_channel()
+                db.session.commit()
     with connect(url, autocommit=True) as conn, stopwatch("VACUUM ANALYZE", timings):
         conn.execute("VACUUM ANALYZE")
     return info
@@ -295,6 +305,8 @@ def explain(app, args: tuple, kwargs: dict, label: str) -> None:
         stmt, *_rest = channel_flow_select(Scope("hq"), *args, **kwargs)
         compiled = stmt.compile(db.engine)
         with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET jit = off")  # as the app's report settings (SET LOCAL in its transaction)
+            conn.exec_driver_sql("SET work_mem = '64MB'")
             plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), compiled.params).fetchall()
     OUT.mkdir(exist_ok=True)
     path = OUT / f"channel_explain_{label}.txt"
@@ -365,6 +377,55 @@ def measure_queries(app, url: str, results: dict) -> None:
     results["table"] = rows
 
 
+LATE_DEALERS = 20
+
+
+def measure_late_rows(app, url: str, results: dict) -> None:
+    """Late sell-through through the service (a sale of January reported now, per dealer): the monthly sums and
+    the channel roll-up follow in the same transaction, so (a) equals the raw GROUP BY again right after."""
+    from decimal import Decimal
+
+    from portal.analytics.reports import channel_flow
+    from portal.dealers.models import Dealer
+    from portal.extensions import db
+    from portal.inventory import sellthrough
+    from portal.platform.tenancy import Scope
+
+    late_day = dt.date(2026, 1, 10)
+    with connect(url) as conn:
+        pairs = conn.execute(
+            "SELECT DISTINCT ON (s.dealer_id) s.dealer_id, s.sku FROM sell_through_lines s "
+            "JOIN products p ON p.id = s.product_id WHERE NOT p.build_to_order "
+            "AND s.sold_on BETWEEN '2026-01-01' AND '2026-01-31' ORDER BY s.dealer_id, s.sku LIMIT %(n)s",
+            {"n": LATE_DEALERS},
+        ).fetchall()
+    times = []
+    with app.app_context():
+        before = channel_flow(Scope("hq"), *YEAR, ["region", "category", "month"])["totals"]
+        db.session.commit()
+        for dealer_id, sku in pairs:
+            start = time.perf_counter()
+            sellthrough.record(None, db.session.get(Dealer, dealer_id),
+                               [{"sold_on": late_day, "sku": sku, "quantity": 2, "unit_price": Decimal("123.45")}],
+                               source="api")  # fmt: skip
+            db.session.commit()
+            times.append(time.perf_counter() - start)
+        after = channel_flow(Scope("hq"), *YEAR, ["region", "category", "month"])
+        db.session.commit()
+    with connect(url) as conn:
+        base_rows = baseline_region_category_month(conn, *YEAR)
+    mine = app_figures(after, ("region_code", "category", "month"))
+    if mine != base_rows:
+        raise SystemExit("after the late lines, channel_flow differs from the raw GROUP BY")
+    added = after["totals"]["sell_through_qty"] - before["sell_through_qty"]
+    if added != 2 * len(pairs):
+        raise SystemExit(f"after {len(pairs)} late lines of 2 pcs the year's sell-through grew by {added}")
+    results["late"] = (len(pairs), percentile(times, 50))
+    say(f"- {len(pairs)} late lines (sold {late_day}, reported now) through the service, one transaction each: "
+        f"p50 {ms(percentile(times, 50))} per line; (a) again equals the raw GROUP BY, the year's sell-through "
+        f"+{added} pcs")  # fmt: skip
+
+
 def measure_home(app, results: dict) -> None:
     from werkzeug.security import generate_password_hash
 
@@ -414,9 +475,11 @@ def run(quick: bool = False) -> dict:
     results["build"] = time.perf_counter() - start
     say(f"  total {results['build']:.1f} s: {info['lines']:,} lines, {info['pairs']:,} dealer×product pairs, "
         f"{info['moves']:,} receipts/adjustments, {info['payments']:,} payments, "
-        f"{info['monthly']:,} sell_through_monthly rows")  # fmt: skip
+        f"{info['monthly']:,} sell_through_monthly rows, {info['channel_monthly']:,} channel_monthly rows")  # fmt: skip
     say(f"Queries (median of 5 after one warm-up; goal app ≤ {GOAL}× the raw GROUP BY):")
     measure_queries(app, url, results)
+    say("Late rows:")
+    measure_late_rows(app, url, results)
     say("HQ home page:")
     measure_home(app, results)
     say()

@@ -452,12 +452,15 @@ class World:
 
         from portal.catalog.models import Product
         from portal.inventory.models import DealerStockMove
+        from portal.inventory.sums import add_moves_to_channel
 
         def make():
             product = db.session.query(Product).filter_by(sku=sku).one()
-            db.session.add(DealerStockMove(
+            move = DealerStockMove(
                 dealer_id=self._dealer_obj(dealer).id, product_id=product.id, sku=sku, serial=serial,
-                quantity=quantity, kind="receipt", moved_on=on or dt.date(2026, 1, 5), created_by="test"))  # fmt: skip
+                quantity=quantity, kind="receipt", moved_on=on or dt.date(2026, 1, 5), created_by="test")  # fmt: skip
+            db.session.add(move)
+            add_moves_to_channel([move])
 
         self.run(make)
 

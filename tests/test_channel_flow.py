@@ -18,6 +18,7 @@ from portal.catalog.models import Product
 from portal.credit.models import LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
+from portal.inventory.sums import add_moves_to_channel, add_to_channel
 from portal.orders.models import Order, OrderLine
 from portal.platform.errors import Invalid
 from portal.platform.money import money
@@ -99,13 +100,16 @@ def _ship(dealer, product, order_and_line, on, qty, cents):
     db.session.flush()
     db.session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line.id, product_id=product.id, sku=product.sku,
                                 quantity=qty, unit_price=gross, tax_rate=0, net=gross, tax=0, gross=gross))  # fmt: skip
+    add_to_channel([(dealer.id, product.id, on, {"sell_in_qty": qty, "sell_in_amount": gross})])  # as shipping does
 
 
 def _move(dealer, product, on, qty, kind):
     from portal.inventory.models import DealerStockMove
 
-    db.session.add(DealerStockMove(dealer_id=dealer.id, product_id=product.id, sku=product.sku, quantity=qty,
-                                   kind=kind, moved_on=on, created_by="t"))  # fmt: skip
+    move = DealerStockMove(dealer_id=dealer.id, product_id=product.id, sku=product.sku, quantity=qty, kind=kind,
+                           moved_on=on, created_by="t")  # fmt: skip
+    db.session.add(move)
+    add_moves_to_channel([move])  # as the writers do
 
 
 def _apply(events, dealers, products, orders):

@@ -57,6 +57,10 @@ def update_product(actor, product: Product, data: dict) -> Product:
     before = _product_snapshot(product)
     _apply_product(product, data)
     db.session.flush()
+    if product.category != before["category"]:
+        from portal.inventory.sums import recategorise  # the catalogue sits below the inventory
+
+        recategorise(product.id, before["category"], product.category)
     record(actor, "product.update", "product", product.sku, before=before, after=_product_snapshot(product))
     return product
 

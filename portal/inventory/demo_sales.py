@@ -24,6 +24,7 @@ from portal.dealers.models import Dealer, User
 from portal.extensions import db
 from portal.inventory import sellthrough
 from portal.inventory.models import DealerStockMove
+from portal.inventory.sums import add_moves_to_channel
 from portal.platform.money import money
 from portal.platform.timeutil import today
 from portal.production.vin import make_vin
@@ -102,6 +103,7 @@ def load_sell_through(rng: random.Random, echo=print) -> dict:
         # the opening stock: the sales until the portal's shipments arrive and a safety stock the dealer keeps on the
         # floor (slow movers: far more than they will sell)
         safety: dict[int, int] = {}
+        openings = []
         for product in carried + stocked:
             until = received.get(product.id, now + dt.timedelta(days=1))
             planned = sum(q for d, q in plan[product.id] if d < until)
@@ -114,9 +116,11 @@ def load_sell_through(rng: random.Random, echo=print) -> dict:
                 for _unit in range(opening):
                     opening_vins += 1
                     vin = make_vin(wmi, product.id, OPENING_VIN_BASE + opening_vins, opening_day)
-                    db.session.add(_opening(dealer, product, 1, opening_day, vin))
+                    openings.append(_opening(dealer, product, 1, opening_day, vin))
             else:
-                db.session.add(_opening(dealer, product, opening, opening_day, None))
+                openings.append(_opening(dealer, product, opening, opening_day, None))
+        db.session.add_all(openings)
+        add_moves_to_channel(openings)
         db.session.flush()
         lines = _sales(rng, dealer, plan, {p.id: p for p in products}, now, safety, cheap=dealer.id in cheap)
         if not lines:

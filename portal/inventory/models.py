@@ -10,7 +10,9 @@ on a date = the sum of the movements up to that date. Shipments that are on thei
 dealer's *incoming* stock; receiving one adds a `receipt` movement per line (one per VIN for units). A sale to an
 end customer is a `SellThroughLine` (price, customer) and its `sale` movement; `SellThroughMonthly` keeps the
 per dealer, product and month sums, updated in the same transaction as the lines (so they stay exact whenever a
-line arrives, late ones included), for the channel-flow reports.
+line arrives, late ones included), for the channel-flow reports. `ChannelMonthly` is the coarser roll-up of every
+flow per dealer, category and month (sell-in, sell-through, the other stock movements), kept exact the same way;
+the channel-flow reports read it whenever they need no product detail.
 """
 
 from __future__ import annotations
@@ -191,6 +193,7 @@ class SellThroughLine(db.Model):
         Index("ix_sell_through_lines_dealer_sold_on", "dealer_id", "sold_on"),
         Index("ix_sell_through_lines_product_sold_on", "product_id", "sold_on"),
         Index("ix_sell_through_lines_serial", "serial"),
+        Index("ix_sell_through_lines_sold_on", "sold_on"),
     )
 
     @classmethod
@@ -215,6 +218,30 @@ class SellThroughMonthly(db.Model):
     below_floor_gap: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))  # Σ (floor − price) × qty
 
     __table_args__ = (Index("ix_sell_through_monthly_month", "month"),)
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class ChannelMonthly(db.Model):
+    """Every flow of one dealer, product category and month (first day), kept exact by the services that write the
+    underlying rows, in their transaction (`portal.inventory.sums`): sell-in (shipment lines by ship date, gross),
+    sell-through (lines by sale date) and `moved` = Σ the stock movements other than sales (receipts, adjustments)
+    by movement date. Stock on hand at a month's end = Σ over the months up to it of (moved − sell_through_qty)."""
+
+    __tablename__ = "channel_monthly"
+
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sell_in_qty: Mapped[int] = mapped_column(default=0)
+    sell_in_amount: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))
+    sell_through_qty: Mapped[int] = mapped_column(default=0)
+    sell_through_amount: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))
+    moved: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_channel_monthly_month", "month"),)
 
     @classmethod
     def __scope_clause__(cls, scope):

@@ -26,7 +26,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.inventory import dealer_stock
 from portal.inventory.models import CUSTOMER_TYPES, DealerStockMove, SellThroughLine
-from portal.inventory.sums import add_to_monthly
+from portal.inventory.sums import add_moves_to_channel, add_to_monthly
 from portal.platform.errors import Invalid
 from portal.platform.money import money
 from portal.platform.timeutil import today, utcnow
@@ -365,6 +365,7 @@ def adjust(actor, dealer: Dealer, sku: str, delta: int, reason: str, serial: str
         created_by=actor_name(actor),
     )
     db.session.add(move)
+    add_moves_to_channel([move])
     audit(actor, "dealer_stock.adjust", "dealer", dealer.code,
           after={"sku": product.sku, "delta": delta, "serial": serial, "reason": reason.strip(),
                  "moved_on": on.isoformat()},

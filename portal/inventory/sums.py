@@ -1,8 +1,15 @@
-"""The monthly sums of sell-through (`SellThroughMonthly`), kept exact in the transaction that writes the lines.
+"""The monthly sums (`SellThroughMonthly`, `ChannelMonthly`), kept exact in the transaction that writes the rows.
 
 Every writer of `SellThroughLine` rows calls `add_to_monthly` with the same rows in the same transaction: the sums
 are incremented with one INSERT … ON CONFLICT DO UPDATE per (dealer, product, month), so two transactions adding to
 the same month add up (the row lock of the upsert orders them) and a late line lands in its own month.
+
+The channel roll-up (`ChannelMonthly`, per dealer, category and month) is incremented the same way by
+`add_to_channel`: sell-through through `add_to_monthly`, sell-in by the shipping service when a shipment is
+created, the other stock movements (receipts, adjustments) where they are written. A product moving to another
+category moves its history with it (`recategorise`, in the product update's transaction). `channel_drift` recomputes
+the roll-up from the rows and answers every difference (the test suite checks it after every test);
+`rebuild_channel` writes it from scratch (migrations, bulk loads).
 """
 
 from __future__ import annotations
@@ -11,11 +18,16 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from sqlalchemy import Date, cast, delete, func, literal, select, type_coerce, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.catalog.models import Product
 from portal.extensions import db
-from portal.inventory.models import SellThroughMonthly
-from portal.platform.money import ZERO, money
+from portal.inventory.models import ChannelMonthly, DealerStockMove, SellThroughLine, SellThroughMonthly
+from portal.platform.money import ZERO, money, sql_sum
+from portal.shipping.models import Shipment, ShipmentLine
+
+CHANNEL_MEASURES = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount", "moved")
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -45,14 +57,160 @@ def add_to_monthly(lines) -> int:
          "below_floor_lines": a[3], "below_floor_quantity": a[4], "below_floor_gap": a[5]}  # fmt: skip
         for (d, p, m), a in sorted(sums.items())  # a fixed order: concurrent writers lock rows in the same order
     ]
-    dialect = db.session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(SellThroughMonthly)  # executed with the rows as parameters: compiled once, cached (a multi-row
+    add_to_channel(
+        (d, p, m, {"sell_through_qty": a[1], "sell_through_amount": a[2]}) for (d, p, m), a in sums.items()
+    )
+    stmt = _insert(SellThroughMonthly)  # executed with the rows as parameters: compiled once, cached (a multi-row
     table = SellThroughMonthly.__table__  # VALUES would be compiled again for every batch size)
     counters = ("lines", "quantity", "amount", "below_floor_lines", "below_floor_quantity", "below_floor_gap")
     stmt = stmt.on_conflict_do_update(
         index_elements=["dealer_id", "product_id", "month"],
         set_={name: table.c[name] + stmt.excluded[name] for name in counters},
+    )
+    db.session.execute(stmt, rows)
+    return len(rows)
+
+
+def _insert(model):
+    make = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return make(model)
+
+
+def add_to_channel(entries) -> int:
+    """Add (dealer_id, product_id, day, {measure: value}) entries to the channel roll-up (each day counts in its
+    month, each product in its category); returns how many (dealer, category, month) rows were touched."""
+    entries = list(entries)
+    if not entries:
+        return 0
+    product_ids = sorted({e[1] for e in entries})
+    category = dict(db.session.execute(select(Product.id, Product.category).where(Product.id.in_(product_ids))).all())
+    return _add_by_category((d, category[p], month_of(day), values) for d, p, day, values in entries)
+
+
+def add_moves_to_channel(moves) -> int:
+    """Stock movements other than sales (receipts, adjustments: objects or dicts) into the roll-up's `moved`."""
+    entries = []
+    for mv in moves:
+        get = mv.get if isinstance(mv, dict) else lambda k, _m=mv: getattr(_m, k)
+        if get("kind") != "sale":
+            entries.append((get("dealer_id"), get("product_id"), get("moved_on"), {"moved": int(get("quantity"))}))
+    return add_to_channel(entries)
+
+
+def add_shipment_to_channel(shipment) -> int:
+    """A new shipment's lines into the roll-up's sell-in (gross, by ship date)."""
+    return add_to_channel(
+        (shipment.dealer_id, line.product_id, shipment.shipped_on,
+         {"sell_in_qty": line.quantity, "sell_in_amount": line.gross})  # fmt: skip
+        for line in shipment.lines
+    )
+
+
+# ---------------------------------------------------------------- recomputing from the rows
+
+
+def _month_sql(col):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("month", col), Date)
+    return type_coerce(func.date(col, "start of month"), Date)
+
+
+def _channel_sources(product_ids=None):
+    """The roll-up's rows recomputed from the underlying rows (optionally for some products only)."""
+    zero = literal(0)
+    mv, s, sl, sh = DealerStockMove, SellThroughLine, ShipmentLine, Shipment
+
+    def cols(dealer_id, month, si_q=zero, si_a=zero, st_q=zero, st_a=zero, moved=zero):
+        return [dealer_id.label("dealer_id"), Product.category.label("category"), month.label("month"),
+                si_q.label("sell_in_qty"), si_a.label("sell_in_amount"), st_q.label("sell_through_qty"),
+                st_a.label("sell_through_amount"), moved.label("moved")]  # fmt: skip
+
+    parts = [
+        select(*cols(sh.dealer_id, _month_sql(sh.shipped_on), si_q=sl.quantity, si_a=sl.gross))
+        .select_from(sl).join(sh, sh.id == sl.shipment_id).join(Product, Product.id == sl.product_id),
+        select(*cols(s.dealer_id, _month_sql(s.sold_on), st_q=s.quantity, st_a=s.amount))
+        .select_from(s).join(Product, Product.id == s.product_id),
+        select(*cols(mv.dealer_id, _month_sql(mv.moved_on), moved=mv.quantity))
+        .select_from(mv).join(Product, Product.id == mv.product_id).where(mv.kind != "sale"),
+    ]
+    if product_ids is not None:
+        parts = [p.where(Product.id.in_(product_ids)) for p in parts]
+    u = union_all(*parts).subquery("channel_rows")
+    return (
+        select(u.c.dealer_id, u.c.category, type_coerce(u.c.month, Date).label("month"),
+               *[(sql_sum(u.c[k]) if k.endswith("amount") else func.sum(u.c[k])).label(k)
+                 for k in CHANNEL_MEASURES])  # fmt: skip
+        .group_by(u.c.dealer_id, u.c.category, u.c.month)
+    )
+
+
+def rebuild_channel() -> int:
+    """Write the whole roll-up again from the rows (after a bulk load, or to repair); answers the row count."""
+    db.session.execute(delete(ChannelMonthly))
+    src = _channel_sources().subquery("src")
+    db.session.execute(
+        ChannelMonthly.__table__.insert().from_select(["dealer_id", "category", "month", *CHANNEL_MEASURES],
+                                                      select(src))  # fmt: skip
+    )
+    return db.session.execute(select(func.count()).select_from(ChannelMonthly)).scalar_one()
+
+
+def channel_drift() -> list[dict]:
+    """Every (dealer, category, month) where the roll-up differs from the rows (empty when exact)."""
+    want: dict[tuple, tuple] = {}
+    for r in db.session.execute(_channel_sources()).all():
+        want[(r.dealer_id, r.category, _as_date(r.month))] = tuple(_norm(k, r._mapping[k]) for k in CHANNEL_MEASURES)
+    have: dict[tuple, tuple] = {}
+    for r in db.session.execute(select(ChannelMonthly)).scalars():
+        have[(r.dealer_id, r.category, r.month)] = tuple(_norm(k, getattr(r, k)) for k in CHANNEL_MEASURES)
+    blank = tuple(_norm(k, 0) for k in CHANNEL_MEASURES)
+    out = []
+    for key in sorted(set(want) | set(have), key=str):
+        w, h = want.get(key, blank), have.get(key, blank)
+        if w != h:
+            out.append({"dealer_id": key[0], "category": key[1], "month": key[2], "expected": w, "stored": h})
+    return out
+
+
+def _norm(name: str, value):
+    return money(value or 0) if name.endswith("amount") else int(value or 0)
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def recategorise(product_id: int, old: str, new: str) -> None:
+    """A product moved from category `old` to `new`: move its whole history in the roll-up with it."""
+    if old == new:
+        return
+    rows = db.session.execute(_channel_sources([product_id])).all()  # already grouped under the new category
+    entries_out, entries_in = [], []
+    for r in rows:
+        values = {k: r._mapping[k] or 0 for k in CHANNEL_MEASURES}
+        entries_out.append((r.dealer_id, old, _as_date(r.month), {k: -v for k, v in values.items()}))
+        entries_in.append((r.dealer_id, new, _as_date(r.month), values))
+    _add_by_category(entries_out + entries_in)
+
+
+def _add_by_category(entries) -> int:
+    """(dealer_id, category, month, {measure: value}) entries summed per row and added with one upsert each."""
+    sums: dict[tuple, dict] = {}
+    for dealer_id, category, month, values in entries:
+        acc = sums.setdefault((dealer_id, category, month), dict.fromkeys(CHANNEL_MEASURES, 0))
+        for k, v in values.items():
+            acc[k] += v
+    if not sums:
+        return 0
+    rows = [
+        {"dealer_id": d, "category": c, "month": m, **{k: _norm(k, v) for k, v in acc.items()}}
+        for (d, c, m), acc in sorted(sums.items())  # a fixed order: concurrent writers lock rows in the same order
+    ]
+    stmt = _insert(ChannelMonthly)
+    table = ChannelMonthly.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["dealer_id", "category", "month"],
+        set_={name: table.c[name] + stmt.excluded[name] for name in CHANNEL_MEASURES},
     )
     db.session.execute(stmt, rows)
     return len(rows)

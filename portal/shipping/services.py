@@ -27,6 +27,7 @@ from portal.credit import services as credit
 from portal.dealers.models import User
 from portal.extensions import db
 from portal.inventory.models import DealerStockMove
+from portal.inventory.sums import add_moves_to_channel, add_shipment_to_channel
 from portal.notify.services import notify
 from portal.orders import services as orders
 from portal.orders.models import OPEN_FOR_CREDIT, Order
@@ -298,6 +299,7 @@ def ship(
         dealer_id=order.dealer_id,
     )  # fmt: skip
     db.session.flush()
+    add_shipment_to_channel(shipment)
     for hook in ON_SHIPPED:  # HQ stock: takes the stock quantities out of its warehouses, or refuses
         hook(actor, order, shipment, dict(quantities))
     unit_ids = [u.id for picked in units.values() for u in picked]
@@ -326,12 +328,14 @@ def receive(actor, shipment: Shipment, received_on: dt.date | None = None) -> Sh
     if received_on > today() or received_on < shipment.shipped_on:
         raise Invalid(fields={"received_on": [_("Between the ship date and today.")]})
     who = credit.actor_name(actor)
+    receipts = []
     for line in shipment.lines:
         if line.units:
-            for unit in line.units:
-                db.session.add(_receipt(shipment, line, 1, received_on, who, unit.serial))
+            receipts.extend(_receipt(shipment, line, 1, received_on, who, unit.serial) for unit in line.units)
         else:
-            db.session.add(_receipt(shipment, line, line.quantity, received_on, who, None))
+            receipts.append(_receipt(shipment, line, line.quantity, received_on, who, None))
+    db.session.add_all(receipts)
+    add_moves_to_channel(receipts)
     shipment.status = "received"
     shipment.received_on = received_on
     shipment.received_by = who

@@ -24,6 +24,7 @@ def _twelve_months_of_sales(now: dt.date):
     from portal.dealers.models import Dealer
     from portal.extensions import db
     from portal.inventory.models import DealerStockMove
+    from portal.inventory.sums import add_moves_to_channel
     from tests.factories import World
 
     products = db.session.query(Product).order_by(Product.sku).all()
@@ -34,9 +35,11 @@ def _twelve_months_of_sales(now: dt.date):
             qty = 3 + n + (4 if day.month in (3, 4, 9, 10) else 0)
             received = qty + (12 if back == 12 else 1)
             for product in products:
-                db.session.add(DealerStockMove(
+                move = DealerStockMove(
                     dealer_id=dealer.id, product_id=product.id, sku=product.sku, quantity=received,
-                    kind="receipt", moved_on=day - dt.timedelta(days=10), created_by="test"))  # fmt: skip
+                    kind="receipt", moved_on=day - dt.timedelta(days=10), created_by="test")  # fmt: skip
+                db.session.add(move)
+                add_moves_to_channel([move])
                 db.session.flush()
                 if back < 12:
                     World.add_sold(dealer.id, product, day, qty, product.list_price)
