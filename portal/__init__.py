@@ -98,6 +98,7 @@ def _register_models() -> None:
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
     import portal.production.models  # noqa: F401
     import portal.production.services  # noqa: F401  (creates units when an order is approved)
+    import portal.rebates.models  # noqa: F401
     import portal.shipping.models  # noqa: F401
     import portal.shipping.services  # noqa: F401  (takes shipped value out of open orders' exposure)
     import portal.statements.models  # noqa: F401
@@ -128,6 +129,8 @@ def _register_blueprints(app) -> None:
     from portal.platform.api import api
     from portal.production import api as production_api
     from portal.production import views as production_views
+    from portal.rebates import api as rebates_api
+    from portal.rebates import views as rebates_views
     from portal.shipping import api as shipping_api
     from portal.shipping import views as shipping_views
     from portal.statements import api as statements_api
@@ -150,6 +153,7 @@ def _register_blueprints(app) -> None:
         hq_views.bp,
         inventory_views.bp,
         analytics_views.bp,
+        rebates_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)
@@ -169,6 +173,7 @@ def _register_blueprints(app) -> None:
         hq_api.blp,
         inventory_api.blp,
         analytics_api.blp,
+        rebates_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

@@ -76,6 +76,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "sellthrough.read": ALL_PEOPLE,
     "dealer_stock.read": ALL_PEOPLE,
     "dealer_stock.adjust": ("dealer_admin",),
+    # rebates (dealers see the programmes covering them; regions their dealers' progress)
+    "rebates.read": ALL_PEOPLE,
+    "rebates.manage": ("channel_manager", "hq_admin"),
+    "rebates.settle": ("finance",),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -58,6 +58,7 @@ JOB_KIND_LABELS = {
     "overdue_scan": _l("Overdue scan"),
     "sell_through_import": _l("Sell-through import"),
     "statement_run": _l("Monthly statement run"),
+    "rebate_settlement": _l("Rebate settlement"),
 }
 JOB_STATUS_LABELS = {
     "queued": _l("Waiting to start"),
