@@ -474,3 +474,76 @@ class World:
             return [ln.id for ln in sellthrough.record(actor, self._dealer_obj(dealer), lines, source=source)]
 
         return self._in_request(make)
+
+    # --- rebates ---
+    def rebate_programme(self, code: str | None = None, **fields) -> str:
+        """A rebate programme made through the service (portal.rebates.services.save_programme); answers its code.
+
+        Defaults: scope all, sell-through amount, percent tiers 0 → 1 %, 10,000 → 2 %, Q1 2026, active. Pass any field
+        of save_programme's data (tiers as [(threshold, rate)] or dicts; strings are fine for numbers), and
+        `status="draft" | "active" | "closed"`."""
+        import datetime as dt
+
+        from portal.rebates import services
+
+        code = code or f"RB-{next(_seq):04d}"
+        status = fields.pop("status", "active")
+        data = {
+            "code": code,
+            "name": f"返利 {code}",
+            "period_start": dt.date(2026, 1, 1),
+            "period_end": dt.date(2026, 3, 31),
+            "scope": "all",
+            "basis": "sell_through_amount",
+            "tier_kind": "percent",
+            "cap": None,
+            "tiers": [("0", "1"), ("10000", "2")],
+            "targets": {},
+            **fields,
+        }
+        data["tiers"] = [
+            {"threshold": Decimal(str(t["threshold"])), "rate": Decimal(str(t["rate"]))}
+            if isinstance(t, dict)
+            else {"threshold": Decimal(str(t[0])), "rate": Decimal(str(t[1]))}
+            for t in data["tiers"]
+        ]
+        if data["cap"] is not None:
+            data["cap"] = Decimal(str(data["cap"]))
+
+        def make():
+            programme = services.save_programme(None, data)
+            if status in ("active", "closed"):
+                services.activate(None, programme)
+            if status == "closed":
+                services.close(None, programme)
+            return programme.code
+
+        return self._in_request(make)
+
+    def settle(self, code: str) -> dict:
+        """Compute (or re-compute) the programme's settlements synchronously, as the job does; its counts."""
+        from portal.rebates import services
+        from portal.rebates.models import RebateProgramme
+
+        def make():
+            programme = db.session.query(RebateProgramme).filter_by(code=code).one()
+            return services.compute_settlement(None, programme)
+
+        return self._in_request(make)
+
+    def approve_rebate(self, code: str, dealer: str) -> dict:
+        """Approve one dealer's computed settlement through the service (as finance would); the row's columns."""
+        from portal.rebates import services
+        from portal.rebates.models import RebateProgramme, RebateSettlement
+
+        def make():
+            programme = db.session.query(RebateProgramme).filter_by(code=code).one()
+            settlement = (
+                db.session.query(RebateSettlement)
+                .filter_by(programme_id=programme.id, dealer_id=self._dealer_obj(dealer).id)
+                .one()
+            )
+            settlement = services.approve(None, settlement)
+            return {c.key: getattr(settlement, c.key) for c in RebateSettlement.__table__.columns}
+
+        return self._in_request(make)
