@@ -47,6 +47,7 @@ def channel(world):
         "job": world.job(insider),
         "statement": statement,
         "dispute": _dispute(world, statement),
+        "rebate": world.rebate_programme("RB-A", scope="dealer:DA"),  # active, covering the insider dealer only
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
@@ -71,7 +72,7 @@ def _dispute(world, statement_id: int) -> int:
 
 # What each kind's identifier is for the insider object, and for an object that does not exist.
 KIND_ARGS = {
-    "dealer": (lambda ch: {"code": "DA"}, {"code": "NO-SUCH"}),
+    "dealer": (lambda ch: {"code": "DA", "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
     "region": (lambda ch: {"code": "RA1"}, {"code": "NO-SUCH"}),
     "user": (lambda ch: {"username": ch["insider_user"]}, {"username": "no.such.user"}),
     "ledger_entry": (lambda ch: {"entry_id": ch["payment"]}, {"entry_id": 987654}),
@@ -82,6 +83,9 @@ KIND_ARGS = {
     "shipment": (lambda ch: {"number": ch["shipment"]}, {"number": "DN-209901-999999"}),
     "statement": (lambda ch: {"statement_id": ch["statement"]}, {"statement_id": 987654}),
     "dispute": (lambda ch: {"dispute_id": ch["dispute"]}, {"dispute_id": 987654}),
+    # a rebate programme by its code (with the insider dealer where a route also names one)
+    "rebate": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
+    "rebate_settlement": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
 }
 
 
