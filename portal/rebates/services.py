@@ -206,9 +206,7 @@ def _tiers(raw, tier_kind: str | None, units: bool, errors: dict) -> list[tuple[
                         previous=_plain(out[-1][1]),
                     )  # fmt: skip
                 )
-            out.append((threshold, rate))
-        else:
-            out.append((Decimal("-1"), Decimal("-1")))  # keeps the position; never stored (errors are raised)
+            out.append((threshold, rate))  # a bad tier is left out: the next one is compared with the last good one
     if problems:
         errors.setdefault("tiers", []).extend(problems)
     return out
