@@ -106,6 +106,21 @@ def _credit_utilisation(scope) -> dict:
     }
 
 
+def _rebates_accrued(scope) -> dict | None:
+    """The rebate accrued so far in the active programmes the caller sees (one progress query per programme)."""
+    if not can("rebates.read"):
+        return None
+    from portal.rebates import services as rebates
+
+    programmes = db.session.execute(rebates.programmes_query(scope, status="active")).unique().scalars().all()
+    totals = [rebates.progress(scope, p)["totals"] for p in programmes]
+    return {
+        "programmes": len(programmes),
+        "rebate": money(sum((t["rebate"] for t in totals), ZERO)),
+        "dealers": sum(t["dealers"] for t in totals),
+    }
+
+
 def _awaiting_approval(scope) -> int:
     from portal.orders.services import orders_query
 
@@ -156,6 +171,10 @@ def index():
         ctx["statements"] = _statements_awaiting(scope) if can("statements.read") else []
         ctx["stock"] = _stock_and_sales(scope, ctx["dealer"])
         ctx["policies"] = _price_policies(ctx["dealer"])
+        if can("rebates.read"):
+            from portal.rebates.services import dealer_progress
+
+            ctx["rebates"] = dealer_progress(scope, ctx["dealer"])
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)
@@ -182,6 +201,7 @@ def index():
         ctx["utilisation"] = _credit_utilisation(scope)
         ctx["awaiting_approval"] = _awaiting_approval(scope)
         ctx["trend"] = _flow_trend(scope)
+        ctx["rebates"] = _rebates_accrued(scope)
         return render_template("home/region.html", **ctx)
     # HQ
     ctx["top_regions"] = (
@@ -221,4 +241,5 @@ def index():
     ctx["units_by_stage"] = production_reports.by_stage(production_reports.unit_filters(scope))
     ctx["trend"] = _flow_trend(scope)
     ctx["by_region"] = channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region"])
+    ctx["rebates"] = _rebates_accrued(scope)
     return render_template("home/hq.html", **ctx)
