@@ -202,6 +202,9 @@ def _load(reset: bool, echo) -> None:
     from portal.inventory.demo_sales import load_sell_through
 
     load_sell_through(rng, echo=echo)
+    from portal.rebates.demo import load_rebates
+
+    load_rebates(by_name["channel"], by_name["finance"], echo=echo)  # before the statements: they show its credit notes
     from portal.statements.demo import load_statements
 
     load_statements(rng, by_name["finance"], echo=echo)
