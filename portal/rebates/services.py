@@ -187,25 +187,25 @@ def _tiers(raw, tier_kind: str | None, units: bool, errors: dict) -> list[tuple[
         for field, messages in local.items():
             label = _("threshold") if field == "threshold" else _("rate")
             problems.extend(_("Tier %(n)s, %(field)s: %(message)s", n=n, field=label, message=m) for m in messages)
+        if out and "threshold" not in local and threshold <= out[-1][0]:
+            problems.append(
+                _(
+                    "Tier %(n)s: thresholds go strictly up (%(threshold)s is not above %(previous)s).",
+                    n=n,
+                    threshold=_plain(threshold),
+                    previous=_plain(out[-1][0]),
+                )  # fmt: skip
+            )
+        elif out and "rate" not in local and rate < out[-1][1]:
+            problems.append(
+                _(
+                    "Tier %(n)s: the rate %(rate)s is lower than the tier below (%(previous)s).",
+                    n=n,
+                    rate=_plain(rate),
+                    previous=_plain(out[-1][1]),
+                )  # fmt: skip
+            )
         if not local:
-            if out and threshold <= out[-1][0]:
-                problems.append(
-                    _(
-                        "Tier %(n)s: thresholds go strictly up (%(threshold)s is not above %(previous)s).",
-                        n=n,
-                        threshold=_plain(threshold),
-                        previous=_plain(out[-1][0]),
-                    )  # fmt: skip
-                )
-            elif out and rate < out[-1][1]:
-                problems.append(
-                    _(
-                        "Tier %(n)s: the rate %(rate)s is lower than the tier below (%(previous)s).",
-                        n=n,
-                        rate=_plain(rate),
-                        previous=_plain(out[-1][1]),
-                    )  # fmt: skip
-                )
             out.append((threshold, rate))  # a bad tier is left out: the next one is compared with the last good one
     if problems:
         errors.setdefault("tiers", []).extend(problems)
