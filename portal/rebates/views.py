@@ -125,6 +125,11 @@ def rebate_settlement_tier(programme: RebateProgramme, settlement: RebateSettlem
     return rebate_tier_label(thresholds.index(settlement.tier_threshold))
 
 
+@bp.app_template_global("rebate_ended")
+def rebate_ended(programme: RebateProgramme) -> bool:
+    return programme.period_end < today()
+
+
 @bp.app_template_global("rebate_tier_label")
 def rebate_tier_label(tier_index) -> str:
     return _("No tier yet") if tier_index is None else _("Tier %(n)s", n=tier_index + 1)
@@ -229,6 +234,23 @@ def _form_data(form: ProgrammeForm) -> tuple[dict, dict, dict[int, list[str]], l
     return data, errors, row_errors, rows
 
 
+def _with_service_errors(data: dict, programme: RebateProgramme | None, errors: dict, any_tier: bool) -> dict:
+    """The form's own errors plus what the service says of the rest, so every problem shows at once: the service is
+    asked inside a savepoint that is always rolled back (nothing is saved while the form has errors)."""
+    merged = {k: list(v) for k, v in errors.items()}
+    savepoint = db.session.begin_nested()
+    try:
+        services.save_programme(current_user, data, programme)
+    except Invalid as exc:
+        for key, messages in (exc.fields or {}).items():
+            if key in merged or (key == "tiers" and not any_tier):
+                continue  # the form's message is the precise one; no tier read is not "no tier given"
+            merged[key] = list(messages)
+    finally:
+        savepoint.rollback()
+    return merged
+
+
 def _show_service_errors(form: ProgrammeForm, exc: Invalid, row_errors: dict, rows: list[int]) -> None:
     """The service's field errors on the form: tier errors on their rows (or above the table), targets on their
     fields, the rest next to their fields or at the top."""
@@ -301,7 +323,7 @@ def _form_page(programme: RebateProgramme | None):
             errors, row_errors = {}, {}
         try:
             if errors or row_errors:
-                raise Invalid(fields=errors)
+                raise Invalid(fields=_with_service_errors(data, programme, errors, bool(rows)))
             saved = services.save_programme(current_user, data, programme)
         except Invalid as exc:
             db.session.rollback()
