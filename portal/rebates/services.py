@@ -25,7 +25,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from portal.audit.services import record
 from portal.background.models import JobRecord
 from portal.catalog.models import Product
-from portal.credit.services import actor_name, post_credit_note
+from portal.credit.services import actor_name, lock_credit, post_credit_note
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
@@ -715,6 +715,7 @@ def approve(actor, settlement: RebateSettlement) -> RebateSettlement:
     if settlement.status == "approved":
         raise Conflict(_("This settlement is approved already."), code="already_approved")
     programme, dealer = settlement.programme, settlement.dealer
+    lock_credit(dealer)  # a dealer's approvals take turns: its open carries are taken in by one settlement only
     carries = list(
         db.session.execute(
             select(RebateCarry)
