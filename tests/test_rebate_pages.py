@@ -369,7 +369,7 @@ def test_the_dealer_home_shows_its_progress_in_active_programmes(app, world, cha
     card = page.split('data-rebate-card="RB-NOW"', 1)[1].split("data-rebate-card", 1)[0]
     assert "This month&#39;s rebate" in card or "This month's rebate" in card
     assert "2,000.00" in card and "20.00" in card and "Tier 1" in card and "3,000.00 more for Tier 2 (2%)" in card
-    assert 'href="/rebates/RB-NOW"' in card and "data-progress=" in card
+    assert 'href="/rebates/RB-NOW"' in card and "data-progress-pct=" in card
     ended = page.split('data-rebate-card="RB-ALL"', 1)[1].split("data-rebate-card", 1)[0]  # active, not settled yet
     assert "The period ended on 2026-03-31" in ended and "more for" not in ended
 
@@ -387,6 +387,6 @@ def test_hq_and_region_homes_show_the_rebate_accrued(app, world, channel):
 def test_the_pages_speak_chinese(app, world, channel):
     client = as_user(app, world.user("dealer_admin", dealer="SH-001", username="sh.zh", locale="zh_CN"))
     page = text(client.get("/rebates/RB-ALL"))
-    assert "一季度销售返利" in page and "第2档" in page and "还差 5,000.00 可达第3档（3%）" in page
+    assert "一季度销售返利" in page and "第2档" in page and "方案期间已于 2026-03-31 结束" in page
     page = text(as_user(app, world.user("finance", username="fin.zh", locale="zh_CN")).get("/rebates"))
     assert "返利方案" in page and "终端销售金额" in page

@@ -330,6 +330,8 @@ def _form_page(programme: RebateProgramme | None):
             _show_service_errors(form, exc, row_errors, rows)
             if row_errors:
                 form.tier_errors.append(_("Correct the marked tiers."))
+            if not form.form_errors:
+                form.form_errors.append(_("Nothing was saved: check the fields marked."))
         except DomainError as exc:
             db.session.rollback()
             form.form_errors.append(exc.message)
