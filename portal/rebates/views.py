@@ -145,13 +145,16 @@ def index():
     status = request.args.get("status")
     status = status if status in PROGRAMME_STATUSES and (scope.is_hq or status != "draft") else None
     page = list_page(services.programmes_query(scope, status=status))
-    own = {}
-    if scope.is_dealer:  # the dealer's own figure in each programme of the page (a handful of programmes)
+    own, settled = {}, {}
+    if scope.is_dealer:  # the dealer's own figures in each programme of the page (a handful of programmes)
         dealer = db.session.get(Dealer, scope.dealer_id)
         for p in page["items"]:
             rows = services.progress(scope, p, dealer_code=dealer.code)["rows"]
             own[p.id] = rows[0] if rows else None
-    return render_template("rebates/index.html", page=page, status=status, own=own, may_manage=can("rebates.manage"))
+            if p.status == "closed":  # its approved settlement (a dealer sees only approved ones)
+                settled[p.id] = db.session.execute(services.settlements_query(scope, p)).unique().scalars().first()
+    return render_template("rebates/index.html", page=page, status=status, own=own, settled=settled,
+                           may_manage=can("rebates.manage"))  # fmt: skip
 
 
 # ------------------------------------------------------------------ the form
@@ -382,11 +385,14 @@ def _chart_items(result: dict, programme: RebateProgramme) -> dict:
     by_rebate = any(r["rebate"] > 0 for r in rows)
     key = "rebate" if by_rebate else "basis"
     top = sorted(rows, key=lambda r: r[key], reverse=True)[:TOP_DEALERS]
-    in_thousands = key == "rebate" or programme.is_amount
+    top = [r for r in top if r[key] > 0]
+    money_figures = key == "rebate" or programme.is_amount
+    in_thousands = money_figures and bool(top) and top[0][key] >= 100_000  # small rebates read in whole CNY
     return {
         "by_tier": by_tier,
         "top": [(r["dealer_code"], thousands(r[key]) if in_thousands else int(r[key])) for r in top],
         "top_key": key,
+        "top_unit": "thousand" if in_thousands else ("cny" if money_figures else "units"),
     }
 
 
