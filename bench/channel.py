@@ -303,7 +303,7 @@ def explain(app, args: tuple, kwargs: dict, label: str) -> None:
 
     with app.app_context():
         stmt, *_rest = channel_flow_select(Scope("hq"), *args, **kwargs)
-        compiled = stmt.compile(db.engine)
+        compiled = stmt.compile(db.engine, compile_kwargs={"render_postcompile": True})
         with db.engine.connect() as conn:
             conn.exec_driver_sql("SET jit = off")  # as the app's report settings (SET LOCAL in its transaction)
             conn.exec_driver_sql("SET work_mem = '64MB'")

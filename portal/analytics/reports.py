@@ -229,9 +229,9 @@ def _region_map(anchor: Region | None):
 
 
 def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.date], monthly: bool,
-           with_cash: bool, coarse: bool):  # fmt: skip
-    """UNION ALL of every source, one row per underlying row (or monthly sum): dealer_id, item (the product id, or
-    with `coarse` the category), bucket and the measures (0 where a source has nothing to say). `stock` counts every
+           with_cash: bool, coarse: bool, by_category: bool):  # fmt: skip
+    """UNION ALL of every source, summed per dealer_id, item (the product id; with `coarse` the category when
+    `by_category`, else null) and bucket: the measures (0 where a source has nothing to say). `stock` counts every
     movement up to `to` (those before `from` in the first bucket); `opening` the movements before `from`.
 
     Whole months are read from monthly sums — with `coarse` (no product detail asked for) the channel roll-up per
@@ -257,56 +257,96 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
         """The rows of `from_` dated a..b summed per dealer, item and bucket (with `coarse`, their category)."""
         if coarse:
             from_ = from_.join(Product, Product.id == product_col)
-        item = Product.category if coarse else product_col
+        item = (Product.category if by_category else null()) if coarse else product_col
         return grouped(
             select(*row(dealer_col, item, bucket, **values))
             .select_from(from_)
             .where(date_col >= a, date_col <= b, f.dealer_ok(dealer_col), f.product_ok(product_col), *where)
         )
 
-    whole, partial = _segments(date_from, date_to)
-    first_month = date_from.replace(day=1)
-    before_from = [(first_month, date_from - dt.timedelta(days=1))] if date_from > first_month else []
     s, mv, sl, sh = SellThroughLine, DealerStockMove, ShipmentLine, Shipment
     shipped = sl.__table__.join(sh.__table__, sh.id == sl.shipment_id)
     not_sale = mv.kind != "sale"
+    first_month = date_from.replace(day=1)
     sources = []
-    # sell-in: shipment lines by ship date
-    for a, b in partial if coarse else [(date_from, date_to)]:
-        sources.append(raw(shipped, sh.dealer_id, sl.product_id, sh.shipped_on, a, b, _bucket(sh.shipped_on, buckets),
-                           si_q=sl.quantity, si_a=sl.gross))  # fmt: skip
-    # sell-through in the period's partial months, from the lines. Each sale also leaves the dealer's stock (its
-    # `sale` movement, same day, same quantity, written with the line): counted from the lines and sums rather than
-    # by reading every sale movement again.
-    for a, b in partial:
-        sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, a, b, _bucket(s.sold_on, buckets),
-                           st_q=s.quantity, st_a=s.amount, stock=-s.quantity))  # fmt: skip
-    # the sales of the first month's days before `from` (opening stock)
-    for a, b in before_from:
-        sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, a, b, first, stock=-s.quantity,
-                           opening=-s.quantity))  # fmt: skip
+
+    def rows_of(a: dt.date, b: dt.date, bucket, flows: int = 0, stock: int = 0, opening: int = 0):
+        """The rows dated a..b (inside one month) as parts counted with a sign (+1 / −1 / 0) in the flows, the stock
+        and the opening. Each sale also leaves the dealer's stock (its `sale` movement, same day, same quantity,
+        written with the line): counted from the lines rather than by reading every sale movement again."""
+
+        def signed(col, k):
+            return col if k > 0 else -col
+
+        if flows:
+            sources.append(raw(shipped, sh.dealer_id, sl.product_id, sh.shipped_on, a, b, bucket,
+                               si_q=signed(sl.quantity, flows), si_a=signed(sl.gross, flows)))  # fmt: skip
+        values = {}
+        if flows:
+            values.update(st_q=signed(s.quantity, flows), st_a=signed(s.amount, flows))
+        if stock:
+            values["stock"] = signed(s.quantity, -stock)
+        if opening:
+            values["opening"] = signed(s.quantity, -opening)
+        sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, a, b, bucket, **values))
+        values = {}
+        if stock:
+            values["stock"] = signed(mv.quantity, stock)
+        if opening:
+            values["opening"] = signed(mv.quantity, opening)
+        if values:
+            sources.append(raw(mv.__table__, mv.dealer_id, mv.product_id, mv.moved_on, a, b, bucket, not_sale,
+                               **values))  # fmt: skip
+
     if coarse:
-        # whole months and everything before the first month from the roll-up; the other movements of partial
-        # months (and of the first month's days before `from`) from the rows
+        # Whole months from the roll-up. A partial month is read either directly (its days in the period, from the
+        # rows) or as the roll-up's month less the days outside the period, whichever reads fewer days: the
+        # current month up to today costs nothing, and the first month's days before `from` are read once (the
+        # opening stock needs them anyway).
         c = ChannelMonthly
+        c_item = c.category if by_category else null()
         c_ok = and_(f.dealer_ok(c.dealer_id), c.category == f.category if f.category is not None else true())
         moved = c.moved - c.sell_through_qty
-        if whole is not None:
-            sources.append(
-                select(*row(c.dealer_id, c.category, c.month if monthly else first, si_q=c.sell_in_qty,
+        from_rollup = []
+        for m in month_starts(date_from, date_to):
+            a, b, end = max(m, date_from), min(month_end(m), date_to), month_end(m)
+            bucket = _date(m) if monthly else first
+            pre = (m, a - dt.timedelta(days=1)) if a > m else None  # the first month's days before `from`
+            post = (b + dt.timedelta(days=1), end) if b < end else None  # the last month's days after `to`
+            if post is None or (end - b).days < (b - a).days + 1:
+                from_rollup.append(m)
+                if pre:  # not in the flows, in the opening stock (and already in the month's stock)
+                    rows_of(*pre, bucket, flows=-1, opening=+1)
+                if post:  # in neither
+                    rows_of(*post, bucket, flows=-1, stock=-1)
+            else:
+                if pre:
+                    rows_of(*pre, bucket, stock=+1, opening=+1)
+                rows_of(a, b, bucket, flows=+1, stock=+1)
+        if from_rollup:
+            part = (
+                select(*row(c.dealer_id, c_item, c.month if monthly else first, si_q=c.sell_in_qty,
                             si_a=c.sell_in_amount, st_q=c.sell_through_qty, st_a=c.sell_through_amount,
                             stock=moved))  # fmt: skip
-                .where(c.month >= whole[0], c.month <= whole[1], c_ok)
+                .where(c.month.in_(from_rollup), c_ok)
             )
-        sources.append(grouped(select(*row(c.dealer_id, c.category, first, stock=moved, opening=moved))
+            sources.append(part if by_category and monthly else grouped(part))  # one row per dealer (and month)
+        # everything before the first month: the opening stock
+        sources.append(grouped(select(*row(c.dealer_id, c_item, first, stock=moved, opening=moved))
                                .where(c.month < first_month, c_ok)))  # fmt: skip
-        for a, b in before_from:
-            sources.append(raw(mv.__table__, mv.dealer_id, mv.product_id, mv.moved_on, a, b, first, not_sale,
-                               stock=mv.quantity, opening=mv.quantity))  # fmt: skip
-        for a, b in partial:
-            sources.append(raw(mv.__table__, mv.dealer_id, mv.product_id, mv.moved_on, a, b,
-                               _bucket(mv.moved_on, buckets), not_sale, stock=mv.quantity))  # fmt: skip
     else:
+        whole, partial = _segments(date_from, date_to)
+        # sell-in: shipment lines by ship date
+        sources.append(raw(shipped, sh.dealer_id, sl.product_id, sh.shipped_on, date_from, date_to,
+                           _bucket(sh.shipped_on, buckets), si_q=sl.quantity, si_a=sl.gross))  # fmt: skip
+        # sell-through of the partial months from the lines, of the whole months from the monthly sums
+        for a, b in partial:
+            sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, a, b, _bucket(s.sold_on, buckets),
+                               st_q=s.quantity, st_a=s.amount, stock=-s.quantity))  # fmt: skip
+        if date_from > first_month:  # the sales of the first month's days before `from` (opening stock)
+            sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, first_month,
+                               date_from - dt.timedelta(days=1), first, stock=-s.quantity,
+                               opening=-s.quantity))  # fmt: skip
         m = SellThroughMonthly
         m_ok = and_(f.dealer_ok(m.dealer_id), f.product_ok(m.product_id))
         if whole is not None:
@@ -378,7 +418,7 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
     buckets = month_starts(date_from, date_to) if monthly else [date_from]
     with_cash = not (f.by_product or "category" in group_by or "product" in group_by)
     coarse = f.product is None and "product" not in group_by
-    facts = _facts(f, date_from, date_to, buckets, monthly, with_cash, coarse)
+    facts = _facts(f, date_from, date_to, buckets, monthly, with_cash, coarse, "category" in group_by)
     agg_stmt, keys = _aggregate(f, facts, group_by, coarse)
     if not monthly:
         agg = agg_stmt.subquery("agg")
