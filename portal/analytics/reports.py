@@ -4,9 +4,7 @@ Channel flow, for a period [from, to] (inclusive dates), grouped by any ordered 
 category, product and month, in the caller's scope (region managers: their subtree; dealers: themselves):
 
 - sell_in_qty / sell_in_amount: what HQ shipped to the dealers (shipment lines, by ship date), gross amount;
-- sell_through_qty / sell_through_amount: the dealers' sales to end customers (what the customers paid). Whole
-  calendar months inside the period are read from the exact monthly sums (`SellThroughMonthly`), the partial months
-  at the edges from the lines themselves, so the figures are exact for any dates;
+- sell_through_qty / sell_through_amount: the dealers' sales to end customers (what the customers paid);
 - opening_stock: dealer stock on hand at the end of the day before the period (or before the month, per month);
 - ending_stock: dealer stock on hand at the end of the period's last day (per month: of the month's last day
   inside the period). Stock on hand on D = Σ of the dealer's stock movements dated ≤ D (receipts, sales,
@@ -20,6 +18,13 @@ category, product and month, in the caller's scope (region managers: their subtr
 - cash_received: payments received from the dealers in the period (ledger payments by date received; credit notes
   are not cash). Payments belong to a dealer, not to a product: null when grouped by (or filtered on) category or
   product.
+
+Where the figures come from: whole calendar months from monthly sums kept exact by the writers in their own
+transactions — the channel roll-up per dealer, category and month (`ChannelMonthly`: sell-in, sell-through, the
+other stock movements) when no product detail is asked for (no product grouping, no SKU filter), else the
+sell-through sums per dealer, product and month (`SellThroughMonthly`) with the shipment lines and stock movements
+themselves; the days of partial months from the rows (or the month's sums less the days outside the period, when
+that reads fewer days). So the figures are exact for any dates, and a late row counts as soon as it is written.
 
 Region rows are the child regions of the anchor region, each covering its whole subtree (as in the ageing), plus
 a row for the dealers placed directly in the anchor; the anchor is the `region` filter, else the region manager's
