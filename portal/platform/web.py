@@ -47,6 +47,13 @@ AUDIT_ACTION_LABELS = {
     "credit.increase": _l("Temporary increase granted"),
     "credit.hold": _l("Credit hold set"),
     "credit.release": _l("Credit hold lifted"),
+    "rebate.create": _l("Rebate programme created"),
+    "rebate.update": _l("Rebate programme changed"),
+    "rebate.activate": _l("Rebate programme activated"),
+    "rebate.close": _l("Rebate programme closed"),
+    "rebate.settlement.compute": _l("Rebate settlement computed"),
+    "rebate.settlement.adjust": _l("Rebate settlement adjusted"),
+    "rebate.settlement.approve": _l("Rebate settlement approved"),
 }
 ENTRY_TYPE_LABELS = {
     "invoice": _l("Invoice"),
