@@ -190,7 +190,7 @@ def test_bad_input_shows_every_error_next_to_its_field_and_saves_nothing(app, wo
         target_skus="NO-SUCH-SKU", **{"tiers-1-threshold": "50000", "tiers-2-rate": "abc"}))  # fmt: skip
     assert resp.status_code == 422
     page = text(resp)
-    for message in ("Must not be negative.", "Threshold: enter a number.", "Rate: Not a number.", "Required.",
+    for message in ("Must not be negative.", "Tier 3, threshold: Required.", "Tier 3, rate: Not a number.", "Required.",
                     "Unknown region NOWHERE.", "Percent tiers go with an amount basis", "Unknown SKUs: NO-SUCH-SKU.",
                     "thresholds go strictly up"):  # fmt: skip
         assert message in page, message  # the form's and the service's, all at once

@@ -196,15 +196,14 @@ def _form_data(form: ProgrammeForm) -> tuple[dict, dict, dict[int, list[str]], l
             continue
         problems = []
         tier = {}
-        for key, label, places in (("threshold", _("Threshold"), 2), ("rate", _("Rate"), 4)):
+        for key, label, places in (("threshold", _("threshold"), 2), ("rate", _("rate"), 4)):
             raw = _text(getattr(f, key).data)
-            if not raw:
-                problems.append(_("%(field)s: enter a number.", field=label))
-                continue
             try:
+                if not raw:
+                    raise ValueError(_("Required."))
                 tier[key] = _decimal(raw, places=places)
-            except ValueError as exc:
-                problems.append(f"{label}: {exc}")
+            except ValueError as exc:  # said as the service says it
+                problems.append(_("Tier %(n)s, %(field)s: %(message)s", n=row_no + 1, field=label, message=str(exc)))
         if problems:
             row_errors[row_no] = problems
             continue
