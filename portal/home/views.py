@@ -172,9 +172,19 @@ def index():
         ctx["stock"] = _stock_and_sales(scope, ctx["dealer"])
         ctx["policies"] = _price_policies(ctx["dealer"])
         if can("rebates.read"):
+            from portal.rebates.models import RebateSettlement
             from portal.rebates.services import dealer_progress
 
             ctx["rebates"] = dealer_progress(scope, ctx["dealer"])
+            ctx["rebates_settled"] = set(
+                db.session.execute(
+                    select(RebateSettlement.programme_id).where(
+                        RebateSettlement.dealer_id == ctx["dealer"].id,
+                        RebateSettlement.status == "approved",
+                        RebateSettlement.programme_id.in_({r["programme"].id for r in ctx["rebates"]}),
+                    )
+                ).scalars()
+            )
         return render_template("home/dealer.html", **ctx)
     ctx["by_tier"] = _counts(Dealer.tier)
     ctx["by_type"] = _counts(Dealer.channel_type)

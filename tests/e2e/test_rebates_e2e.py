@@ -154,6 +154,7 @@ def test_a_programme_from_creation_to_the_dealers_credit_note(page, live_server,
         note = world.get(LedgerEntry, id=world.get(RebateSettlement, dealer_id=_dealer_id(world, "SH-001"))
                          ["credit_note_id"])  # fmt: skip
         expect(own.locator("[data-credit-note]")).to_have_text(note["number"])
+        expect(page.locator("[data-rebate-card=RB-E2E] [data-figure=ended]")).to_contain_text("返利已结算")
         page.screenshot(path=str(artifacts_dir / "rebate_settled_dealer_zh_CN.png"), full_page=True)
         own.locator("[data-credit-note]").click()
         page.wait_for_load_state()
