@@ -61,6 +61,10 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
     _register_models()
     _register_blueprints(app)
 
+    from portal.platform import security
+
+    security.install(app)  # first: its after_request hook runs last, so its headers are the ones sent
+
     from portal.platform import handlers, web
 
     handlers.register(app)

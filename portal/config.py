@@ -4,12 +4,16 @@
 | --- | --- | --- |
 | DATABASE_URL | sqlite:///<instance>/portal.db | SQLAlchemy URL; `postgresql://` is read as psycopg 3 |
 | REDIS_URL | unset | Redis for RQ jobs; unset runs jobs in-process (logged) |
-| SECRET_KEY | a random key per instance, kept in instance/secret_key | signs sessions and CSRF tokens |
+| PORTAL_ENV | development | `production`: SECRET_KEY must come from the environment; Secure cookies default on |
+| SECRET_KEY | random, in instance/secret_key | signs sessions and CSRF tokens; production: from the env, ≥ 32 chars |
 | PORTAL_TIMEZONE | Asia/Shanghai | business dates ("today") are taken in this zone |
-| PORTAL_SECURE_COOKIES | 0 | 1 behind TLS: Secure cookies and HSTS |
+| PORTAL_SECURE_COOKIES | 0 (1 in production) | 1 behind TLS: Secure session cookies |
+| PORTAL_TRUSTED_PROXIES | 0 | proxies in front setting X-Forwarded-For/-Proto (1 behind nginx); HSTS on TLS requests |
+| PORTAL_MAX_UPLOAD_MB | 16 | largest request (uploaded file) accepted; larger is answered 413 |
+| PORTAL_SESSION_HOURS | 12 | a browser session ends this long after its last change (and CSRF tokens expire) |
 | PORTAL_STORAGE | <instance>/storage | where generated files (PDFs, exports) are kept |
 | PORTAL_TOKEN_HOURS | 12 | lifetime of bearer tokens from POST /api/v1/auth/token |
-| PORTAL_LOGIN_MAX_FAILURES | 5 | failed logins within the window before a lock |
+| PORTAL_LOGIN_MAX_FAILURES | 5 | failed logins of one username from one address within the window before a lock |
 | PORTAL_LOGIN_LOCK_MINUTES | 15 | lock duration and failure-counting window |
 | PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
 | PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
@@ -48,8 +52,20 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _secret_key(instance_path: Path) -> str:
-    key = os.environ.get("SECRET_KEY")
+class ConfigError(RuntimeError):
+    """A setting that production cannot run without."""
+
+
+def _secret_key(instance_path: Path, env: dict[str, str], production: bool) -> str:
+    key = env.get("SECRET_KEY")
+    if production:
+        # never a key from a file on the web server's disk, nor a generated one that each host would make anew
+        if not key or len(key) < 32:
+            raise ConfigError(
+                "PORTAL_ENV=production needs SECRET_KEY from the environment, at least 32 characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return key
     if key:
         return key
     keyfile = instance_path / "secret_key"
@@ -73,7 +89,9 @@ class Config:
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = env.get("REDIS_URL") or None
-        self.SECRET_KEY = _secret_key(inst)
+        self.PORTAL_ENV = (env.get("PORTAL_ENV") or "development").strip().lower()
+        production = self.PORTAL_ENV == "production"
+        self.SECRET_KEY = _secret_key(inst, env, production)
         self.PORTAL_TIMEZONE = env.get("PORTAL_TIMEZONE", "Asia/Shanghai")
         self.PORTAL_STORAGE = env.get("PORTAL_STORAGE") or str(inst / "storage")
         self.PORTAL_TOKEN_HOURS = int(env.get("PORTAL_TOKEN_HOURS", "12"))
@@ -84,17 +102,21 @@ class Config:
         # the daily overdue scan, as a cron line in UTC: 18:00 UTC is 02:00 in Asia/Shanghai
         self.PORTAL_OVERDUE_SCAN_CRON = env.get("PORTAL_OVERDUE_SCAN_CRON", "0 18 * * *")
         self.PASSWORD_HASH_METHOD = env.get("PORTAL_PASSWORD_HASH", "scrypt")
-        secure = _bool(env.get("PORTAL_SECURE_COOKIES"))
+        secure = _bool(env.get("PORTAL_SECURE_COOKIES"), default=production)
+        self.PORTAL_TRUSTED_PROXIES = int(env.get("PORTAL_TRUSTED_PROXIES", "0"))
         self.PORTAL_SECURE_COOKIES = secure
         self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_SECURE = secure
         self.SESSION_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SAMESITE = "Lax"  # Lax, not Strict: a link from an e-mail still opens the page signed in
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "drp_session"
-        self.PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
-        self.WTF_CSRF_TIME_LIMIT = 60 * 60 * 12
-        self.MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+        session_hours = int(env.get("PORTAL_SESSION_HOURS", "12"))
+        # Flask checks the signed cookie's age against this on every request, permanent session or not
+        self.PERMANENT_SESSION_LIFETIME = 60 * 60 * session_hours
+        self.WTF_CSRF_TIME_LIMIT = 60 * 60 * session_hours
+        self.MAX_CONTENT_LENGTH = int(env.get("PORTAL_MAX_UPLOAD_MB", "16")) * 1024 * 1024
         self.BABEL_DEFAULT_LOCALE = env.get("PORTAL_DEFAULT_LOCALE", "zh_CN")
         self.BABEL_DEFAULT_TIMEZONE = self.PORTAL_TIMEZONE
         self.BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).parent / "translations")
