@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from portal.dealers.models import LoginThrottle, User
+from portal.dealers.services import throttle_key
 from portal.platform.timeutil import freeze, utcnow
 from tests.conftest import PASSWORD, csrf_token_from, login, page_csrf
 
@@ -61,7 +62,7 @@ def test_login_is_throttled_after_repeated_failures(client, world, app):
     later = utcnow() + dt.timedelta(minutes=app.config["PORTAL_LOGIN_LOCK_MINUTES"] + 1)
     with freeze(later):
         assert login(client, name).status_code == 302
-    assert world.get(LoginThrottle, username=name) is None
+    assert world.get(LoginThrottle, username=throttle_key(name, "127.0.0.1")) is None
 
 
 def test_unknown_usernames_are_throttled_alike(client, world, app):
@@ -77,7 +78,7 @@ def test_failures_outside_the_window_do_not_add_up(client, world, app):
         login(client, name, "Wrong-pass-999")
     with freeze(utcnow() + dt.timedelta(minutes=app.config["PORTAL_LOGIN_LOCK_MINUTES"] + 1)):
         assert login(client, name, "Wrong-pass-999").status_code == 401
-        assert world.get(LoginThrottle, username=name)["failures"] == 1
+        assert world.get(LoginThrottle, username=throttle_key(name, "127.0.0.1"))["failures"] == 1
 
 
 def test_deactivated_users_cannot_log_in(client, world):
@@ -127,7 +128,7 @@ def test_secure_cookies_and_hsts_behind_tls(database_url):
     from tests.conftest import make_app
 
     app = make_app(database_url, SESSION_COOKIE_SECURE=True, PORTAL_SECURE_COOKIES=True)
-    resp = app.test_client().get("/login")
+    resp = app.test_client().get("/login", base_url="https://localhost")
     assert "Strict-Transport-Security" in resp.headers
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]

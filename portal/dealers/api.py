@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 
 from portal.dealers import services
@@ -40,7 +41,7 @@ _SECURITY = [{"bearer": []}]
 def create_token(body):
     """Exchange a username and password for a bearer token (expires after PORTAL_TOKEN_HOURS)."""
     try:
-        user = services.authenticate(body["username"], body["password"])
+        user = services.authenticate(body["username"], body["password"], request.remote_addr)
     except services.LoginFailed:
         commit()  # the failed attempt counts even though the answer is an error
         raise

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit.services import record, snapshot
@@ -33,6 +35,19 @@ from portal.platform.timeutil import utcnow
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
+# Passwords of 10+ characters that lead the published leak lists (English and Chinese users alike), compared without
+# case: a password that passes the other rules but that a guessing attack tries first.
+_COMMON = """
+    password123 password1! password12 password1234 passw0rd123 p@ssw0rd123 p@ssword123 password@123 password#123
+    qwerty1234 qwerty12345 qwerty123456 qwertyuiop1 qwertyuiop123 1qaz2wsx3edc 1q2w3e4r5t 1q2w3e4r5t6y zaq12wsx3edc
+    abc1234567 abcd123456 abcd1234567 abc123456789 a123456789 a1234567890 aa123456789 aa12345678 qq123456789
+    admin12345 admin123456 admin@1234 admin@12345 administrator1 welcome123 welcome1234 welcome@123 iloveyou123
+    iloveyou1314 woaini1314 woaini520 woaini5201314 5201314abc changeme123 letmein123 sunshine123 football123
+    monkey12345 dragon12345 master12345 superman123 baseball123 princess123 trustno1234 computer123 internet123
+    test123456 test1234567 testtest123 12345abcde 123456abcd 123456qwerty 123qweasdzxc qweasdzxc123 zxcvbnm123
+    asdfghjkl123 1234qwer1234 qwer1234qwer drp-pass-2026 portal12345 portal@2026 dealer12345 dealer@2026
+"""
+COMMON_PASSWORDS = frozenset(_COMMON.split())
 
 DEALER_FIELDS = (
     "code",
@@ -219,6 +234,8 @@ def check_password_policy(password: str, username: str = "") -> None:
         problems.append(_("Mix letters with digits or symbols."))
     if username and username.lower() in password.lower():
         problems.append(_("Must not contain the username."))
+    if password.lower() in COMMON_PASSWORDS:
+        problems.append(_("This password is too common; choose one that is harder to guess."))
     if problems:
         raise Invalid(fields={"password": problems})
 
@@ -361,36 +378,66 @@ def users_select(scope: Scope):
 # ---------------------------------------------------------------- authentication
 
 
-def authenticate(username: str, password: str) -> User:
-    """Check a password, with throttling per username: after N failures in the window, locked.
+def throttle_key(username: str, address: str | None) -> str:
+    """The login_throttle row of one username (case-insensitive, known or not) tried from one client address:
+    a SHA-256 hex digest, so any username and an IPv6 address fit the 64-character key and the table lists no names."""
+    raw = f"{(username or '').strip().lower()}\n{address or '-'}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
-    Raises Throttled while locked (even for the right password) and Unauthorized-like Invalid otherwise.
-    The throttle row is written in its own committed step by the caller (see `record_login_failure`).
+
+def authenticate(username: str, password: str, address: str | None = None) -> User:
+    """Check a password, with throttling per username and client address: after N failures within the window
+    (PORTAL_LOGIN_MAX_FAILURES, PORTAL_LOGIN_LOCK_MINUTES) that pair is locked for the window, even for the right
+    password; another address is not locked (so nobody locks a user out from elsewhere), and a success clears it.
+
+    Raises Throttled while locked and LoginFailed otherwise; the caller commits after LoginFailed so the failure
+    counts although the answer is an error. The counter is a database row updated in one statement, so it holds
+    across gunicorn workers and concurrent attempts (on SQLite and PostgreSQL alike).
     """
     cfg = current_app.config
-    key = (username or "").strip().lower()[:64]
+    key = throttle_key(username, address)
     now = utcnow()
     throttle = db.session.get(LoginThrottle, key)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
         raise Throttled(_("Too many failed logins; try again in %(n)s minutes.", n=minutes), code="login_throttled")
-    user = db.session.execute(select(User).where(func.lower(User.username) == key)).unique().scalar_one_or_none()
+    name = (username or "").strip().lower()
+    user = db.session.execute(select(User).where(func.lower(User.username) == name)).unique().scalar_one_or_none()
     if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
         window = dt.timedelta(minutes=cfg["PORTAL_LOGIN_LOCK_MINUTES"])
-        if throttle is None:
-            throttle = LoginThrottle(username=key, failures=0, window_started_at=now)
-            db.session.add(throttle)
-        if throttle.window_started_at + window < now:
-            throttle.failures, throttle.window_started_at, throttle.locked_until = 0, now, None
-        throttle.failures += 1
-        if throttle.failures >= cfg["PORTAL_LOGIN_MAX_FAILURES"]:
-            throttle.locked_until = now + window
-        db.session.flush()
+        _count_failure(key, now, window, cfg["PORTAL_LOGIN_MAX_FAILURES"])
         raise LoginFailed()
     if throttle is not None:
         db.session.delete(throttle)
         db.session.flush()
     return user
+
+
+def _count_failure(key: str, now: dt.datetime, window: dt.timedelta, limit: int) -> None:
+    """One more failure for the key, in one UPDATE (a new window when the last one is over; locked at the limit),
+    or a new row; a row inserted by a concurrent attempt in between is updated instead."""
+    stale = LoginThrottle.window_started_at < now - window
+    failures = case((stale, 1), else_=LoginThrottle.failures + 1)
+    stmt = (
+        update(LoginThrottle)
+        .where(LoginThrottle.username == key)
+        .values(
+            failures=failures,
+            window_started_at=case((stale, now), else_=LoginThrottle.window_started_at),
+            locked_until=case((failures >= limit, now + window), (stale, None), else_=LoginThrottle.locked_until),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for _attempt in range(2):
+        if db.session.execute(stmt).rowcount:
+            break
+        try:
+            with db.session.begin_nested():
+                locked = now + window if limit <= 1 else None
+                db.session.add(LoginThrottle(username=key, failures=1, window_started_at=now, locked_until=locked))
+            break
+        except IntegrityError:
+            continue  # inserted meanwhile by a concurrent attempt: count on that row
 
 
 class LoginFailed(Conflict):

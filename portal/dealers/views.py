@@ -52,7 +52,7 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.username.data, form.password.data)
+            user = services.authenticate(form.username.data, form.password.data, request.remote_addr)
         except services.LoginFailed:
             commit()  # the failure counts towards the throttle even though the page shows an error
             form.form_errors.append(_("Wrong username or password."))
