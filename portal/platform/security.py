@@ -118,8 +118,9 @@ def check_uploads():
     return redirect(request.full_path if request.query_string else request.path, code=303)
 
 
-def max_upload_mb() -> int:
-    return max(1, (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024))
+def max_upload_mb() -> str:
+    """The request size limit in MB, as people read it ("16", "0.25")."""
+    return f"{(current_app.config.get('MAX_CONTENT_LENGTH') or 0) / (1024 * 1024):.2f}".rstrip("0").rstrip(".")
 
 
 def handle_too_large(err: RequestEntityTooLarge):

@@ -59,6 +59,9 @@ def page(browser):
     page.console_errors = errors
     yield page
     context.close()
+    # every page of every journey runs under the portal's CSP (script-src 'self', style-src 'self'): none may trip it
+    violations = [e for e in errors if "Content Security Policy" in e]
+    assert not violations, violations
 
 
 def log_in(page, base: str, username: str, password: str):
