@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install demo serve test test-fast lint browser fonts clean bench
+.PHONY: install demo serve test test-fast lint audit browser fonts clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -60,6 +60,13 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# Security scan of the code (bandit: only findings not already justified in docs/SECURITY.md, whose accepted ones are
+# in docs/bandit-baseline.json) and of the pinned dependencies (pip-audit; --strict fails when a package could not be
+# checked, e.g. without access to the vulnerability service). Not part of `make test`.
+audit: install
+	$(BIN)/bandit -q -r portal jobs -b docs/bandit-baseline.json
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 # Benchmarks on PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/bench); see bench/README.md
 bench: install
