@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -96,8 +96,11 @@ def rebate_scope(programme: RebateProgramme) -> str:
         return _("All dealers")
     if kind == "tier":
         return _("Tier %(tier)s", tier=value)
-    model = Region if kind == "region" else Dealer
-    name = db.session.execute(select(model.name).where(model.code == value)).scalar_one_or_none()
+    names = g.setdefault("rebate_scope_names", {})  # a list page names the same regions many times
+    if (kind, value) not in names:
+        model = Region if kind == "region" else Dealer
+        names[kind, value] = db.session.execute(select(model.name).where(model.code == value)).scalar_one_or_none()
+    name = names[kind, value]
     return f"{name} ({value})" if name else value
 
 
