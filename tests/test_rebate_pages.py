@@ -152,6 +152,17 @@ def test_a_dealer_sees_its_own_card_and_nobody_elses_figures(app, channel):
         assert client.get(f"/rebates/{code}?format=csv").status_code == 404
 
 
+def test_the_progress_table_filters_by_dealer_and_tier(app, channel):
+    hq = as_user(app, channel["hq"])
+    page = text(hq.get("/rebates/RB-ALL?q=sh-00&tier=2"))
+    assert 'data-dealer="SH-001"' in page and 'data-dealer="SH-002"' not in page and 'data-dealer="BJ-001"' not in page
+    assert "15,000.00" in page.split("data-totals", 1)[1].split("</tr>", 1)[0]  # the totals of what is shown
+    page = text(hq.get("/rebates/RB-ALL?tier=none"))
+    assert "No dealer matches the filter." in page
+    lines = text(hq.get("/rebates/RB-ALL?q=北京&format=csv")).lstrip("\ufeff").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("BJ-001")
+
+
 def test_the_progress_exports_as_csv_and_xlsx(app, channel):
     hq = as_user(app, channel["hq"])
     resp = hq.get("/rebates/RB-ALL?format=csv")

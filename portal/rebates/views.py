@@ -17,7 +17,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from portal.analytics.views import thousands
 from portal.background.models import JobRecord
@@ -425,23 +425,57 @@ def _settlement_job(programme: RebateProgramme) -> dict | None:
     return job_state(record)
 
 
+def _filters(programme: RebateProgramme) -> dict:
+    """The progress table's and the settlements' filters: a dealer (code or name), a tier, a settlement status."""
+    tier = request.args.get("tier") or ""
+    valid_tiers = {"none", *(str(n) for n in range(1, len(programme.tiers) + 1))}
+    status = request.args.get("settlement")
+    return {
+        "q": (request.args.get("q") or "").strip()[:60],
+        "tier": tier if tier in valid_tiers else "",
+        "settlement": status if status in SETTLEMENT_STATUS_LABELS else "",
+    }
+
+
+def _row_matches(row: dict, flt: dict) -> bool:
+    q = flt["q"].lower()
+    if q and q not in row["dealer_code"].lower() and q not in (row["dealer_name"] or "").lower():
+        return False
+    if flt["tier"] == "none":
+        return row["tier_index"] is None
+    return not flt["tier"] or row["tier_index"] == int(flt["tier"]) - 1
+
+
 def _detail(programme: RebateProgramme, *, adjust_forms: dict | None = None, top_errors: list | None = None,
             status: int = 200):  # fmt: skip
     scope = current_scope()
     may_manage = can("rebates.manage")
     may_settle = can("rebates.settle")
     result = services.progress(scope, programme)
+    flt = _filters(programme)
+    rows = [r for r in result["rows"] if _row_matches(r, flt)]
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        return _export(programme, result, fmt)
+        return _export(programme, {**result, "rows": rows}, fmt)
     page_no, per_page = page_args(PROGRESS_PER_PAGE)
-    rows = result["rows"]
     pages = max(1, -(-len(rows) // per_page))
     progress_page = {"items": rows[(page_no - 1) * per_page : page_no * per_page], "page": page_no,
                      "per_page": per_page, "total": len(rows), "pages": pages}  # fmt: skip
-    settlements = []
+    shown_totals = {
+        "dealers": len(rows),
+        "basis": sum((r["basis"] for r in rows), Decimal(0)),
+        "rebate": sum((r["rebate"] for r in rows), Decimal("0.00")),
+    }
+    settlements, to_approve = [], 0
     if programme.status != "draft":  # a dealer: its own, once approved (the query's scope)
-        settlements = db.session.execute(services.settlements_query(scope, programme)).unique().scalars().all()
+        stmt = services.settlements_query(scope, programme, status=flt["settlement"] or None)
+        if flt["q"]:
+            stmt = stmt.where(or_(Dealer.code.icontains(flt["q"], autoescape=True),
+                                  Dealer.name.icontains(flt["q"], autoescape=True)))  # fmt: skip
+        settlements = db.session.execute(stmt).unique().scalars().all()
+        if may_settle:
+            waiting = services.settlements_query(scope, programme, status="computed").order_by(None)
+            to_approve = db.session.execute(select(func.count()).select_from(waiting.subquery())).scalar_one()
     adjust_forms = dict(adjust_forms or {})
     if may_settle:
         for s in settlements:
@@ -454,7 +488,10 @@ def _detail(programme: RebateProgramme, *, adjust_forms: dict | None = None, top
             programme=programme,
             result=result,
             unit=result["unit"],
-            own=rows[0] if scope.is_dealer and rows else None,
+            own=result["rows"][0] if scope.is_dealer and result["rows"] else None,
+            flt=flt,
+            filtered=any(flt.values()),
+            shown_totals=shown_totals,
             progress_page=progress_page,
             charts=_chart_items(result, programme) if not scope.is_dealer else None,
             settlements=settlements,
@@ -463,7 +500,7 @@ def _detail(programme: RebateProgramme, *, adjust_forms: dict | None = None, top
                 "adjustment": sum((s.adjustment for s in settlements), Decimal("0.00")),
                 "carried_in": sum((s.carried_in for s in settlements), Decimal("0.00")),
                 "amount": sum((s.amount for s in settlements), Decimal("0.00")),
-                "to_approve": sum(1 for s in settlements if s.status == "computed"),
+                "to_approve": to_approve,
             },
             adjust_forms=adjust_forms,
             action_form=ActionForm(formdata=None),
