@@ -1,0 +1,51 @@
+"""gunicorn settings for the portal's web processes (docs/DEPLOYMENT.md).
+
+    gunicorn -c deploy/gunicorn.conf.py 'portal:create_app()'
+
+Every value can be changed from the environment without editing this file (GUNICORN_*). The web processes keep no
+state of their own (signed-cookie sessions, throttling and tokens in the database, files in PORTAL_STORAGE), so any
+number of them, on any number of machines, can serve behind the reverse proxy.
+"""
+
+import multiprocessing
+import os
+
+# nginx on the same machine talks to this address; in docker-compose it is 0.0.0.0:8000 inside the container
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Sync workers. The order path is CPU-bound in the worker (bench/README.md, "orders": 16 ms of Python and 6.6 ms of
+# PostgreSQL per order), so 2 workers per core is the measured sweet spot (-w 4 on 2 cores: 84 orders/s, -w 2: 72);
+# more only queue on the same cores.
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
+worker_class = "sync"
+
+# Generous for the slowest page (a delivery note PDF drawn on request, a 44-page statement re-drawn: < 1 s measured),
+# short enough that a stuck request does not hold a worker for long.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+
+# Recycle workers now and then (guards against slow leaks); the jitter keeps them from restarting all at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = 500
+
+# Not preloaded: each worker builds its own app and database pool after the fork (no shared sockets).
+preload_app = False
+
+# The proxy sets X-Forwarded-Proto; gunicorn trusts it only from these addresses. The portal itself reads
+# X-Forwarded-For/-Proto only with PORTAL_TRUSTED_PROXIES=1 (ProxyFix), which nginx's config below relies on.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# Logs to stdout/stderr: journald (systemd) or docker collects them.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+access_log_format = '%(h)s %({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+# Heartbeat files in memory, not on a possibly slow disk (docker's overlay filesystem in particular).
+_SHM = "/dev/shm"  # noqa: S108  (gunicorn's documented place for its heartbeat files; nothing secret there)
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+
+# Request limits (the portal itself refuses bodies over PORTAL_MAX_UPLOAD_MB with a 413 of its own).
+limit_request_line = 8190
+limit_request_fields = 100
