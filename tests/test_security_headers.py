@@ -35,7 +35,9 @@ def test_every_kind_of_answer_carries_the_headers(client, world):
         _check_headers(resp)
     anonymous = client.application.test_client()
     for url in ("/login", "/api/v1/dealers", "/static/portal.css"):
-        _check_headers(anonymous.get(url))
+        resp = anonymous.get(url)
+        _check_headers(resp)
+        resp.close()  # a static file is streamed from disk: close it
 
 
 def test_no_hsts_over_plain_http_even_with_secure_cookies(database_url):
