@@ -15,6 +15,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.rebates import services
 from portal.rebates.models import RebateCarry, RebateProgramme, RebateSettlement
+from tests.concurrency import together
 
 pytestmark = pytest.mark.postgres
 D = Decimal
@@ -33,30 +34,6 @@ def books(world, is_postgres):
     world.rebate_programme("RB-Q1")
     world.user("finance", username="fin")
     return {"finance": world.auth("fin")}
-
-
-def _together(app, fns) -> list:
-    barrier = threading.Barrier(len(fns))
-    out: list = [None] * len(fns)
-
-    def run(i):
-        with app.test_request_context(method="POST"):
-            barrier.wait(timeout=20)
-            try:
-                out[i] = fns[i]()
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 (the outcome is what the test reads)
-                db.session.rollback()
-                out[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 def _settlement(code: str, dealer: str) -> RebateSettlement:
@@ -92,7 +69,7 @@ def test_approve_all_and_single_approvals_at_once_approve_each_settlement_once(a
     def approve_all():
         return services.approve_all(None, db.session.query(RebateProgramme).filter_by(code="RB-Q1").one())
 
-    outcomes = _together(app, [approve_all, lambda: services.approve(None, _settlement("RB-Q1", "CC-1")).status,
+    outcomes = together(app, [approve_all, lambda: services.approve(None, _settlement("RB-Q1", "CC-1")).status,
                                approve_all])  # fmt: skip
     assert not [o for o in outcomes if isinstance(o, Exception) and getattr(o, "code", None) != "already_approved"]
     assert world.count(RebateSettlement, status="approved") == 2
@@ -108,7 +85,7 @@ def test_an_open_carry_is_taken_in_by_one_of_two_settlements_approved_at_once(ap
     for code in ("RB-A", "RB-B"):
         world.rebate_programme(code, period_start=dt.date(2026, 4, 1), period_end=dt.date(2026, 6, 30))
         world.settle(code)
-    outcomes = _together(app, [lambda c=c: services.approve(None, _settlement(c, "CC-1")).carried_in
+    outcomes = together(app, [lambda c=c: services.approve(None, _settlement(c, "CC-1")).carried_in
                                for c in ("RB-A", "RB-B")])  # fmt: skip
     assert sorted(outcomes) == [D("0.00"), D("20.00")]
     assert world.count(RebateCarry) == 1 and world.get(RebateCarry)["consumed_by_id"] is not None
@@ -118,6 +95,6 @@ def test_two_settlement_runs_at_once_write_each_row_once(app, world, books):
     def run():
         return services.compute_settlement(None, db.session.query(RebateProgramme).filter_by(code="RB-Q1").one())
 
-    outcomes = _together(app, [run, run])
+    outcomes = together(app, [run, run])
     assert sorted(o["computed"] for o in outcomes) == [0, 2], outcomes
     assert world.count(RebateSettlement) == 2

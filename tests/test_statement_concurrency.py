@@ -15,6 +15,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.statements import services
 from portal.statements.models import Statement
+from tests.concurrency import together
 
 pytestmark = pytest.mark.postgres
 
@@ -32,36 +33,12 @@ def books(world, is_postgres):
     return {"finance": world.auth("fin"), "dealer": world.auth("cc.admin")}
 
 
-def _together(app, fns) -> list:
-    barrier = threading.Barrier(len(fns))
-    out: list = [None] * len(fns)
-
-    def run(i):
-        with app.test_request_context(method="POST"):
-            barrier.wait(timeout=20)
-            try:
-                out[i] = fns[i]()
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 (the outcome is what the test reads)
-                db.session.rollback()
-                out[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
-
-
 def _dealer():
     return db.session.query(Dealer).filter_by(code="CC-1").one()
 
 
 def test_issuing_one_month_four_times_at_once_makes_one_version(app, world, books):
-    outcomes = _together(app, [lambda: services.issue("t", _dealer(), "2026-03")[1]] * 4)
+    outcomes = together(app, [lambda: services.issue("t", _dealer(), "2026-03")[1]] * 4)
     assert sorted(outcomes) == ["issued", "unchanged", "unchanged", "unchanged"]
     assert world.count(Statement) == 1
 
@@ -75,7 +52,7 @@ def test_a_payment_posted_while_issuing_lands_in_this_version_or_the_next(app, w
         return credit.post_payment(None, _dealer(), amount=Decimal("250.00"), received_on=dt.date(2026, 3, 20),
                                    reference="RACE").id  # fmt: skip
 
-    _together(app, [lambda: services.issue("t", _dealer(), "2026-03")[1], pay])
+    together(app, [lambda: services.issue("t", _dealer(), "2026-03")[1], pay])
     world.statement("CC-1", "2026-03")  # the next run
     with app.app_context():
         dealer = _dealer()
