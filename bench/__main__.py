@@ -4,6 +4,8 @@
 `--production-only` runs only the build-line benchmark (bench/production.py);
 `--statements-only` runs only the monthly statement run benchmark (bench/statements.py);
 `--channel-only` runs only the channel flow benchmark (bench/channel.py);
+`--mixed-only` runs only the mixed-load benchmark (bench/mixed.py: its own `--minutes`, `--users` and
+`--hq-users` options; not part of a full run, it takes 10 minutes of load on its own);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
@@ -24,6 +26,9 @@ def main(argv: list[str]) -> None:
 
     if "--orders-only" in argv:
         orders.main([a for a in argv if a != "--orders-only"])
+        return
+    if "--mixed-only" in argv:
+        importlib.import_module("bench.mixed").main([a for a in argv if a != "--mixed-only"])
         return
     for switch, name in ONLY.items():
         if switch in argv:

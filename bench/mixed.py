@@ -1,0 +1,439 @@
+"""Mixed-load benchmark (issue 9): the whole portal under a realistic mix, on loopback.
+
+gunicorn with the worker count docs/DEPLOYMENT.md recommends (2 × cores, `deploy/gunicorn.conf.py`), PostgreSQL,
+Redis (a numbered database, flushed), 2 RQ workers (`flask --app portal worker --no-cron`), and simulated users,
+one thread each (`requests.Session`: keep-alive and cookies):
+
+- dealer users (default 500) log in once through the login form, then loop: home page, their price list page,
+  a price preview (`POST /api/v1/orders/quote`), an order (`POST /api/v1/orders` with an Idempotency-Key), and
+  tracking it (`GET /api/v1/orders/{number}`, `GET /api/v1/track/{number}`); a think time between actions;
+- HQ users (default 20, hq_admin) log in once, then loop: home dashboard, receivables ageing, channel flow;
+- the MES (an integration token, scope production) posts stage events in batches for the units of approved orders
+  (the units made when the dealers' orders are approved), one stage further each time;
+- at half time, finance starts the statement run for last month (`POST /api/v1/statements/runs`) and its
+  completion is followed on `GET /api/v1/jobs/{id}`.
+
+Data: the orders benchmark's channel (bench/orders.py `build_data`: regions, dealers with 3 users and a token each,
+200 products, price lists of every scope, two years of invoices and payments, 40 past orders per dealer) with as
+many dealers as dealer users, plus HQ users, a finance user with a token and a production integration token.
+
+Measured per action: count, errors (any status other than the expected one, or no answer), throughput, p50/p95/p99;
+and the CPU seconds of gunicorn's workers, PostgreSQL's backends (and all postgres processes of the machine, which
+includes autovacuum and the WAL writer), the RQ workers and the load driver itself, from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import random
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+
+import requests
+
+from bench import orders
+from bench.common import (
+    connect,
+    database_url,
+    ensure_database,
+    load,
+    make_app,
+    percentile,
+    python_version,
+    say,
+    server_settings,
+    table,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).resolve().parent / "out"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
+MES_STAGES = ("body", "paint", "assembly", "inspection", "completed")
+THINK = (2.0, 8.0)  # seconds between two actions of one user (uniform)
+MES_EVERY = 5.0  # seconds between two MES batches
+MES_BATCH = 200
+TIMEOUT = 60
+
+
+def redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS
+
+
+def recommended_workers() -> int:
+    """What deploy/gunicorn.conf.py (and docs/DEPLOYMENT.md) recommend: 2 × cores."""
+    return 2 * os.cpu_count()
+
+
+# ---------------------------------------------------------------- data
+
+
+def build(app, url: str, n_dealers: int, timings: dict) -> dict:
+    from werkzeug.security import generate_password_hash
+
+    orders.DEALERS = n_dealers
+    data = orders.build_data(app, url, dt.date.today(), timings)
+    password_hash = generate_password_hash(orders.PASSWORD, method="pbkdf2:sha256:1000")
+    now = dt.datetime.now(dt.UTC).isoformat()
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()
+    finance_token = "drp_u_" + secrets.token_urlsafe(32)
+    mes_token = "drp_i_" + secrets.token_urlsafe(32)
+    with connect(url) as conn:
+        uid = conn.execute("SELECT max(id) FROM users").fetchone()[0]
+        hq_names = []
+        for k in range(1, 101):
+            uid += 1
+            hq_names.append(f"hq.bench{k}")
+            conn.execute(
+                "INSERT INTO users (id, username, display_name, email, password_hash, role, locale, active,"
+                " created_at, password_changed_at, session_key)"
+                " VALUES (%s, %s, %s, %s, %s, 'hq_admin', 'zh_CN', true, %s, %s, %s)",
+                (uid, hq_names[-1], f"总部 {k}", f"{hq_names[-1]}@example.cn", password_hash, now, now,
+                 secrets.token_hex(16)),
+            )  # fmt: skip
+        uid += 1
+        conn.execute(
+            "INSERT INTO users (id, username, display_name, email, password_hash, role, locale, active,"
+            " created_at, password_changed_at, session_key)"
+            " VALUES (%s, 'finance.bench', '财务', 'finance.bench@example.cn', %s, 'finance', 'zh_CN', true,"
+            " %s, %s, %s)",
+            (uid, password_hash, now, now, secrets.token_hex(16)),
+        )
+        tid = conn.execute("SELECT max(id) FROM api_tokens").fetchone()[0]
+        conn.execute(
+            "INSERT INTO api_tokens (id, kind, name, token_hash, user_id, scope, created_at, expires_at)"
+            " VALUES (%s, 'personal', 'api:finance.bench', %s, %s, NULL, %s, %s),"
+            " (%s, 'integration', 'mes-bench', %s, NULL, 'production', %s, NULL)",
+            (tid + 1, hashlib.sha256(finance_token.encode()).hexdigest(), uid, now, expires,
+             tid + 2, hashlib.sha256(mes_token.encode()).hexdigest(), now),
+        )  # fmt: skip
+        for t in ("users", "api_tokens"):
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")  # noqa: S608
+        conn.commit()
+    return {"data": data, "hq": hq_names, "finance": finance_token, "mes": mes_token}
+
+
+# ---------------------------------------------------------------- processes
+
+
+def cpu_ticks(pids) -> dict[int, int]:
+    return orders.cpu_ticks(list(pids))
+
+
+def postgres_pids() -> list[int]:
+    """Every postgres process of the machine (backends, autovacuum, WAL writer, checkpointer)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError), open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry))
+    return found
+
+
+@contextmanager
+def gunicorn(url: str, redis: str, storage: Path, workers: int):
+    """gunicorn with the deployment's own config file (deploy/gunicorn.conf.py), on a free port."""
+    OUT.mkdir(exist_ok=True)
+    port = orders.free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "MAIL_SERVER")}
+    env.update(
+        DATABASE_URL=url, REDIS_URL=redis, PORTAL_STORAGE=str(storage), SECRET_KEY=secrets.token_hex(32),
+        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers), GUNICORN_LOGLEVEL="warning",
+    )  # fmt: skip
+    log_path = OUT / "mixed-gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket",
+               "portal:create_app()"]  # fmt: skip
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+            if len(orders.children(proc.pid)) >= workers:
+                with suppress(requests.RequestException):
+                    if requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=10).ok:
+                        break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not answer:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield port, proc.pid
+    finally:
+        orders.stop(proc)
+
+
+# ---------------------------------------------------------------- the simulated users
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.samples: dict[str, str] = {}
+        self.measuring = False
+
+    def call(self, session: requests.Session, action: str, method: str, url: str, expect=(200,), **kw):
+        start = time.perf_counter()
+        try:
+            r = session.request(method, url, timeout=TIMEOUT, allow_redirects=False, **kw)
+            status, text = r.status_code, None
+        except requests.RequestException as exc:
+            r, status, text = None, 0, repr(exc)
+        elapsed = time.perf_counter() - start
+        if self.measuring:
+            with self.lock:
+                self.times[action].append(elapsed)
+                if status not in expect:
+                    self.errors[action] += 1
+                    self.samples.setdefault(action, f"{status} {text or r.text[:200]}")
+        return r if status in expect else None
+
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def login(rec: Recorder, s: requests.Session, base: str, username: str) -> bool:
+    page = rec.call(s, "login", "GET", f"{base}/login")
+    if page is None:
+        return False
+    m = CSRF.search(page.text)
+    form = {"csrf_token": m.group(1) if m else "", "username": username, "password": orders.PASSWORD}
+    return rec.call(s, "login", "POST", f"{base}/login", expect=(302, 303), data=form) is not None
+
+
+def dealer_user(rec: Recorder, base: str, stop: threading.Event, dealer, k: int, skus: list[str], n: int) -> None:
+    rng = random.Random(9_000_000 + n)
+    s = requests.Session()
+    time.sleep(rng.uniform(0, THINK[1]))  # ramp-up spread over the first think time
+    if not login(rec, s, base, f"{dealer.code.lower()}.staff{k + 1}"):
+        return
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {dealer.tokens[k]}"
+    i = 0
+    while not stop.is_set():
+        lines = [{"sku": sku, "quantity": rng.randint(1, 20)} for sku in rng.sample(skus, orders.LINES_PER_ORDER)]
+        pages = (
+            (s, "dealer: home", "GET", f"{base}/home", None),
+            (s, "dealer: price list page", "GET", f"{base}/dealers/{dealer.code}/prices", None),
+            (api, "dealer: price preview (API)", "POST", f"{base}/api/v1/orders/quote", {"lines": lines}),
+        )
+        for session, action, method, target, body in pages:
+            rec.call(session, action, method, target, json=body)
+            if stop.wait(rng.uniform(*THINK)):
+                return
+        i += 1
+        key = f"mixed-{n}-{i}-{secrets.token_hex(4)}"
+        r = rec.call(api, "dealer: place order (API)", "POST", f"{base}/api/v1/orders", expect=(201,),
+                     json={"lines": lines, "note": f"mixed {n} #{i}"}, headers={"Idempotency-Key": key})  # fmt: skip
+        if stop.wait(rng.uniform(*THINK)):
+            return
+        if r is not None:
+            number = r.json()["number"]
+            rec.call(api, "dealer: order detail (API)", "GET", f"{base}/api/v1/orders/{number}")
+            if stop.wait(rng.uniform(*THINK)):
+                return
+            rec.call(api, "dealer: track order (API)", "GET", f"{base}/api/v1/track/{number}")
+            if stop.wait(rng.uniform(*THINK)):
+                return
+
+
+def hq_user(rec: Recorder, base: str, stop: threading.Event, username: str, n: int) -> None:
+    rng = random.Random(8_000_000 + n)
+    s = requests.Session()
+    time.sleep(rng.uniform(0, THINK[1]))
+    if not login(rec, s, base, username):
+        return
+    pages = (("HQ: home dashboard", "/home"), ("HQ: receivables ageing", "/receivables"),
+             ("HQ: channel flow", "/analytics/channel-flow"))  # fmt: skip
+    while not stop.is_set():
+        for action, path in pages:
+            rec.call(s, action, "GET", f"{base}{path}")
+            if stop.wait(rng.uniform(*THINK)):
+                return
+
+
+def mes(rec: Recorder, base: str, stop: threading.Event, url: str, token: str) -> None:
+    """Every MES_EVERY seconds: the next stage of up to MES_BATCH units not yet completed (oldest first)."""
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    order = {s: i for i, s in enumerate(("scheduled", *MES_STAGES))}
+    batch_no = 0
+    with connect(url, autocommit=True) as conn:
+        while not stop.wait(MES_EVERY):
+            units = conn.execute(
+                "SELECT serial, stage FROM units WHERE stage = ANY(%s) ORDER BY stage_at, id LIMIT %s",
+                (["scheduled", *MES_STAGES[:-1]], MES_BATCH),
+            ).fetchall()
+            if not units:
+                continue
+            batch_no += 1
+            at = dt.datetime.now(dt.UTC).isoformat()
+            events = [
+                {"event_id": f"mes-{batch_no}-{serial}", "serial": serial, "stage": MES_STAGES[order[stage]],
+                 "occurred_at": at, "line": "L1", "station": "bench"}
+                for serial, stage in units
+            ]  # fmt: skip
+            rec.call(api, "MES: post stage events (batch)", "POST", f"{base}/api/v1/production/events",
+                     json={"events": events})  # fmt: skip
+
+
+def statement_run(rec: Recorder, base: str, token: str, period: str, result: dict) -> None:
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    start = time.perf_counter()
+    r = rec.call(api, "finance: start statement run", "POST", f"{base}/api/v1/statements/runs", expect=(202,),
+                 json={"period": period})  # fmt: skip
+    if r is None:
+        result["error"] = rec.samples.get("finance: start statement run", "?")
+        return
+    job = r.json()["job_id"]
+    while True:
+        time.sleep(1)
+        state = api.get(f"{base}/api/v1/jobs/{job}", timeout=TIMEOUT).json()
+        if state.get("status") in ("finished", "failed"):
+            result.update(status=state["status"], seconds=time.perf_counter() - start,
+                          progress=state.get("progress"), result=state.get("result"))  # fmt: skip
+            return
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -> dict:
+    from redis import Redis
+
+    from bench.statements import workers as rq_workers
+
+    url = database_url()
+    ensure_database(url)
+    redis = redis_url()
+    minutes = minutes or (1.5 if quick else 10)
+    n_users = users or (50 if quick else 500)
+    n_hq = hq or (5 if quick else 20)
+    results: dict = {"minutes": minutes, "users": n_users, "hq": n_hq, "workers": recommended_workers(),
+                     "settings": server_settings(url), "timings": {}}  # fmt: skip
+    say(f"# mixed-load benchmark (issue 9): {n_users} dealer users, {n_hq} HQ users, the MES, a statement run;"
+        f" {minutes:g} min; gunicorn -w {results['workers']}; 2 RQ workers; Python {python_version()}, {load()}")
+    app = make_app(url)
+    built = build(app, url, max(n_users, 50), results["timings"])
+    Redis.from_url(redis).flushdb()  # only the benchmark's numbered database
+    first = dt.date.today().replace(day=1)
+    period = f"{first - dt.timedelta(days=1):%Y-%m}"
+    storage = Path(tempfile.mkdtemp(prefix="mixed-storage-"))
+    rec = Recorder()
+    stop = threading.Event()
+    statement: dict = {}
+    data = built["data"]
+    try:
+        with ExitStack() as stack:
+            port, master = stack.enter_context(gunicorn(url, redis, storage, results["workers"]))
+            procs = stack.enter_context(rq_workers(url, redis, storage, 2))
+            base = f"http://127.0.0.1:{port}"
+            threads = []
+            for n in range(n_users):
+                d = data.dealers[n % len(data.dealers)]
+                threads.append(threading.Thread(
+                    target=dealer_user, args=(rec, base, stop, d, (n // len(data.dealers)) % 3, data.catalogue.skus, n),
+                    daemon=True))  # fmt: skip
+            for n in range(n_hq):
+                threads.append(threading.Thread(target=hq_user, args=(rec, base, stop, built["hq"][n], n), daemon=True))
+            threads.append(threading.Thread(target=mes, args=(rec, base, stop, url, built["mes"]), daemon=True))
+            gw = orders.children(master)
+            rq = [p.pid for p in procs]
+            rq_all = lambda: rq + [c for p in rq for c in orders.children(p)]  # noqa: E731
+            pg0 = cpu_ticks(postgres_pids())
+            w0, r0, c0 = cpu_ticks(gw), cpu_ticks(rq_all()), time.process_time()
+            rec.measuring = True
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            half = threading.Timer(minutes * 30, statement_run, args=(rec, base, built["finance"], period, statement))
+            half.daemon = True
+            half.start()
+            deadline = t0 + minutes * 60
+            while time.perf_counter() < deadline:
+                time.sleep(5)
+                say(f"  {time.perf_counter() - t0:5.0f} s: {sum(len(v) for v in rec.times.values()):,} requests,"
+                    f" {sum(rec.errors.values())} errors, {load()}")
+            stop.set()
+            rec.measuring = False
+            elapsed = time.perf_counter() - t0
+            hz = os.sysconf("SC_CLK_TCK")
+            w1, r1, c1 = cpu_ticks(orders.children(master)), cpu_ticks(rq_all()), time.process_time()
+            pg1 = cpu_ticks(postgres_pids())
+            results["cpu"] = {
+                "gunicorn workers": sum(t - w0.get(p, 0) for p, t in w1.items()) / hz,
+                "PostgreSQL (all its processes)": sum(t - pg0.get(p, 0) for p, t in pg1.items()) / hz,
+                "RQ workers": sum(t - r0.get(p, 0) for p, t in r1.items()) / hz,
+                "load driver (this process)": c1 - c0,
+            }
+            half.join(timeout=600)
+            for t in threads:
+                t.join(timeout=TIMEOUT + 5)
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+    results.update(elapsed=elapsed, times=dict(rec.times), errors=dict(rec.errors), samples=rec.samples,
+                   statement=statement, period=period, loadavg=load())  # fmt: skip
+    return results
+
+
+def summary(results: dict) -> None:
+    elapsed = results["elapsed"]
+    rows = []
+    total = errors = 0
+    for action in sorted(results["times"]):
+        v = results["times"][action]
+        e = results["errors"].get(action, 0)
+        total += len(v)
+        errors += e
+        rows.append([action, f"{len(v):,}", str(e), f"{len(v) / elapsed:.2f}", f"{percentile(v, 50) * 1000:.0f}",
+                     f"{percentile(v, 95) * 1000:.0f}", f"{percentile(v, 99) * 1000:.0f}"])  # fmt: skip
+    rows.append(["all", f"{total:,}", str(errors), f"{total / elapsed:.2f}", "", "", ""])
+    say()
+    say(f"## mixed load: {results['users']} dealer users, {results['hq']} HQ users, MES, statement run for"
+        f" {results['period']}; {elapsed:.0f} s; gunicorn -w {results['workers']}; at the end {results['loadavg']}")
+    say(table(["action", "count", "errors", "per s", "p50 ms", "p95 ms", "p99 ms"], rows))
+    for action, sample in results["samples"].items():
+        say(f"  first error of {action}: {sample}")
+    st = results["statement"]
+    if st.get("seconds"):
+        say(f"  statement run {results['period']}: {st['status']} in {st['seconds']:.1f} s, progress {st['progress']}")
+    else:
+        say(f"  statement run: {st or 'did not finish'}")
+    say("  CPU seconds over the run: " + ", ".join(f"{k} {v:.1f} s ({v / elapsed * 100:.0f} % of a core)"
+                                                   for k, v in results["cpu"].items()))  # fmt: skip
+    built = results["timings"].get("data total", 0)
+    say(f"  PostgreSQL {results['settings']['server_version']}, data built in {built:.0f} s")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench --mixed-only")
+    p.add_argument("--quick", action="store_true", help="1.5 minutes, 50 dealer users, 5 HQ users")
+    p.add_argument("--minutes", type=float, help="length of the load (default 10; --quick 1.5)")
+    p.add_argument("--users", type=int, help="dealer users (default 500; --quick 50)")
+    p.add_argument("--hq-users", type=int, help="HQ users (default 20; --quick 5)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    summary(run(args.quick, args.minutes, args.users, args.hq_users))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
