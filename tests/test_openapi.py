@@ -31,3 +31,14 @@ def test_error_responses_are_documented_in_the_error_shape(client):
 def test_the_docs_page_is_readable_html(client):
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "/api/v1/dealers/{code}" in page and "PATCH" in page and "region_code" in page
+
+
+def test_decimals_sent_as_strings_are_documented_as_strings(client, world):
+    """fields.Decimal(as_string=True) answers "0.1300"; the document said number (found by tests/test_api_fuzz.py)."""
+    world.product("OIL-1", tax_rate="0.13")
+    headers = world.auth(world.user("hq_admin"))
+    assert client.get("/api/v1/products/OIL-1", headers=headers).get_json()["tax_rate"] == "0.1300"
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["Product"]["properties"]["tax_rate"]["type"] == "string"
+    assert schemas["Ageing"]["properties"]["dso"] == {
+        "type": "string", "nullable": True, "description": "days sales outstanding"}  # fmt: skip

@@ -89,10 +89,19 @@ def paginate(stmt, page: int, per_page: int) -> dict:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
+def decimal_as_string(self, field, **kwargs) -> dict:
+    """A `fields.Decimal(as_string=True)` is sent as a string ("0.1300"): the document says so (apispec: number)."""
+    return {"type": "string"} if isinstance(field, fields.Decimal) and field.as_string else {}
+
+
 class PortalApi(Api):
     """flask-smorest Api whose errors are handled by the portal's own handlers (one shape, app-wide)."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(decimal_as_string)
 
     def _register_error_handlers(self):
         pass  # portal.platform.handlers registers one set of handlers for API and UI
