@@ -154,14 +154,16 @@ def update_price_list(body, price_list_id):
 
 
 def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
-    lists = pricing.candidate_lists(dealer, on)
     stmt = select(Product).where(Product.active.is_(True)).order_by(Product.category, Product.sku)
     if sku:
         stmt = stmt.where(Product.sku == sku)
-    items = []
-    for product in db.session.execute(stmt).scalars():
-        resolved = pricing.resolve_with(lists, product, qty)
-        items.append({**resolved.explain(), "name": product.name, "product": product})
+    products = db.session.execute(stmt).scalars().all()
+    # only the rules that can apply to these products, as plain rows, indexed once (bench/README.md, "mixed")
+    lists = pricing.candidates_for(dealer, on, products) if products else []
+    items = [
+        {**resolved.explain(), "name": product.name, "product": product}
+        for product, resolved in zip(products, pricing.resolve_all(lists, products, qty), strict=True)
+    ]
     if sku and not items:
         raise NotFound(_("Unknown or inactive SKU %(sku)s.", sku=sku))
     return items

@@ -189,6 +189,39 @@ def resolve_with(lists, product: Product, quantity: int) -> Resolved:
     return Resolved(product.sku, quantity, money(product.list_price), price, _describe(pl, rule))
 
 
+def resolve_all(lists, products, quantity: int) -> list[Resolved]:
+    """`resolve_with` for many products at once (a whole catalogue page): the rules are indexed once by their SKU or
+    category (a rule has exactly one of the two), so each product looks only at the rules that can apply to it
+    instead of at every rule of every candidate list. Same answers as `resolve_with`, product by product."""
+    by_sku: dict[str, list] = {}
+    by_category: dict[str, list] = {}
+    for pl, rank in lists:
+        for rule in pl.rules:
+            if rule.min_qty > quantity:
+                continue
+            if rule.sku is not None:
+                by_sku.setdefault(rule.sku, []).append((pl, rank, rule))
+            else:
+                by_category.setdefault(rule.category, []).append((pl, rank, rule))
+    out = []
+    for product in products:
+        best = None
+        for pl, rank, rule in (*by_sku.get(product.sku, ()), *by_category.get(product.category, ())):
+            if rule.category is not None and rule.category != product.category:
+                continue
+            price = _rule_price(rule, product)
+            key = (rank, pl.priority, -price, -rule.id)
+            if best is None or key > best[0]:
+                best = (key, pl, rule, price)
+        list_price = money(product.list_price)
+        if best is None:
+            out.append(Resolved(product.sku, quantity, list_price, list_price, None))
+        else:
+            _key, pl, rule, price = best
+            out.append(Resolved(product.sku, quantity, list_price, price, _describe(pl, rule)))
+    return out
+
+
 def resolve(dealer: Dealer, product: Product, quantity: int, on: dt.date) -> Resolved:
     return resolve_with(candidate_lists(dealer, on), product, quantity)
 
