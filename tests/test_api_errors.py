@@ -106,3 +106,11 @@ def test_lists_page(client, world, hq):
     assert body["total"] == 7 and body["page"] == 3 and body["per_page"] == 3
     assert [d["code"] for d in body["items"]] == ["P-6"]
     assert _error(client.get("/api/v1/dealers?per_page=0", headers=hq), 422)["fields"]["per_page"]
+
+
+def test_a_page_past_the_end_is_empty_however_far(client, world, hq):
+    """page=10**22 was a 500 (the offset overflowed the database's integer; found by tests/test_api_fuzz.py)."""
+    world.dealer("P-1", "RX")
+    for page in (2, 10**22):
+        body = client.get(f"/api/v1/dealers?page={page}", headers=hq).get_json()
+        assert (body["items"], body["page"], body["total"]) == ([], page, 1)

@@ -85,7 +85,9 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 def paginate(stmt, page: int, per_page: int) -> dict:
     total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
+    offset = (page - 1) * per_page
+    # a page past the end is empty without asking the database, whose OFFSET would overflow on a page like 10**22
+    items = [] if offset >= total else db.session.execute(stmt.limit(per_page).offset(offset)).unique().scalars().all()
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
