@@ -4,16 +4,23 @@ Jobs are queued only after the action's transaction commits (`enqueue` registers
 callback), receive ids (never objects), and run inside `job_context()`, which commits once or rolls back.
 Tracked jobs (`@tracked`) update their `JobRecord`: progress in the RQ job's meta while running, the
 final status and result (or error) in the database.
+
+A job whose worker died (killed, machine lost) or that the queue lost (Redis restarted without its data) never ends
+by itself: `interruption()` says so — a started job whose worker stopped renewing its liveness key
+(`keep_alive`, every PORTAL_WORKER_HEARTBEAT_SECONDS), a queued one Redis no longer knows — and
+`portal.background.services.check_interrupted` records it as failed, with the reason.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, suppress
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
 from portal.platform.uow import after_commit
@@ -21,6 +28,10 @@ from portal.platform.uow import after_commit
 log = logging.getLogger("portal.jobs")
 
 QUEUE_NAME = "portal"
+ALIVE_KEY = "portal:worker-alive:"  # + the RQ worker's name; expires when the worker stops renewing it
+LOST_GRACE_SECONDS = 60  # a job recorded this long ago that Redis does not know was lost (not merely being queued)
+DIED = "The worker running this job stopped (killed or restarted) before it finished; nothing of it was saved."
+LOST = "The job queue lost this job (Redis restarted or was emptied) before it ran; nothing of it was saved."
 
 
 def redis_connection(app=None) -> Redis:
@@ -53,16 +64,19 @@ def enqueue(func: str, *args, **kwargs) -> None:
     after_commit(lambda: queue.enqueue(func, *args, **kwargs))
 
 
-def enqueue_many(func: str, arg_lists: list[tuple]) -> None:
-    """Queue `func(*args)` for each args tuple once the current transaction has committed, in one Redis round trip."""
+def enqueue_many(func: str, arg_lists: list[tuple], job_ids: list[str] | None = None) -> None:
+    """Queue `func(*args)` for each args tuple once the current transaction has committed, in one Redis round trip
+    (with the job ids given, so that `interruption()` can look each of them up)."""
     queue = get_queue()
+    ids = job_ids or [None] * len(arg_lists)
 
     def push():
         if not queue._is_async:  # in-process: run them one after the other, here
             for args in arg_lists:
                 queue.enqueue(func, *args)
             return
-        queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=3600) for args in arg_lists])
+        pairs = zip(arg_lists, ids, strict=True)
+        queue.enqueue_many([Queue.prepare_data(func, args=args, timeout=3600, job_id=i) for args, i in pairs])
 
     after_commit(push)
 
@@ -74,20 +88,107 @@ def live_progress(job_id: str) -> dict | None:
 
     try:
         job = Job.fetch(job_id, connection=get_queue().connection)
+        meta = dict(job.get_meta(refresh=True) or {})
+        started = job.get_status(refresh=False) == "started"
     except NoSuchJobError:
         return None
-    meta = dict(job.get_meta(refresh=True) or {})
-    if job.get_status(refresh=False) == "started":
+    except Exception:  # Redis unreachable, or a job Redis half lost: the database's state is the answer
+        log.warning("no live progress for job %s", job_id, exc_info=True)
+        return None
+    if started:
         meta.setdefault("status", "running")
+    elif meta.get("status") == "running":
+        meta.pop("status")  # RQ ended it (failed, stopped): the record says how
     return meta or None
 
 
 def report_progress(done: int, total: int) -> None:
-    """Called by a running job; visible at once to GET /api/v1/jobs/{id} (kept in Redis, not the DB)."""
+    """Called by a running job; visible at once to GET /api/v1/jobs/{id} (kept in Redis, not the DB). Best effort:
+    a Redis outage does not fail the job."""
     job = get_current_job()
     if job is not None:
         job.meta.update({"status": "running", "done": done, "total": total})
-        job.save_meta()
+        try:
+            job.save_meta()
+        except RedisError:
+            log.warning("progress of job %s not saved: Redis unreachable", job.id)
+
+
+def keep_alive(connection: Redis, worker_name: str, interval: float) -> threading.Event:
+    """Renew the worker's liveness key every `interval` seconds (a daemon thread) until the event returned is set.
+
+    RQ's own keys of a worker that runs its job inline last the job's whole timeout (an hour), so a killed worker
+    would look busy for that long; this key expires after three missed renewals."""
+    key, ttl_ms = ALIVE_KEY + worker_name, max(1000, int(interval * 3000))
+    stop = threading.Event()
+    connection.set(key, 1, px=ttl_ms)
+
+    def beat():
+        while not stop.wait(interval):
+            try:
+                connection.set(key, 1, px=ttl_ms)
+            except RedisError:
+                log.warning("worker %s: liveness key not renewed, Redis unreachable", worker_name)
+        with suppress(RedisError):
+            connection.delete(key)
+
+    threading.Thread(target=beat, name="portal-keep-alive", daemon=True).start()
+    return stop
+
+
+def interruption(job_ids: list[str], since) -> dict[str, str]:
+    """{job id: why it will never finish} for those of the RQ jobs named that the queue lost or whose worker died
+    (`since`: when they were queued; one lost sooner may still be on its way to Redis). Empty in-process, or when
+    Redis cannot be reached (nothing can be said then)."""
+    import datetime as dt
+
+    from rq.job import Job
+
+    from portal.platform.timeutil import utcnow
+
+    if not current_app.config.get("REDIS_URL") or not job_ids:
+        return {}
+    conn = get_queue().connection
+    grace = current_app.config.get("PORTAL_JOB_LOST_GRACE_SECONDS", LOST_GRACE_SECONDS)
+    may_be_lost = since is None or utcnow() - since >= dt.timedelta(seconds=grace)
+    out: dict[str, str] = {}
+    try:
+        try:
+            found = Job.fetch_many(job_ids, connection=conn)
+        except RedisError:
+            raise
+        except Exception:  # a hash Redis half lost (a late progress update written back alone): one by one
+            found = [_fetch_or_none(job_id, conn) for job_id in job_ids]
+        started = {}
+        for job_id, job in zip(job_ids, found, strict=True):
+            status = job.get_status(refresh=False) if job is not None else None
+            if status is None:
+                if may_be_lost:
+                    out[job_id] = LOST
+            elif status == "started":
+                started[job_id] = job.worker_name
+            elif status in ("failed", "stopped", "canceled"):
+                out[job_id] = DIED if "Abandoned" in (job.exc_info or "") else f"The job queue ended it ({status})."
+        names = sorted({name for name in started.values() if name})
+        alive = dict(zip(names, conn.mget([ALIVE_KEY + n for n in names]) if names else [], strict=True))
+        for job_id, name in started.items():
+            if not name or alive.get(name) is None:
+                out[job_id] = DIED
+    except RedisError:
+        log.warning("cannot tell whether jobs were interrupted: Redis unreachable", exc_info=True)
+        return {}
+    return out
+
+
+def _fetch_or_none(job_id: str, conn):
+    from rq.job import Job
+
+    try:
+        return Job.fetch_many([job_id], connection=conn)[0]
+    except RedisError:
+        raise
+    except Exception:
+        return None
 
 
 _worker_app = None
@@ -138,6 +239,18 @@ def job_context():
             db.session.remove()
 
 
+def check_interrupted_jobs() -> int:
+    """Report every job that will never end (its worker died, the queue lost it) as failed: run when a worker starts
+    and on the worker's schedule (PORTAL_JOB_CHECK_CRON); reading a job's state checks that job as well."""
+    from portal.background.services import check_all_interrupted
+
+    with job_context():
+        found = check_all_interrupted()
+    if found:
+        log.warning("%s interrupted job(s) reported failed", found)
+    return found
+
+
 def _locale_of(record):
     from contextlib import nullcontext
 
@@ -155,15 +268,22 @@ def tracked(fn):
 
     @functools.wraps(fn)
     def run(record_id: str, *args):
+        from sqlalchemy import select
+
         from portal.background.models import JobRecord
         from portal.extensions import db
         from portal.platform.timeutil import utcnow
 
         try:
             with job_context():
-                record = db.session.get(JobRecord, record_id)
-                if record is None or record.status == "finished":
-                    return None  # already done: a re-delivered job does nothing twice
+                record = db.session.execute(  # locked while it runs: never reported interrupted meanwhile
+                    select(JobRecord)
+                    .where(JobRecord.id == record_id)
+                    .with_for_update(key_share=True)
+                    .execution_options(populate_existing=True)
+                ).scalar_one_or_none()
+                if record is None or record.status in ("finished", "failed"):
+                    return None  # done, or reported interrupted: a re-delivered job does nothing twice
                 record.status = "running"
                 with _locale_of(record):  # messages in the result speak the starter's language
                     result = fn(record, *args)

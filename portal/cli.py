@@ -82,6 +82,7 @@ def register(app) -> None:
     @click.option("--fork/--no-fork", default=False, help="fork a work horse per job (default: inline)")
     def worker(burst, cron, fork):
         """Start an RQ worker on REDIS_URL, with RQ's cron scheduler for the daily and monthly jobs."""
+        import logging
         import multiprocessing
         import os
 
@@ -106,11 +107,17 @@ def register(app) -> None:
             scheduler = multiprocessing.get_context("spawn").Process(target=run_cron, daemon=True)
             scheduler.start()
         worker_class = Worker if fork else SimpleWorker
+        rq_worker = worker_class([QUEUE_NAME], connection=redis_connection(current_app))
+        beat = current_app.config["PORTAL_WORKER_HEARTBEAT_SECONDS"]
+        alive = jobs.keep_alive(rq_worker.connection, rq_worker.name, beat)  # jobs.interruption() reads it
         try:
-            worker_class([QUEUE_NAME], connection=redis_connection(current_app)).work(
-                with_scheduler=True, burst=burst
-            )
+            try:  # what a worker that died (this one, before a restart?) left behind is reported
+                jobs.check_interrupted_jobs()
+            except Exception:  # the schedule checks again; the worker starts all the same
+                logging.getLogger("portal.jobs").exception("the check for interrupted jobs failed")
+            rq_worker.work(with_scheduler=True, burst=burst)
         finally:
+            alive.set()
             if scheduler is not None:
                 scheduler.terminate()
 
@@ -119,7 +126,7 @@ def run_cron() -> None:
     """The schedule (RQ's CronScheduler, in its own process): the daily overdue scan at PORTAL_OVERDUE_SCAN_CRON."""
     from rq.cron import CronScheduler
 
-    from jobs import QUEUE_NAME, redis_connection
+    from jobs import QUEUE_NAME, check_interrupted_jobs, redis_connection
     from jobs.overdue import scheduled_scan
     from jobs.statements import scheduled_monthly_run
     from portal import create_app
@@ -139,5 +146,12 @@ def run_cron() -> None:
         cron=app.config["PORTAL_STATEMENT_RUN_CRON"],
         job_timeout=3600,
         name="monthly-statement-run",
+    )
+    scheduler.register(
+        check_interrupted_jobs,
+        QUEUE_NAME,
+        cron=app.config["PORTAL_JOB_CHECK_CRON"],
+        job_timeout=600,
+        name="interrupted-jobs-check",
     )
     scheduler.start()

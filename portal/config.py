@@ -134,6 +134,10 @@ class Config:
         self.PORTAL_ETA_CACHE_SECONDS = int(env.get("PORTAL_ETA_CACHE_SECONDS", "300"))
         # statements (PRODUCT.md §6)
         self.PORTAL_STATEMENT_RUN_CRON = env.get("PORTAL_STATEMENT_RUN_CRON", "0 0 1 * *")
+        # jobs whose worker died or that the queue lost are reported failed (jobs.interruption)
+        self.PORTAL_WORKER_HEARTBEAT_SECONDS = float(env.get("PORTAL_WORKER_HEARTBEAT_SECONDS", "10"))
+        self.PORTAL_JOB_LOST_GRACE_SECONDS = float(env.get("PORTAL_JOB_LOST_GRACE_SECONDS", "60"))
+        self.PORTAL_JOB_CHECK_CRON = env.get("PORTAL_JOB_CHECK_CRON", "*/10 * * * *")
         self.PORTAL_PDF_FONT = env.get("PORTAL_PDF_FONT") or None
         self.PORTAL_COMPANY_NAME = env.get("PORTAL_COMPANY_NAME", "DRP Motors Co., Ltd. 德锐普汽车有限公司")
         self.PORTAL_COMPANY_ADDRESS = env.get(

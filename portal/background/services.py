@@ -2,12 +2,16 @@
 
 A job is a `JobRecord` row (who started what, the final status and result) plus an RQ job of the same id.
 While it runs, progress lives in the RQ job's meta in Redis, so pollers see it although the job's own
-transaction is still open; the final status, result or error is written to the row.
+transaction is still open; the final status, result or error is written to the row. A job that will never end
+(its worker died, or the queue lost it) is recorded as failed with the reason when it is next looked at
+(`check_interrupted`: on every read of its state, when a worker starts, and on the worker's schedule).
 """
 
 from __future__ import annotations
 
 import uuid
+
+from sqlalchemy import select
 
 from portal.background.models import JobRecord
 from portal.extensions import db
@@ -40,10 +44,52 @@ def start_job(
     return record
 
 
+INTERRUPTED_HINT = {
+    "sell_through_import": " Upload the file again.",
+    "payment_import": " Upload the file again.",
+    "statement_run": " Retry the run.",
+}
+
+
+def check_interrupted(record: JobRecord) -> bool:
+    """Record a queued or running job that will never end (worker died, queue lost it) as failed, with the reason, in
+    the current transaction. A statement run marks its dealers that will never be done as failed (its retry redoes
+    them). A job still running holds its row (`jobs.tracked`), which is skipped, never waited for."""
+    import jobs
+    from portal.platform.timeutil import utcnow
+    from portal.statements import runs
+
+    if record.status not in ("queued", "running"):
+        return False
+    if record.kind == runs.KIND and record.status == "running":
+        return runs.check_interrupted(record)
+    reason = jobs.interruption([record.id], since=record.created_at).get(record.id)
+    if reason is None:
+        return False
+    locked = db.session.execute(
+        select(JobRecord)
+        .where(JobRecord.id == record.id, JobRecord.status.in_(("queued", "running")))
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if locked is None:
+        return False
+    locked.status, locked.finished_at = "failed", utcnow()
+    locked.error = reason + INTERRUPTED_HINT.get(locked.kind, " Start it again.")
+    return True
+
+
+def check_all_interrupted() -> int:
+    """`check_interrupted` over every job not ended; the number found interrupted."""
+    ids = db.session.execute(select(JobRecord.id).where(JobRecord.status.in_(("queued", "running")))).scalars().all()
+    return sum(check_interrupted(record) for record in (db.session.get(JobRecord, i) for i in ids) if record)
+
+
 def job_state(record: JobRecord) -> dict:
     """The API shape: {id, kind, status, progress: {done, total}, result?, error?}."""
     import jobs
 
+    check_interrupted(record)
     status, done, total = record.status, record.progress_done, record.progress_total
     if status in ("queued", "running"):
         meta = jobs.live_progress(record.id)

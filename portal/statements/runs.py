@@ -150,6 +150,12 @@ def retry(actor, record: JobRecord) -> list[int]:
     if record.kind != KIND:
         raise Conflict(_("Only statement runs can be retried."), code="not_a_run")
     pending = pending_dealers(record.id)
+    if not pending and record.status == "failed" and not items_of(record.id):  # lost before its fan-out ran
+        import jobs
+
+        record.status, record.error, record.finished_at = "queued", None, None
+        jobs.enqueue(FAN_OUT, record.id, job_id=record.id, job_timeout=3600)
+        return []
     if not pending:
         raise Conflict(_("Every dealer of this run is done; there is nothing to retry."), code="nothing_to_retry")
     db.session.execute(
@@ -163,11 +169,42 @@ def retry(actor, record: JobRecord) -> list[int]:
     return pending
 
 
+def dealer_job_id(run_id: str, dealer_id: int) -> str:
+    return f"{run_id}-{dealer_id}"
+
+
 def enqueue_dealers(run_id: str, dealer_ids: list[int]) -> None:
     """Queue one job per dealer once the current transaction has committed (in one Redis round trip)."""
     import jobs
 
-    jobs.enqueue_many(DEALER_JOB, [(run_id, dealer_id) for dealer_id in dealer_ids])
+    jobs.enqueue_many(
+        DEALER_JOB, [(run_id, dealer_id) for dealer_id in dealer_ids], [dealer_job_id(run_id, i) for i in dealer_ids]
+    )
+
+
+def check_interrupted(record: JobRecord) -> bool:
+    """Mark failed the dealers of a running run whose job will never end (the worker died, the queue lost it), then
+    settle the run: it ends `failed`, and its retry redoes only them."""
+    import jobs
+
+    queued = items_of(record.id, "queued")
+    if not queued:
+        return False
+    since = min(item.updated_at for item in queued)
+    lost = jobs.interruption([dealer_job_id(record.id, item.dealer_id) for item in queued], since=since)
+    found = False
+    for item in queued:
+        reason = lost.get(dealer_job_id(record.id, item.dealer_id))
+        if reason is None:
+            continue
+        locked = lock_item(record.id, item.dealer_id)
+        if locked is not None and locked.status == "queued":
+            locked.status, locked.error = "failed", reason
+            found = True
+    if found:
+        db.session.flush()
+        settle(record.id)
+    return found
 
 
 def items_of(run_id: str, status: str | None = None) -> list[StatementRunItem]:
