@@ -327,8 +327,10 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
     n_hq = hq or (5 if quick else 20)
     results: dict = {"minutes": minutes, "users": n_users, "hq": n_hq, "workers": recommended_workers(),
                      "settings": server_settings(url), "timings": {}}  # fmt: skip
-    say(f"# mixed-load benchmark (issue 9): {n_users} dealer users, {n_hq} HQ users, the MES, a statement run;"
-        f" {minutes:g} min; gunicorn -w {results['workers']}; 2 RQ workers; Python {python_version()}, {load()}")
+    say(
+        f"# mixed-load benchmark (issue 9): {n_users} dealer users, {n_hq} HQ users, the MES, a statement run;"
+        f" {minutes:g} min; gunicorn -w {results['workers']}; 2 RQ workers; Python {python_version()}, {load()}"
+    )
     app = make_app(url)
     built = build(app, url, max(n_users, 50), results["timings"])
     Redis.from_url(redis).flushdb()  # only the benchmark's numbered database
@@ -368,8 +370,10 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
             deadline = t0 + minutes * 60
             while time.perf_counter() < deadline:
                 time.sleep(5)
-                say(f"  {time.perf_counter() - t0:5.0f} s: {sum(len(v) for v in rec.times.values()):,} requests,"
-                    f" {sum(rec.errors.values())} errors, {load()}")
+                say(
+                    f"  {time.perf_counter() - t0:5.0f} s: {sum(len(v) for v in rec.times.values()):,} requests,"
+                    f" {sum(rec.errors.values())} errors, {load()}"
+                )
             stop.set()
             rec.measuring = False
             elapsed = time.perf_counter() - t0
@@ -405,8 +409,10 @@ def summary(results: dict) -> None:
                      f"{percentile(v, 95) * 1000:.0f}", f"{percentile(v, 99) * 1000:.0f}"])  # fmt: skip
     rows.append(["all", f"{total:,}", str(errors), f"{total / elapsed:.2f}", "", "", ""])
     say()
-    say(f"## mixed load: {results['users']} dealer users, {results['hq']} HQ users, MES, statement run for"
-        f" {results['period']}; {elapsed:.0f} s; gunicorn -w {results['workers']}; at the end {results['loadavg']}")
+    say(
+        f"## mixed load: {results['users']} dealer users, {results['hq']} HQ users, MES, statement run for"
+        f" {results['period']}; {elapsed:.0f} s; gunicorn -w {results['workers']}; at the end {results['loadavg']}"
+    )
     say(table(["action", "count", "errors", "per s", "p50 ms", "p95 ms", "p99 ms"], rows))
     for action, sample in results["samples"].items():
         say(f"  first error of {action}: {sample}")
