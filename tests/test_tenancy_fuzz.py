@@ -66,7 +66,8 @@ class Caller:
     username: str
     role: str
     side: str | None  # None for HQ
-    dealer: str | None = None
+    dealer: str | None = None  # a dealer user's dealer
+    dealers: frozenset = frozenset()  # the dealers in the caller's scope (sided callers)
 
 
 @dataclass
@@ -103,11 +104,13 @@ def _build_side(world, ch: Channel, side: str) -> None:
     admin = world.user("dealer_admin", dealer=d1, username=f"{low}.admin")
     d2staff = world.user("dealer_staff", dealer=d2, username=f"{low}.d2staff")
     rm = world.user("region_manager", region=top, username=f"{low}.rm")
+    rm1 = world.user("region_manager", region=sub, username=f"{low}.rm1")  # the sub-region: dealer 1 only
     ch.callers += [
-        Caller(staff, "dealer_staff", side, d1),
-        Caller(admin, "dealer_admin", side, d1),
-        Caller(d2staff, "dealer_staff", side, d2),
-        Caller(rm, "region_manager", side),
+        Caller(staff, "dealer_staff", side, d1, frozenset({d1})),
+        Caller(admin, "dealer_admin", side, d1, frozenset({d1})),
+        Caller(d2staff, "dealer_staff", side, d2, frozenset({d2})),
+        Caller(rm, "region_manager", side, None, frozenset({d1, d2})),
+        Caller(rm1, "region_manager", side, None, frozenset({d1})),
     ]
     ch.dealer_markers[d2].append(d2staff)
     ch.objects += [
@@ -119,6 +122,7 @@ def _build_side(world, ch: Channel, side: str) -> None:
         Obj("user", admin, side, dealer=d1),
         Obj("user", d2staff, side, dealer=d2),
         Obj("user", rm, side, region=top),
+        Obj("user", rm1, side, region=sub),
     ]
 
     # ledger: invoices, a payment (applied to the invoice), a credit note
@@ -155,7 +159,9 @@ def _build_side(world, ch: Channel, side: str) -> None:
     for d in (d1, d2):
         statement_id = world.statement(d, "2026-01")
         ch.objects.append(Obj("statement", statement_id, side, dealer=d))
-        line_id = world.statement_lines(statement_id)[0]
+        lines = world.statement_lines(statement_id)
+        line_id = lines[0]
+        ch.objects += [Obj("statement_line", n, side, dealer=d) for n in lines]
 
         def dispute(statement_id=statement_id, line_id=line_id):
             statement = db.session.get(Statement, statement_id)
@@ -174,6 +180,8 @@ def _build_side(world, ch: Channel, side: str) -> None:
     code = world.rebate_programme(f"RB-{m}", scope=f"dealer:{d1}")
     world.settle(code)
     ch.objects.append(Obj("rebate", code, side, dealer=d1))
+    # a price list for dealer 1 only (HQ's, but its name and scope are the dealer's business)
+    world.price_list(f"dealer:{d1}", [{"sku": "P-1", "unit_price": "900.00"}], priority=5, name=f"{m} 专享价")
 
     # jobs: an import with a result naming the dealer, started by the dealer's staff
     for who, d in ((staff, d1), (d2staff, d2)):
@@ -218,6 +226,13 @@ def two_channels(world) -> Channel:
     world.stock("P-1", 100)
     for side in SIDES:
         _build_side(world, ch, side)
+    # programmes covering both sides: their progress and settlements must still be cut to the caller's scope
+    for code, scope in (("RB-ALL", "all"), ("RB-TIER", "tier:B")):
+        world.rebate_programme(code, scope=scope)
+        world.settle(code)
+        ch.objects.append(Obj("rebate", code, "*"))
+    world.approve_rebate("RB-ALL", "ZZSECRETA-D1")
+    world.approve_rebate("RB-ALL", "ZZSECRETB-D1")
     for role in HQ_ROLES:
         ch.callers.append(Caller(world.user(role, username=f"hq.{role}"), role, None))
     assert ch.of("notification"), "the shipments notified nobody: the fuzz would not cover notifications"
@@ -231,12 +246,14 @@ def in_scope(caller: Caller, obj: Obj, ch: Channel) -> bool | None:
     """True / False when the rules say; None when they leave it open (no status assertion then)."""
     if caller.side is None:
         return True
+    if obj.side == "*":
+        return None  # the whole channel's (a programme for every dealer): the markers check what is shown
     if obj.side != caller.side:
         return False
     if obj.user is not None:
         return obj.user == caller.username
     if obj.dealer is not None:
-        return caller.role == "region_manager" or obj.dealer == caller.dealer
+        return obj.dealer in caller.dealers
     return None  # a region of the caller's own side: the role's permission decides
 
 
@@ -246,7 +263,7 @@ def forbidden_markers(caller: Caller, ch: Channel) -> list[str]:
     other = "B" if caller.side == "A" else "A"
     out = [marker(other), marker(other).lower()]
     for dealer, strings in ch.dealer_markers.items():
-        if ch.dealer_side[dealer] == other or (caller.dealer is not None and dealer != caller.dealer):
+        if dealer not in caller.dealers:
             out += strings
     return out
 
@@ -519,3 +536,105 @@ def test_markers_are_where_the_other_side_would_look(app, two_channels):
             assert secret in body_text(resp), f"{username} {url} does not show {secret}"
         finally:
             resp.close()
+
+
+# --- bodies and filters naming the other side: answered exactly like a name that does not exist ---
+
+PROBES = [
+    # (roles, method, url (with {own_*}), body or query builder, identifier kind)
+    (("dealer_admin",), "POST", "/api/v1/users",
+     lambda x, n: {"username": f"fuzz.new{n}", "password": "Quite-Strong-77", "role": "dealer_staff",
+                   "dealer_code": x}, "dealer"),
+    (("dealer_admin",), "PATCH", "/api/v1/users/{own_user}", lambda x, n: {"dealer_code": x}, "dealer"),
+    (("dealer_staff", "dealer_admin"), "POST", "/api/v1/sell-through",
+     lambda x, n: {"lines": [{"sold_on": "2026-02-01", "sku": "P-1", "serial": x, "quantity": 1,
+                              "unit_price": "1000.00"}]}, "vin"),
+    (("dealer_staff", "dealer_admin"), "POST", "/api/v1/dealers/{own_dealer}/stock/adjustments",
+     lambda x, n: {"sku": "P-1", "delta": 1, "reason": "found", "serial": x}, "vin"),
+    (("dealer_admin",), "POST", "/api/v1/statements/{own_statement}/disputes",
+     lambda x, n: {"line_ids": [x], "comment": "not ours"}, "statement_line"),
+    (None, "GET", "/api/v1/orders", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/api/v1/orders", lambda x, n: {"region": x}, "region"),
+    (None, "GET", "/api/v1/sell-through", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/api/v1/shipments", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/api/v1/dealers", lambda x, n: {"region": x}, "region"),
+    (None, "GET", "/api/v1/receivables/ageing", lambda x, n: {"region": x}, "region"),
+    (None, "GET", "/api/v1/analytics/channel-flow", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/api/v1/analytics/channel-flow", lambda x, n: {"region": x}, "region"),
+    (None, "GET", "/api/v1/analytics/price-monitoring", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/api/v1/production/units", lambda x, n: {"order": x}, "order"),
+    (None, "GET", "/api/v1/rebates/RB-ALL/progress", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/orders", lambda x, n: {"q": x}, "order"),
+    (None, "GET", "/sell-through", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/statements", lambda x, n: {"dealer": x}, "dealer"),
+    (None, "GET", "/receivables", lambda x, n: {"region": x}, "region"),
+    (None, "GET", "/production", lambda x, n: {"q": x}, "vin"),
+]
+
+
+def _missing_like(value):
+    if isinstance(value, int):
+        return 987654
+    if "ZZSECRET" in value:
+        return value.replace("ZZSECRET", "ZZNOSUCH")
+    return "".join("9" if c.isdigit() else c for c in value)
+
+
+def _answer(resp, typed) -> tuple:
+    """What an answer says, with the identifier the caller typed blanked out."""
+    body = resp.get_json(silent=True)
+    if isinstance(body, dict) and "error" in body:
+        error = body["error"]
+        return resp.status_code, error.get("code"), str(error.get("message")).replace(str(typed), "?"), \
+            sorted(error.get("fields") or {})
+    if isinstance(body, dict):
+        return resp.status_code, body.get("total"), len(body.get("items") or body.get("rows") or [])
+    return (resp.status_code,)
+
+
+def test_bodies_and_filters_naming_the_other_channel_answer_like_missing_names(app, world, two_channels):
+    ch = two_channels
+    clients = Clients(app)
+    vins = [Obj("vin", v, ch.dealer_side[d], dealer=d) for d, strings in ch.dealer_markers.items()
+            for v in strings if "VIN" in v or (len(v) == 17 and not v.startswith(("SO-", "DN-")))]
+    pools = {"vin": vins, **{k: ch.of(k) for k in ("dealer", "region", "order", "statement_line")}}
+    counter = iter(range(10**6))
+
+    @settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples // 2))
+    @given(data=st.data())
+    def walk(data):
+        roles, method, url, build, kind = data.draw(st.sampled_from(PROBES), label="probe")
+        callers = [c for c in ch.callers if c.side and (roles is None or c.role in roles)]
+        caller = data.draw(st.sampled_from(callers), label="caller")
+        foreign = [o for o in pools[kind] if in_scope(caller, o, ch) is False]
+        obj = data.draw(st.sampled_from(foreign), label="foreign")
+        own_dealer = caller.dealer or sorted(caller.dealers)[0]
+        url = url.format(own_user=f"{marker(caller.side).lower()}.staff", own_dealer=own_dealer,
+                         own_statement=next((o.value for o in ch.of("statement") if o.dealer == own_dealer), 0))
+        client, csrf = clients.get(caller.username)
+        other = "B" if caller.side == "A" else "A"
+        before = _snapshot_side(world, other, ch.dealer_ids[other])
+        answers = []
+        for value in (obj.value, _missing_like(obj.value)):
+            n = next(counter)
+            payload = build(value, n)
+            if method == "GET":
+                resp = client.get(url, query_string=payload, headers={"X-CSRFToken": csrf})
+            else:
+                resp = client.open(url, method=method, json=payload, headers={"X-CSRFToken": csrf})
+            try:
+                where = f"{caller.username} ({caller.role}): {method} {url} {payload}"
+                assert resp.status_code < 500, f"{where} answered {resp.status_code}"
+                text = body_text(resp).replace(str(value), "")
+                for secret in forbidden_markers(caller, ch):
+                    assert secret not in text, f"{where} reveals {secret!r} (status {resp.status_code})"
+                answers.append(_answer(resp, value))
+            finally:
+                resp.close()
+        if method != "GET" or url.startswith("/api/"):
+            assert answers[0] == answers[1], f"{where}: {obj.value} answered {answers[0]}, a missing one {answers[1]}"
+        else:
+            assert answers[0][0] == answers[1][0], f"{where}: {answers}"
+        assert _snapshot_side(world, other, ch.dealer_ids[other]) == before, f"{where}: changed side {other}"
+
+    walk()
