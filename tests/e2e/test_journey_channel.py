@@ -108,6 +108,15 @@ def test_a_channel_manager_edits_a_price_list_and_reads_the_channel_flow(page, l
     expect(page.locator("table tbody tr:has-text('EV-S1')")).to_contain_text("450,000.00")
     expect(page.locator("table")).not_to_contain_text("HZ-002")
     page.screenshot(path=str(artifacts_dir / "journey_channel_flow_dealer_en.png"), full_page=True)
+
+    # the same dealer by month as well: two boxes ticked, one view
+    page.check("#gb-month")
+    page.click("form button[type=submit]:has-text('Show')")
+    page.wait_for_url("**/analytics/channel-flow?**group_by=product%2Cmonth**")
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    expect(page.locator("table tfoot")).to_contain_text("453,800.00")
+    export = page.request.get(page.url + "&format=csv")
+    assert export.ok and "EV-S1" in export.text() and "HZ-002" not in export.text()
     assert page.console_errors == []
 
 

@@ -104,6 +104,8 @@ def test_a_dealer_orders_tracks_and_confirms_its_statement(page, live_server, ap
     page.screenshot(path=str(artifacts_dir / "journey_dealer_statement_confirmed_zh_CN.png"), full_page=True)
     st = world.get(Statement, id=statement)
     assert st["status"] == "confirmed" and st["confirmed_by"] == "sh001.admin"
+    pdf = page.request.get(f"{base}/statements/{statement}/pdf")
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
     page.goto(f"{base}/home")
     expect(page.locator(f"[data-statements] [data-statement='{statement}']")).to_have_count(0)
     assert page.console_errors == []

@@ -99,6 +99,15 @@ def test_finance_records_a_payment_runs_statements_and_settles_a_dispute(page, l
     issued = world.get(Statement, number="ST-202601-SH-001")
     assert issued["status"] == "issued" and str(issued["closing"]) == "65260.00"  # 113 000 + 2 260 − 50 000
     assert world.get(Statement, number="ST-202601-SH-002") is not None
+    # run again: nothing changed, no new version
+    finance_menu(page, "Statements")
+    page.fill("#run-period", "2026-01")
+    page.click("button[data-start-run]")
+    page.wait_for_url(re.compile(base + r"/statements/runs/[0-9a-f-]{36}$"))
+    drain(app)
+    expect(page.locator("[data-count=unchanged]")).to_have_text("2", timeout=LIVE)
+    expect(page.locator("[data-count=issued]")).to_have_text("0")
+    assert world.count(Statement, dealer_id=issued["dealer_id"]) == 1
     page.click("[data-run-item=SH-001] a")
     page.wait_for_url(f"{base}/statements/{issued['id']}")
     expect(page.locator("[data-closing]")).to_have_text("65,260.00")
@@ -130,4 +139,6 @@ def test_finance_records_a_payment_runs_statements_and_settles_a_dispute(page, l
     assert world.count(Statement, dealer_id=issued["dealer_id"]) == 1
     page.goto(f"{base}/disputes")
     expect(page.locator("[data-disputes] tbody tr[data-dispute-row]")).to_have_count(0)  # the queue: open ones
+    pdf = page.request.get(f"{base}/statements/{issued['id']}/pdf")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
     assert page.console_errors == []

@@ -21,14 +21,16 @@ def channel(world):
     world.region("NORTH", parent="HQ", name="华北大区", approval_limit="50000")
     world.dealer("SH-001", "SH", name="上海华通浦东汽车销售服务有限公司")
     world.dealer("SH-002", "SH", name="上海闵行汽车贸易有限公司")
+    world.dealer("SH-003", "SH", name="上海松江汽车销售有限公司")
     world.dealer("BJ-001", "NORTH", name="北京京北汽车销售有限公司")
     world.product("V-1", list_price="100000.00", category="vehicle", build_to_order=True, name="远航 X5 城市SUV")
-    for code in ("SH-001", "SH-002", "BJ-001"):
+    for code in ("SH-001", "SH-002", "SH-003", "BJ-001"):
         world.credit_limit(code, "100000")
     return {
         "within": world.order("SH-001", [("V-1", 1)]),  # 113 000 gross: 13 000 over the credit, within 50 000
         "beyond": world.order("SH-002", [("V-1", 2)]),  # 226 000 gross: 126 000 over, beyond the limit
         "north": world.order("BJ-001", [("V-1", 1)]),  # another region's
+        "reject": world.order("SH-003", [("V-1", 1)]),  # within the limit too
         "rm": world.user("region_manager", region="EAST", username="rm.east", locale="en"),
     }
 
@@ -45,11 +47,11 @@ def test_a_region_manager_approves_within_its_limit(page, live_server, channel, 
         assert world.get(Order, number=number)["status"] == "credit_review"
     log_in(page, base, channel["rm"], PASSWORD)
 
-    # the queue: its region's two orders, which one it may approve, and its limit
+    # the queue: its region's three orders, which one it may approve, and its limit
     open_approvals(page, base)
     expect(page.locator("main")).to_contain_text("at most 50,000.00 CNY")
     rows = page.locator("table tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(3)
     expect(page.locator("table")).not_to_contain_text(channel["north"])
     expect(page.locator(f"tr:has-text('{within}')")).to_contain_text("13,000.00")
     expect(page.locator(f"tr:has-text('{within}')")).to_contain_text("Yes")
@@ -75,10 +77,30 @@ def test_a_region_manager_approves_within_its_limit(page, live_server, channel, 
     order_id = world.get(Order, number=within)["id"]
     assert world.count(OrderEvent, order_id=order_id, to_status="approved") == 1
 
-    # the queue keeps the other one, which it may not decide
+    # another within the limit, rejected: a reason is required
+    rejected = channel["reject"]
+    open_approvals(page, base)
+    expect(rows).to_have_count(2)
+    page.click(f"a:has-text('{rejected}')")
+    page.wait_for_url(f"{base}/orders/{rejected}")
+    page.click("button[data-reject]")
+    expect(page.locator(".invalid-feedback")).to_contain_text("Say why the order is rejected.")
+    assert world.get(Order, number=rejected)["status"] == "credit_review"
+    page.console_errors.clear()  # the refused rejection answered 422 on purpose
+    page.fill("#decision-comment", "Overdue invoices first.")
+    page.click("button[data-reject]")
+    page.wait_for_url(f"{base}/orders/{rejected}")
+    expect(page.locator(".alert-info")).to_contain_text(f"Order {rejected} rejected.")
+    expect(page.locator("h1 .order-status-rejected")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "journey_region_order_rejected_en.png"), full_page=True)
+    assert world.get(Order, number=rejected)["status"] == "rejected"
+
+    # the queue keeps the one it may not decide; its export says the same
     open_approvals(page, base)
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(beyond)
+    export = page.request.get(f"{base}/approvals?format=csv")
+    assert export.ok and beyond in export.text() and within not in export.text()
     page.click(f"a:has-text('{beyond}')")
     page.wait_for_url(f"{base}/orders/{beyond}")
     expect(page.locator("[data-excess]")).to_contain_text("126,000.00")
