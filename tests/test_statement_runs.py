@@ -156,6 +156,9 @@ def test_unknown_dealers_or_an_open_month_start_nothing(client, world, channel):
     assert bad.status_code == 422 and "dealer_codes" in bad.get_json()["error"]["fields"]
     future = client.post("/api/v1/statements/runs", json={"period": "2099-01"}, headers=channel["finance"])
     assert future.status_code == 422
+    for url in ("/api/v1/statements/runs", "/api/v1/dealers/RUN-00/statements"):  # year 0 was a 500 (API fuzzing)
+        year_zero = client.post(url, json={"period": "0000-01"}, headers=channel["finance"])
+        assert year_zero.status_code == 422 and "period" in year_zero.get_json()["error"]["fields"]
     assert world.count(JobRecord) == 0
 
 

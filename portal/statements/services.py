@@ -61,7 +61,7 @@ MAX_COMMENT = 2000
 def period_bounds(period: str, field: str = "period") -> tuple[dt.date, dt.date]:
     """(first day, last day) of a `YYYY-MM` month; the month must have ended (today is later than its last day)."""
     match = PERIOD_RE.match(period or "")
-    if not match:
+    if not match or match.group(1) == "0000":  # there is no year 0
         raise Invalid(fields={field: [_("A month as YYYY-MM, e.g. 2026-10.")]})
     year, month = int(match.group(1)), int(match.group(2))
     start = dt.date(year, month, 1)
