@@ -62,6 +62,7 @@ OUT = Path(__file__).resolve().parent / "out"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
 MES_STAGES = ("body", "paint", "assembly", "inspection", "completed")
 THINK = (2.0, 8.0)  # seconds between two actions of one user (uniform)
+SPAWN_RATE = 10  # dealer users started per second (as locust's -r), each with a jitter of up to THINK[1]
 MES_EVERY = 5.0  # seconds between two MES batches
 MES_BATCH = 200
 TIMEOUT = 60
@@ -219,7 +220,8 @@ def login(rec: Recorder, s: requests.Session, base: str, username: str) -> bool:
 def dealer_user(rec: Recorder, base: str, stop: threading.Event, dealer, k: int, skus: list[str], n: int) -> None:
     rng = random.Random(9_000_000 + n)
     s = requests.Session()
-    time.sleep(rng.uniform(0, THINK[1]))  # ramp-up spread over the first think time
+    if stop.wait(n / SPAWN_RATE + rng.uniform(0, THINK[1])):  # ramp-up: SPAWN_RATE users a second, and a jitter
+        return
     if not login(rec, s, base, f"{dealer.code.lower()}.staff{k + 1}"):
         return
     api = requests.Session()
@@ -255,7 +257,8 @@ def dealer_user(rec: Recorder, base: str, stop: threading.Event, dealer, k: int,
 def hq_user(rec: Recorder, base: str, stop: threading.Event, username: str, n: int) -> None:
     rng = random.Random(8_000_000 + n)
     s = requests.Session()
-    time.sleep(rng.uniform(0, THINK[1]))
+    if stop.wait(rng.uniform(0, THINK[1])):
+        return
     if not login(rec, s, base, username):
         return
     pages = (("HQ: home dashboard", "/home"), ("HQ: receivables ageing", "/receivables"),
@@ -304,7 +307,10 @@ def statement_run(rec: Recorder, base: str, token: str, period: str, result: dic
     job = r.json()["job_id"]
     while True:
         time.sleep(1)
-        state = api.get(f"{base}/api/v1/jobs/{job}", timeout=TIMEOUT).json()
+        try:
+            state = api.get(f"{base}/api/v1/jobs/{job}", timeout=TIMEOUT).json()
+        except (requests.RequestException, ValueError):  # a saturated web tier: ask again
+            continue
         if state.get("status") in ("finished", "failed"):
             result.update(status=state["status"], seconds=time.perf_counter() - start,
                           progress=state.get("progress"), result=state.get("result"))  # fmt: skip
