@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -43,8 +44,22 @@ HQ_ROLES = ("channel_manager", "finance", "hq_admin")
 # routes that act on the caller's own session or account, not on data: logging out, changing the password or
 # language would only break the caller's client for the following examples
 SESSION_ROUTES = {"/login", "/logout", "/lang/<code>", "/api/v1/auth/token", "/account", "/api/v1/me"}
-QUERY_KEYS = ("q", "dealer", "region", "under", "status", "order", "sku", "settlement", "job", "kind", "period")
+QUERY_KEYS = ("q", "dealer", "region", "under", "status", "order", "sku", "settlement", "job", "kind", "period",
+              "group_by", "as_of", "from", "to", "tier", "serial", "vin", "number")
+# values that are no identifier but open other views of the same data (groupings, dates, periods)
+PLAIN_VALUES = ("region", "dealer", "total", "month", "region,dealer", "dealer,month", "2026-01", "2026-01-31",
+                "2026-03-31", "none", "1", "computed", "approved")
 BODY_KEYS = ("dealer", "dealer_code", "region_code", "order", "number", "invoice_number", "reference", "code")
+
+
+# Side B's money is in millions, side A's in hundreds: any total side A's users see that reaches B_AMOUNTS has
+# counted something of side B (an aggregate leaks no name, only a figure)
+B_AMOUNTS = 5_000_000
+AMOUNT_RE = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+)\.\d{1,2}(?![\d-])")
+
+
+def big_amounts(text: str) -> list[str]:
+    return [m.group(0) for m in AMOUNT_RE.finditer(text) if int(m.group(1).replace(",", "")) >= B_AMOUNTS]
 
 
 def marker(side: str) -> str:
@@ -99,7 +114,7 @@ def _build_side(world, ch: Channel, side: str) -> None:
     for d in (d1, d2):
         ch.dealer_side[d] = side
         ch.dealer_markers[d] = [d]
-        world.credit_limit(d, "1000000")
+        world.credit_limit(d, "1000000" if side == "A" else "50000000")
     staff = world.user("dealer_staff", dealer=d1, username=f"{low}.staff")
     admin = world.user("dealer_admin", dealer=d1, username=f"{low}.admin")
     d2staff = world.user("dealer_staff", dealer=d2, username=f"{low}.d2staff")
@@ -127,10 +142,10 @@ def _build_side(world, ch: Channel, side: str) -> None:
 
     # ledger: invoices, a payment (applied to the invoice), a credit note
     for d, n in ((d1, 1), (d2, 2)):
-        inv = world.invoice(d, f"INV-{m}-{n}", "800.00")
+        inv = world.invoice(d, f"INV-{m}-{n}", "800.00" if side == "A" else "9000000.00")
         ch.objects.append(Obj("ledger_entry", inv, side, dealer=d))
         ch.dealer_markers[d].append(f"INV-{m}-{n}")
-        pay = world.payment(d, "300.00", reference=f"BANK-{m}-{n}")
+        pay = world.payment(d, "300.00" if side == "A" else "3000000.00", reference=f"BANK-{m}-{n}")
         ch.objects += [Obj("ledger_entry", pay, side, dealer=d),
                        Obj("application", world.application_of(pay), side, dealer=d)]
         ch.dealer_markers[d].append(f"BANK-{m}-{n}")
@@ -173,7 +188,8 @@ def _build_side(world, ch: Channel, side: str) -> None:
     for d, n in ((d1, 1), (d2, 2)):
         world.dealer_receipt(d, "P-1", 5, on=dt.date(2026, 1, 5))
         vin = f"{m}VIN0000{n}"
-        world.sold(d, "P-1", dt.date(2026, 1, 15), 1, "1200.00", serial=vin, city=f"{m}城{n}")
+        world.sold(d, "P-1", dt.date(2026, 1, 15), 1, "1200.00" if side == "A" else "9000000.00", serial=vin,
+                   city=f"{m}城{n}")
         ch.dealer_markers[d].append(vin)
 
     # a rebate programme covering dealer 1 only, settled
@@ -391,12 +407,22 @@ def _check(world, ch: Channel, clients: Clients, caller: Caller, rule, view, met
     before_other = _snapshot_side(world, other, ch.dealer_ids[other]) if write and caller.side else None
     resp = _call(client, csrf, method, url, query, body)
     try:
-        _check_answer(world, ch, caller, view, method, values, owners, query, body, url, resp, before_all, before_other)
+        _check_answer(world, ch, clients, caller, rule, view, method, values, owners, query, body, url, resp,
+                      before_all, before_other)
     finally:
         resp.close()  # streamed files (PDFs from the storage) are closed like a server would
 
 
-def _check_answer(world, ch, caller, view, method, values, owners, query, body, url, resp, before_all, before_other):
+def _strip_typed(text: str, typed) -> str:
+    """What the caller typed may come back (an error naming the number asked for, a filter kept in its box, a VIN
+    read back in capitals): it reveals nothing the caller did not know."""
+    for value in sorted({str(v) for v in typed}, key=len, reverse=True):
+        text = text.replace(value, "").replace(value.upper(), "")
+    return text
+
+
+def _check_answer(world, ch, clients, caller, rule, view, method, values, owners, query, body, url, resp, before_all,
+                  before_other):  # fmt: skip
     write = method in WRITE_METHODS
     out_of_scope = any(in_scope(caller, o, ch) is False for o in owners)
     other = "B" if caller.side == "A" else "A"
@@ -406,13 +432,23 @@ def _check_answer(world, ch, caller, view, method, values, owners, query, body, 
     if out_of_scope:
         permission = getattr(view, "_permission", None)
         expected = 404 if permission is None or role_can(caller.role, permission) else 403
-        assert resp.status_code == expected, f"{where} answered {resp.status_code}, expected {expected}"
+        if resp.status_code != expected:
+            # a malformed query or body may be refused before anything is looked up: then a missing identifier
+            # must be refused in exactly the same words
+            missing = {k: _missing_like(v) for k, v in values.items()}
+            client, csrf = clients.get(caller.username)
+            again = _call(client, csrf, method, _fill(rule, missing), query, body)
+            try:
+                assert resp.status_code == 422 and _answer(resp, "") == _answer(again, ""), \
+                    f"{where} answered {resp.status_code} ({_answer(resp, '')}), expected {expected}"
+            finally:
+                again.close()
     text = body_text(resp)
-    # what the caller typed may come back (an error naming the number asked for, a filter kept in its box)
-    for typed in sorted({str(v) for v in [*values.values(), *query.values(), *body.values()]}, key=len, reverse=True):
-        text = text.replace(typed, "")
+    text = _strip_typed(text, [*values.values(), *query.values(), *body.values()])
     for secret in forbidden_markers(caller, ch):
         assert secret not in text, f"{where} reveals {secret!r} (status {resp.status_code})"
+    if caller.side == "A":
+        assert not big_amounts(text), f"{where} shows side B's money: {big_amounts(text)[:3]}"
     if write:
         if out_of_scope:
             assert world.snapshot() == before_all, f"{where}: an out-of-scope write changed the database"
@@ -423,7 +459,7 @@ def _check_answer(world, ch, caller, view, method, values, owners, query, body, 
 def _values(ch: Channel):
     """A strategy of query filters and bodies naming objects of both sides."""
     pool = sorted({str(o.value) for o in ch.objects if o.kind not in ("notification",)})
-    pool += [f"{marker(s)}-D1" for s in SIDES] + [f"{marker(s)}VIN00001" for s in SIDES]
+    pool += [f"{marker(s)}-D1" for s in SIDES] + [f"{marker(s)}VIN00001" for s in SIDES] + list(PLAIN_VALUES)
     return st.sampled_from(pool)
 
 
@@ -451,9 +487,9 @@ def _draw_caller_and_route(data, ch: Channel, routes):
     return caller, data.draw(st.sampled_from(pool), label="route")
 
 
-# CI walks the same 200 examples every time; TENANCY_FUZZ_EXAMPLES=n TENANCY_FUZZ_RANDOM=1 explores further
+# CI walks the same examples every time (120 + 90 + 60); TENANCY_FUZZ_EXAMPLES=n TENANCY_FUZZ_RANDOM=1 explores further
 FUZZ_SETTINGS = settings(
-    max_examples=int(os.environ.get("TENANCY_FUZZ_EXAMPLES", "200")),
+    max_examples=int(os.environ.get("TENANCY_FUZZ_EXAMPLES", "120")),
     derandomize=not os.environ.get("TENANCY_FUZZ_RANDOM"),
     database=None,
     deadline=None,
@@ -490,7 +526,7 @@ def test_routes_with_identifiers_of_both_channels(app, world, two_channels):
         seen.add(rule.rule)
 
     walk()
-    assert len(seen) >= 40, f"the walk reached only {len(seen)} routes"
+    assert len(seen) >= min(25, FUZZ_SETTINGS.max_examples // 4), f"the walk reached only {len(seen)} routes"
 
 
 def test_lists_exports_and_writes_filtered_by_the_other_channel(app, world, two_channels):
@@ -528,12 +564,14 @@ def test_markers_are_where_the_other_side_would_look(app, two_channels):
         ("zzsecretb.rm", "/dealers", "ZZSECRETB-D2"),
         ("hq.finance", "/receivables", "ZZSECRETA"),
         ("hq.finance", "/receivables", "ZZSECRETB"),
+        ("zzsecretb.rm", "/receivables", None),  # side B's millions
     ):
         client, _csrf = clients.get(username)
         resp = client.get(url)
         try:
             assert resp.status_code == 200, f"{username} {url}: {resp.status_code}"
-            assert secret in body_text(resp), f"{username} {url} does not show {secret}"
+            text = body_text(resp)
+            assert (secret in text) if secret else big_amounts(text), f"{username} {url} does not show {secret}"
         finally:
             resp.close()
 
@@ -596,7 +634,7 @@ def test_bodies_and_filters_naming_the_other_channel_answer_like_missing_names(a
     ch = two_channels
     clients = Clients(app)
     vins = [Obj("vin", v, ch.dealer_side[d], dealer=d) for d, strings in ch.dealer_markers.items()
-            for v in strings if "VIN" in v or (len(v) == 17 and not v.startswith(("SO-", "DN-")))]
+            for v in strings if "VIN" in v or (len(v) == 17 and v.isalnum())]
     pools = {"vin": vins, **{k: ch.of(k) for k in ("dealer", "region", "order", "statement_line")}}
     counter = iter(range(10**6))
 
@@ -625,9 +663,11 @@ def test_bodies_and_filters_naming_the_other_channel_answer_like_missing_names(a
             try:
                 where = f"{caller.username} ({caller.role}): {method} {url} {payload}"
                 assert resp.status_code < 500, f"{where} answered {resp.status_code}"
-                text = body_text(resp).replace(str(value), "")
+                text = _strip_typed(body_text(resp), [value])
                 for secret in forbidden_markers(caller, ch):
                     assert secret not in text, f"{where} reveals {secret!r} (status {resp.status_code})"
+                if caller.side == "A":
+                    assert not big_amounts(text), f"{where} shows side B's money: {big_amounts(text)[:3]}"
                 answers.append(_answer(resp, value))
             finally:
                 resp.close()
