@@ -138,8 +138,8 @@ def keep_alive(connection: Redis, worker_name: str, interval: float) -> threadin
 
 def interruption(job_ids: list[str], since) -> dict[str, str]:
     """{job id: why it will never finish} for those of the RQ jobs named that the queue lost or whose worker died
-    (`since`: when they were queued; one lost sooner may still be on its way to Redis). Empty in-process, or when
-    Redis cannot be reached (nothing can be said then)."""
+    (`since`: when they were queued; one lost or ended sooner may still be on its way to Redis, or be a retry's earlier
+    attempt). Empty in-process, or when Redis cannot be reached (nothing can be said then)."""
     import datetime as dt
 
     from rq.job import Job
@@ -167,7 +167,7 @@ def interruption(job_ids: list[str], since) -> dict[str, str]:
                     out[job_id] = LOST
             elif status == "started":
                 started[job_id] = job.worker_name
-            elif status in ("failed", "stopped", "canceled"):
+            elif status in ("failed", "stopped", "canceled") and may_be_lost:  # not the previous run of a retry
                 out[job_id] = DIED if "Abandoned" in (job.exc_info or "") else f"The job queue ended it ({status})."
         names = sorted({name for name in started.values() if name})
         alive = dict(zip(names, conn.mget([ALIVE_KEY + n for n in names]) if names else [], strict=True))
