@@ -15,7 +15,12 @@ checks:
    scope: the other side's marker, or the numbers/codes of a dealer of its own side it may not see;
 3. a write with an out-of-scope identifier changes no row at all, and no write by a non-HQ caller changes a
    row of the other side;
-4. list and export routes filtered by the other side's codes return nothing of it (2. on every list).
+4. list and export routes filtered by the other side's codes return nothing of it (2. on every list);
+5. side B's money is in millions, side A's in hundreds: no figure a side-A user sees reaches B's (aggregates);
+6. bodies and filters naming the other side's dealers, regions, VINs, orders or statement lines are answered
+   exactly like names that do not exist (status, error code, message, fields, totals).
+
+TENANCY_FUZZ_EXAMPLES=n TENANCY_FUZZ_RANDOM=1 explores beyond the fixed CI walk.
 
 The data are built once per test (the conftest empties every table after each test, as in
 tests/test_tenancy_routes.py); examples are derandomized so CI runs the same walk every time.
