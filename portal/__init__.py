@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import g, request, session
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from portal.config import Config
 from portal.extensions import babel, bootstrap, csrf, db, login_manager, migrate
@@ -31,6 +32,13 @@ def select_locale() -> str:
     return "en" if best == "en" else "zh_CN"
 
 
+class DatabaseInteger(IntegerConverter):
+    """`<int:id>` up to the database's BIGINT: a larger id is a 404, not a driver error (found by API fuzzing)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002 (werkzeug's names)
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(overrides: dict | None = None) -> PortalFlask:
     app = PortalFlask(
         __name__,
@@ -38,6 +46,7 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
+    app.url_map.converters["int"] = DatabaseInteger
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(Config(app.instance_path).as_dict())
     if overrides:

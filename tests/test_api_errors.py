@@ -114,3 +114,9 @@ def test_a_page_past_the_end_is_empty_however_far(client, world, hq):
     for page in (2, 10**22):
         body = client.get(f"/api/v1/dealers?page={page}", headers=hq).get_json()
         assert (body["items"], body["page"], body["total"]) == ([], page, 1)
+
+
+def test_an_id_too_large_for_the_database_is_a_404(client, world, hq):
+    """/api/v1/entries/10**21 was a 500 (the driver refused the integer; found by tests/test_api_fuzz.py)."""
+    for url in ("/api/v1/entries/1000000000000000000000", "/api/v1/statements/1000000000000000000000"):
+        assert _error(client.get(url, headers=hq), 404)["code"] == "not_found"
