@@ -170,29 +170,13 @@ def _describe(pl: PriceList, rule: PriceRule) -> dict:
 
 def resolve_with(lists, product: Product, quantity: int) -> Resolved:
     """Resolve from already-loaded candidate lists (one query serves a whole catalogue page)."""
-    best = None
-    for pl, rank in lists:
-        for rule in pl.rules:
-            if rule.min_qty > quantity:
-                continue
-            if rule.sku is not None and rule.sku != product.sku:
-                continue
-            if rule.category is not None and rule.category != product.category:
-                continue
-            price = _rule_price(rule, product)
-            key = (rank, pl.priority, -price, -rule.id)
-            if best is None or key > best[0]:
-                best = (key, pl, rule, price)
-    if best is None:
-        return Resolved(product.sku, quantity, money(product.list_price), money(product.list_price), None)
-    _key, pl, rule, price = best
-    return Resolved(product.sku, quantity, money(product.list_price), price, _describe(pl, rule))
+    return resolve_all(lists, [product], quantity)[0]
 
 
 def resolve_all(lists, products, quantity: int) -> list[Resolved]:
-    """`resolve_with` for many products at once (a whole catalogue page): the rules are indexed once by their SKU or
-    category (a rule has exactly one of the two), so each product looks only at the rules that can apply to it
-    instead of at every rule of every candidate list. Same answers as `resolve_with`, product by product."""
+    """Resolve many products at once (a whole catalogue page) from already-loaded candidate lists: the rules are
+    indexed once by their SKU or category (a rule has exactly one of the two), so each product looks only at the
+    rules that can apply to it instead of at every rule of every candidate list."""
     by_sku: dict[str, list] = {}
     by_category: dict[str, list] = {}
     for pl, rank in lists:
