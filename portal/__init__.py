@@ -33,9 +33,10 @@ def select_locale() -> str:
 
 
 class DatabaseInteger(IntegerConverter):
-    """`<int:id>` up to the database's BIGINT: a larger id is a 404, not a driver error (found by API fuzzing)."""
+    """`<int:id>` up to the largest value of the id columns (INTEGER, 2³¹ − 1 on PostgreSQL): a larger id is a 404,
+    not a driver error (found by API fuzzing)."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002 (werkzeug's names)
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002 (werkzeug's names)
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
