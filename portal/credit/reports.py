@@ -209,7 +209,7 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
         )
         rows = [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
     elif group_by == "region":
-        rows = _by_region(scope, per_dealer, region)
+        return ageing_by_region_and_dealer(scope, as_of, region)[0]
     else:
         stmt = select(*[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
         values = db.session.execute(stmt).one()
@@ -217,8 +217,13 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
     return {"as_of": as_of, "group_by": group_by, "rows": rows, "totals": _totals(rows)}
 
 
-def _by_region(scope, per_dealer, region: Region | None) -> list[dict]:
-    """Roll the per-dealer rows up to the child regions of `region` (default: the caller's top region)."""
+def ageing_by_region_and_dealer(scope, as_of: dt.date, region: Region | None = None) -> tuple[dict, dict]:
+    """`ageing(…, "region")` and `ageing(…, "dealer")` from one computation of the per-dealer ageing.
+
+    Each dealer row comes with the region row it rolls up into (a child region of `region`, or of the top of the
+    caller's tree, holding it in its subtree; `region` itself for its own dealers; a root when there are several
+    trees); the region rows are the sums of their dealers' rounded rows, as a GROUP BY of them would give."""
+    per_dealer = dealer_ageing_select(scoped_clause(scope, region), as_of).subquery()
     if region is None:
         if scope.is_region:
             region = db.session.execute(select(Region).where(Region.path == scope.region_path)).unique().scalar_one()
@@ -238,39 +243,64 @@ def _by_region(scope, per_dealer, region: Region | None) -> list[dict]:
     dealers = Dealer.__table__
     stmt = (
         select(
-            group.c.code, group.c.name, *[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")]
+            dealers.c.code,
+            dealers.c.name,
+            group.c.code.label("group_code"),
+            group.c.name.label("group_name"),
+            *[per_dealer.c[b] for b in (*BUCKETS, "unapplied", "total")],
         )
         .select_from(per_dealer)
         .join(dealers, dealers.c.id == per_dealer.c.dealer_id)
         .join(dealer_region, dealer_region.c.id == dealers.c.region_id)
-        .join(group, belongs)
-        .group_by(group.c.code, group.c.name)
-        .order_by(group.c.code)
+        .outerjoin(group, belongs)
+        .order_by(dealers.c.code)
     )
-    return [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
-
-
-def gross_sales(dealer_clause, start: dt.date, end: dt.date) -> Decimal:
-    stmt = select(sql_sum(LedgerEntry.amount)).where(
-        LedgerEntry.type == "invoice",
-        LedgerEntry.entry_date >= start,
-        LedgerEntry.entry_date <= end,
-        dealer_clause(LedgerEntry.dealer_id),
+    dealer_rows: list[dict] = []
+    groups: dict[str, dict] = {}
+    for r in db.session.execute(stmt).all():
+        row = _row(r.code, r.name, r)
+        dealer_rows.append(row)
+        if r.group_code is None:
+            continue
+        into = groups.setdefault(r.group_code, {"key": r.group_code, "name": r.group_name, **_totals([])})
+        for b in (*BUCKETS, "unapplied", "total"):
+            into[b] += row[b]
+    region_rows = [groups[k] for k in sorted(groups)]
+    return (
+        {"as_of": as_of, "group_by": "region", "rows": region_rows, "totals": _totals(region_rows)},
+        {"as_of": as_of, "group_by": "dealer", "rows": dealer_rows, "totals": _totals(dealer_rows)},
     )
-    return money(db.session.execute(stmt).scalar_one())
-
-
-def receivables_total(dealer_clause, on: dt.date) -> Decimal:
-    stmt = select(sql_sum(signed_amount())).where(LedgerEntry.entry_date <= on, dealer_clause(LedgerEntry.dealer_id))
-    return money(db.session.execute(stmt).scalar_one())
 
 
 def dso(dealer_clause, on: dt.date) -> Decimal | None:
     """Days sales outstanding: receivables ÷ gross sales of the last 90 days × 90 (None without sales)."""
-    sales = gross_sales(dealer_clause, on - dt.timedelta(days=89), on)
-    if sales == 0:
-        return None
-    return (receivables_total(dealer_clause, on) / sales * 90).quantize(Decimal("0.1"))
+    return dso_trend(dealer_clause, [on])[0]
+
+
+def dso_trend(dealer_clause, ends: list[dt.date]) -> list[Decimal | None]:
+    """DSO on each of `ends`, from one pass over the ledger entries up to the last of them.
+
+    For each date: receivables = Σ signed amounts dated ≤ it, sales = Σ invoices of the 90 days ending on it; one
+    conditional sum per figure in a single statement (the receivables page's 12-month trend was 24 scans of the
+    ledger: bench/README.md, "mixed")."""
+    if not ends:
+        return []
+    signed = signed_amount()
+    zero = literal(0)
+    columns = []
+    for k, on in enumerate(ends):
+        start = on - dt.timedelta(days=89)
+        columns.append(func.sum(case((LedgerEntry.entry_date <= on, signed), else_=zero)).label(f"r{k}"))
+        window = and_(LedgerEntry.type == "invoice", LedgerEntry.entry_date >= start, LedgerEntry.entry_date <= on)
+        columns.append(func.sum(case((window, LedgerEntry.amount), else_=zero)).label(f"s{k}"))
+    row = db.session.execute(
+        select(*columns).where(LedgerEntry.entry_date <= max(ends), dealer_clause(LedgerEntry.dealer_id))
+    ).one()
+    out: list[Decimal | None] = []
+    for k in range(len(ends)):
+        sales = money(row[2 * k + 1] or 0)
+        out.append(None if sales == 0 else (money(row[2 * k] or 0) / sales * 90).quantize(Decimal("0.1")))
+    return out
 
 
 def month_ends(on: dt.date, count: int) -> list[dt.date]:

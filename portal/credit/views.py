@@ -68,18 +68,24 @@ def receivables():
     if group_by not in ("dealer", "region", "total"):
         group_by = "region"
     region = scope.first(Region, code=request.args["region"]) if request.args.get("region") else None
-    result = reports.ageing(scope, as_of, group_by, region)
+    if group_by == "region":  # the region rows and the overdue dealers from one ageing computation
+        result, by_dealer_result = reports.ageing_by_region_and_dealer(scope, as_of, region)
+    else:
+        result = by_dealer_result = reports.ageing(scope, as_of, group_by, region)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         header = ["key", "name", "not_due", "1_30", "31_60", "61_90", "over_90", "unapplied", "total"]
         return export_response(fmt, f"ageing-{as_of}", header, ([r[h] for h in header] for r in [*result["rows"]]))
     clause = reports.scoped_clause(scope, region)
-    by_dealer = result["rows"] if group_by == "dealer" else reports.ageing(scope, as_of, "dealer", region)["rows"]
+    if group_by == "total":
+        by_dealer_result = reports.ageing(scope, as_of, "dealer", region)
+    by_dealer = by_dealer_result["rows"]
     overdue = sorted(
         (r for r in by_dealer if r["1_30"] + r["31_60"] + r["61_90"] + r["over_90"] > 0),
         key=lambda r: -(r["1_30"] + r["31_60"] + r["61_90"] + r["over_90"]),
     )[:10]
-    trend = [(d, reports.dso(clause, d)) for d in reports.month_ends(as_of, 12)]
+    ends = reports.month_ends(as_of, 12)
+    trend = list(zip(ends, reports.dso_trend(clause, ends), strict=True))
     utilisation = reports.credit_utilisation(scope, region, as_of)[:10]
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
     return render_template(
