@@ -278,29 +278,35 @@ def dso(dealer_clause, on: dt.date) -> Decimal | None:
 
 
 def dso_trend(dealer_clause, ends: list[dt.date]) -> list[Decimal | None]:
-    """DSO on each of `ends`, from one pass over the ledger entries up to the last of them.
+    """DSO on each of `ends`, from one statement over the ledger entries up to the last of them.
 
-    For each date: receivables = Σ signed amounts dated ≤ it, sales = Σ invoices of the 90 days ending on it; one
-    conditional sum per figure in a single statement (the receivables page's 12-month trend was 24 scans of the
-    ledger: bench/README.md, "mixed")."""
+    The statement sums the signed amounts and the invoices per day from the first sales window's start on (all that
+    comes before is one row); the receivables on a date (Σ signed amounts dated ≤ it) and its sales (the invoices
+    of the 90 days ending on it) are then added up from those day rows, exactly (the receivables page's 12-month
+    trend was 24 scans of the ledger: bench/README.md, "mixed")."""
     if not ends:
         return []
-    signed = signed_amount()
-    zero = literal(0)
-    columns = []
-    for k, on in enumerate(ends):
-        start = on - dt.timedelta(days=89)
-        columns.append(func.sum(case((LedgerEntry.entry_date <= on, signed), else_=zero)).label(f"r{k}"))
-        window = and_(LedgerEntry.type == "invoice", LedgerEntry.entry_date >= start, LedgerEntry.entry_date <= on)
-        columns.append(func.sum(case((window, LedgerEntry.amount), else_=zero)).label(f"s{k}"))
-    row = db.session.execute(
-        select(*columns).where(LedgerEntry.entry_date <= max(ends), dealer_clause(LedgerEntry.dealer_id))
-    ).one()
+    floor = min(ends) - dt.timedelta(days=89)
+    day = case((LedgerEntry.entry_date < floor, literal(floor - dt.timedelta(days=1))), else_=LedgerEntry.entry_date)
+    invoiced = case((LedgerEntry.type == "invoice", LedgerEntry.amount), else_=literal(0))
+    rows = db.session.execute(
+        select(day.label("day"), func.sum(signed_amount()), func.sum(invoiced))
+        .where(LedgerEntry.entry_date <= max(ends), dealer_clause(LedgerEntry.dealer_id))
+        .group_by(day)
+    ).all()
+    days = [(_as_date(d), Decimal(signed or 0), Decimal(inv or 0)) for d, signed, inv in rows]
     out: list[Decimal | None] = []
-    for k in range(len(ends)):
-        sales = money(row[2 * k + 1] or 0)
-        out.append(None if sales == 0 else (money(row[2 * k] or 0) / sales * 90).quantize(Decimal("0.1")))
+    for on in ends:
+        start = on - dt.timedelta(days=89)
+        sales = money(sum((inv for d, _, inv in days if start <= d <= on), ZERO))
+        receivables = money(sum((signed for d, signed, _ in days if d <= on), ZERO))
+        out.append(None if sales == 0 else (receivables / sales * 90).quantize(Decimal("0.1")))
     return out
+
+
+def _as_date(value) -> dt.date:
+    """A date from SQL (SQLite gives a CASE over dates back as text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def month_ends(on: dt.date, count: int) -> list[dt.date]:
