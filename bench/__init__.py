@@ -2,4 +2,11 @@
 
 Each benchmark is a module with `main(argv)`; `python -m bench` runs them all in order."""
 
-BENCHMARKS = ("bench.receivables", "bench.orders", "bench.production", "bench.statements", "bench.channel")
+BENCHMARKS = (
+    "bench.receivables",
+    "bench.orders",
+    "bench.production",
+    "bench.statements",
+    "bench.channel",
+    "bench.mixed",
+)

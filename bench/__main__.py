@@ -5,7 +5,7 @@
 `--statements-only` runs only the monthly statement run benchmark (bench/statements.py);
 `--channel-only` runs only the channel flow benchmark (bench/channel.py);
 `--mixed-only` runs only the mixed-load benchmark (bench/mixed.py: its own `--minutes`, `--users` and
-`--hq-users` options; not part of a full run, it takes 10 minutes of load on its own);
+`--hq-users` options; a full run ends with it: 10 minutes of load, 1.5 with `--quick`);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
@@ -17,6 +17,7 @@ ORDERS = "bench.orders"
 PRODUCTION = "bench.production"
 STATEMENTS = "bench.statements"
 CHANNEL = "bench.channel"
+MIXED = "bench.mixed"
 # no options of their own but --quick
 ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL}
 
@@ -35,7 +36,7 @@ def main(argv: list[str]) -> None:
             importlib.import_module(name).main([a for a in argv if a != switch])
             return
     if "--credit-endpoint-only" in argv:
-        names = [n for n in BENCHMARKS if n not in (ORDERS, *ONLY.values())]
+        names = [n for n in BENCHMARKS if n not in (ORDERS, MIXED, *ONLY.values())]
     else:
         names = list(BENCHMARKS)
     # the orders benchmark's own options go to it only; --quick goes to every benchmark
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> None:
     orders_argv = [*quick, *(["--seconds", str(known.seconds)] if known.seconds else [])]
     orders_argv += ["--workers", known.workers] if known.workers else []
     for name in names:
-        if name in ONLY.values():
+        if name in (*ONLY.values(), MIXED):
             importlib.import_module(name).main(quick)
         else:
             importlib.import_module(name).main(orders_argv if name == ORDERS else [*rest, *quick])

@@ -128,8 +128,20 @@ def build(app, url: str, n_dealers: int, timings: dict) -> dict:
 # ---------------------------------------------------------------- processes
 
 
-def cpu_ticks(pids) -> dict[int, int]:
-    return orders.cpu_ticks(list(pids))
+def tree_ticks(pids) -> int:
+    """CPU ticks (user + system) of these processes and of every child they have reaped (cutime + cstime).
+
+    A gunicorn worker recycled by `max_requests`, a PostgreSQL backend that ended with its connection and an RQ
+    work-horse (one fork per job) are gone from /proc at the end of the run, but their CPU is in their parent's
+    reaped-children time; so the CPU a set of processes used over the run is Σ over the set at the end minus Σ over
+    the set at the start, as long as the parents (gunicorn's arbiter, the postmaster, the RQ workers) are in the set.
+    """
+    total = 0
+    for pid in set(pids):
+        with suppress(OSError), open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])
+    return total
 
 
 def postgres_pids() -> list[int]:
@@ -361,11 +373,11 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
             for n in range(n_hq):
                 threads.append(threading.Thread(target=hq_user, args=(rec, base, stop, built["hq"][n], n), daemon=True))
             threads.append(threading.Thread(target=mes, args=(rec, base, stop, url, built["mes"]), daemon=True))
-            gw = orders.children(master)
             rq = [p.pid for p in procs]
             rq_all = lambda: rq + [c for p in rq for c in orders.children(p)]  # noqa: E731
-            pg0 = cpu_ticks(postgres_pids())
-            w0, r0, c0 = cpu_ticks(gw), cpu_ticks(rq_all()), time.process_time()
+            web_all = lambda: [master, *orders.children(master)]  # noqa: E731
+            pg0 = tree_ticks(postgres_pids())
+            w0, r0, c0 = tree_ticks(web_all()), tree_ticks(rq_all()), time.process_time()
             rec.measuring = True
             t0 = time.perf_counter()
             for t in threads:
@@ -384,12 +396,12 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
             rec.measuring = False
             elapsed = time.perf_counter() - t0
             hz = os.sysconf("SC_CLK_TCK")
-            w1, r1, c1 = cpu_ticks(orders.children(master)), cpu_ticks(rq_all()), time.process_time()
-            pg1 = cpu_ticks(postgres_pids())
+            w1, r1, c1 = tree_ticks(web_all()), tree_ticks(rq_all()), time.process_time()
+            pg1 = tree_ticks(postgres_pids())
             results["cpu"] = {
-                "gunicorn workers": sum(t - w0.get(p, 0) for p, t in w1.items()) / hz,
-                "PostgreSQL (all its processes)": sum(t - pg0.get(p, 0) for p, t in pg1.items()) / hz,
-                "RQ workers": sum(t - r0.get(p, 0) for p, t in r1.items()) / hz,
+                "gunicorn (arbiter and workers, recycled ones included)": (w1 - w0) / hz,
+                "PostgreSQL (all its processes)": (pg1 - pg0) / hz,
+                "RQ workers (and their work-horses)": (r1 - r0) / hz,
                 "load driver (this process)": c1 - c0,
             }
             half.join(timeout=600)
@@ -400,6 +412,31 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
     results.update(elapsed=elapsed, times=dict(rec.times), errors=dict(rec.errors), samples=rec.samples,
                    statement=statement, period=period, loadavg=load())  # fmt: skip
     return results
+
+
+ACCESS_RE = re.compile(r'"(GET|POST) (\S+) HTTP/[^"]*" (\d{3}) \S+ (\d+)ms')
+ROUTE_PARTS = ((re.compile(r"/dealers/[^/]+/"), "/dealers/{code}/"), (re.compile(r"/SO-\d+-\d+"), "/{number}"),
+               (re.compile(r"/jobs/[^/]+"), "/jobs/{id}"))  # fmt: skip
+
+
+def server_times(log_path: Path) -> list[list[str]]:
+    """Time spent serving each route, from gunicorn's access log (deploy/gunicorn.conf.py logs it per request):
+    what the web tier spends its time on, queueing left out; the route taking the largest share is the first
+    bottleneck to look at."""
+    spent: dict[str, list[int]] = defaultdict(list)
+    with suppress(OSError), open(log_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if m := ACCESS_RE.search(line):
+                path = m.group(2).split("?", 1)[0]
+                for pattern, name in ROUTE_PARTS:
+                    path = pattern.sub(name, path)
+                spent[f"{m.group(1)} {path}"].append(int(m.group(4)))
+    whole = sum(sum(v) for v in spent.values()) or 1
+    rows = []
+    for route, ms in sorted(spent.items(), key=lambda kv: -sum(kv[1]))[:12]:
+        rows.append([route, f"{len(ms):,}", f"{sum(ms) / 1000:,.1f}", f"{sum(ms) / whole * 100:.1f} %",
+                     f"{percentile(ms, 50):.0f}", f"{percentile(ms, 95):.0f}"])  # fmt: skip
+    return rows
 
 
 def summary(results: dict) -> None:
@@ -429,6 +466,9 @@ def summary(results: dict) -> None:
         say(f"  statement run: {st or 'did not finish'}")
     say("  CPU seconds over the run: " + ", ".join(f"{k} {v:.1f} s ({v / elapsed * 100:.0f} % of a core)"
                                                    for k, v in results["cpu"].items()))  # fmt: skip
+    say()
+    say("  time spent serving each route (gunicorn's access log, whole run, logins included; queueing left out):")
+    say(table(["route", "requests", "seconds", "share", "p50 ms", "p95 ms"], server_times(OUT / "mixed-gunicorn.log")))
     built = results["timings"].get("data total", 0)
     say(f"  PostgreSQL {results['settings']['server_version']}, data built in {built:.0f} s")
 
