@@ -20,7 +20,11 @@ checks:
 6. bodies and filters naming the other side's dealers, regions, VINs, orders or statement lines are answered
    exactly like names that do not exist (status, error code, message, fields, totals).
 
-TENANCY_FUZZ_EXAMPLES=n TENANCY_FUZZ_RANDOM=1 explores beyond the fixed CI walk.
+Besides the random walks, a sweep puts every route and method of the url map through random examples (on routes
+with identifiers: one random, one out of the caller's scope), so no route is left out of a run.
+
+TENANCY_FUZZ_EXAMPLES=n TENANCY_FUZZ_RANDOM=1 explores beyond the fixed CI walk (TENANCY_SWEEP_EXAMPLES=n repeats
+the sweep).
 
 The data are built once per test (the conftest empties every table after each test, as in
 tests/test_tenancy_routes.py); examples are derandomized so CI runs the same walk every time.
@@ -36,7 +40,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal.platform.auth import role_can
@@ -512,43 +516,95 @@ def test_routes_with_identifiers_of_both_channels(app, world, two_channels):
     @FUZZ_SETTINGS
     @given(data=st.data())
     def walk(data):
-        caller, (rule, view, kinds, method) = _draw_caller_and_route(data, ch, routes)
-        values, owners = {}, []
-        for name, kind in kinds.items():
-            pool = ch.of(kind)
-            assert pool, f"no {kind} objects to draw for {rule.rule}"
-            obj = data.draw(st.sampled_from(pool), label=name)
-            values[name], _ = obj.value, owners.append(obj)
-        if method in WRITE_METHODS and not any(in_scope(caller, o, ch) is False for o in owners):
-            # an in-scope write would change the caller's own data for later examples; out of scope it must not
-            obj = data.draw(st.sampled_from([o for o in ch.of(kinds[next(iter(kinds))])
-                                             if in_scope(caller, o, ch) is False]), label="out-of-scope")
-            values[next(iter(kinds))] = obj.value
-            owners[0] = obj
-        query = data.draw(st.dictionaries(st.sampled_from(("format",) + QUERY_KEYS),
-                                          _values(ch) | st.sampled_from(("csv", "xlsx", "pdf")), max_size=2))
-        _check(world, ch, clients, caller, rule, view, method, values, owners, query, {})
-        seen.add(rule.rule)
+        caller, route = _draw_caller_and_route(data, ch, routes)
+        _with_identifiers(data, world, ch, clients, caller, route)
+        seen.add(route[0].rule)
 
     walk()
     assert len(seen) >= min(25, FUZZ_SETTINGS.max_examples // 4), f"the walk reached only {len(seen)} routes"
+
+
+def _with_identifiers(data, world, ch: Channel, clients, caller: Caller, route, out_of_scope=False) -> None:
+    """One example on a route with identifiers: drawn from both sides (a write always names one out of scope, and
+    so does any call with `out_of_scope`)."""
+    rule, view, kinds, method = route
+    values, owners = {}, []
+    for name, kind in kinds.items():
+        pool = ch.of(kind)
+        assert pool, f"no {kind} objects to draw for {rule.rule}"
+        obj = data.draw(st.sampled_from(pool), label=name)
+        values[name], _ = obj.value, owners.append(obj)
+    if (method in WRITE_METHODS or out_of_scope) and not any(in_scope(caller, o, ch) is False for o in owners):
+        # an in-scope write would change the caller's own data for later examples; out of scope it must not
+        obj = data.draw(st.sampled_from([o for o in ch.of(kinds[next(iter(kinds))])
+                                         if in_scope(caller, o, ch) is False]), label="out-of-scope")
+        values[next(iter(kinds))] = obj.value
+        owners[0] = obj
+    query = data.draw(st.dictionaries(st.sampled_from(("format",) + QUERY_KEYS),
+                                      _values(ch) | st.sampled_from(("csv", "xlsx", "pdf")), max_size=2))
+    _check(world, ch, clients, caller, rule, view, method, values, owners, query, {})
+
+
+def _without_identifiers(data, world, ch: Channel, clients, caller: Caller, route) -> None:
+    """One example on a list, export or create route: filters and a body naming both sides."""
+    rule, view, _kinds, method = route
+    query = data.draw(st.dictionaries(st.sampled_from(QUERY_KEYS), _values(ch), max_size=3), label="filters")
+    if data.draw(st.booleans(), label="export"):
+        query["format"] = data.draw(st.sampled_from(("csv", "xlsx", "pdf", "json")))
+    body = data.draw(st.dictionaries(st.sampled_from(BODY_KEYS), _values(ch), max_size=2), label="body")
+    _check(world, ch, clients, caller, rule, view, method, {}, [], query, body)
+
+
+def test_every_route_once_with_a_random_caller(app, world, two_channels):
+    """The walks above reach a random ~30 routes a run; this sweep puts every route and method of the url map
+    (but the session routes) through random examples — a random caller of either side allowed to use it (HQ for
+    reads now and then), random identifiers of both sides, random filters, exports and bodies; on a route with
+    identifiers once more with an identifier out of the (side) caller's scope — so a new route is fuzzed from its
+    first commit."""
+    ch = two_channels
+    with_ids, without_ids = _routes(app, with_args=True), _routes(app, with_args=False)
+    assert len(with_ids) + len(without_ids) > 180
+    clients = Clients(app)
+    sided = [c for c in ch.callers if c.side]
+    hq = [c for c in ch.callers if not c.side]
+
+    # no shrinking: a failing sweep is already one route, one caller and one identifier in its message
+    @settings(FUZZ_SETTINGS, max_examples=int(os.environ.get("TENANCY_SWEEP_EXAMPLES", "1")),
+              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @given(data=st.data(), rnd=st.randoms(use_true_random=True))
+    def sweep(data, rnd):
+        # the callers come from a seeded Random: hypothesis' first example is its simplest one (the first caller,
+        # HQ for every read), which would leave the out-of-scope checks to a single role
+        seen_roles: set[str] = set()
+        for route in with_ids + without_ids:
+            permission = getattr(route[1], "_permission", None)
+            allowed = [c for c in sided if permission is None or role_can(c.role, permission)] or sided
+            caller = rnd.choice(allowed)
+            seen_roles.add(caller.role)
+            if route in with_ids:
+                _with_identifiers(data, world, ch, clients, caller, route)
+                _with_identifiers(data, world, ch, clients, caller, route, out_of_scope=True)
+            else:
+                _without_identifiers(data, world, ch, clients, caller, route)
+            if route[3] == "GET" and rnd.random() < 0.2:  # HQ reads everything: its answers are checked for errors
+                (_with_identifiers if route in with_ids else _without_identifiers)(
+                    data, world, ch, clients, rnd.choice(hq), route
+                )
+        assert len(seen_roles) >= 3, seen_roles
+
+    sweep()
 
 
 def test_lists_exports_and_writes_filtered_by_the_other_channel(app, world, two_channels):
     ch = two_channels
     routes = _routes(app, with_args=False)
     clients = Clients(app)
-    fmt = st.sampled_from(("csv", "xlsx", "pdf", "json"))
 
     @settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples * 3 // 4))
     @given(data=st.data())
     def walk(data):
-        caller, (rule, view, _kinds, method) = _draw_caller_and_route(data, ch, routes)
-        query = data.draw(st.dictionaries(st.sampled_from(QUERY_KEYS), _values(ch), max_size=3), label="filters")
-        if data.draw(st.booleans(), label="export"):
-            query["format"] = data.draw(fmt)
-        body = data.draw(st.dictionaries(st.sampled_from(BODY_KEYS), _values(ch), max_size=2), label="body")
-        _check(world, ch, clients, caller, rule, view, method, {}, [], query, body)
+        caller, route = _draw_caller_and_route(data, ch, routes)
+        _without_identifiers(data, world, ch, clients, caller, route)
 
     walk()
 
