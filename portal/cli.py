@@ -133,25 +133,11 @@ def run_cron() -> None:
 
     app = create_app()
     scheduler = CronScheduler(connection=redis_connection(app))
-    scheduler.register(
-        scheduled_scan,
-        QUEUE_NAME,
-        cron=app.config["PORTAL_OVERDUE_SCAN_CRON"],
-        job_timeout=3600,
-        name="daily-overdue-scan",
+    schedule = (
+        (scheduled_scan, "PORTAL_OVERDUE_SCAN_CRON", 3600, "daily-overdue-scan"),
+        (scheduled_monthly_run, "PORTAL_STATEMENT_RUN_CRON", 3600, "monthly-statement-run"),
+        (check_interrupted_jobs, "PORTAL_JOB_CHECK_CRON", 600, "interrupted-jobs-check"),
     )
-    scheduler.register(
-        scheduled_monthly_run,
-        QUEUE_NAME,
-        cron=app.config["PORTAL_STATEMENT_RUN_CRON"],
-        job_timeout=3600,
-        name="monthly-statement-run",
-    )
-    scheduler.register(
-        check_interrupted_jobs,
-        QUEUE_NAME,
-        cron=app.config["PORTAL_JOB_CHECK_CRON"],
-        job_timeout=600,
-        name="interrupted-jobs-check",
-    )
+    for func, cron_setting, timeout, name in schedule:
+        scheduler.register(func, QUEUE_NAME, cron=app.config[cron_setting], job_timeout=timeout, name=name)
     scheduler.start()
