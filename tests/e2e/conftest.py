@@ -70,3 +70,14 @@ def log_in(page, base: str, username: str, password: str):
     page.fill("#password", password)
     page.click("form:has(#password) button[type=submit]")
     page.wait_for_url(f"{base}/home")
+
+
+def confirm_statement(page, base: str, statement_id: int, comment: str, by: str):
+    """On a statement's page, confirm it with a comment; it reloads as confirmed by `by`."""
+    from playwright.sync_api import expect
+
+    page.fill("#confirm-comment", comment)
+    page.click("button[data-confirm]")
+    page.wait_for_url(f"{base}/statements/{statement_id}")
+    expect(page.locator("h1 [data-status=confirmed]")).to_be_visible()
+    expect(page.locator("[data-confirmed]")).to_contain_text(by)

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from portal.orders.models import Order
 from portal.statements.models import Statement
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import confirm_statement, log_in
 
 
 @pytest.fixture
@@ -95,11 +95,7 @@ def test_a_dealer_orders_tracks_and_confirms_its_statement(page, live_server, ap
     card.locator("a.font-monospace").click()
     page.wait_for_url(f"{base}/statements/{statement}")
     expect(page.locator("[data-closing]")).to_have_text("100,000.00")
-    page.fill("#confirm-comment", "已与我司账簿核对一致。")
-    page.click("button[data-confirm]")
-    page.wait_for_url(f"{base}/statements/{statement}")
-    expect(page.locator("h1 [data-status=confirmed]")).to_be_visible()
-    expect(page.locator("[data-confirmed]")).to_contain_text("sh001.admin")
+    confirm_statement(page, base, statement, "已与我司账簿核对一致。", by="sh001.admin")
     expect(page.locator("button[data-confirm]")).to_have_count(0)
     page.screenshot(path=str(artifacts_dir / "journey_dealer_statement_confirmed_zh_CN.png"), full_page=True)
     st = world.get(Statement, id=statement)

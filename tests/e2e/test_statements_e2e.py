@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from portal.statements.models import Dispute, Statement
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import confirm_statement, log_in
 from tests.test_statement_pages import drain
 
 STATEMENT_URL = r"/statements/\d+$"
@@ -114,11 +114,7 @@ def test_dealer_disputes_finance_credits_dealer_confirms(page, live_server, chan
     page.click(f"[data-statement='{second}'] a.font-monospace")
     page.wait_for_url(f"{base}/statements/{second}")
     expect(page.locator("[data-thread]")).to_contain_text("Parts not delivered")
-    page.fill("#confirm-comment", "已核对，无误。")
-    page.click("button[data-confirm]")
-    page.wait_for_url(f"{base}/statements/{second}")
-    expect(page.locator("h1 [data-status=confirmed]")).to_be_visible()
-    expect(page.locator("[data-confirmed]")).to_contain_text("sh001.admin")
+    confirm_statement(page, base, second, "已核对，无误。", by="sh001.admin")
     expect(page.locator("input[name=line_id]")).to_have_count(0)
     page.screenshot(path=str(artifacts_dir / "statement_confirmed_zh_CN.png"), full_page=True)
     assert world.get(Statement, id=second)["status"] == "confirmed"
