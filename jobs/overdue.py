@@ -9,10 +9,10 @@ from jobs import job_context, report_progress, tracked
 
 
 @tracked
-def run_overdue_scan(record, on_iso: str):
+def run_overdue_scan(record, on_iso: str, dry_run: bool = False):
     from portal.credit.overdue import overdue_scan
 
-    return overdue_scan(dt.date.fromisoformat(on_iso), actor=None, progress=report_progress)
+    return overdue_scan(dt.date.fromisoformat(on_iso), actor=None, progress=report_progress, dry_run=dry_run)
 
 
 def scheduled_scan():

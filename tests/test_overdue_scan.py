@@ -163,3 +163,76 @@ def test_the_worker_schedules_the_daily_scan_with_rq_cron(app):
     assert croniter.is_valid(cron)
     nxt = croniter(cron, dt.datetime(2026, 6, 1, 0, 0, tzinfo=dt.UTC)).get_next(dt.datetime)
     assert nxt.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).hour == 2
+
+
+# --- the day a scan is for: today, a past day only as a dry run, never a future day ---
+
+
+def _state(world):
+    """Everything the scan may change: holds, notifications, e-mails (job records left out)."""
+    snap = world.snapshot()
+    return {t: snap[t] for t in ("dealer_credit", "notifications", "email_outbox", "audit_log") if t in snap}
+
+
+def test_a_scan_for_a_future_day_is_refused_and_starts_nothing(client, world, channel):
+    from portal.background.models import JobRecord
+
+    before = _state(world)
+    with freeze(NOW):
+        resp = client.post("/api/v1/credit/overdue-scan?date=2027-06-30", headers=channel["fin"])
+        tomorrow = client.post("/api/v1/credit/overdue-scan?date=2026-06-02", headers=channel["fin"])
+    assert resp.status_code == 422 and tomorrow.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["code"] == "validation_error" and "date" in error["fields"]
+    assert world.count(JobRecord) == 0
+    assert _state(world) == before
+
+
+@pytest.mark.parametrize("query", ["?date=2026-05-31", "?date=2026-06-01&dry_run=true", "?dry_run=true"])
+def test_a_past_day_or_dry_run_reports_and_changes_nothing(client, world, channel, query):
+    before = _state(world)
+    with freeze(NOW):
+        resp = client.post(f"/api/v1/credit/overdue-scan{query}", headers=channel["fin"])
+        assert resp.status_code == 202, resp.get_json()
+        _drain(client.application)
+        job = client.get(f"/api/v1/jobs/{resp.get_json()['job_id']}", headers=channel["fin"]).get_json()
+    result = job["result"]
+    assert job["status"] == "finished" and result["dry_run"] is True
+    # what the real scan would do: one hold (SH-LATE, 120+ days); reminders to SH-LATE's admin, and to the East
+    # region manager for each of the two dealers
+    assert result["overdue_dealers"] == 2 and result["holds_set"] == 1 and result["reminders_sent"] == 3
+    assert _state(world) == before
+    # the real scan afterwards still does all of it
+    real = _run_scan(client, channel["fin"])
+    assert real["dry_run"] is False and real["holds_set"] == 1 and real["reminders_sent"] == 3
+
+
+def test_the_preview_button_shows_a_dry_run(client, world, channel):
+    from tests.conftest import login, page_csrf
+
+    fin_user = world.user("finance", username="fin.page")
+    login(client, fin_user)
+    before = _state(world)
+    with freeze(NOW):
+        token = page_csrf(client, "/receivables")
+        resp = client.post("/receivables/overdue-scan", data={"csrf_token": token, "dry_run": "1"})
+        assert resp.status_code == 302
+        _drain(client.application)
+        page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "data-dry-run" in page and "nothing was changed or sent" in page
+    assert _state(world) == before
+
+
+@pytest.mark.parametrize("locale, expected", [("en", "1,000.00 CNY past due"), ("zh_CN", "1,000.00")])
+def test_reminders_format_money_as_the_pages_do(client, world, channel, locale, expected):
+    from portal.dealers.models import User
+    from portal.extensions import db
+
+    def set_up():
+        user = db.session.query(User).filter_by(username="late.admin").one()
+        user.email, user.locale = "late@dealer.example.cn", locale
+
+    world.run(set_up)
+    _run_scan(client, channel["fin"])
+    subject, body = world.run(lambda: [(m.subject, m.body) for m in db.session.query(OutboxEmail)][0])
+    assert expected in subject and "1,000.00" in body and "1000.00" not in subject + body

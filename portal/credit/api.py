@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from portal.background.services import start_job
-from portal.credit import reports, services
+from portal.credit import overdue, reports, services
 from portal.credit.models import Application, CreditIncrease, LedgerEntry
 from portal.credit.schemas import (
     AgeingQuerySchema,
@@ -308,9 +308,15 @@ def receivables_ageing(args):
 @blp.response(202, ImportQueuedSchema)
 @blp.doc(security=_SECURITY)
 def start_overdue_scan(args):
-    """Start the daily overdue scan now (it also runs every day on its own)."""
-    day = (args.get("date") or today()).isoformat()
+    """Start the daily overdue scan now (it also runs every day on its own). `date` may be today or, for a dry run
+    that changes and sends nothing, a past day; a future day is refused (422). `dry_run=true` previews today."""
+    on = args.get("date") or today()
+    dry_run = overdue.scan_mode(on) or args.get("dry_run", False)
     record = start_job(
-        "overdue_scan", "jobs.overdue.run_overdue_scan", started_by=current_user, params={"date": day}, args=(day,)
+        "overdue_scan",
+        "jobs.overdue.run_overdue_scan",
+        started_by=current_user,
+        params={"date": on.isoformat(), "dry_run": dry_run},
+        args=(on.isoformat(), dry_run),
     )
     return {"job_id": record.id}

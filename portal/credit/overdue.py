@@ -2,6 +2,10 @@
 
 Run twice on the same day it changes and sends nothing twice (notifications and e-mails carry a dedupe
 key of dealer and day; holds are only set when absent and lifted when present).
+
+It runs for today only. A past day is a dry run: it reports what the scan would do on that day (holds to set or
+lift, reminders due) and changes and sends nothing. A future day is refused: a scan "as of" next year would put
+dealers on hold for invoices that are not late yet.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -17,8 +21,11 @@ from portal.credit import services
 from portal.credit.models import Application, DealerCredit, LedgerEntry
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
+from portal.notify.models import Notification
 from portal.notify.services import notify
-from portal.platform.money import fmt, sql_round, sql_sum
+from portal.platform.errors import Invalid
+from portal.platform.money import sql_round, sql_sum
+from portal.platform.timeutil import today
 
 
 def overdue_by_dealer(on: dt.date) -> dict[int, tuple]:
@@ -50,14 +57,34 @@ def _recipients(dealer: Dealer) -> list[User]:
     return list(db.session.execute(stmt).unique().scalars())
 
 
+def _notified(user_id: int, dedupe_key: str) -> bool:
+    found = db.session.execute(
+        select(Notification.id).where(Notification.user_id == user_id, Notification.dedupe_key == dedupe_key)
+    )
+    return found.first() is not None
+
+
+def scan_mode(on: dt.date) -> bool:
+    """Whether a scan for `on` is a dry run (a past day); a future day is refused (422)."""
+    current = today()
+    if on > current:
+        raise Invalid(
+            fields={"date": [_("The overdue scan runs for today; a past day is a dry run. %(day)s is in the future.",
+                               day=on.isoformat())]}  # fmt: skip
+        )
+    return on < current
+
+
 def _reminder(dealer: Dealer, amount, on: dt.date, days: int, held: bool) -> tuple[str, str]:
-    title = _("%(dealer)s: %(amount)s CNY past due", dealer=dealer.name, amount=fmt(amount))
+    """Title and body in the current locale; money formatted as on every page (1,234.50)."""
+    shown = format_decimal(amount, format="#,##0.00")
+    title = _("%(dealer)s: %(amount)s CNY past due", dealer=dealer.name, amount=shown)
     body = _(
         "As of %(date)s, %(dealer)s (%(code)s) has %(amount)s CNY past due; the oldest invoice is %(days)s days "
         "past due.",
         dealer=dealer.name,
         code=dealer.code,
-        amount=fmt(amount),
+        amount=shown,
         date=on.isoformat(),
         days=days,
     )
@@ -66,7 +93,9 @@ def _reminder(dealer: Dealer, amount, on: dt.date, days: int, held: bool) -> tup
     return title, body
 
 
-def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
+def overdue_scan(on: dt.date, actor=None, progress=None, dry_run: bool = False) -> dict:
+    """The scan for `on` (today; a past day only as a dry run, which changes and sends nothing)."""
+    dry_run = scan_mode(on) or dry_run
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
     overdue = overdue_by_dealer(on)
     auto_held = {
@@ -78,6 +107,7 @@ def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
     dealer_ids = sorted(set(overdue) | auto_held)
     summary = {
         "date": on.isoformat(),
+        "dry_run": dry_run,
         "dealers_checked": len(dealer_ids),
         "overdue_dealers": len(overdue),
         "holds_set": 0,
@@ -86,7 +116,10 @@ def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
     }
     for i, dealer_id in enumerate(dealer_ids, start=1):
         dealer = db.session.get(Dealer, dealer_id)
-        change = services.reevaluate_overdue_hold(dealer, on, actor)
+        if dry_run:
+            change = services.overdue_hold_change(dealer, services.credit_row(dealer), on)
+        else:
+            change = services.reevaluate_overdue_hold(dealer, on, actor)
         if change == "set":
             summary["holds_set"] += 1
         elif change == "lifted":
@@ -94,7 +127,11 @@ def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
         if dealer_id in overdue:
             amount, oldest = overdue[dealer_id]
             days = (on - oldest).days
+            dedupe_key = f"overdue:{dealer.code}:{on.isoformat()}"
             for user in _recipients(dealer):
+                if dry_run:
+                    summary["reminders_sent"] += not _notified(user.id, dedupe_key)
+                    continue
                 with force_locale(user.locale):  # each reminder in its reader's language
                     title, body = _reminder(dealer, amount, on, days, days > limit_days)
                 if notify(
@@ -103,7 +140,7 @@ def overdue_scan(on: dt.date, actor=None, progress=None) -> dict:
                     title=title,
                     body=body,
                     link=f"/dealers/{dealer.code}/ledger",
-                    dedupe_key=f"overdue:{dealer.code}:{on.isoformat()}",
+                    dedupe_key=dedupe_key,
                 ):
                     summary["reminders_sent"] += 1
         if progress:

@@ -168,4 +168,9 @@ class ImportQueuedSchema(Schema):
 
 
 class ScanQuerySchema(StrictSchema):
-    date = fields.Date(metadata={"description": "the day the scan is for (default today)"})
+    date = fields.Date(
+        metadata={"description": "today (the default), or a past day for a dry run; a future day is refused (422)"}
+    )
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "report what the scan would do; change and send nothing"}
+    )

@@ -603,13 +603,27 @@ def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None, may_set: bo
 
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
     credit = lock_credit(dealer)
-    if not may_set and not (credit.on_hold and credit.hold_source == "overdue"):
+    change = overdue_hold_change(dealer, credit, on, may_set)
+    if change == "set":
+        set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")
+    elif change == "lifted":
+        lift_hold(actor, dealer, _("Overdue invoices paid."))
+    return change
+
+
+def overdue_hold_change(dealer: Dealer, credit: DealerCredit | None, on: dt.date, may_set: bool = True) -> str | None:
+    """What the overdue rule asks of this dealer's hold on `on` — "set", "lifted" or None — without changing it
+    (the scan's dry run asks this alone; `reevaluate_overdue_hold` asks it with the credit row locked)."""
+    from flask import current_app
+
+    limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
+    on_hold = credit is not None and credit.on_hold
+    auto_held = on_hold and credit.hold_source == "overdue"
+    if not may_set and not auto_held:
         return None  # nothing this call may change: skip reading the dealer's open items
     days = oldest_overdue_days(dealer.id, on)
-    if days > limit_days and not credit.on_hold and may_set:
-        set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")
+    if days > limit_days and not on_hold and may_set:
         return "set"
-    if days <= limit_days and credit.on_hold and credit.hold_source == "overdue":
-        lift_hold(actor, dealer, _("Overdue invoices paid."))
+    if days <= limit_days and auto_held:
         return "lifted"
     return None

@@ -106,9 +106,15 @@ def receivables():
 @bp.route("/receivables/overdue-scan", methods=["POST"])
 @requires("credit.manage")
 def overdue_scan():
+    """Today's scan, or its preview (dry run: what it would do, nothing changed or sent)."""
     day = today().isoformat()
+    dry_run = request.form.get("dry_run") == "1"
     record = start_job(
-        "overdue_scan", "jobs.overdue.run_overdue_scan", started_by=current_user, params={"date": day}, args=(day,)
+        "overdue_scan",
+        "jobs.overdue.run_overdue_scan",
+        started_by=current_user,
+        params={"date": day, "dry_run": dry_run},
+        args=(day, dry_run),
     )
     return redirect(url_for("jobs.detail", job_id=record.id))
 
