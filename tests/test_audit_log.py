@@ -63,3 +63,22 @@ def test_the_audit_page_filters_and_exports(client, world):
     assert "SH-2" in page and "<strong>SH-1</strong>" not in page
     csv_text = client.get("/audit?action=dealer.&format=csv").get_data(as_text=True)
     assert csv_text.count("dealer.create") == 2
+
+
+def test_the_csv_export_writes_before_and_after_as_json(client, world):
+    import csv
+    import io
+    import json
+
+    world.region("EAST")
+    cm = world.auth(world.user("channel_manager"))
+    body = {"code": "SH-9", "name": "上海九号", "region_code": "EAST", "tier": "B", "channel_type": "chain"}
+    assert client.post("/api/v1/dealers", json=body, headers=cm).status_code == 201
+    assert client.patch("/api/v1/dealers/SH-9", json={"tier": "A"}, headers=cm).status_code == 200
+    login(client, world.user("hq_admin"))
+    text = client.get("/audit?object_key=SH-9&format=csv").get_data(as_text=True)
+    rows = {r["action"]: r for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
+    update = rows["dealer.update"]
+    before, after = json.loads(update["before"]), json.loads(update["after"])  # JSON, not Python dict text
+    assert before["tier"] == "B" and after["tier"] == "A"
+    assert "上海九号" in rows["dealer.create"]["after"]  # Chinese kept readable, not \\u escapes

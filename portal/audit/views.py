@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from flask import Blueprint, render_template, request
 
@@ -13,6 +14,11 @@ from portal.platform.web import csv_response, list_page
 bp = Blueprint("audit", __name__)
 
 FILTERS = ("actor", "action", "object_type", "object_key", "from", "to")
+
+
+def _json(value) -> str | None:
+    """Before/after as JSON text (what a program reading the export can parse), Chinese kept readable."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _date(value):
@@ -40,6 +46,9 @@ def index():
         return csv_response(
             "audit.csv",
             ["at", "actor", "action", "object_type", "object_key", "before", "after", "ip"],
-            ([e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key, e.before, e.after, e.ip] for e in rows),
+            (
+                [e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key, _json(e.before), _json(e.after), e.ip]
+                for e in rows
+            ),
         )
     return render_template("audit/index.html", page=list_page(stmt, 50), filters=filters)
