@@ -19,6 +19,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Table as _Table
+from reportlab.platypus import TableStyle
 
 # (path, subfont index in a .ttc): TrueType outlines only (ReportLab cannot embed CFF, e.g. Noto CJK's .ttc)
 FONT_PATHS: tuple[tuple[str, int], ...] = (
@@ -28,6 +30,15 @@ FONT_PATHS: tuple[tuple[str, int], ...] = (
     ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),  # fonts-droid-fallback
 )
 FONT_NAME = "PortalCJK"
+
+# Fixed-width faces for numbers and VINs, embedded like the CJK font (never ReportLab's standard Courier, which is
+# referenced, not embedded: not archival): the Mono face inside WenQuanYi Micro Hei's .ttc, else DejaVu Sans Mono
+# (fonts-dejavu-core), else the CJK font itself.
+MONO_PATHS: tuple[tuple[str, int], ...] = (
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 1),
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 0),
+)
+MONO_NAME = "PortalMono"
 
 _lock = threading.Lock()
 _registered: dict[tuple[str, int], str] = {}  # (path, subfont index) -> registered ReportLab font name
@@ -63,13 +74,28 @@ def _font_file() -> tuple[str, int]:
 
 def cjk_font() -> str:
     """The name of the registered CJK TrueType font (embedded as a subset in each PDF); registered once per file."""
-    key = _font_file()
+    return _register(_font_file(), FONT_NAME)
+
+
+def mono_font() -> str:
+    """A fixed-width TrueType face for order numbers and VINs (embedded); the CJK font when none is installed."""
+    for path, index in MONO_PATHS:
+        if os.path.isfile(path):
+            try:
+                return _register((path, index), MONO_NAME)
+            except RuntimeError:
+                continue
+    return cjk_font()
+
+
+def _register(key: tuple[str, int], base: str) -> str:
     name = _registered.get(key)
     if name is None:
         with _lock:
             name = _registered.get(key)
             if name is None:
-                name = FONT_NAME if not _registered else f"{FONT_NAME}-{len(_registered)}"
+                taken = sum(1 for n in _registered.values() if n.startswith(base))
+                name = base if not taken else f"{base}-{taken}"
                 try:
                     pdfmetrics.registerFont(TTFont(name, key[0], subfontIndex=key[1]))
                 except Exception as exc:  # not TrueType, a CFF-flavoured .ttc, a broken file
@@ -98,19 +124,32 @@ def text(value) -> str:
 FOOTER_GREY = colors.HexColor("#777777")
 
 
+class Table(_Table):
+    """ReportLab's Table with the embedded CJK font as every cell's default: its own default is the standard
+    Helvetica, referenced but not embedded, which a cell without a FONT command would pull into the file. Style
+    commands given later (FONT of a row, a size) still apply over it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), cjk_font())]))
+
+
 class NumberedCanvas(Canvas):
     """A canvas that holds its pages until the end, then draws the footer on each: `footer_left` on the left and
     "x / y" on the right. Use `numbered_canvas(...)` for a class to pass as `canvasmaker`; after `build()` its
     `page_count` is the number of pages."""
 
     footer_left = ""
-    footer_font = "Helvetica"
+    footer_font = ""  # the CJK font unless numbered_canvas names one
     footer_size = 7.5
     margin = 16 * mm
     baseline = 9 * mm
     page_count = 0
 
     def __init__(self, *args, **kwargs):
+        # the page's initial font is ReportLab's Helvetica unless named: a referenced, not embedded font in the file
+        if kwargs.get("initialFontName") is None:
+            kwargs["initialFontName"] = self.footer_font or cjk_font()
         super().__init__(*args, **kwargs)
         self._pages: list[dict] = []
 
@@ -129,7 +168,7 @@ class NumberedCanvas(Canvas):
 
     def _footer(self, total: int) -> None:
         self.saveState()
-        self.setFont(self.footer_font, self.footer_size)
+        self.setFont(self.footer_font or cjk_font(), self.footer_size)
         self.setFillColor(FOOTER_GREY)
         if self.footer_left:
             self.drawString(self.margin, self.baseline, self.footer_left)

@@ -12,9 +12,9 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-from portal.platform.pdf import cjk_font, numbered_canvas
+from portal.platform.pdf import Table, cjk_font, mono_font, numbered_canvas
 from portal.platform.pdf import money_text as _money
 from portal.platform.pdf import text as _text
 
@@ -27,12 +27,12 @@ def delivery_note(shipment) -> bytes:
     font = cjk_font()  # embedded TrueType subset: shows in every viewer (RuntimeError when no font installed)
     order, dealer, invoice = shipment.order, shipment.order.dealer, shipment.invoice
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20)
-    number_style = ParagraphStyle("number", fontName="Courier-Bold", fontSize=13, leading=20, alignment=TA_RIGHT)
+    number_style = ParagraphStyle("number", fontName=mono_font(), fontSize=13, leading=20, alignment=TA_RIGHT)
     small = ParagraphStyle("small", fontName=font, fontSize=8.5, leading=11)
     cell = ParagraphStyle("cell", fontName=font, fontSize=8.5, leading=10.5)
     head = ParagraphStyle("head", parent=cell, leading=10)
     head_right = ParagraphStyle("head_right", parent=head, alignment=TA_RIGHT)
-    vin = ParagraphStyle("vin", fontName="Courier", fontSize=8, leading=10)
+    vin = ParagraphStyle("vin", fontName=mono_font(), fontSize=8, leading=10)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,

@@ -38,11 +38,10 @@ from reportlab.platypus import (
     Paragraph,
     SimpleDocTemplate,
     Spacer,
-    Table,
     TableStyle,
 )
 
-from portal.platform.pdf import cjk_font, money_text, numbered_canvas, text
+from portal.platform.pdf import Table, cjk_font, money_text, mono_font, numbered_canvas, text
 
 TYPE_LABELS = {"invoice": "发票 Invoice", "payment": "收款 Payment", "credit_note": "贷项通知单 Credit note"}
 AGEING = (
@@ -84,7 +83,7 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
         "company": ParagraphStyle("company", parent=base, fontSize=12, leading=15),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5, textColor=GREY),
         "title": ParagraphStyle("title", parent=base, fontSize=17, leading=21, alignment=TA_RIGHT),
-        "number": ParagraphStyle("number", fontName="Courier-Bold", fontSize=12, leading=16, alignment=TA_RIGHT),
+        "number": ParagraphStyle("number", fontName=mono_font(), fontSize=12, leading=16, alignment=TA_RIGHT),
         "cell": base,
         "h2": ParagraphStyle("h2", parent=base, fontSize=10.5, leading=14, spaceBefore=2, spaceAfter=3),
     }
