@@ -385,6 +385,19 @@ def test_the_dealer_home_shows_its_progress_in_active_programmes(app, world, cha
     assert "The period ended on 2026-03-31" in ended and "more for" not in ended
 
 
+def test_a_capped_card_says_what_the_cap_means_and_pushes_no_next_tier(app, world, channel):
+    from portal.platform.timeutil import today
+
+    start = today().replace(day=1)
+    world.rebate_programme("RB-CAP", name="封顶返利", name_en="Capped rebate", period_start=start, cap="15.00",
+                           period_end=start + dt.timedelta(days=27), tiers=[("0", "1"), ("5000", "2")])  # fmt: skip
+    world.sold("SH-001", "P-1", today(), 2, "1000.00")  # 2,000.00 × 1 % = 20.00, capped at 15.00
+    page = text(as_user(app, channel["sh"]).get("/home"))
+    card = page.split('data-rebate-card="RB-CAP"', 1)[1].split("data-rebate-card", 1)[0]
+    assert "15.00" in card and "data-capped" in card and "the most this programme pays a dealer" in card
+    assert "more for" not in card and "20.00" not in card
+
+
 def test_hq_and_region_homes_show_the_rebate_accrued(app, world, channel):
     from portal.platform.timeutil import today
 

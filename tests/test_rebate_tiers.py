@@ -70,6 +70,17 @@ def test_the_cap_limits_the_rebate_per_dealer():
     assert (exactly["rebate"], exactly["capped"]) == (D("200.00"), False)
 
 
+def test_once_capped_no_next_tier_is_pushed():
+    """A capped rebate cannot grow: "x more for tier 2" beside "capped" would promise money the cap forbids."""
+    capped = rebate_for(programme(TWO_TIERS, cap="60.00"), D("6000.00"))  # tier 1 gives 60.00... capped only above
+    assert capped["capped"] is False and capped["next_threshold"] == D("10000")
+    capped = rebate_for(programme(TWO_TIERS, cap="55.00"), D("6000.00"))  # tier 1 gives 60.00 > 55.00
+    assert (capped["rebate"], capped["capped"]) == (D("55.00"), True)
+    assert (capped["next_threshold"], capped["needed"], capped["next_rate"], capped["progress_pct"]) == (
+        None, None, None, 100,
+    )  # fmt: skip
+
+
 def test_rebates_round_to_the_cent_half_up():
     assert rebate_for(programme([("0", "1")]), D("12.50"))["rebate"] == D("0.13")  # 0.125: half up, not to even
     assert rebate_for(programme([("0", "2.5")]), D("1234.50"))["rebate"] == D("30.86")  # 30.8625

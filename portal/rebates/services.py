@@ -60,7 +60,8 @@ def _plain(value: Decimal | None) -> str | None:
 
 
 def rebate_for(programme: RebateProgramme, basis: Decimal) -> dict:
-    """The tier reached by `basis`, the rebate it gives (capped, to the cent, half up) and the way to the next tier."""
+    """The tier reached by `basis`, the rebate it gives (capped, to the cent, half up) and the way to the next tier —
+    none once the rebate is capped, since no tier can then pay more."""
     tiers = sorted(programme.tiers, key=lambda t: t.threshold)
     index = None
     for i, tier in enumerate(tiers):
@@ -79,6 +80,8 @@ def rebate_for(programme: RebateProgramme, basis: Decimal) -> dict:
     following = tiers[index + 1] if index is not None and index + 1 < len(tiers) else None
     if index is None and tiers:
         following = tiers[0]
+    if capped:
+        following = None  # at the cap a higher tier pays nothing more (the basis only grows): nothing to reach for
     if following is None:
         pct = 100
     elif following.threshold <= 0:
