@@ -143,6 +143,26 @@ def test_dealers_see_bands_on_the_catalogue_and_the_new_order_page_never_numbers
         assert "data-hq-available" not in html and "41 available" not in html, url
 
 
+def test_one_availability_for_a_product_on_every_dealer_page(app, world, shop):
+    """The catalogue, "my prices" and the new-order page show the same band for each product (my prices said "from
+    stock" for a product out of stock that the catalogue showed as on request)."""
+    import re
+
+    world.product("NONE-1", list_price="5.00", category="oil", name="无货件")  # a stock product with no stock
+    client = as_user(app, "sh.staff")
+    pages = {url: client.get(url).get_data(as_text=True) for url in ("/products", "/dealers/SH-1/prices",
+                                                                      "/orders/new?q=")}  # fmt: skip
+
+    def band(html: str, sku: str) -> str:
+        row = next(r for r in html.split("<tr") if sku in r)
+        found = re.search(r'data-band="(\w+)"', row)
+        return found.group(1) if found else "build_to_order" if "Built to order" in row else "?"
+
+    for sku, expected in (("OIL-1", "in_stock"), ("FLT-1", "limited"), ("NONE-1", "on_request"),
+                          ("CAR-1", "build_to_order")):  # fmt: skip
+        assert {url: band(html, sku) for url, html in pages.items()} == dict.fromkeys(pages, expected), sku
+
+
 def test_hq_sees_the_numbers_on_the_catalogue(app, shop):
     html = as_user(app, "cm").get("/products").get_data(as_text=True)
     assert "41 available" in html and "3 available" in html
