@@ -2,6 +2,9 @@
 
 Every demo login has the password `demo-pass-2026`. Loading is refused when data is already there
 (use `flask --app portal demo --reset`). Later capabilities extend this module.
+
+The demo never sends e-mail, even with MAIL_SERVER set: the e-mails its story writes (reminders, statements, …) stay
+in the outbox as `suppressed`, and no delivery is queued for them (docs/MAIL.md).
 """
 
 from __future__ import annotations
@@ -80,9 +83,10 @@ def _person(rng: random.Random) -> str:
 
 
 def load(reset: bool = False, echo=print) -> None:
+    from portal.notify.services import mail_suppressed
     from portal.platform.sqlite import writing
 
-    with writing():
+    with writing(), mail_suppressed():
         _load(reset, echo)
 
 

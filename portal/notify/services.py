@@ -1,21 +1,36 @@
 """Sending: in-app notifications and e-mail, both idempotent by a dedupe key. E-mail goes to the outbox
-table in the action's transaction and is delivered after the commit when MAIL_SERVER is configured."""
+table in the action's transaction; after the commit a job delivers it (portal/notify/delivery.py, in the worker)
+when MAIL_SERVER is configured. Inside `mail_suppressed()` (the demo) e-mails are kept but never delivered."""
 
 from __future__ import annotations
 
-import logging
-import smtplib
-from email.message import EmailMessage
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import current_app
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 
+from jobs import enqueue
+from portal.audit.services import record
 from portal.extensions import db
 from portal.notify.models import Notification, OutboxEmail
+from portal.platform.errors import Conflict
 from portal.platform.timeutil import utcnow
-from portal.platform.uow import after_commit
 
-log = logging.getLogger(__name__)
+_suppressed: ContextVar[bool] = ContextVar("portal_mail_suppressed", default=False)
+
+
+@contextmanager
+def mail_suppressed() -> Iterator[None]:
+    """E-mails queued inside are kept in the outbox as `suppressed`: never delivered, never enqueued, whatever
+    MAIL_SERVER says (the demo's made-up dealers must not be mailed, nor a real server's recipients)."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
 
 
 def notify(user, *, kind: str, title: str, body: str, link: str | None, dedupe_key: str) -> bool:
@@ -34,44 +49,44 @@ def notify(user, *, kind: str, title: str, body: str, link: str | None, dedupe_k
 
 
 def queue_email(to: str, subject: str, body: str, dedupe_key: str) -> None:
+    """One outbox e-mail per dedupe key, delivered by a job queued after the commit."""
     if db.session.execute(select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key)).first():
         return
-    db.session.add(OutboxEmail(to_address=to, subject=subject, body=body, dedupe_key=dedupe_key))
+    suppressed = _suppressed.get()
+    status = "suppressed" if suppressed else "pending"
+    mail = OutboxEmail(to_address=to, subject=subject, body=body, dedupe_key=dedupe_key, status=status)
+    db.session.add(mail)
+    if not suppressed:
+        _deliver_after_commit(mail)
+
+
+def _deliver_after_commit(mail: OutboxEmail) -> None:
+    """Queue the delivery of this e-mail once the transaction has committed (nothing to do without MAIL_SERVER:
+    the e-mail waits in the outbox; the worker's sweep delivers whatever is due in any case)."""
     if current_app.config.get("MAIL_SERVER"):
-        app = current_app._get_current_object()
-        after_commit(lambda: deliver_outbox(app))
+        db.session.flush()  # its id
+        enqueue("jobs.mail.deliver", [mail.id])
 
 
-def deliver_outbox(app) -> int:
-    """Send what waits in the outbox through MAIL_SERVER (after the commit that queued it)."""
-    sent = 0
-    with app.app_context():
-        pending = (
-            db.session.execute(
-                select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.error.is_(None)).limit(200)
-            )
-            .scalars()
-            .all()
-        )
-        for mail in pending:
-            msg = EmailMessage()
-            msg["From"], msg["To"], msg["Subject"] = app.config["MAIL_FROM"], mail.to_address, mail.subject
-            msg.set_content(mail.body)
-            try:
-                with smtplib.SMTP(app.config["MAIL_SERVER"], app.config["MAIL_PORT"], timeout=10) as smtp:
-                    smtp.send_message(msg)
-                mail.sent_at = utcnow()
-                sent += 1
-            except (OSError, smtplib.SMTPException) as exc:
-                log.warning("e-mail to %s failed: %s", mail.to_address, exc)
-                mail.error = str(exc)[:500]
-        db.session.commit()
-    return sent
+def resend(actor, mail: OutboxEmail) -> OutboxEmail:
+    """A failed e-mail (every attempt failed) back to pending, with its attempts anew, delivered at once by a job
+    (same Message-ID). Only a failed one: the UPDATE checks it, so two resends at the same time send it once."""
+    before = {"status": mail.status, "attempts": mail.attempts}
+    changed = db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == mail.id, OutboxEmail.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise Conflict(_("Only an e-mail whose attempts all failed can be sent again."), code="not_failed")
+    db.session.refresh(mail)
+    record(actor, "email.resend", "email", str(mail.id), before=before, after={"status": "pending", "attempts": 0})
+    _deliver_after_commit(mail)
+    return mail
 
 
 def unread_count(user_id: int) -> int:
-    from sqlalchemy import func
-
     return db.session.execute(
         select(func.count())
         .select_from(Notification)

@@ -1,18 +1,29 @@
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import update
 
 from portal.extensions import db
-from portal.notify.api import own_notifications
-from portal.notify.models import Notification, OutboxEmail
+from portal.notify import services
+from portal.notify.api import outbox_query, own_notifications
+from portal.notify.models import EMAIL_STATUSES, Notification, OutboxEmail
 from portal.platform.auth import requires
-from portal.platform.tenancy import current_scope
+from portal.platform.errors import Conflict
+from portal.platform.tenancy import current_scope, not_tenant_route
 from portal.platform.timeutil import utcnow
 from portal.platform.web import list_page
 
 bp = Blueprint("notify", __name__)
+
+EMAIL_STATUS_LABELS = {
+    "pending": _l("Waiting"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed"),
+    "suppressed": _l("Not sent (demo data)"),
+}
 
 
 @bp.route("/notifications")
@@ -35,6 +46,28 @@ def read_all():
 @bp.route("/outbox")
 @requires("outbox.read")
 def outbox():
-    """E-mails the portal sent or holds (without MAIL_SERVER, the demo keeps them here)."""
-    stmt = current_scope().select(OutboxEmail).order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
-    return render_template("notify/outbox.html", page=list_page(stmt))
+    """E-mails the portal sent or will send, with their delivery state; failed ones can be sent again."""
+    status = request.args.get("status")
+    status = status if status in EMAIL_STATUSES else None
+    return render_template(
+        "notify/outbox.html",
+        page=list_page(outbox_query(status)),
+        status=status,
+        mail_server=bool(current_app.config.get("MAIL_SERVER")),
+        EMAIL_STATUS_LABELS=EMAIL_STATUS_LABELS,
+    )
+
+
+@bp.route("/outbox/<int:email_id>/resend", methods=["POST"])
+@requires("outbox.read")
+@not_tenant_route("outbox e-mails are HQ's: the scope shows them to HQ roles only")
+def resend(email_id):
+    """A failed e-mail back to pending; the worker sends it (the request itself never talks to the mail server)."""
+    mail = current_scope().get_or_404(OutboxEmail, id=email_id)
+    try:
+        services.resend(current_user, mail)
+    except Conflict as exc:
+        flash(exc.message, "warning")
+    else:
+        flash(_("The e-mail to %(to)s will be sent again.", to=mail.to_address), "success")
+    return redirect(url_for("notify.outbox", status=request.args.get("status")))
