@@ -127,7 +127,9 @@ def run_cron() -> None:
     from rq.cron import CronScheduler
 
     from jobs import QUEUE_NAME, check_interrupted_jobs, redis_connection
+    from jobs.mail import SWEEP_TIMEOUT, sweep
     from jobs.overdue import scheduled_scan
+    from jobs.retention import scheduled_purge
     from jobs.statements import scheduled_monthly_run
     from portal import create_app
 
@@ -137,6 +139,8 @@ def run_cron() -> None:
         (scheduled_scan, "PORTAL_OVERDUE_SCAN_CRON", 3600, "daily-overdue-scan"),
         (scheduled_monthly_run, "PORTAL_STATEMENT_RUN_CRON", 3600, "monthly-statement-run"),
         (check_interrupted_jobs, "PORTAL_JOB_CHECK_CRON", 600, "interrupted-jobs-check"),
+        (sweep, "PORTAL_MAIL_SWEEP_CRON", SWEEP_TIMEOUT, "mail-sweep"),
+        (scheduled_purge, "PORTAL_UPLOAD_PURGE_CRON", 600, "upload-purge"),
     )
     for func, cron_setting, timeout, name in schedule:
         scheduler.register(func, QUEUE_NAME, cron=app.config[cron_setting], job_timeout=timeout, name=name)

@@ -18,7 +18,16 @@
 | PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
 | PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
 | PORTAL_OVERDUE_SCAN_CRON | 0 18 * * * | when the daily overdue scan runs (cron, UTC; 02:00 Shanghai) |
-| MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25, portal@localhost | SMTP for e-mail notifications |
+| MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25 (465 with MAIL_USE_SSL), portal@localhost | SMTP for e-mails |
+| MAIL_USERNAME, MAIL_PASSWORD | unset | SMTP login (AUTH), when the server wants one |
+| MAIL_USE_TLS / MAIL_USE_SSL | 0 / 0 | STARTTLS on a plain connection / TLS from the start (SMTPS); not both |
+| MAIL_TLS_CA_FILE | unset (the system's CAs) | PEM file of the CA(s) that signed the mail server's certificate |
+| MAIL_TIMEOUT | 30 | seconds of silence from the mail server before an attempt fails |
+| MAIL_MAX_ATTEMPTS | 6 | attempts per e-mail before it is marked failed (resend from /outbox) |
+| MAIL_RETRY_SECONDS | 60 | wait after the first failed attempt; each further wait is four times longer |
+| PORTAL_MAIL_SWEEP_CRON | * * * * * | when the worker delivers what is due in the outbox (cron, UTC) |
+| PORTAL_UPLOAD_RETENTION_DAYS | 90 | uploaded import files are deleted this many days after upload (0: kept) |
+| PORTAL_UPLOAD_PURGE_CRON | 30 19 * * * | when the worker deletes expired uploads (cron, UTC; 03:30 Shanghai) |
 | PORTAL_BUILD_STAGES | scheduled,body,paint,assembly,inspection,completed | factory stages in order (§4) |
 | PORTAL_VIN_WMI | LDP | World Manufacturer Identifier: the first 3 characters of every VIN |
 | PORTAL_ETA_WINDOW_DAYS | 90 | stage transitions completed within this many days feed the ETA medians |
@@ -122,9 +131,21 @@ class Config:
         self.BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).parent / "translations")
         self.LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
         self.BOOTSTRAP_SERVE_LOCAL = True
+        # e-mail (docs/MAIL.md): delivered by the worker from the outbox table
         self.MAIL_SERVER = env.get("MAIL_SERVER") or None
-        self.MAIL_PORT = int(env.get("MAIL_PORT", "25"))
+        self.MAIL_USE_TLS = _bool(env.get("MAIL_USE_TLS"))
+        self.MAIL_USE_SSL = _bool(env.get("MAIL_USE_SSL"))
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            raise ConfigError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the start) exclude each other")
+        self.MAIL_PORT = int(env.get("MAIL_PORT") or (465 if self.MAIL_USE_SSL else 25))
         self.MAIL_FROM = env.get("MAIL_FROM", "portal@localhost")
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_TLS_CA_FILE = env.get("MAIL_TLS_CA_FILE") or None
+        self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", "30"))
+        self.MAIL_MAX_ATTEMPTS = int(env.get("MAIL_MAX_ATTEMPTS", "6"))
+        self.MAIL_RETRY_SECONDS = float(env.get("MAIL_RETRY_SECONDS", "60"))
+        self.PORTAL_MAIL_SWEEP_CRON = env.get("PORTAL_MAIL_SWEEP_CRON", "* * * * *")
         # build-line tracking (PRODUCT.md §4)
         self.PORTAL_BUILD_STAGES = env.get("PORTAL_BUILD_STAGES", "scheduled,body,paint,assembly,inspection,completed")
         self.PORTAL_VIN_WMI = env.get("PORTAL_VIN_WMI", "LDP")
@@ -138,6 +159,8 @@ class Config:
         self.PORTAL_WORKER_HEARTBEAT_SECONDS = float(env.get("PORTAL_WORKER_HEARTBEAT_SECONDS", "10"))
         self.PORTAL_JOB_LOST_GRACE_SECONDS = float(env.get("PORTAL_JOB_LOST_GRACE_SECONDS", "60"))
         self.PORTAL_JOB_CHECK_CRON = env.get("PORTAL_JOB_CHECK_CRON", "*/10 * * * *")
+        self.PORTAL_UPLOAD_RETENTION_DAYS = int(env.get("PORTAL_UPLOAD_RETENTION_DAYS", "90"))
+        self.PORTAL_UPLOAD_PURGE_CRON = env.get("PORTAL_UPLOAD_PURGE_CRON", "30 19 * * *")
         self.PORTAL_PDF_FONT = env.get("PORTAL_PDF_FONT") or None
         self.PORTAL_COMPANY_NAME = env.get("PORTAL_COMPANY_NAME", "DRP Motors Co., Ltd. 德锐普汽车有限公司")
         self.PORTAL_COMPANY_ADDRESS = env.get(
