@@ -271,6 +271,7 @@ def tracked(fn):
         from sqlalchemy import select
 
         from portal.background.models import JobRecord
+        from portal.background.services import failure_message
         from portal.extensions import db
         from portal.platform.timeutil import utcnow
 
@@ -293,12 +294,14 @@ def tracked(fn):
                 record.progress_total = meta.get("total", 1)
                 record.progress_done = meta.get("done", record.progress_total)
                 return result
-        except Exception as exc:
-            log.exception("job %s failed", record_id)
+        except Exception:
+            log.exception("job %s failed", record_id)  # the exception and its trace go to the log, never to users
             with job_context():
                 record = db.session.get(JobRecord, record_id)
                 if record is not None:
-                    record.status, record.error, record.finished_at = "failed", str(exc)[:2000], utcnow()
+                    with _locale_of(record):
+                        record.error = failure_message(record)
+                    record.status, record.finished_at = "failed", utcnow()
             raise
 
     return run

@@ -1,4 +1,4 @@
-"""Imports as jobs: the bank file of payments."""
+"""Imports as jobs: the bank file of payments (CSV or XLSX, kept as imports/<job id>.<kind>)."""
 
 from __future__ import annotations
 
@@ -14,5 +14,5 @@ def run_payment_import(record, path: str):
     from portal.extensions import db
 
     actor = db.session.get(User, record.started_by_id) if record.started_by_id else None
-    text = Path(path).read_text(encoding="utf-8-sig")
-    return import_payments(actor, text, progress=report_progress)
+    file = Path(path)
+    return import_payments(actor, file.read_bytes(), file.name, progress=report_progress)

@@ -1,4 +1,5 @@
-"""Sell-through import as a job: the dealer's CSV file, applied whole or not at all."""
+"""Sell-through import as a job: the dealer's CSV or XLSX file (kept as imports/<job id>.<kind>), applied whole or
+not at all."""
 
 from __future__ import annotations
 
@@ -15,5 +16,5 @@ def run_sell_through_import(record, path: str):
 
     actor = db.session.get(User, record.started_by_id) if record.started_by_id else None
     dealer = db.session.get(Dealer, record.dealer_id)
-    text = Path(path).read_text(encoding="utf-8-sig")
-    return import_lines(actor, dealer, text, job_id=record.id, progress=report_progress)
+    file = Path(path)
+    return import_lines(actor, dealer, file.read_bytes(), file.name, job_id=record.id, progress=report_progress)

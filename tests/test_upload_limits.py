@@ -1,6 +1,7 @@
-"""Uploads (bank file, sell-through, products; API and browser): CSV only — a .csv name and text content — and at
-most PORTAL_MAX_UPLOAD_MB (16 MB): a larger request is 413, JSON in the documented error shape under /api/ and a page
-saying the limit elsewhere. Nothing is queued or written for a refused file."""
+"""Uploads (bank file, sell-through, products; API and browser): CSV — a .csv name and text content — or, for the
+bank file and the sell-through (tests/test_import_files.py), an XLSX workbook; and at most PORTAL_MAX_UPLOAD_MB
+(16 MB): a larger request is 413, JSON in the documented error shape under /api/ and a page saying the limit
+elsewhere. Nothing is queued or written for a refused file."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ UPLOADS = [
     ("/api/v1/sell-through/import", "/sell-through/import", "staff"),
     ("/api/v1/products/import", "/products/import", "channel"),
 ]
+WORKBOOKS = {"/api/v1/payments/import", "/api/v1/sell-through/import"}  # they take XLSX as well
+NOT_A_WORKBOOK = "The file is not a readable XLSX workbook."
 
 
 @pytest.fixture
@@ -42,18 +45,23 @@ def post_file(client, path, data: bytes, name: str, headers=None, **extra):
 
 @pytest.mark.parametrize("api,page,who", UPLOADS)
 @pytest.mark.parametrize(
-    "data,name,message",
+    "data,name,message,workbook_message",
     [
-        (BANK.encode(), "bank.xlsx", "Only CSV files (.csv) can be uploaded."),
-        (BANK.encode(), "bank", "Only CSV files (.csv) can be uploaded."),
-        (XLSX, "bank.csv", 'This is not a CSV text file. Save the sheet as "CSV UTF-8" and upload that file.'),
-        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "bank.csv", "This is not a CSV text file."),
-        (b"dealer_code,amount\x00\x00\x01\nSH-1,1", "bank.csv", "This is not a CSV text file."),
-        (b"\xff\xfe" + BANK.encode("utf-16-le"), "bank.csv", "UTF-8"),
+        (BANK.encode(), "bank.xlsx", "Only CSV files (.csv) can be uploaded.",
+         "The file is named as an Excel workbook but is not one"),
+        (BANK.encode(), "bank", "Only CSV files (.csv) can be uploaded.",
+         "Only CSV (.csv) or Excel (.xlsx) files can be uploaded."),
+        (XLSX, "bank.csv", 'This is not a CSV text file. Save the sheet as "CSV UTF-8" and upload that file.',
+         NOT_A_WORKBOOK),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "bank.csv", "This is not a CSV text file.", None),
+        (b"dealer_code,amount\x00\x00\x01\nSH-1,1", "bank.csv", "This is not a CSV text file.", None),
+        (b"\xff\xfe" + BANK.encode("utf-16-le"), "bank.csv", "UTF-8", None),
     ],
-)
+)  # fmt: skip
 def test_the_api_refuses_anything_but_a_csv_in_the_error_shape(client, world, people, api, page, who, data, name,
-                                                               message):  # fmt: skip
+                                                               message, workbook_message):  # fmt: skip
+    if api in WORKBOOKS:
+        message = workbook_message or message
     resp = post_file(client, api, data, name, world.auth(people[who]))
     assert resp.status_code == 422, resp.get_json()
     error = resp.get_json()["error"]
@@ -66,10 +74,16 @@ def test_the_browser_form_says_what_is_wrong_and_queues_nothing(client, world, p
     login(client, people[who])
     csrf = page_csrf(client, page)
     resp = post_file(client, page, XLSX, "bank.xlsx", csrf_token=csrf)
-    assert resp.status_code == 303 and resp.headers["Location"].endswith(page)  # back to the form
-    html = client.get(page).get_data(as_text=True)
-    assert "Only CSV files (.csv) can be uploaded." in html and 'type="file"' in html
-    resp = post_file(client, page, XLSX, "bank.csv", csrf_token=csrf)
+    if api in WORKBOOKS:  # the view opens the workbook and answers the form with what is wrong with it
+        assert resp.status_code == 422
+        html = resp.get_data(as_text=True)
+        assert NOT_A_WORKBOOK in html and 'type="file"' in html
+        resp = post_file(client, page, b"%PDF-1.7\n", "bank.csv", csrf_token=csrf)
+    else:
+        assert resp.status_code == 303 and resp.headers["Location"].endswith(page)  # back to the form
+        html = client.get(page).get_data(as_text=True)
+        assert "Only CSV files (.csv) can be uploaded." in html and 'type="file"' in html
+        resp = post_file(client, page, XLSX, "bank.csv", csrf_token=csrf)
     assert resp.status_code == 303
     assert "This is not a CSV text file." in client.get(page).get_data(as_text=True)
     assert world.count(JobRecord) == 0

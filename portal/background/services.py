@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.background.models import JobRecord
@@ -77,6 +78,12 @@ def check_interrupted(record: JobRecord) -> bool:
     locked.status, locked.finished_at = "failed", utcnow()
     locked.error = reason + INTERRUPTED_HINT.get(locked.kind, " Start it again.")
     return True
+
+
+def failure_message(record: JobRecord) -> str:
+    """What users see of a job that raised an exception: never its text (SQL and its parameters, paths, a trace),
+    but the job's id, under which the log has the exception in full."""
+    return _("An unexpected error stopped the job (reference %(id)s); nothing of it was saved.", id=record.id)
 
 
 def check_all_interrupted() -> int:

@@ -38,11 +38,7 @@ class CreditNoteForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(
-        _l("Bank file (CSV)"),
-        validators=[FileRequired()],
-        description=_l("Columns: dealer_code, amount, received_on (YYYY-MM-DD), reference."),
-    )
+    file = FileField(_l("Bank file (CSV or XLSX)"), validators=[FileRequired()])
 
 
 class LimitForm(FlaskForm):

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.background.services import start_job
-from portal.credit import reports, services
+from portal.credit import imports, reports, services
 from portal.credit.forms import (
     ApplyForm,
     CreditNoteForm,
@@ -26,10 +26,12 @@ from portal.credit.forms import (
 from portal.credit.models import Application, CreditIncrease, CreditLimitChange, DealerCredit, LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
+from portal.platform import files
 from portal.platform.auth import can, requires
 from portal.platform.errors import DomainError, Forbidden, Invalid
 from portal.platform.money import ZERO, money, parse_money
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.security import accepts_workbooks
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, as_choices, export_response, parse_date_arg, render_form
 
@@ -126,7 +128,7 @@ def overdue_scan():
 @requires("ledger.read")
 @tenant_route("dealer")
 def ledger(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     date_to = parse_date_arg("to")
     date_from = parse_date_arg("from", (date_to or today()) - dt.timedelta(days=365))
     type_ = request.args.get("type") if request.args.get("type") in ("invoice", "payment", "credit_note") else None
@@ -157,7 +159,7 @@ def ledger(code):
 @requires("credit.read")
 @tenant_route("dealer")
 def credit(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     forms = {
         "limit": LimitForm(prefix="limit"),
         "increase": IncreaseForm(prefix="inc"),
@@ -319,6 +321,7 @@ def credit_note_new():
 
 
 @bp.route("/payments/import", methods=["GET", "POST"])
+@accepts_workbooks
 @requires("payments.write")
 def payment_import():
     from portal.credit.api import queue_payment_import
@@ -331,7 +334,15 @@ def payment_import():
             apply_errors(form, exc)
         else:
             return redirect(url_for("jobs.detail", job_id=record.id))
-    return render_form("credit/posting_form.html", form, form=form, title=_("Import a bank file"), upload=True)
+    return render_form("credit/payment_import.html", form, form=form, columns=imports.COLUMNS)
+
+
+@bp.route("/payments/import/template.csv")
+@requires("payments.write")
+def payment_import_template():
+    """The bank file's CSV template: English headers, or Chinese ones with `?headers=zh`."""
+    chinese = request.args.get("headers") == "zh"
+    return files.template_download(imports.COLUMNS, imports.EXAMPLE, "payments", chinese)
 
 
 # ------------------------------------------------------------------ one entry, its applications

@@ -18,11 +18,13 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.inventory import dealer_stock, sellthrough
 from portal.inventory.dealer_stock import AGE_BUCKETS
-from portal.inventory.imports import COLUMNS, TEMPLATE, _parse_row
+from portal.inventory.imports import COLUMNS, EXAMPLE, _parse_row
 from portal.inventory.models import CUSTOMER_TYPES, DealerStockMove
 from portal.platform.auth import can, requires
 from portal.platform.errors import Forbidden, Invalid
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.files import template_download
+from portal.platform.security import accepts_workbooks
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg, render_form
 from portal.production.models import Unit
@@ -60,7 +62,7 @@ class EntryForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired()])
+    file = FileField(_l("File (CSV or XLSX)"), validators=[FileRequired()])
 
 
 def _own_dealer() -> Dealer:
@@ -85,7 +87,7 @@ def my_stock():
 @requires("dealer_stock.read")
 @tenant_route("dealer")
 def dealer_stock_page(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     as_of = parse_date_arg("as_of")
     if as_of is not None and as_of > today():
         as_of = None
@@ -256,6 +258,7 @@ def sellthrough_new():
 
 
 @bp.route("/sell-through/import", methods=["GET", "POST"])
+@accepts_workbooks
 @requires("sellthrough.write")
 def sellthrough_import():
     from portal.inventory.api import queue_import
@@ -276,8 +279,5 @@ def sellthrough_import():
 @bp.route("/sell-through/import/template.csv")
 @requires("sellthrough.write")
 def sellthrough_template():
-    return Response(
-        "\ufeff" + TEMPLATE,
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=sell-through-template.csv"},
-    )
+    """The import's CSV template: English headers, or Chinese ones with `?headers=zh`."""
+    return template_download(COLUMNS, EXAMPLE, "sell-through", request.args.get("headers") == "zh")

@@ -11,9 +11,11 @@
 - **Uploads**: the request size is capped by `MAX_CONTENT_LENGTH` (`PORTAL_MAX_UPLOAD_MB`); a larger request is
   answered 413 — JSON in the documented error shape under /api/, a page saying the limit elsewhere. Every uploaded
   file must be a CSV: a `.csv` name and text content (no NUL or other control bytes, none of the signatures of
-  spreadsheets, archives, PDFs or images). The check runs before the view for signed-in callers (an anonymous
-  upload is left to the view, which refuses it as it refuses any anonymous call); the views still read the text
-  as UTF-8 and check the columns themselves.
+  spreadsheets, archives, PDFs or images) — or, for a view marked `@accepts_workbooks` (the bank file and the
+  sell-through imports), also an XLSX workbook (a `.xlsx` name, or any ZIP archive, which the view opens; an old
+  `.xls` reaches the view, which says to save it as .xlsx). The check runs before the view for signed-in callers
+  (an anonymous upload is left to the view, which refuses it as it refuses any anonymous call); the views still
+  read the file and check the columns themselves.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 HSTS = "max-age=31536000; includeSubDomains"
 
 ALLOWED_UPLOAD_SUFFIXES = (".csv",)
+# Where workbooks are accepted: an XLSX (a ZIP archive) is read; an old or password-protected workbook (.xls, OLE2)
+# reaches the view too, which says to save it as .xlsx.
+WORKBOOK_UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xls")
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 SNIFF_BYTES = 8192
 # Signatures of files people upload by mistake instead of a CSV: xlsx/zip, xls (OLE2), PDF, images, gzip, 7z, rar.
 BINARY_SIGNATURES = (
@@ -78,16 +84,29 @@ def security_headers(response):
     return response
 
 
-def upload_problem(upload) -> str | None:
-    """Why this uploaded file is not acceptable as a CSV, or None. Reads the head and rewinds the stream."""
+def accepts_workbooks(view):
+    """Mark a view whose uploads may be XLSX workbooks as well as CSV files (it reads them with
+    portal.platform.files)."""
+    view.accepts_workbooks = True
+    return view
+
+
+def upload_problem(upload, *, workbooks: bool = False) -> str | None:
+    """Why this uploaded file is not acceptable as a CSV (or, with `workbooks`, as a CSV or an XLSX workbook), or
+    None. Reads the head and rewinds the stream."""
     name = upload.filename or ""
-    if PurePosixPath(name.replace("\\", "/")).suffix.lower() not in ALLOWED_UPLOAD_SUFFIXES:
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    if workbooks and suffix not in WORKBOOK_UPLOAD_SUFFIXES:
+        return _("Only CSV (.csv) or Excel (.xlsx) files can be uploaded.")
+    if not workbooks and suffix not in ALLOWED_UPLOAD_SUFFIXES:
         return _("Only CSV files (.csv) can be uploaded.")
     stream = upload.stream
     head = stream.read(SNIFF_BYTES)
     stream.seek(0)
     if not head:
         return None  # an empty file: the view says so in its own words
+    if workbooks and head.startswith(WORKBOOK_SIGNATURES):
+        return None  # a workbook: the view opens it and says what is wrong with it, if anything
     if head.startswith(BINARY_SIGNATURES) or any(b in _CONTROL for b in head):
         return _('This is not a CSV text file. Save the sheet as "CSV UTF-8" and upload that file.')
     return None
@@ -98,10 +117,11 @@ def check_uploads():
     if not request.files or not current_user.is_authenticated:
         return None
     problems: dict[str, list[str]] = {}
+    workbooks = getattr(current_app.view_functions.get(request.endpoint or ""), "accepts_workbooks", False)
     for field, upload in request.files.items(multi=True):
         if not upload.filename:
             continue  # an empty file input: the form's own validators answer
-        problem = upload_problem(upload)
+        problem = upload_problem(upload, workbooks=workbooks)
         if problem:
             problems.setdefault(field, []).append(problem)
     if not problems:
@@ -111,7 +131,7 @@ def check_uploads():
 
     db.session.rollback()
     if is_api_request():
-        return error_response(422, "validation_error", "The input is not valid; see fields.", problems)
+        return error_response(422, "validation_error", _("The input is not valid; see fields."), problems)
     for messages in problems.values():
         for message in messages:
             flash(message, "danger")
@@ -132,9 +152,8 @@ def handle_too_large(err: RequestEntityTooLarge):
     db.session.rollback()
     limit = max_upload_mb()
     if is_api_request():
-        return error_response(
-            413, "payload_too_large", f"The request is larger than {limit} MB; split the file and send the parts."
-        )
+        message = _("The request is larger than %(n)s MB; split the file and send the parts.", n=limit)
+        return error_response(413, "payload_too_large", message)
     return _page(
         413,
         _("File too large"),
