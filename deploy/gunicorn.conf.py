@@ -49,3 +49,48 @@ worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 # Request limits (the portal itself refuses bodies over PORTAL_MAX_UPLOAD_MB with a 413 of its own).
 limit_request_line = 8190
 limit_request_fields = 100
+
+# A client that sends less than its Content-Length and waits must not hold a sync worker until `timeout` kills it
+# (gunicorn then answers its own HTML 500): a read of the request body that gets nothing from the client for this long
+# fails, and the portal answers 400 `bad_request` in its error shape. Only reads: the answer is written without it, so
+# a slow download still completes. nginx in front buffers whole bodies (client_body_timeout), so there this only guards
+# gunicorn exposed directly. Like nginx's, it bounds the longest silence, not the request's total duration.
+body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", "10"))
+
+
+class _BoundedBody:
+    """The request body (wsgi.input) whose every read waits at most body_timeout for the client's socket."""
+
+    def __init__(self, body, sock):
+        self._body, self._sock = body, sock
+
+    def _bounded(self, read, size):
+        before = self._sock.gettimeout()
+        self._sock.settimeout(body_timeout)
+        try:
+            return read(size)  # a silent client: TimeoutError, which the app (werkzeug) turns into a 400
+        finally:
+            self._sock.settimeout(before)
+
+    def read(self, size=None):
+        return self._bounded(self._body.read, size)
+
+    def readline(self, size=None):
+        return self._bounded(self._body.readline, size)
+
+    def readlines(self, size=None):
+        return self._bounded(self._body.readlines, size)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def post_worker_init(worker):
+    """Every request body is read through _BoundedBody (gunicorn puts the client socket in the environ)."""
+    app = worker.wsgi
+
+    def bounded_reads(environ, start_response):
+        environ["wsgi.input"] = _BoundedBody(environ["wsgi.input"], environ["gunicorn.socket"])
+        return app(environ, start_response)
+
+    worker.wsgi = bounded_reads

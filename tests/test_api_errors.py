@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from portal.audit.models import AuditEntry
@@ -123,3 +125,46 @@ def test_an_id_too_large_for_the_database_is_a_404(client, world, hq):
                 "/api/v1/entries/5107198351", "/api/v1/notifications/2147483648/read"):  # fmt: skip
         response = client.post(url, headers=hq) if url.endswith("/read") else client.get(url, headers=hq)
         assert _error(response, 404)["code"] == "not_found"
+
+
+def test_the_top_level_message_is_in_the_callers_language(app, client, world, monkeypatch):
+    """The message of every error answer is in the requester's language, like the field messages (it was English in a
+    Chinese session): the user's own language with a token or a session, the browser's before login."""
+    from portal.dealers import services
+    from tests.conftest import login
+
+    world.region("RX")
+    zh = world.auth(world.user("channel_manager", locale="zh_CN"))
+    en = world.auth(world.user("channel_manager", locale="en"))
+    zh_staff = world.auth(world.user("dealer_staff", locale="zh_CN"))
+    monkeypatch.setattr(services, "dealers_query", lambda *a, **k: 1 / 0)
+
+    def answers(auth: dict, staff: dict, anonymous: dict) -> list[tuple[int, str, str]]:
+        calls = [
+            client.get("/api/v1/dealers/NOPE", headers=auth),  # the scope's 404
+            client.get("/api/v1/no-such-thing", headers=auth),  # routing's 404
+            client.delete("/api/v1/dealers", headers=auth),  # 405
+            client.post("/api/v1/dealers", data='{"code": ', content_type="application/json", headers=auth),
+            client.post("/api/v1/dealers", json={**GOOD, "region_code": "NOWHERE"}, headers=auth),  # 422, the service
+            client.post("/api/v1/dealers", json={"code": "X-1"}, headers=auth),  # 422, the schema
+            client.post("/api/v1/dealers", json=GOOD, headers=staff),  # 403
+            client.get("/api/v1/dealers", headers=anonymous),  # 401
+            client.get("/api/v1/dealers", headers=auth),  # 500
+        ]
+        return [(r.status_code, r.get_json()["error"]["code"], r.get_json()["error"]["message"]) for r in calls]
+
+    chinese = answers(zh, zh_staff, {"Accept-Language": "zh-CN,zh;q=0.9"})
+    english = answers(en, world.auth(world.user("dealer_staff", locale="en")), {})
+    assert [(s, c) for s, c, _m in chinese] == [(s, c) for s, c, _m in english] == [
+        (404, "not_found"), (404, "not_found"), (405, "method_not_allowed"), (400, "malformed_json"),
+        (422, "validation_error"), (422, "validation_error"), (403, "forbidden"), (401, "unauthorized"),
+        (500, "internal_error")]  # fmt: skip
+    assert chinese[0][2] == "未找到 Dealer。" and english[0][2] == "Dealer not found."
+    assert chinese[4][2] == "输入无效，请查看各字段的说明。" and english[4][2] == "The input is not valid; see fields."
+    for (_s, _c, message_zh), (_s2, _c2, message_en) in zip(chinese, english, strict=True):
+        assert re.search(r"[\u4e00-\u9fff]", message_zh), message_zh
+        assert message_en.isascii() and message_en != message_zh, message_en
+
+    login(client, world.user("hq_admin", locale="zh_CN"))
+    csrf = client.post("/api/v1/regions", json={"code": "R2", "name": "x"}).get_json()["error"]
+    assert csrf["code"] == "csrf_failed" and csrf["message"].startswith("CSRF 令牌缺失或无效")

@@ -128,7 +128,19 @@ def _channel(world) -> dict:
         "dispute": dispute,
         "notifications": notifications,
         "jobs": {role: world.job(username) for role, username in users.items()},
+        "email": world.run(_failed_email),
     }
+
+
+def _failed_email() -> int:
+    """An outbox e-mail whose every attempt failed (finance and HQ may send it again)."""
+    from portal.notify.models import OutboxEmail
+
+    email = OutboxEmail(to_address="fz@dealer.example.cn", subject="t", body="b", dedupe_key="fuzz:email",
+                        status="failed", attempts=6, last_error="550 no such user")  # fmt: skip
+    db.session.add(email)
+    db.session.flush()
+    return email.id
 
 
 def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
@@ -139,6 +151,7 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         "application_id": data["application"],
         "job_id": data["jobs"].get(caller, "00000000-0000-0000-0000-000000000000"),
         "notification_id": data["notifications"].get(caller, 1),
+        "email_id": data["email"],
         "sku": "OIL-1",
         "price_list_id": data["price_list"],
         "query": data["serial"],

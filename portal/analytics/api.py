@@ -15,7 +15,6 @@ from portal.platform.tenancy import current_scope
 from portal.platform.timeutil import today
 
 blp = api_blueprint("api_analytics", __name__, "Channel analytics")
-_SECURITY = [{"bearer": []}]
 
 
 def period(args) -> tuple:
@@ -28,7 +27,6 @@ def period(args) -> tuple:
 @requires("analytics.read")
 @blp.arguments(ChannelFlowQuerySchema, location="query")
 @blp.response(200, ChannelFlowSchema)
-@blp.doc(security=_SECURITY)
 def channel_flow(args):
     """Sell-in, sell-through, dealer stock, sell-through rate, days of inventory and cash received for a period,
     grouped by any ordered combination of region, dealer, category, product and month (HQ; region managers: their
@@ -44,7 +42,6 @@ def channel_flow(args):
 @requires("analytics.read")
 @blp.arguments(PriceMonitoringQuerySchema, location="query")
 @blp.response(200, PriceMonitoringSchema)
-@blp.doc(security=_SECURITY)
 def price_monitoring(args):
     """Sell-through below the product's floor (min_resale_price) per dealer and product, with the gap."""
     date_from, date_to = period(args)

@@ -19,6 +19,10 @@ class GroupBy(fields.Field):
         )
         super().__init__(**kwargs)
 
+    def _serialize(self, value, attr, obj, **kwargs):
+        """The list as it is sent ("region,month"): the document's default is a string like the parameter."""
+        return None if value is None else ",".join(value)
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("A comma-separated list.")

@@ -36,7 +36,6 @@ class AuditEntrySchema(Schema):
 @requires("audit.read")
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, page_of(AuditEntrySchema))
-@blp.doc(security=[{"bearer": []}])
 def list_audit(args):
     """Every state-changing action, newest first (hq_admin)."""
     page, per_page = args.pop("page"), args.pop("per_page")

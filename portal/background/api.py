@@ -31,7 +31,6 @@ class JobSchema(Schema):
 @requires("jobs.read")
 @tenant_route("job")
 @blp.response(200, JobSchema)
-@blp.doc(security=[{"bearer": []}])
 def get_job(job_id):
     """A job's status and progress (whoever started it, and HQ)."""
     return job_state(current_scope().get_or_404(JobRecord, id=job_id))

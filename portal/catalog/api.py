@@ -26,11 +26,10 @@ from portal.extensions import db
 from portal.platform.api import PageArgs, api_blueprint, page_of, paginate
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid, NotFound
-from portal.platform.tenancy import current_scope, not_tenant_route, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.timeutil import today
 
 blp = api_blueprint("api_catalog", __name__, "Catalogue and price policies")
-_SECURITY = [{"bearer": []}]
 
 
 def products_query(scope, q=None, category=None, active=None):
@@ -53,7 +52,6 @@ def products_query(scope, q=None, category=None, active=None):
 @requires("catalog.read")
 @blp.arguments(ProductQuerySchema, location="query")
 @blp.response(200, page_of(ProductSchema))
-@blp.doc(security=_SECURITY)
 def list_products(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     scope = current_scope()
@@ -66,7 +64,6 @@ def list_products(args):
 @requires("catalog.write")
 @blp.arguments(ProductCreateSchema)
 @blp.response(201, ProductSchema)
-@blp.doc(security=_SECURITY)
 def create_product(body):
     return services.create_product(current_user, body)
 
@@ -75,7 +72,6 @@ def create_product(body):
 @requires("catalog.read")
 @not_tenant_route("products are the whole channel's catalogue; inactive ones are hidden from dealers by the scope")
 @blp.response(200, ProductSchema)
-@blp.doc(security=_SECURITY)
 def get_product(sku):
     return current_scope().get_or_404(Product, sku=sku)
 
@@ -85,7 +81,6 @@ def get_product(sku):
 @not_tenant_route("products belong to HQ, not to a dealer")
 @blp.arguments(ProductUpdateSchema)
 @blp.response(200, ProductSchema)
-@blp.doc(security=_SECURITY)
 def update_product(body, sku):
     return services.update_product(current_user, current_scope().get_or_404(Product, sku=sku), body)
 
@@ -103,7 +98,6 @@ class ImportResultSchema(Schema):
 @requires("catalog.write")
 @blp.arguments(ImportSchema, location="files")
 @blp.response(200, ImportResultSchema)
-@blp.doc(security=_SECURITY)
 def import_products(files):
     """CSV with sku, name, name_en, category, unit, list_price, tax_rate, min_resale_price, build_to_order,
     lead_time_days, active: creates or updates, whole file or nothing."""
@@ -119,7 +113,6 @@ def import_products(files):
 @requires("prices.manage")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(PriceListSchema))
-@blp.doc(security=_SECURITY)
 def list_price_lists(args):
     stmt = current_scope().select(PriceList).order_by(PriceList.id.desc())
     return paginate(stmt, args["page"], args["per_page"])
@@ -129,7 +122,6 @@ def list_price_lists(args):
 @requires("prices.manage")
 @blp.arguments(PriceListCreateSchema)
 @blp.response(201, PriceListSchema)
-@blp.doc(security=_SECURITY)
 def create_price_list(body):
     return services.save_price_list(current_user, body)
 
@@ -138,7 +130,6 @@ def create_price_list(body):
 @requires("prices.manage")
 @not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
 @blp.response(200, PriceListSchema)
-@blp.doc(security=_SECURITY)
 def get_price_list(price_list_id):
     return current_scope().get_or_404(PriceList, id=price_list_id)
 
@@ -148,7 +139,6 @@ def get_price_list(price_list_id):
 @not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
 @blp.arguments(PriceListUpdateSchema)
 @blp.response(200, PriceListSchema)
-@blp.doc(security=_SECURITY)
 def update_price_list(body, price_list_id):
     return services.save_price_list(current_user, body, current_scope().get_or_404(PriceList, id=price_list_id))
 
@@ -174,8 +164,7 @@ def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
 @tenant_route("dealer")
 @blp.arguments(PriceQuerySchema, location="query")
 @blp.response(200, PricesSchema)
-@blp.doc(security=_SECURITY)
 def get_dealer_prices(args, code):
     """ "My price" for every SKU (or one), with the rule that decides it (null: the list price)."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return {"items": dealer_prices(dealer, args.get("sku"), args["qty"], args.get("date") or today())}

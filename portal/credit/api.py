@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-from flask import current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
@@ -40,11 +36,12 @@ from portal.extensions import db
 from portal.platform.api import api_blueprint
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.files import keep_upload
+from portal.platform.security import accepts_workbooks
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
 
 blp = api_blueprint("api_credit", __name__, "Receivables and credit")
-_SECURITY = [{"bearer": []}]
 
 
 def _dealer_for_posting(code: str) -> Dealer:
@@ -87,7 +84,6 @@ def entry_view(entry: LedgerEntry) -> dict:
 @requires("invoices.write")
 @blp.arguments(InvoiceCreateSchema)
 @blp.response(201, EntrySchema)
-@blp.doc(security=_SECURITY)
 def create_invoice(body):
     """Post an invoice raised in the ERP (finance, or an `erp` token)."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
@@ -98,7 +94,6 @@ def create_invoice(body):
 @requires("payments.write")
 @blp.arguments(PaymentCreateSchema)
 @blp.response(201, EntrySchema)
-@blp.doc(security=_SECURITY)
 def create_payment(body):
     """Record a payment; it is applied to the oldest open invoices, the rest stays unapplied cash."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
@@ -109,7 +104,6 @@ def create_payment(body):
 @requires("credit_notes.write")
 @blp.arguments(CreditNoteCreateSchema)
 @blp.response(201, EntrySchema)
-@blp.doc(security=_SECURITY)
 def create_credit_note(body):
     dealer = _dealer_for_posting(body.pop("dealer_code"))
     return entry_view(services.post_credit_note(current_user, dealer, source="api", **body))
@@ -120,29 +114,19 @@ class ImportFileSchema(Schema):
 
 
 @blp.route("/payments/import", methods=["POST"])
+@accepts_workbooks
 @requires("payments.write")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(202, ImportQueuedSchema)
-@blp.doc(security=_SECURITY)
 def import_payments(files):
-    """Upload a bank CSV (dealer_code, amount, received_on, reference); applied whole or not at all, by a job."""
+    """Upload a bank file, CSV (UTF-8 or GB18030) or XLSX: dealer_code, amount, received_on, reference, headers in
+    English or Chinese (docs/IMPORTS.md); applied whole or not at all, by a job."""
     return {"job_id": queue_payment_import(files["file"]).id}
 
 
 def queue_payment_import(upload):
-    """Keep the uploaded file in the storage folder (shared by web and workers) and queue its import."""
-    data = upload.read()
-    if not data:
-        raise Invalid(fields={"file": [_("The file is empty.")]})
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(fields={"file": [_("The file must be UTF-8 CSV.")]}) from exc
-    job_id = str(uuid.uuid4())
-    folder = Path(current_app.config["PORTAL_STORAGE"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{job_id}.csv"
-    path.write_bytes(data)
+    """Check the uploaded file, keep it in the storage folder (shared by web and workers) and queue its import."""
+    job_id, path = keep_upload(upload)
     return start_job(
         "payment_import",
         "jobs.imports.run_payment_import",
@@ -157,7 +141,6 @@ def queue_payment_import(upload):
 @requires("ledger.read")
 @tenant_route("ledger_entry")
 @blp.response(200, EntrySchema)
-@blp.doc(security=_SECURITY)
 def get_entry(entry_id):
     """One invoice, payment or credit note with its applications."""
     return entry_view(current_scope().get_or_404(LedgerEntry, id=entry_id))
@@ -168,7 +151,6 @@ def get_entry(entry_id):
 @tenant_route("ledger_entry")
 @blp.arguments(ApplyCreditSchema)
 @blp.response(201, ApplicationSchema)
-@blp.doc(security=_SECURITY)
 def apply_entry(body, entry_id):
     """Apply part of a payment's (or credit note's) unapplied amount to a chosen invoice."""
     credit = current_scope().get_or_404(LedgerEntry, id=entry_id)
@@ -185,7 +167,6 @@ def apply_entry(body, entry_id):
 @tenant_route("application")
 @blp.arguments(ReverseSchema)
 @blp.response(201, ApplicationSchema)
-@blp.doc(security=_SECURITY)
 def reverse_application(body, application_id):
     """Reverse an application (a new negative one); the credit's amount becomes unapplied again."""
     app = current_scope().get_or_404(Application, id=application_id)
@@ -197,10 +178,9 @@ def reverse_application(body, application_id):
 @tenant_route("dealer")
 @blp.arguments(LedgerQuerySchema, location="query")
 @blp.response(200, LedgerSchema)
-@blp.doc(security=_SECURITY)
 def dealer_ledger(args, code):
     """Opening balance, entries in date order with the running balance, closing balance."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     types = (args["type"],) if args.get("type") else None
     return reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types)
 
@@ -210,9 +190,8 @@ def dealer_ledger(args, code):
 @tenant_route("dealer")
 @blp.arguments(CreditQuerySchema, location="query")
 @blp.response(200, CreditSchema)
-@blp.doc(security=_SECURITY)
 def dealer_credit(args, code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return services.credit_summary(dealer, args.get("date"))
 
 
@@ -221,10 +200,9 @@ def dealer_credit(args, code):
 @tenant_route("dealer")
 @blp.arguments(CreditLimitSchema)
 @blp.response(200, CreditSchema)
-@blp.doc(security=_SECURITY)
 def put_credit_limit(body, code):
     """Change the permanent credit limit (logged with old, new, who and why)."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     services.set_credit_limit(current_user, dealer, body["amount"], body["reason"])
     return services.credit_summary(dealer)
 
@@ -234,9 +212,8 @@ def put_credit_limit(body, code):
 @tenant_route("dealer")
 @blp.arguments(CreditIncreaseCreateSchema)
 @blp.response(201, CreditIncreaseSchema)
-@blp.doc(security=_SECURITY)
 def post_credit_increase(body, code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return services.add_credit_increase(current_user, dealer, **body)
 
 
@@ -244,9 +221,8 @@ def post_credit_increase(body, code):
 @requires("credit.read")
 @tenant_route("dealer")
 @blp.response(200, CreditIncreaseSchema(many=True))
-@blp.doc(security=_SECURITY)
 def list_credit_increases(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return (
         db.session.execute(
             select(CreditIncrease)
@@ -263,10 +239,9 @@ def list_credit_increases(code):
 @tenant_route("dealer")
 @blp.arguments(HoldSchema)
 @blp.response(200, CreditSchema)
-@blp.doc(security=_SECURITY)
 def put_hold(body, code):
     """Put the dealer on credit hold (orders are refused until lifted)."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     services.set_hold(current_user, dealer, body["reason"])
     return services.credit_summary(dealer)
 
@@ -276,9 +251,8 @@ def put_hold(body, code):
 @tenant_route("dealer")
 @blp.arguments(HoldSchema)
 @blp.response(200, CreditSchema)
-@blp.doc(security=_SECURITY)
 def delete_hold(body, code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     services.lift_hold(current_user, dealer, body["reason"])
     return services.credit_summary(dealer)
 
@@ -287,7 +261,6 @@ def delete_hold(body, code):
 @requires("receivables.read")
 @blp.arguments(AgeingQuerySchema, location="query")
 @blp.response(200, AgeingSchema)
-@blp.doc(security=_SECURITY)
 def receivables_ageing(args):
     """Ageing as of a date, by dealer, region (each child region's subtree) or in total, in the caller's scope."""
     scope = current_scope()
@@ -306,7 +279,6 @@ def receivables_ageing(args):
 @requires("credit.manage")
 @blp.arguments(ScanQuerySchema, location="query")
 @blp.response(202, ImportQueuedSchema)
-@blp.doc(security=_SECURITY)
 def start_overdue_scan(args):
     """Start the daily overdue scan now (it also runs every day on its own). `date` may be today or, for a dry run
     that changes and sends nothing, a past day; a future day is refused (422). `dry_run=true` previews today."""

@@ -6,7 +6,7 @@ from flask import request
 from flask_login import current_user
 
 from portal.dealers import services
-from portal.dealers.models import Dealer, Region, User
+from portal.dealers.models import Region, User
 from portal.dealers.schemas import (
     DealerCreateSchema,
     DealerQuerySchema,
@@ -26,18 +26,18 @@ from portal.dealers.schemas import (
 )
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import issue_personal_token, requires
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.uow import commit
 
 auth_blp = api_blueprint("api_auth", __name__, "Bearer tokens for API clients")
 blp = api_blueprint("api_dealers", __name__, "Regions, dealers and users")
 
-_SECURITY = [{"bearer": []}]
-
 
 @auth_blp.route("/auth/token", methods=["POST"])
 @auth_blp.arguments(TokenRequestSchema)
 @auth_blp.response(201, TokenSchema)
+@auth_blp.alt_response(401, response="UNAUTHORIZED")  # invalid_credentials
+@auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")  # login_throttled
 def create_token(body):
     """Exchange a username and password for a bearer token (expires after PORTAL_TOKEN_HOURS)."""
     try:
@@ -56,7 +56,6 @@ def create_token(body):
 @requires("regions.read")
 @blp.arguments(RegionQuerySchema, location="query")
 @blp.response(200, page_of(RegionSchema))
-@blp.doc(security=_SECURITY)
 def list_regions(args):
     """Regions in the caller's scope, in tree order."""
     return paginate(services.regions_query(current_scope(), args.get("under")), args["page"], args["per_page"])
@@ -66,7 +65,6 @@ def list_regions(args):
 @requires("regions.write")
 @blp.arguments(RegionCreateSchema)
 @blp.response(201, RegionSchema)
-@blp.doc(security=_SECURITY)
 def create_region(body):
     return services.create_region(current_user, body)
 
@@ -75,7 +73,6 @@ def create_region(body):
 @requires("regions.read")
 @tenant_route("region")
 @blp.response(200, RegionSchema)
-@blp.doc(security=_SECURITY)
 def get_region(code):
     return current_scope().get_or_404(Region, code=code)
 
@@ -85,7 +82,6 @@ def get_region(code):
 @tenant_route("region")
 @blp.arguments(RegionUpdateSchema)
 @blp.response(200, RegionSchema)
-@blp.doc(security=_SECURITY)
 def update_region(body, code):
     return services.update_region(current_user, current_scope().get_or_404(Region, code=code), body)
 
@@ -97,7 +93,6 @@ def update_region(body, code):
 @requires("dealers.read")
 @blp.arguments(DealerQuerySchema, location="query")
 @blp.response(200, page_of(DealerSchema))
-@blp.doc(security=_SECURITY)
 def list_dealers(args):
     """Dealers in the caller's scope, filtered."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -108,7 +103,6 @@ def list_dealers(args):
 @requires("dealers.write")
 @blp.arguments(DealerCreateSchema)
 @blp.response(201, DealerSchema)
-@blp.doc(security=_SECURITY)
 def create_dealer(body):
     return services.create_dealer(current_user, body)
 
@@ -117,9 +111,8 @@ def create_dealer(body):
 @requires("dealers.read")
 @tenant_route("dealer")
 @blp.response(200, DealerSchema)
-@blp.doc(security=_SECURITY)
 def get_dealer(code):
-    return current_scope().get_or_404(Dealer, code=code)
+    return dealer_or_404(code)
 
 
 @blp.route("/dealers/<code>", methods=["PATCH"])
@@ -127,9 +120,8 @@ def get_dealer(code):
 @tenant_route("dealer")
 @blp.arguments(DealerUpdateSchema)
 @blp.response(200, DealerSchema)
-@blp.doc(security=_SECURITY)
 def update_dealer(body, code):
-    return services.update_dealer(current_user, current_scope().get_or_404(Dealer, code=code), body)
+    return services.update_dealer(current_user, dealer_or_404(code), body)
 
 
 # ------------------------------------------------------------------ users
@@ -139,7 +131,6 @@ def update_dealer(body, code):
 @requires("users.read")
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, page_of(UserSchema))
-@blp.doc(security=_SECURITY)
 def list_users(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(services.users_query(current_scope(), **args), page, per_page)
@@ -149,7 +140,6 @@ def list_users(args):
 @requires("users.write")
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
-@blp.doc(security=_SECURITY)
 def create_user(body):
     """hq_admin creates any user; a dealer_admin creates users of its own dealer."""
     return services.create_user(current_user, body)
@@ -159,7 +149,6 @@ def create_user(body):
 @requires("users.read")
 @tenant_route("user")
 @blp.response(200, UserSchema)
-@blp.doc(security=_SECURITY)
 def get_user(username):
     return current_scope().get_or_404(User, username=username)
 
@@ -169,7 +158,6 @@ def get_user(username):
 @tenant_route("user")
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
-@blp.doc(security=_SECURITY)
 def update_user(body, username):
     return services.update_user(current_user, current_scope().get_or_404(User, username=username), body)
 
@@ -177,7 +165,6 @@ def update_user(body, username):
 @blp.route("/me", methods=["GET"])
 @requires("account.manage")
 @blp.response(200, UserSchema)
-@blp.doc(security=_SECURITY)
 def get_me():
     return current_user
 
@@ -186,7 +173,6 @@ def get_me():
 @requires("account.manage")
 @blp.arguments(MeUpdateSchema)
 @blp.response(200, UserSchema)
-@blp.doc(security=_SECURITY)
 def update_me(body):
     """Change one's own language, or password (with the current one)."""
     if "password" in body:

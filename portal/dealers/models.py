@@ -7,8 +7,9 @@ import secrets
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, or_, select, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, func, or_, select, true
+from sqlalchemy.orm import ColumnProperty, Mapped, column_property, mapped_column, relationship
+from sqlalchemy.sql import operators
 
 from portal.extensions import db
 from portal.platform.money import ZERO, MoneyColumn
@@ -24,11 +25,30 @@ ROLES = DEALER_ROLES + REGION_ROLES + HQ_ROLES
 LOCALES = ("zh_CN", "en")
 
 
+class CodeComparator(ColumnProperty.Comparator[str]):
+    """A region's or dealer's code, as SQL compares it: without regard to case.
+
+    Codes are stored as they were given ("SH-001") and are unique regardless of case (the unique index on lower(code),
+    uq_<table>_code_ci), so `Dealer.code == "sh-001"` (and filter_by(code=...), in_()) finds SH-001 wherever a code
+    comes from: a URL, a filter, a request body, an imported file.
+    """
+
+    def operate(self, op, *other, **kwargs):
+        column = self.__clause_element__()
+        if op in (operators.eq, operators.ne) and other[0] is not None:
+            return op(func.lower(column), func.lower(other[0]), **kwargs)
+        if op in (operators.in_op, operators.not_in_op) and isinstance(other[0], list | tuple | set | frozenset):
+            return op(func.lower(column), [func.lower(value) for value in other[0]], **kwargs)
+        return op(column, *other, **kwargs)
+
+
 class Region(db.Model):
     __tablename__ = "regions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = column_property(
+        mapped_column(String(32), unique=True, nullable=False), comparator_factory=CodeComparator
+    )
     name: Mapped[str] = mapped_column(String(120))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     # Materialised path of codes, e.g. "/HQ/EAST/SH/": a subtree is one indexed prefix match.
@@ -60,7 +80,9 @@ class Dealer(db.Model):
     __tablename__ = "dealers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = column_property(
+        mapped_column(String(32), unique=True, nullable=False), comparator_factory=CodeComparator
+    )
     name: Mapped[str] = mapped_column(String(200))
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     tier: Mapped[str] = mapped_column(String(1))
@@ -200,3 +222,7 @@ class LoginThrottle(db.Model):
 
 
 Index("ix_dealers_region_status", Dealer.region_id, Dealer.status)
+# Codes are unique regardless of case (CodeComparator). On SQLite the migration builds these as (code COLLATE NOCASE),
+# the same rule for the ASCII codes services accept, because SQLAlchemy cannot reflect an expression index there.
+Index("uq_regions_code_ci", func.lower(Region.__table__.c.code), unique=True)
+Index("uq_dealers_code_ci", func.lower(Dealer.__table__.c.code), unique=True)

@@ -84,8 +84,9 @@ def create_region(actor, data: dict) -> Region:
     code = data["code"].strip()
     if not CODE_RE.match(code):
         raise Invalid(fields={"code": [_("Letters, digits, '-' and '_' only (at most 32).")]})
-    if db.session.execute(select(Region.id).filter_by(code=code)).first():
-        raise Invalid(fields={"code": [_("Region %(code)s already exists.", code=code)]})
+    existing = db.session.execute(select(Region.code).filter_by(code=code)).scalar_one_or_none()  # in any case
+    if existing is not None:
+        raise Invalid(fields={"code": [_("Region %(code)s already exists.", code=existing)]})
     parent = region_by_code(data["parent_code"], "parent_code") if data.get("parent_code") else None
     region = Region(
         code=code,
@@ -152,8 +153,9 @@ def create_dealer(actor, data: dict) -> Dealer:
     if not CODE_RE.match(code):
         raise Invalid(fields={"code": [_("Letters, digits, '-' and '_' only (at most 32).")]})
     _check_dealer_values(data)
-    if db.session.execute(select(Dealer.id).filter_by(code=code)).first():
-        raise Invalid(fields={"code": [_("Dealer %(code)s already exists.", code=code)]})
+    existing = db.session.execute(select(Dealer.code).filter_by(code=code)).scalar_one_or_none()  # in any case
+    if existing is not None:
+        raise Invalid(fields={"code": [_("Dealer %(code)s already exists.", code=existing)]})
     region = region_by_code(data["region_code"])
     dealer = Dealer(
         code=code,

@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.platform.auth import can, requires
 from portal.platform.errors import Invalid, Throttled
 from portal.platform.money import parse_money
-from portal.platform.tenancy import current_scope, not_tenant_route, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.uow import commit
 from portal.platform.web import (
     CHANNEL_TYPE_LABELS,
@@ -270,7 +270,7 @@ def dealer_new():
 @requires("dealers.read")
 @tenant_route("dealer")
 def dealer_detail(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     users = []
     if can("users.read"):
         users = (
@@ -286,7 +286,7 @@ def dealer_detail(code):
 @requires("dealers.write")
 @tenant_route("dealer")
 def dealer_edit(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     form = _dealer_form(DealerForm(obj=dealer))
     if request.method == "GET":
         form.region_code.data = dealer.region.code

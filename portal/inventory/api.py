@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-from flask import current_app
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.background.services import start_job
@@ -27,11 +22,12 @@ from portal.inventory.schemas import (
 )
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import requires
-from portal.platform.errors import Forbidden, Invalid
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.errors import Forbidden
+from portal.platform.files import keep_upload
+from portal.platform.security import accepts_workbooks
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 
 blp = api_blueprint("api_inventory", __name__, "Dealer stock and sell-through")
-_SECURITY = [{"bearer": []}]
 
 
 def own_dealer() -> Dealer:
@@ -46,7 +42,6 @@ def own_dealer() -> Dealer:
 @requires("sellthrough.write")
 @blp.arguments(SellThroughCreateSchema)
 @blp.response(201, SellThroughCreatedSchema)
-@blp.doc(security=_SECURITY)
 def create_sell_through(body):
     """Report sales to end customers; the batch is written whole or refused whole (every bad line in `fields`,
     keyed `lines.<index>.<field>`). Selling more than the dealer holds on that day or any later day is refused."""
@@ -57,37 +52,26 @@ def create_sell_through(body):
 @requires("sellthrough.read")
 @blp.arguments(SellThroughQuerySchema, location="query")
 @blp.response(200, page_of(SellThroughLineSchema))
-@blp.doc(security=_SECURITY)
 def list_sell_through(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(sellthrough.lines_query(current_scope(), **args), page, per_page)
 
 
 @blp.route("/sell-through/import", methods=["POST"])
+@accepts_workbooks
 @requires("sellthrough.write")
 @blp.arguments(SellThroughFileSchema, location="files")
 @blp.response(202, SellThroughQueuedSchema)
-@blp.doc(security=_SECURITY)
 def import_sell_through(files):
-    """Upload a CSV (sold_on, sku, serial, quantity, unit_price, city, customer_type; UTF-8, BOM optional); a job
-    applies it whole or not at all and lists every rejected row with its line number and reason."""
+    """Upload a CSV (UTF-8 or GB18030) or XLSX file: sold_on, sku, serial, quantity, unit_price, city, customer_type,
+    headers in English or Chinese (docs/IMPORTS.md); a job applies it whole or not at all and lists every rejected row
+    with its line number and reason."""
     return {"job_id": queue_import(own_dealer(), files["file"]).id}
 
 
 def queue_import(dealer: Dealer, upload):
-    """Keep the uploaded file in the storage folder (shared by web and workers) and queue its import."""
-    data = upload.read()
-    if not data.strip():
-        raise Invalid(fields={"file": [_("The file is empty.")]})
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(fields={"file": [_("The file must be UTF-8 CSV.")]}) from exc
-    job_id = str(uuid.uuid4())
-    folder = Path(current_app.config["PORTAL_STORAGE"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{job_id}.csv"
-    path.write_bytes(data)
+    """Check the uploaded file, keep it in the storage folder (shared by web and workers) and queue its import."""
+    job_id, path = keep_upload(upload)
     return start_job(
         "sell_through_import",
         "jobs.sellthrough.run_sell_through_import",
@@ -104,10 +88,9 @@ def queue_import(dealer: Dealer, upload):
 @tenant_route("dealer")
 @blp.arguments(DealerStockQuerySchema, location="query")
 @blp.response(200, DealerStockSchema)
-@blp.doc(security=_SECURITY)
 def get_dealer_stock(args, code):
     """The dealer's stock per SKU (on hand, incoming, age since receipt by FIFO) and its VINs, now or `as_of`."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return dealer_stock.stock_report(dealer, args.get("as_of"))
 
 
@@ -116,9 +99,8 @@ def get_dealer_stock(args, code):
 @tenant_route("dealer")
 @blp.arguments(DealerStockAdjustmentCreateSchema)
 @blp.response(201, DealerStockAdjustmentSchema)
-@blp.doc(security=_SECURITY)
 def create_adjustment(body, code):
     """Correct the dealer's stock (count, damage, found goods); it never goes below zero."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     return sellthrough.adjust(current_user, dealer, body["sku"], body["delta"], body["reason"],
                               serial=body.get("serial"), on=body.get("moved_on"))  # fmt: skip

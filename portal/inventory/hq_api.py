@@ -19,7 +19,6 @@ from portal.platform.errors import Invalid
 from portal.platform.tenancy import current_scope
 
 blp = api_blueprint("api_hq_stock", __name__, "HQ stock")
-_SECURITY = [{"bearer": []}]
 
 
 # ---------------------------------------------------------------- schemas
@@ -142,7 +141,6 @@ def target(warehouse_code: str, sku: str) -> tuple[Warehouse, Product]:
 @requires("stock.read")
 @blp.arguments(StockQuerySchema, location="query")
 @blp.response(200, page_of(StockRowSchema))
-@blp.doc(security=_SECURITY)
 def list_stock(args):
     """On hand, allocated (to approved orders) and available per SKU and warehouse."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -153,7 +151,6 @@ def list_stock(args):
 @requires("stock.read")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(WarehouseSchema))
-@blp.doc(security=_SECURITY)
 def list_warehouses(args):
     stmt = current_scope().select(Warehouse).order_by(Warehouse.code)
     return paginate(stmt, args["page"], args["per_page"])
@@ -163,7 +160,6 @@ def list_warehouses(args):
 @requires("stock.manage")
 @blp.arguments(WarehouseCreateSchema)
 @blp.response(201, WarehouseSchema)
-@blp.doc(security=_SECURITY)
 def create_warehouse(body):
     return hq.create_warehouse(current_user, body["code"], body["name"], body.get("city"))
 
@@ -172,7 +168,6 @@ def create_warehouse(body):
 @requires("stock.manage")
 @blp.arguments(ReceiptSchema)
 @blp.response(201, MoveSchema)
-@blp.doc(security=_SECURITY)
 def create_receipt(body):
     """Goods received into an HQ warehouse (stock products only)."""
     warehouse, product = target(body["warehouse"], body["sku"])
@@ -184,7 +179,6 @@ def create_receipt(body):
 @requires("stock.manage")
 @blp.arguments(AdjustmentSchema)
 @blp.response(201, MoveSchema)
-@blp.doc(security=_SECURITY)
 def create_adjustment(body):
     """A count correction with its reason; on hand never falls below what is allocated (422 `below_allocated`)."""
     warehouse, product = target(body["warehouse"], body["sku"])
@@ -196,7 +190,6 @@ def create_adjustment(body):
 @requires("stock.read")
 @blp.arguments(MoveQuerySchema, location="query")
 @blp.response(200, page_of(MoveSchema))
-@blp.doc(security=_SECURITY)
 def list_moves(args):
     """Every change of HQ stock, newest first."""
     page, per_page = args.pop("page"), args.pop("per_page")

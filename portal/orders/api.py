@@ -38,9 +38,6 @@ class OrderOutSchema(OrderSchema):
     )
 
 
-_SECURITY = [{"bearer": []}]
-
-
 def own_dealer() -> Dealer:
     return current_scope().get_or_404(Dealer, id=current_user.dealer_id)
 
@@ -50,7 +47,6 @@ def own_dealer() -> Dealer:
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderOutSchema)
 @blp.doc(
-    security=_SECURITY,
     parameters=[
         {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 100}}
     ],
@@ -71,7 +67,6 @@ def create_order(body):
 @requires("orders.place")
 @blp.arguments(QuoteSchema)
 @blp.response(200, QuoteOutSchema)
-@blp.doc(security=_SECURITY)
 def quote_order(body):
     """Price lines as an order would be priced, with the available credit; nothing is stored."""
     dealer = own_dealer()
@@ -84,7 +79,6 @@ def quote_order(body):
 @requires("orders.read")
 @blp.arguments(OrderQuerySchema, location="query")
 @blp.response(200, page_of(OrderSummarySchema))
-@blp.doc(security=_SECURITY)
 def list_orders(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(services.orders_query(current_scope(), **args), page, per_page)
@@ -94,7 +88,6 @@ def list_orders(args):
 @requires("orders.read")
 @tenant_route("order")
 @blp.response(200, OrderOutSchema)
-@blp.doc(security=_SECURITY)
 def get_order(number):
     return current_scope().get_or_404(Order, number=number)
 
@@ -109,7 +102,6 @@ def _transition(name: str, number: str, body: dict):
 @tenant_route("order")
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
-@blp.doc(security=_SECURITY)
 def approve_order(body, number):
     return _transition("approve", number, body)
 
@@ -119,7 +111,6 @@ def approve_order(body, number):
 @tenant_route("order")
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
-@blp.doc(security=_SECURITY)
 def reject_order(body, number):
     return _transition("reject", number, body)
 
@@ -129,6 +120,5 @@ def reject_order(body, number):
 @tenant_route("order")
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
-@blp.doc(security=_SECURITY)
 def cancel_order(body, number):
     return _transition("cancel", number, body)

@@ -68,7 +68,7 @@ def index():
                     "body": _fields(spec, body) if body else [],
                     "params": params,
                     "responses": responses,
-                    "secured": bool(op.get("security")),
+                    "secured": bool(op.get("security", spec.get("security"))),
                 }
             )
     return render_template("apidocs.html", operations=operations, info=spec.get("info", {}))

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 
 from flask import current_app, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.extensions import db, login_manager
@@ -206,7 +207,7 @@ def requires(permission: str):
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 if is_api_request():
-                    raise Unauthorized("Authentication required: send a bearer token.")
+                    raise Unauthorized(_("Authentication required: send a bearer token."))
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if not can(permission):
                 raise Forbidden()

@@ -9,9 +9,10 @@ import logging
 
 from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError
 
 from portal.extensions import db
 from portal.platform.api import HTTP_CODES, error_response
@@ -19,6 +20,14 @@ from portal.platform.auth import is_api_request
 from portal.platform.errors import Conflict, DomainError
 
 log = logging.getLogger("portal.errors")
+
+# The top-level message of an HTTP error raised outside the portal's code (routing, request parsing), translated.
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    422: _l("The input is not valid; see fields."),
+}
 
 
 def _webargs_fields(data) -> dict:
@@ -53,7 +62,7 @@ def handle_csrf_error(err: CSRFError):
     db.session.rollback()
     if is_api_request():
         return error_response(
-            400, "csrf_failed", "Missing or invalid CSRF token; send X-CSRFToken or use a bearer token."
+            400, "csrf_failed", _("Missing or invalid CSRF token; send X-CSRFToken or use a bearer token.")
         )
     return _page(
         400, _("Form expired"), _("The form has expired or was sent from elsewhere. Reload the page and try again.")
@@ -67,11 +76,11 @@ def handle_http_exception(err: HTTPException):
         data = getattr(err, "data", None)
         fields_ = _webargs_fields(data)
         code = HTTP_CODES.get(status, "error")
-        message = (data or {}).get("message") or err.description or err.name
+        message = HTTP_MESSAGES.get(status) or _("The request could not be processed.")
         if status == 400 and "Invalid JSON body." in str(fields_):
-            code, message, fields_ = "malformed_json", "The request body is not valid JSON.", {}
-        elif status == 422:
-            message = "The input is not valid; see fields."
+            code, message, fields_ = "malformed_json", _("The request body is not valid JSON."), {}
+        elif isinstance(err, ClientDisconnected):  # a body cut short, or stalled (deploy/gunicorn.conf.py)
+            message = _("The request body ended before its Content-Length.")
         return error_response(status, code, message, fields_)
     titles = {400: _("Bad request"), 404: _("Page not found"), 405: _("Not allowed"), 413: _("File too large")}
     messages = {
@@ -98,7 +107,7 @@ def handle_unexpected(err: Exception):
         return handle_http_exception(err)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
-        return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
+        return error_response(500, "internal_error", _("An unexpected error occurred; it has been logged."))
     return _page(500, _("Something went wrong"), _("An unexpected error occurred; it has been logged."))
 
 

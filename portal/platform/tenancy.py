@@ -18,12 +18,17 @@ Views declare what their URL identifiers point at with `@tenant_route(kind)` (or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import g
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, false, select, true
 
 from portal.extensions import db
 from portal.platform.errors import NotFound
+
+if TYPE_CHECKING:
+    from portal.dealers.models import Dealer
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class Scope:
         stmt = self.select(model).filter_by(**by)
         obj = db.session.execute(stmt).unique().scalar_one_or_none()
         if obj is None:
-            raise NotFound(f"{model.__name__} not found")
+            raise NotFound(_("%(kind)s not found.", kind=model.__name__))
         return obj
 
     def first(self, model, **by):
@@ -105,6 +110,13 @@ def current_scope() -> Scope:
 
         scope = g.scope = Scope.for_principal(current_user)
     return scope
+
+
+def dealer_or_404(code: str) -> Dealer:
+    """The dealer a URL's dealer code names (in any case), in the caller's scope; 404 when missing or out of scope."""
+    from portal.dealers.models import Dealer
+
+    return current_scope().get_or_404(Dealer, code=code)
 
 
 # --- route classification (read by the route-walking tenancy test) ---

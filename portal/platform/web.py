@@ -81,6 +81,7 @@ AUDIT_ACTION_LABELS = {
     "rebate.settlement.compute": _l("Rebate settlement computed"),
     "rebate.settlement.adjust": _l("Rebate settlement adjusted"),
     "rebate.settlement.approve": _l("Rebate settlement approved"),
+    "email.resend": _l("E-mail sent again"),
 }
 ENTRY_TYPE_LABELS = {
     "invoice": _l("Invoice"),

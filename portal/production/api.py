@@ -22,14 +22,12 @@ from portal.production.schemas import (
 )
 
 blp = api_blueprint("api_production", __name__, "Build-line tracking")
-_SECURITY = [{"bearer": []}]
 
 
 @blp.route("/production/events", methods=["POST"])
 @requires("production.events")
 @blp.arguments(EventBatchSchema)
 @blp.response(200, EventResultsSchema)
-@blp.doc(security=_SECURITY)
 def post_events(body):
     """Stage events from the MES (a `production` token), up to 1,000 per batch.
 
@@ -44,7 +42,6 @@ def post_events(body):
 @requires("tracking.read")
 @tenant_route("track")
 @blp.response(200, TrackSchema)
-@blp.doc(security=_SECURITY)
 def track(query):
     """Where each unit of an order (by order number) or one unit (by serial / VIN) is: every stage with its time,
     the current stage and the ETA (the recent median duration of each remaining stage). Outside the caller's
@@ -56,7 +53,6 @@ def track(query):
 @requires("production.read")
 @blp.arguments(UnitQuerySchema, location="query")
 @blp.response(200, page_of(UnitSchema))
-@blp.doc(security=_SECURITY)
 def list_units(args):
     """Units in scope (HQ, region managers, `production` tokens), oldest first; `open=true`: still being built."""
     conds = reports.unit_filters(
@@ -80,7 +76,6 @@ UNIT_FIELDS = ("serial", "sku", "stage", "stage_at", "line", "created_at")
 @requires("production.read")
 @blp.arguments(SummaryQuerySchema, location="query")
 @blp.response(200, SummarySchema)
-@blp.doc(security=_SECURITY)
 def summary(args):
     """Units by stage and by line, late units (past their ETA) and units completed per day over 30 days."""
     return reports.summary(current_scope(), **args)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from portal.dealers.models import Dealer
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import requires
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.rebates import services
 from portal.rebates.models import RebateProgramme, RebateSettlement
 from portal.rebates.schemas import (
@@ -27,7 +26,6 @@ from portal.rebates.schemas import (
 from portal.statements.schemas import JobStartedSchema
 
 blp = api_blueprint("api_rebates", __name__, "Rebates")
-_SECURITY = [{"bearer": []}]
 
 
 def _programme(code: str) -> RebateProgramme:
@@ -37,7 +35,7 @@ def _programme(code: str) -> RebateProgramme:
 def _settlement(code: str, dealer: str) -> RebateSettlement:
     scope = current_scope()
     programme = scope.get_or_404(RebateProgramme, code=code)
-    dealer_obj = scope.get_or_404(Dealer, code=dealer)
+    dealer_obj = dealer_or_404(dealer)
     return scope.get_or_404(RebateSettlement, programme_id=programme.id, dealer_id=dealer_obj.id)
 
 
@@ -45,7 +43,6 @@ def _settlement(code: str, dealer: str) -> RebateSettlement:
 @requires("rebates.read")
 @blp.arguments(RebateProgrammeQuerySchema, location="query")
 @blp.response(200, page_of(RebateProgrammeSummarySchema))
-@blp.doc(security=_SECURITY)
 def list_programmes(args):
     """Programmes in scope, newest period first (regions and dealers: those covering them, drafts excluded)."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -56,7 +53,6 @@ def list_programmes(args):
 @requires("rebates.manage")
 @blp.arguments(RebateProgrammeCreateSchema)
 @blp.response(201, RebateProgrammeSchema)
-@blp.doc(security=_SECURITY)
 def create_programme(body):
     """A draft programme; every problem of the body is answered at once (422, tier problems under `tiers`)."""
     return services.save_programme(current_user, body)
@@ -66,7 +62,6 @@ def create_programme(body):
 @requires("rebates.read")
 @tenant_route("rebate")
 @blp.response(200, RebateProgrammeSchema)
-@blp.doc(security=_SECURITY)
 def get_programme(code):
     return _programme(code)
 
@@ -76,7 +71,6 @@ def get_programme(code):
 @tenant_route("rebate")
 @blp.arguments(RebateProgrammeUpdateSchema)
 @blp.response(200, RebateProgrammeSchema)
-@blp.doc(security=_SECURITY)
 def update_programme(body, code):
     """Edit a draft (fields left out keep their value); active or closed: name, name_en, description only."""
     return services.save_programme(current_user, body, _programme(code))
@@ -86,7 +80,6 @@ def update_programme(body, code):
 @requires("rebates.manage")
 @tenant_route("rebate")
 @blp.response(200, RebateProgrammeSchema)
-@blp.doc(security=_SECURITY)
 def activate(code):
     """draft → active: dealers see their progress; tiers, basis, scope and period are frozen."""
     return services.activate(current_user, _programme(code))
@@ -96,7 +89,6 @@ def activate(code):
 @requires("rebates.manage")
 @tenant_route("rebate")
 @blp.response(200, RebateProgrammeSchema)
-@blp.doc(security=_SECURITY)
 def close(code):
     """active → closed (computing the settlement closes it too)."""
     return services.close(current_user, _programme(code))
@@ -107,7 +99,6 @@ def close(code):
 @tenant_route("rebate")
 @blp.arguments(RebateProgressQuerySchema, location="query")
 @blp.response(200, RebateProgressSchema)
-@blp.doc(security=_SECURITY)
 def progress(args, code):
     """Each covered dealer in scope: basis so far, tier reached, accrued rebate, what the next tier needs (a dealer:
     its own row)."""
@@ -119,7 +110,6 @@ def progress(args, code):
 @requires("rebates.settle")
 @tenant_route("rebate")
 @blp.response(202, JobStartedSchema)
-@blp.doc(security=_SECURITY)
 def start_settlement(code):
     """Compute or refresh the settlements once the period has ended (409 `period_not_ended` before); follow the job
     at GET /jobs/{id}."""
@@ -131,7 +121,6 @@ def start_settlement(code):
 @tenant_route("rebate")
 @blp.arguments(RebateSettlementQuerySchema, location="query")
 @blp.response(200, page_of(RebateSettlementSchema))
-@blp.doc(security=_SECURITY)
 def list_settlements(args, code):
     """The programme's settlements in scope (a dealer: its own, once approved)."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -143,7 +132,6 @@ def list_settlements(args, code):
 @tenant_route("rebate_settlement")
 @blp.arguments(RebateAdjustSchema)
 @blp.response(200, RebateSettlementSchema)
-@blp.doc(security=_SECURITY)
 def adjust(body, code, dealer):
     """Finance's signed adjustment of a computed settlement, with a reason (409 `already_approved` once approved)."""
     return services.adjust(current_user, _settlement(code, dealer), body["amount"], body["reason"])
@@ -153,7 +141,6 @@ def adjust(body, code, dealer):
 @requires("rebates.settle")
 @tenant_route("rebate_settlement")
 @blp.response(200, RebateSettlementSchema)
-@blp.doc(security=_SECURITY)
 def approve(code, dealer):
     """Approve one dealer's settlement: one credit note on its ledger (409 `already_approved` the second time)."""
     return services.approve(current_user, _settlement(code, dealer))
@@ -163,7 +150,6 @@ def approve(code, dealer):
 @requires("rebates.settle")
 @tenant_route("rebate")
 @blp.response(200, RebateApproveAllSchema)
-@blp.doc(security=_SECURITY)
 def approve_all(code):
     """Approve every computed settlement of the programme."""
     return services.approve_all(current_user, _programme(code))
@@ -173,8 +159,7 @@ def approve_all(code):
 @requires("rebates.read")
 @tenant_route("dealer")
 @blp.response(200, RebateDealerProgressListSchema)
-@blp.doc(security=_SECURITY)
 def dealer_rebates(code):
     """The dealer's progress in every active programme covering it (and those closed in the last 45 days)."""
     scope = current_scope()
-    return {"items": services.dealer_progress(scope, scope.get_or_404(Dealer, code=code))}
+    return {"items": services.dealer_progress(scope, dealer_or_404(code))}

@@ -28,7 +28,7 @@ from portal.extensions import db
 from portal.platform.auth import can, requires
 from portal.platform.errors import DomainError, Invalid
 from portal.platform.money import parse_money
-from portal.platform.tenancy import current_scope, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, current_lang, export_response, list_page, page_args
 from portal.rebates import services
@@ -576,7 +576,7 @@ def compute(code):
 
 def _settlement(programme: RebateProgramme, dealer: str) -> RebateSettlement:
     scope = current_scope()
-    found = scope.get_or_404(Dealer, code=dealer)
+    found = dealer_or_404(dealer)
     stmt = services.settlements_query(scope, programme).where(RebateSettlement.dealer_id == found.id)
     item = db.session.execute(stmt).unique().scalar_one_or_none()
     if item is None:

@@ -23,7 +23,6 @@ from portal.shipping.schemas import (
 )
 
 blp = api_blueprint("api_shipping", __name__, "Shipments")
-_SECURITY = [{"bearer": []}]
 
 
 @blp.route("/orders/<number>/shipments", methods=["POST"])
@@ -32,7 +31,6 @@ _SECURITY = [{"bearer": []}]
 @blp.arguments(ShipmentCreateSchema)
 @blp.response(201, ShipmentCreatedSchema)
 @blp.doc(
-    security=_SECURITY,
     parameters=[
         {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 100}}
     ],
@@ -60,7 +58,6 @@ def create_shipment(body, number):
 @requires("shipments.read")
 @blp.arguments(ShipmentQuerySchema, location="query")
 @blp.response(200, page_of(ShipmentSchema))
-@blp.doc(security=_SECURITY)
 def list_shipments(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(services.shipments_query(current_scope(), **args), page, per_page)
@@ -70,7 +67,6 @@ def list_shipments(args):
 @requires("shipments.read")
 @tenant_route("shipment")
 @blp.response(200, ShipmentSchema)
-@blp.doc(security=_SECURITY)
 def get_shipment(number):
     return current_scope().get_or_404(Shipment, number=number)
 
@@ -80,7 +76,6 @@ def get_shipment(number):
 @tenant_route("shipment")
 @blp.arguments(ReceiveSchema)
 @blp.response(200, ShipmentSchema)
-@blp.doc(security=_SECURITY)
 def receive_shipment(body, number):
     """The dealer confirms the goods arrived (stock receipts; the order is delivered when all is received)."""
     shipment = current_scope().get_or_404(Shipment, number=number)
@@ -91,7 +86,6 @@ def receive_shipment(body, number):
 @requires("shipments.read")
 @tenant_route("shipment")
 @blp.response(200, content_type="application/pdf")
-@blp.doc(security=_SECURITY)
 def shipment_pdf(number):
     """The delivery note (发货单) as PDF."""
     shipment = current_scope().get_or_404(Shipment, number=number)

@@ -6,10 +6,9 @@ from flask import Response
 from flask_login import current_user
 
 from portal.background.models import JobRecord
-from portal.dealers.models import Dealer
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import requires
-from portal.platform.tenancy import current_scope, not_tenant_route, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.statements import runs, services
 from portal.statements.models import Dispute, Statement
 from portal.statements.schemas import (
@@ -30,7 +29,6 @@ from portal.statements.schemas import (
 )
 
 blp = api_blueprint("api_statements", __name__, "Statements")
-_SECURITY = [{"bearer": []}]
 
 
 def detail(statement: Statement) -> Statement:
@@ -45,7 +43,6 @@ def detail(statement: Statement) -> Statement:
 @not_tenant_route("a run covers the dealers finance names, or all of them")
 @blp.arguments(RunCreateSchema)
 @blp.response(202, JobStartedSchema)
-@blp.doc(security=_SECURITY)
 def start_run(body):
     """Start the monthly run for a closed month: one job per dealer; follow it at GET /jobs/{id}."""
     record = runs.start_run(current_user, body["period"], body.get("dealer_codes"))
@@ -56,7 +53,6 @@ def start_run(body):
 @requires("statements.issue")
 @tenant_route("job")
 @blp.response(202, RetrySchema)
-@blp.doc(security=_SECURITY)
 def retry_run(job_id):
     """Queue again the dealers of a run that failed or never finished (e.g. their worker died); the others stay."""
     record = current_scope().get_or_404(JobRecord, id=job_id)
@@ -69,10 +65,9 @@ def retry_run(job_id):
 @tenant_route("dealer")
 @blp.arguments(DealerStatementCreateSchema)
 @blp.response(202, JobStartedSchema)
-@blp.doc(security=_SECURITY)
 def issue_for_dealer(body, code):
     """A statement for one dealer on demand (a run of one dealer): a new version only if the ledger changed."""
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     record = runs.start_run(current_user, body["period"], [dealer.code])
     return {"job_id": record.id}
 
@@ -81,7 +76,6 @@ def issue_for_dealer(body, code):
 @requires("statements.read")
 @blp.arguments(StatementQuerySchema, location="query")
 @blp.response(200, page_of(StatementSummarySchema))
-@blp.doc(security=_SECURITY)
 def list_statements(args):
     """Statements in scope; the current version of each month unless `all_versions`."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -92,7 +86,6 @@ def list_statements(args):
 @requires("statements.read")
 @tenant_route("statement")
 @blp.response(200, StatementSchema)
-@blp.doc(security=_SECURITY)
 def get_statement(statement_id):
     return detail(current_scope().get_or_404(Statement, id=statement_id))
 
@@ -101,7 +94,6 @@ def get_statement(statement_id):
 @requires("statements.read")
 @tenant_route("statement")
 @blp.response(200, content_type="application/pdf")
-@blp.doc(security=_SECURITY)
 def statement_pdf(statement_id):
     """The statement as issued, as PDF."""
     statement = current_scope().get_or_404(Statement, id=statement_id)
@@ -117,7 +109,6 @@ def statement_pdf(statement_id):
 @tenant_route("statement")
 @blp.arguments(ConfirmSchema)
 @blp.response(200, StatementSchema)
-@blp.doc(security=_SECURITY)
 def confirm(body, statement_id):
     """The dealer confirms the current version (对账确认)."""
     statement = current_scope().get_or_404(Statement, id=statement_id)
@@ -129,7 +120,6 @@ def confirm(body, statement_id):
 @tenant_route("statement")
 @blp.arguments(DisputeCreateSchema)
 @blp.response(201, DisputeSchema)
-@blp.doc(security=_SECURITY)
 def open_dispute(body, statement_id):
     """The dealer disputes lines of the current version, with a comment."""
     statement = current_scope().get_or_404(Statement, id=statement_id)
@@ -141,7 +131,6 @@ def open_dispute(body, statement_id):
 @tenant_route("statement")
 @blp.arguments(StatementCommentSchema)
 @blp.response(201, MessageSchema)
-@blp.doc(security=_SECURITY)
 def comment(body, statement_id):
     """A message in the statement's conversation (dealer_admin or finance)."""
     statement = current_scope().get_or_404(Statement, id=statement_id)
@@ -152,7 +141,6 @@ def comment(body, statement_id):
 @requires("statements.read")
 @blp.arguments(DisputeQuerySchema, location="query")
 @blp.response(200, page_of(DisputeSchema))
-@blp.doc(security=_SECURITY)
 def list_disputes(args):
     """Disputes in scope (finance's queue: `status=open`)."""
     page, per_page = args.pop("page"), args.pop("per_page")
@@ -163,7 +151,6 @@ def list_disputes(args):
 @requires("statements.read")
 @tenant_route("dispute")
 @blp.response(200, DisputeSchema)
-@blp.doc(security=_SECURITY)
 def get_dispute(dispute_id):
     return current_scope().get_or_404(Dispute, id=dispute_id)
 
@@ -173,7 +160,6 @@ def get_dispute(dispute_id):
 @tenant_route("dispute")
 @blp.arguments(ResolveSchema)
 @blp.response(200, DisputeSchema)
-@blp.doc(security=_SECURITY)
 def resolve(body, dispute_id):
     """Finance settles a dispute: a credit note or an adjustment (re-issues the month), or a rejection."""
     item = current_scope().get_or_404(Dispute, id=dispute_id)
