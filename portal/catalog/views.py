@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
 from portal.platform.money import parse_money
-from portal.platform.tenancy import current_scope, not_tenant_route, tenant_route
+from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, export_response, list_page, page_args, parse_date_arg, render_form
 
@@ -409,7 +409,7 @@ def _qty_arg() -> int:
 @requires("prices.read")
 @tenant_route("dealer")
 def prices(code):
-    dealer = current_scope().get_or_404(Dealer, code=code)
+    dealer = dealer_or_404(code)
     qty = _qty_arg()
     on = parse_date_arg("date", today())
     q = (request.args.get("q") or "").strip().lower()
