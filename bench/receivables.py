@@ -440,7 +440,7 @@ def bucket_params(as_of: dt.date) -> dict:
 
 
 # Best found: nothing is grouped per invoice except the invoices due in the last 90 days or later. Per dealer,
-#   open residuals = invoiced - applied, unapplied = credits - applied   (applications dated <= D)
+#   open residuals = invoiced - applied, unapplied = applied - credits (<= 0)   (applications dated <= D)
 # because every application is dated on or after both of its documents (reports.py); so over_90 is the open
 # residuals minus the four recent buckets, and total = invoiced - credits (the ledger balance).
 BEST_PER_DEALER = """
@@ -475,7 +475,7 @@ WITH led AS (
            coalesce(led.invoiced, 0) - coalesce(app.applied, 0)
              - coalesce(r.not_due, 0) - coalesce(r.b1_30, 0) - coalesce(r.b31_60, 0) - coalesce(r.b61_90, 0)
              AS over_90,
-           coalesce(led.credits, 0) - coalesce(app.applied, 0) AS unapplied,
+           coalesce(app.applied, 0) - coalesce(led.credits, 0) AS unapplied,
            coalesce(led.invoiced, 0) - coalesce(led.credits, 0) AS total
     FROM led LEFT JOIN app ON app.dealer_id = led.dealer_id LEFT JOIN recent r ON r.dealer_id = led.dealer_id
 )

@@ -53,10 +53,10 @@ def _python_ageing(dealer_id: int, as_of: dt.date) -> dict:
             )
             out[bucket] += residual
         else:
-            out["unapplied"] += e.amount - sum(
+            out["unapplied"] -= e.amount - sum(
                 (a.amount for a in apps if a.credit_id == e.id and a.applied_on <= as_of), Decimal(0)
             )
-    out["total"] = sum((out[b] for b in reports.BUCKETS), Decimal(0)) - out["unapplied"]
+    out["total"] = sum((out[b] for b in reports.BUCKETS), Decimal(0)) + out["unapplied"]  # unapplied is negative
     return out
 
 
@@ -105,7 +105,8 @@ def test_ageing_matches_the_rule_and_the_ledger_balance(app, ops, probes):
             sql_row = next((r for r in sql if r["key"] == dealer.code), None)
             model = _python_ageing(dealer.id, as_of)
             balance = reports.dealer_balance(dealer.id, as_of)
-            assert model["total"] == balance  # the rule itself: buckets − unapplied = balance
+            assert model["total"] == balance  # the rule itself: buckets + unapplied (negative) = balance
+            assert model["unapplied"] <= 0
             if sql_row is None:
                 assert all(v == 0 for v in model.values())
                 continue

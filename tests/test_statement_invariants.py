@@ -65,7 +65,7 @@ def test_every_month_of_every_dealer_keeps_the_invariants(app, world, seed):
                 if previous is not None:
                     assert statement.opening == previous.closing
                 ageing = {k: Decimal(v) for k, v in statement.ageing.items()}
-                buckets = sum(ageing[b] for b in reports.BUCKETS) - ageing["unapplied"]
+                buckets = sum(ageing[b] for b in reports.BUCKETS) + ageing["unapplied"]
                 assert buckets == ageing["total"] == statement.closing
                 previous = statement
 

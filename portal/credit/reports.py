@@ -2,10 +2,10 @@
 
 Definitions (PRODUCT.md §5), for a date D:
 - an invoice's residual on D = its amount − its applications dated ≤ D (invoices issued ≤ D);
-- unapplied cash on D = credits (payments, credit notes) dated ≤ D − their applications dated ≤ D;
-- ageing places each residual by days = D − due date: not_due (≤ 0), 1_30, 31_60, 61_90, over_90;
-  the buckets minus unapplied cash equal the ledger balance on D to the cent (every application is dated
-  on or after both of its documents).
+- unapplied cash on D = credits (payments, credit notes) dated ≤ D − their applications dated ≤ D, answered
+  NEGATIVE (§5: "a separate negative column"): it is owed to the dealer. One sign everywhere — API, pages, PDFs,
+  exports — so that the buckets plus the unapplied column equal the total, the ledger balance on D, to the cent
+  (every application is dated on or after both of its documents).
 Buckets compare dates, not day differences, so the same SQL runs on PostgreSQL and SQLite.
 """
 
@@ -90,7 +90,7 @@ def ledger(
 
 
 def dealer_ageing_select(dealer_clause, as_of: dt.date):
-    """One row per dealer with a position on `as_of`: dealer_id, the five buckets, unapplied, total.
+    """One row per dealer with a position on `as_of`: dealer_id, the five buckets, unapplied (≤ 0), total.
 
     Only invoices due in the last 90 days (or later) are looked at one by one. For the rest, per dealer:
     open residuals = invoiced − applied and unapplied = credits − applied (all dated ≤ D), because every
@@ -159,7 +159,7 @@ def dealer_ageing_select(dealer_clause, as_of: dt.date):
             led.c.dealer_id,
             *[sql_round(col).label(b) for b, col in recent_cols.items()],
             sql_round(over_90).label("over_90"),
-            sql_round(credits - applied).label("unapplied"),
+            sql_round(applied - credits).label("unapplied"),  # negative: cash the dealer has paid ahead
             sql_round(invoiced - credits).label("total"),
         )
         .select_from(led)

@@ -162,7 +162,9 @@ def content(dealer_id: int, start: dt.date, end: dt.date) -> dict:
                      str(ln["credit"]), str(ln["balance"])]  # fmt: skip
                     for ln in lines
                 ],
-                ageing,
+                # unapplied cash as a magnitude: statements stored before it was negative (migration 0012) keep
+                # their hash, so a run does not issue them again for a change of sign alone
+                {**ageing, "unapplied": str(abs(Decimal(ageing["unapplied"])))},
             ]
         ).encode()
     ).hexdigest()

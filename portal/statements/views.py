@@ -316,13 +316,9 @@ def _detail(statement: Statement, *, forms: dict | None = None, resolve_forms: d
 
 
 def _ageing_rows(statement: Statement) -> list[tuple[str, str, Decimal]]:
-    """(key, label, amount) at month end; unapplied cash reduces the total, so it is shown negative."""
+    """(key, label, amount) at month end, as stored (unapplied cash negative, as in every ageing)."""
     stored = statement.ageing or {}
-    rows = []
-    for key, label in AGEING_LABELS.items():
-        amount = Decimal(stored.get(key, "0")) + 0  # + 0: no "-0.00"
-        rows.append((key, label, -amount + 0 if key == "unapplied" else amount))
-    return rows
+    return [(key, label, Decimal(stored.get(key, "0")) + 0) for key, label in AGEING_LABELS.items()]  # + 0: no -0.00
 
 
 def _statement(statement_id: int) -> Statement:
