@@ -1144,16 +1144,16 @@ def timed_sections():
 
 @contextmanager
 def without_units():
-    """What-if: no build-to-order units made when an order is approved (the hooks of ON_APPROVED cleared): what the
-    units of the build line (issue 5) add to an order."""
-    from portal.orders import services
+    """What-if: no build-to-order units made when an order is approved (production's receiver of `order_approved`
+    disconnected): what the units of the build line (issue 5) add to an order."""
+    from portal.orders.events import order_approved
+    from portal.production.services import create_units
 
-    saved = list(services.ON_APPROVED)
-    services.ON_APPROVED.clear()
+    order_approved.disconnect(create_units)
     try:
         yield
     finally:
-        services.ON_APPROVED[:] = saved
+        order_approved.connect(create_units, weak=False)  # last, as in portal.wiring
 
 
 @contextmanager

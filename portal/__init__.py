@@ -69,6 +69,9 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
     bootstrap.init_app(app)
 
     _register_models()
+    from portal import wiring
+
+    wiring.connect(app)  # every cross-domain connection, in one table (portal/wiring.py)
     _register_blueprints(app)
 
     from portal.platform import security
@@ -99,22 +102,19 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
 
 
 def _register_models() -> None:
+    """Every model module, so the mappers and the metadata know every table (nothing else: no side effects)."""
     import portal.audit.models  # noqa: F401
     import portal.background.models  # noqa: F401
     import portal.catalog.models  # noqa: F401
     import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
-    import portal.inventory.hq  # noqa: F401  (allocates HQ stock on approval, releases on cancel, consumes on shipping)
     import portal.inventory.models  # noqa: F401
     import portal.notify.models  # noqa: F401
     import portal.orders.models  # noqa: F401
-    import portal.orders.services  # noqa: F401  (adds open orders to every dealer's exposure)
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
     import portal.production.models  # noqa: F401
-    import portal.production.services  # noqa: F401  (creates units when an order is approved)
     import portal.rebates.models  # noqa: F401
     import portal.shipping.models  # noqa: F401
-    import portal.shipping.services  # noqa: F401  (takes shipped value out of open orders' exposure)
     import portal.statements.models  # noqa: F401
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.pool import NullPool
 
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.orders import services
 from portal.orders.models import Order, OrderEvent, OrderLine
 
 KEY = "fault-order-1"
@@ -85,13 +84,15 @@ def cutter(app):
 
 @pytest.fixture(params=["after_insert", "at_commit"])
 def fault(request, cutter):
-    """Where the connection is cut: after the order's flush (the approval hooks' next statement meets a dead
+    """Where the connection is cut: after the order's flush (the approval's next statement meets a dead
     connection) or in `before_commit` (the COMMIT does)."""
     if request.param == "after_insert":
+        from portal.orders.events import order_approved
+
         hook = lambda actor, order: cutter(db.session())  # noqa: E731
-        services.ON_APPROVED.insert(0, hook)
+        order_approved.connect(hook, weak=False)
         yield cutter
-        services.ON_APPROVED.remove(hook)
+        order_approved.disconnect(hook)
     else:
         event.listen(Session, "before_commit", cutter)
         yield cutter

@@ -8,13 +8,13 @@ posted in parallel for one dealer apply one after the other, never twice to the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, literal, select
 
 from portal.audit.services import record
+from portal.credit import events
 from portal.credit.models import (
     CREDIT_TYPES,
     Application,
@@ -28,12 +28,6 @@ from portal.extensions import db
 from portal.platform.errors import Conflict, Invalid
 from portal.platform.money import ZERO, money, sql_round, sql_sum
 from portal.platform.timeutil import today, utcnow
-
-# Gross value of approved-but-not-invoiced orders of a dealer, as SQL: each provider takes the dealer id (a column or
-# a bound value) and answers a scalar subquery. The orders capability registers its own here; with none, open
-# orders count zero. SQL rather than Python so that the credit figures of one dealer are one statement and those of
-# many dealers one query.
-OPEN_ORDER_PROVIDERS: list[Callable[[ColumnElement], ColumnElement]] = []
 
 
 def actor_name(actor) -> str:
@@ -417,8 +411,8 @@ def _temporary_sql(dealer_id: ColumnElement, on: dt.date) -> ColumnElement:
 
 def _open_orders_sql(dealer_id: ColumnElement) -> ColumnElement:
     total = literal(0)
-    for provider in OPEN_ORDER_PROVIDERS:
-        total = total + func.coalesce(provider(dealer_id), 0)
+    for _provider, expression in events.open_order_exposure.send(dealer_id):  # orders, shipping (portal.wiring)
+        total = total + func.coalesce(expression, 0)
     return sql_round(total)
 
 

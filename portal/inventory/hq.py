@@ -2,13 +2,13 @@
 
 - `receive` / `adjust`: HQ's receipts and count corrections, one `HqStockMove` and one audit entry each. An
   adjustment never takes on hand below what is allocated (422).
-- `allocate_order` (registered in `portal.orders.services.ON_APPROVED`): when an order is approved, each stock line
+- `allocate_order` (receives `portal.orders.events.order_approved`): when an order is approved, each stock line
   (a product with `build_to_order` False) is allocated from the warehouses with the most available first, as much
   as is available. What cannot be allocated is a **backorder**: it is simply the line's quantity minus what is
   allocated (no row of its own); the audit entry of the allocation lists it per SKU, and shipping takes it from
   whatever is available by then. Receipts do not allocate to waiting backorders by themselves.
-- `release_order` (registered in `portal.orders.services.ON_CANCELLED`): a cancelled order gives its allocations back.
-- `consume_shipment` (registered in `portal.shipping.services.ON_SHIPPED`): the quantities of stock lines that
+- `release_order` (receives `portal.orders.events.order_cancelled`): a cancelled order gives its allocations back.
+- `consume_shipment` (receives `portal.shipping.events.goods_shipped`): the quantities of stock lines that
   ship leave on hand, from the line's allocations first, then from any available stock (most available first);
   when HQ does not hold enough the shipment is refused (422) and the action's transaction writes nothing.
 
@@ -37,7 +37,6 @@ from portal.catalog.models import Product
 from portal.credit.services import actor_name
 from portal.extensions import db
 from portal.inventory.models import HqStock, HqStockMove, StockAllocation, Warehouse
-from portal.orders import services as orders
 from portal.orders.models import Order, OrderLine
 from portal.platform.errors import Invalid
 from portal.platform.timeutil import today
@@ -462,18 +461,3 @@ def totals(product_ids=None) -> dict[str, int]:
     on_hand, allocated = db.session.execute(stmt).one()
     return {"on_hand": int(on_hand), "allocated": int(allocated), "available": int(on_hand) - int(allocated)}
 
-
-# ---------------------------------------------------------------- hooks
-
-orders.ON_APPROVED.append(allocate_order)
-orders.ON_CANCELLED.append(release_order)
-
-
-def _register_shipping_hook() -> None:
-    from portal.shipping import services as shipping
-
-    if consume_shipment not in shipping.ON_SHIPPED:
-        shipping.ON_SHIPPED.append(consume_shipment)
-
-
-_register_shipping_hook()

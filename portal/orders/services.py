@@ -22,11 +22,13 @@ from portal.credit import services as credit
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
+from portal.orders import events
 from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderEvent, OrderLine
 from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.ids import next_id
 from portal.platform.money import ZERO, money, sql_sum
 from portal.platform.timeutil import today
+from portal.platform.uow import probing
 
 MAX_QUANTITY = 100_000
 MAX_LINES = 200
@@ -43,24 +45,8 @@ def open_orders_gross(dealer_id):
     )
 
 
-credit.OPEN_ORDER_PROVIDERS.append(open_orders_gross)
-
-# Called with (actor, order) in the same transaction whenever an order becomes `approved` (at placement when it
-# fits the credit, or by an approver). The production domain registers the creation of build-to-order units here.
-ON_APPROVED: list = []
-
-
-# Called with (actor, order) before an order is cancelled; a hook refuses by raising (shipping: nothing shipped).
-BEFORE_CANCEL: list = []
-
-# Called with (actor, order) in the same transaction once an order is cancelled (inventory: gives back its stock
-# allocations). Not a BEFORE_CANCEL hook: `may_cancel` runs those on reads to decide whether to offer the button.
-ON_CANCELLED: list = []
-
-
 def _approved(actor, order: Order) -> None:
-    for hook in ON_APPROVED:
-        hook(actor, order)
+    events.order_approved.send(actor, order=order)  # HQ stock allocates, production makes the units (portal.wiring)
 
 
 def request_hash(lines: list[dict], note: str | None) -> str:
@@ -307,8 +293,8 @@ def may_cancel(actor, order: Order) -> bool:
     if order.status not in (DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE):
         return False
     try:
-        for hook in BEFORE_CANCEL:
-            hook(actor, order)
+        with probing():  # a refusal here only hides the button
+            events.order_before_cancel.send(actor, order=order)
     except Conflict:
         return False
     return True
@@ -319,11 +305,9 @@ def cancel(actor, order: Order, comment: str | None = None) -> Order:
     allowed = DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE
     if dealer_side and order.status not in allowed:
         raise Conflict(_("Production has started; ask HQ to cancel."), code="invalid_transition")
-    for hook in BEFORE_CANCEL:
-        hook(actor, order)
+    events.order_before_cancel.send(actor, order=order)  # shipping refuses once anything is shipped
     _transition(actor, order, "cancelled", comment, allowed)
-    for hook in ON_CANCELLED:
-        hook(actor, order)
+    events.order_cancelled.send(actor, order=order)  # HQ stock gives back the allocations
     return order
 
 

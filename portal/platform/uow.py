@@ -1,13 +1,17 @@
 """One user action, one transaction.
 
-`PortalFlask.dispatch_request` runs the view, then commits once when the answer is a success and rolls
-back otherwise (or on any exception). Work that must only happen after a successful commit (queueing
-jobs, sending mail) is registered with `after_commit(fn)` and run after the commit.
+`PortalFlask.dispatch_request` runs the view, then commits once when the answer is a success and no domain error
+was raised during the request, and rolls back otherwise (or on any exception): the outcome of the action decides,
+not the HTTP status, so a view that catches a domain error and redirects (302) commits nothing a service flushed
+before raising. Work that must only happen after a successful commit (queueing jobs, sending mail) is registered
+with `after_commit(fn)` and run after the commit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask, g, has_request_context
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +38,18 @@ def run_after_commit(callbacks) -> None:
             log.exception("after-commit callback failed")
 
 
+@contextmanager
+def probing() -> Iterator[None]:
+    """Ask whether an action would pass (e.g. to offer a button) without a refusal failing the request: a domain
+    error raised and caught inside does not mark the request for rollback."""
+    marked = g.get("domain_error", False) if has_request_context() else False
+    try:
+        yield
+    finally:
+        if has_request_context():
+            g.domain_error = marked
+
+
 def commit() -> None:
     """Commit the session (used by the request edge, CLI commands and job wrappers)."""
     try:
@@ -57,7 +73,7 @@ class PortalFlask(Flask):
             db.session.rollback()
             g.pop("after_commit", None)
             raise
-        if response.status_code < 400:
+        if response.status_code < 400 and not g.get("domain_error"):
             commit()
         else:
             db.session.rollback()

@@ -1,6 +1,6 @@
 """Units and stage events (PRODUCT.md §4). Services flush (or execute set-based statements); the entrypoint commits.
 
-- `create_units`: registered in `portal.orders.services.ON_APPROVED`; one unit per piece of each build-to-order
+- `create_units`: receives `portal.orders.events.order_approved`; one unit per piece of each build-to-order
   line, stage `scheduled` (the first configured stage), ids reserved first so each VIN is made from its unit's id;
   one INSERT per 1,000 units.
 - `ingest`: a batch of MES events, set-based (one query for the duplicates, one for the units — locked FOR UPDATE
@@ -100,8 +100,6 @@ def create_units(actor, order: Order) -> int:
     db.session.execute(insert(Unit.__table__), rows)
     return count
 
-
-orders.ON_APPROVED.append(create_units)
 
 
 # ---------------------------------------------------------------- MES ingest
@@ -450,7 +448,7 @@ def track(scope, query: str) -> dict:
     """Where the units of an order (by number) or one unit (by serial) are, in the caller's scope (else 404)."""
     q = (query or "").strip().upper()
     if not q or len(q) > 40:
-        raise NotFound("Order or unit not found")
+        raise NotFound(_("Order or unit not found."))
     # the order's lines and events are not shown here: not loaded (its selectin relationships would read them)
     no_children = (lazyload(Order.lines), lazyload(Order.events))
     order = (
@@ -470,7 +468,7 @@ def track(scope, query: str) -> dict:
     else:
         unit = scope.first(Unit, serial=q)
         if unit is None:
-            raise NotFound("Order or unit not found")
+            raise NotFound(_("Order or unit not found."))
         order = db.session.get(Order, unit.order_id, options=no_children)  # in scope with its unit
         units, total = [unit], 1
     now = utcnow()

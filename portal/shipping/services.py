@@ -38,19 +38,14 @@ from portal.platform.timeutil import portal_tz, today, utcnow
 from portal.production import services as production
 from portal.production import stages as st
 from portal.production.models import Unit
+from portal.shipping import events
 from portal.shipping.models import Shipment, ShipmentLine, ShipmentUnit
 
 SHIPPABLE = OPEN_FOR_CREDIT  # approved, in production, built: approved and not yet (fully) shipped
 
-# Called with (actor, order, shipment, quantities_by_line) inside `ship`, once the shipment and its lines are
-# flushed: {order line id: quantity shipped now} for every line (units counted). A hook refuses by raising (HQ
-# stock registers its consumption here: `portal.inventory.hq.consume_shipment`); the action then writes nothing.
-ON_SHIPPED: list = []
-
-
 def shipped_value(dealer_id):
     """Gross already shipped (so invoiced) of a dealer's orders that still count as open: taken off their gross in
-    the exposure, as SQL (see credit.OPEN_ORDER_PROVIDERS)."""
+    the exposure, as SQL (a receiver of `credit.events.open_order_exposure`)."""
     return -(
         select(sql_sum(Shipment.gross))
         .join(Order, Order.id == Shipment.order_id)
@@ -59,16 +54,13 @@ def shipped_value(dealer_id):
     )
 
 
-credit.OPEN_ORDER_PROVIDERS.append(shipped_value)
 
 
-def _no_cancel_after_shipping(actor, order: Order) -> None:
+def refuse_cancel_after_shipping(actor, order: Order) -> None:
+    """A receiver of `orders.events.order_before_cancel`: what is shipped is invoiced, so the order stays."""
     shipped = db.session.execute(select(Shipment.id).where(Shipment.order_id == order.id).limit(1)).first()
     if shipped:
         raise Conflict(_("Part of this order is shipped and invoiced; it can no longer be cancelled."), code="shipped")
-
-
-orders.BEFORE_CANCEL.append(_no_cancel_after_shipping)
 
 
 def request_hash(serials: list[str], lines: list[dict], shipped_on: dt.date | None) -> str:
@@ -300,8 +292,8 @@ def ship(
     )  # fmt: skip
     db.session.flush()
     add_shipment_to_channel(shipment)
-    for hook in ON_SHIPPED:  # HQ stock: takes the stock quantities out of its warehouses, or refuses
-        hook(actor, order, shipment, dict(quantities))
+    # HQ stock takes the stock quantities out of its warehouses, or refuses (portal.wiring)
+    events.goods_shipped.send(actor, order=order, shipment=shipment, quantities_by_line=dict(quantities))
     unit_ids = [u.id for picked in units.values() for u in picked]
     production.move_units(actor, unit_ids, "shipped", _moment(shipped_on), source="shipment")
     if all(left[line_id] == quantities.get(line_id, 0) for line_id in left):

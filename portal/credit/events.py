@@ -1,0 +1,12 @@
+"""The credit domain's extension point (connected in `portal.wiring`)."""
+
+from __future__ import annotations
+
+from portal.platform.events import Signal
+
+open_order_exposure = Signal(
+    "open-order-exposure",
+    "Called with the dealer id column; each receiver answers a scalar SQL expression of money that counts towards "
+    "the dealer's open-order exposure (§3: approved orders not yet invoiced). Orders add the gross of approved, in "
+    "production and built orders; shipping takes off what of them is already shipped (so invoiced).",
+)

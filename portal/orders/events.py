@@ -1,0 +1,21 @@
+"""What the orders domain tells other domains (connected in `portal.wiring`). Each receiver gets
+`(actor, order=order)` inside the order's transaction."""
+
+from __future__ import annotations
+
+from portal.platform.events import Signal
+
+order_approved = Signal(
+    "order-approved",
+    "An order became `approved` (at placement when it fits the credit, or by an approver): HQ stock allocates its "
+    "stock lines, production creates the units of its build-to-order lines.",
+)
+order_before_cancel = Signal(
+    "order-before-cancel",
+    "An order is about to be cancelled; a receiver refuses by raising (shipping: nothing may be shipped yet). "
+    "Also asked, under `uow.probing`, to decide whether to offer the cancel button.",
+)
+order_cancelled = Signal(
+    "order-cancelled",
+    "An order was cancelled: HQ stock gives back its allocations.",
+)
