@@ -112,12 +112,23 @@ def test_bad_price_lists_are_refused(app, world, setup, client):
         ({"name": "x", "scope": "all", "priority": 0, "rules": [{"sku": "NOPE", "unit_price": "1"}]}, "rules.0"),
         ({"name": "x", "scope": "all", "priority": 0, "valid_from": "2026-02-01", "valid_to": "2026-01-01",
           "rules": [{"sku": "CAR-1", "unit_price": "1"}]}, "valid_to"),
+        # beyond the database's INTEGER: a 500 from the driver before (found by API fuzzing)
+        ({"name": "x", "scope": "all", "priority": 10**12, "rules": [{"sku": "CAR-1", "unit_price": "1"}]},
+         "priority"),
+        ({"name": "x", "scope": "all", "priority": 1001, "rules": [{"sku": "CAR-1", "unit_price": "1"}]}, "priority"),
+        ({"name": "x", "scope": "all", "priority": 0, "rules": [{"sku": "CAR-1", "unit_price": "1",
+                                                                 "min_qty": 10**12}]}, "rules.0"),
     ):
         resp = client.post("/api/v1/price-lists", json=body, headers=cm)
         assert resp.status_code == 422 and field in resp.get_json()["error"]["fields"], (body, resp.get_json())
     resp = client.post("/api/v1/price-lists", json={"name": "x", "scope": "all", "priority": 0,
                                                      "rules": [{"sku": "CAR-1", "discount_pct": "101"}]}, headers=cm)
     assert resp.status_code == 422
+    created = client.post("/api/v1/price-lists", json={"name": "x", "scope": "all", "priority": 1000,
+                                                        "rules": [{"sku": "CAR-1", "unit_price": "1"}]}, headers=cm)
+    assert created.status_code == 201, created.get_json()
+    resp = client.patch(f"/api/v1/price-lists/{created.get_json()['id']}", json={"priority": 2**40}, headers=cm)
+    assert resp.status_code == 422 and "priority" in resp.get_json()["error"]["fields"]
 
 
 def test_a_dealer_sees_its_prices_with_the_reason_and_no_one_elses(client, world, setup):

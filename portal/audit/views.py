@@ -47,7 +47,8 @@ def index():
             "audit.csv",
             ["at", "actor", "action", "object_type", "object_key", "before", "after", "ip"],
             (
-                [e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key, _json(e.before), _json(e.after), e.ip]
+                [e.at.isoformat(), e.actor, e.action, e.object_type, e.object_key]
+                + [_json(e.before), _json(e.after), e.ip]
                 for e in rows
             ),
         )

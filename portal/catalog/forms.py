@@ -12,6 +12,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.catalog.services import PRIORITY_RANGE
+
 
 class MoneyField(StringField):
     """An amount typed as text, parsed with portal.platform.money.parse_money."""
@@ -82,7 +84,7 @@ class PriceListForm(FlaskForm):
     priority = IntegerField(
         _l("Priority"),
         default=0,
-        validators=[InputRequired(message=_l("A whole number.")), NumberRange(min=-1000, max=1000)],
+        validators=[InputRequired(message=_l("A whole number.")), NumberRange(*PRIORITY_RANGE)],
         description=_l("Among lists of the same scope, the higher priority wins."),
     )
     active = BooleanField(_l("Active"), default=True)

@@ -17,6 +17,8 @@ from portal.extensions import db
 from portal.platform.errors import Invalid
 from portal.platform.money import parse_money
 
+PRIORITY_RANGE = (-1000, 1000)  # a price list's priority (the form and the API alike)
+MAX_MIN_QTY = 1_000_000  # a rule's "from quantity"
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 PRODUCT_FIELDS = (
     "sku",
@@ -213,8 +215,8 @@ def _rules(rules: list[dict]) -> list[PriceRule]:
             problems.append(_("Give either a unit price or a discount."))
         if r.get("discount_pct") is not None and not (Decimal(0) <= r["discount_pct"] <= 100):
             problems.append(_("A discount from 0 to 100 percent."))
-        if r.get("min_qty", 1) < 1:
-            problems.append(_("The minimum quantity is at least 1."))
+        if not 1 <= r.get("min_qty", 1) <= MAX_MIN_QTY:
+            problems.append(_("The minimum quantity is from 1 to %(n)s.", n=f"{MAX_MIN_QTY:,}"))
         if problems:
             errors[f"rules.{i}"] = problems
             continue
@@ -252,6 +254,9 @@ def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> P
     valid_to = data.get("valid_to", price_list.valid_to if price_list else None)
     if valid_from and valid_to and valid_to < valid_from:
         raise Invalid(fields={"valid_to": [_("The end cannot be before the start.")]})
+    low, high = PRIORITY_RANGE
+    if "priority" in data and not low <= data["priority"] <= high:
+        raise Invalid(fields={"priority": [_("A whole number from %(low)s to %(high)s.", low=low, high=high)]})
     before = _price_list_snapshot(price_list) if price_list else None
     if price_list is None:
         price_list = PriceList(created_by=getattr(actor, "username", None) or "system")
