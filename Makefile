@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install demo serve test test-fast lint audit browser fonts clean bench
+.PHONY: install demo serve test test-fast lint audit browser fonts clean bench mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -72,6 +72,10 @@ audit: install
 bench: install
 	$(BIN)/python -m bench
 
+# Mutation testing of the money and tenancy modules (mutmut; docs/MUTATION.md). Slow (tens of minutes): not part
+# of `make test`. MODULES="credit_reports pricing" runs some of them; `.venv/bin/python scripts/mutation.py --list`.
+mutation: install
+	$(BIN)/python scripts/mutation.py $(MODULES)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts .mutation
