@@ -26,11 +26,14 @@ def fan_out(record_id: str) -> int:
 
 
 def dealer_statement(run_id: str, dealer_id: int) -> str | None:
-    """One dealer of a run: issue its statement and PDF, mark the item done; on an error mark it failed (the run can
-    be retried for the failed dealers alone)."""
+    """One dealer of a run, in three transactions: issue its statement (the dealer's credit row locked: one cut of
+    the ledger); draw the PDF with no lock held, so the dealer's orders never wait for a render; mark the item done.
+    On an error the item is failed (the run can be retried for the failed dealers alone: an issued statement is then
+    found unchanged and only its PDF is drawn). Users see a reference, never the exception; the log has it."""
     from portal.dealers.models import Dealer
     from portal.extensions import db
     from portal.statements import runs, services
+    from portal.statements.models import Statement
 
     try:
         with job_context():
@@ -40,19 +43,28 @@ def dealer_statement(run_id: str, dealer_id: int) -> str | None:
             period = item_period(run_id)
             dealer = db.session.get(Dealer, dealer_id)
             statement, outcome = services.issue(f"run {run_id[:8]}", dealer, period, run_id=run_id)
-            if statement is not None and (outcome == "issued" or not services.pdf_exists(statement)):
-                services.store_pdf(statement)
+            if outcome == "unchanged" and statement.run_id == run_id:
+                outcome = "issued"  # by this run, in an attempt whose PDF failed: the retry only draws it
+            statement_id = statement.id if statement is not None else None
+            needs_pdf = statement is not None and (outcome == "issued" or not services.pdf_exists(statement))
+        if needs_pdf:
+            with job_context():  # after the statement's transaction: nothing of the dealer is locked while drawing
+                services.store_pdf(db.session.get(Statement, statement_id))
+        with job_context():
+            item = runs.lock_item(run_id, dealer_id)
+            if item is None or item.status == "done":
+                return None
             item.status, item.outcome, item.error = "done", outcome, None
-            item.statement_id = statement.id if statement is not None else None
+            item.statement_id = statement_id
             item.attempts += 1
             runs.settle(run_id)
             return outcome
-    except Exception as exc:
+    except Exception:
         log.exception("statement of dealer %s in run %s failed", dealer_id, run_id)
         with job_context():
             item = runs.lock_item(run_id, dealer_id)
             if item is not None and item.status != "done":
-                item.status, item.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+                item.status, item.error = "failed", runs.UNEXPECTED
                 item.attempts += 1
                 runs.settle(run_id)
         raise

@@ -172,7 +172,9 @@ def test_a_failed_dealer_is_retried_alone(app, client, world, channel):
         state = drain(app, client, channel, job_id)
         assert state["status"] == "failed" and "RUN-03" in state["error"]
         assert state["result"]["failed_dealers"] == ["RUN-03"] and state["progress"] == {"done": 6, "total": 6}
-        assert ("RUN-03", 1) not in statements(world) and len(statements(world)) == 4
+        # the statement is issued in its own transaction, the PDF drawn after it (no lock held while drawing): the
+        # version stands, its PDF is what the retry does
+        assert ("RUN-03", 1) in statements(world) and len(statements(world)) == 5
     finally:
         blocker.unlink()
     resp = client.post(f"/api/v1/statements/runs/{job_id}/retry", headers=channel["finance"])
@@ -185,6 +187,47 @@ def test_a_failed_dealer_is_retried_alone(app, client, world, channel):
     assert statements(world) == [(f"RUN-{i:02d}", 1) for i in range(5)]
     again = client.post(f"/api/v1/statements/runs/{job_id}/retry", headers=channel["finance"])
     assert again.status_code == 409
+
+
+@pytest.mark.postgres
+def test_the_pdf_is_drawn_with_nothing_of_the_dealer_locked(app, client, world, channel, monkeypatch, is_postgres):
+    """The statement is issued with the dealer's credit row locked (one cut of the ledger); the PDF is drawn after
+    that transaction, so an order of the dealer never waits for a render (a 2,000-line one takes ~0.7 s)."""
+    if not is_postgres:
+        pytest.skip("row locks: PostgreSQL only (SQLite serialises writers with BEGIN IMMEDIATE)")
+    from sqlalchemy import create_engine, text
+
+    from portal.statements import services
+
+    real, seen = services.store_pdf, []
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    def probing_store(statement):
+        with other.connect() as conn:  # another session: the dealer's credit row must be free to lock right now
+            conn.execute(text("SELECT 1 FROM dealer_credit WHERE dealer_id = :d FOR UPDATE NOWAIT"),
+                         {"d": statement.dealer_id})  # fmt: skip
+            conn.rollback()
+        seen.append(statement.dealer.code)
+        return real(statement)
+
+    monkeypatch.setattr(services, "store_pdf", probing_store)
+    try:
+        for code in channel["codes"][:5]:
+            world.credit_limit(code, "1000.00")  # each dealer has its credit row
+        job_id = start(client, channel, dealer_codes=channel["codes"][:2])
+        if app.config["REDIS_URL"]:  # in this process, so that the probe above runs
+            from rq import SimpleWorker
+
+            import jobs
+
+            with app.app_context():
+                queue = jobs.get_queue(app)
+                SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        state = job(client, channel, job_id)
+    finally:
+        other.dispose()
+    assert state["status"] == "finished", state
+    assert sorted(seen) == channel["codes"][:2]
 
 
 @needs_redis

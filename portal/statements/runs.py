@@ -27,6 +27,9 @@ from portal.statements.models import StatementRunItem
 KIND = "statement_run"
 FAN_OUT = "jobs.statements.fan_out"
 DEALER_JOB = "jobs.statements.dealer_statement"
+# A dealer's item failed on an exception: the page says so in the reader's language with the run as reference, the
+# log has the exception (never shown: it may hold SQL, parameters or paths).
+UNEXPECTED = "unexpected"
 
 
 def start_run(actor, period: str, dealer_codes: list[str] | None = None) -> JobRecord:
