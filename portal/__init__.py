@@ -66,6 +66,9 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from portal.platform.i18n import use_iso_dates
+
+    use_iso_dates(babel)  # 2026-12-07 14:30 in both languages
     bootstrap.init_app(app)
 
     _register_models()

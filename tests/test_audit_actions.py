@@ -448,6 +448,18 @@ def _(h):
                  after={"list_price": "1200.00", "active": False})  # fmt: skip
 
 
+@case("category.update")
+def _(h):
+    who = hq(h)
+    body = {"sku": "CAR-9", "name": "轿车", "category": "sedan", "unit": "台", "list_price": "100000.00",
+            "build_to_order": True}  # fmt: skip
+    h.call("POST", "/api/v1/products", who, body, status=201)
+    h.act()  # the product brought its category, named after its code; the action is naming it
+    h.call("PATCH", "/api/v1/categories/sedan", who, {"name": "轿车", "name_en": "Sedan"})
+    return Entry("cm", "category", "sedan", before={"name": "sedan", "name_en": "sedan"},
+                 after={"name": "轿车", "name_en": "Sedan"})  # fmt: skip
+
+
 @case("price_list.create")
 def _(h):
     h.world.product("OIL-1")

@@ -49,7 +49,7 @@ def test_a_dealer_sees_the_catalogue_with_its_own_prices_and_availability(client
     assert "90,000.00" in page and "上海一号专享" in page  # the dealer's own price list wins
     assert "Built to order" in page and "lead time 30 days" in page and "On request" in page
     csv_text = text(client.get("/products?format=csv"))
-    assert csv_text.startswith("\ufeffsku,name,name_en,category,unit,list_price")
+    assert csv_text.startswith("\ufeffsku,name,name_en,category,category_name,unit,list_price")
     row = next(line for line in csv_text.splitlines() if line.startswith("P-1,"))
     assert row.endswith(",90.00,A级配件政策")
     assert "OLD" not in csv_text

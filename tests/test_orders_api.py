@@ -63,7 +63,7 @@ def test_approved_orders_count_in_exposure(client, world, ch):
     assert credit["open_orders"] == "226000.00" and credit["available"] == "74000.00"
     second = _order(client, ch["staff"], [("CAR-1", 1)]).get_json()  # 113,000 > 74,000
     assert second["status"] == "credit_review"
-    assert "39000.00" in second["events"][-1]["comment"]
+    assert "39,000.00 CNY" in second["events"][-1]["comment"]  # said by the portal, in the caller's language
 
 
 def test_a_dealer_on_hold_is_refused_and_nothing_is_stored(client, world, ch):

@@ -133,7 +133,8 @@ def test_approval_posts_one_credit_note_tells_the_dealer_and_is_audited(channel)
     assert (note["type"], note["amount"], note["source"], note["dealer_id"]) == (
         "credit_note", D("240.00"), "rebate", d1["dealer_id"],
     )  # fmt: skip
-    assert note["reason"] == "返利 Rebate RB-Q1 返利 RB-Q1"
+    assert note["reason"] == "RB-Q1 返利 RB-Q1"  # language-neutral; pages say "Rebate"/"返利" from the memo
+    assert note["memo"] == {"code": "rebate", "programme": "RB-Q1", "name": "返利 RB-Q1", "name_en": None}
     assert (d1["approved_by"], d1["approved_at"] is not None) == ("system", True)
     assert channel.count(Notification, kind="rebate.approved") == 1  # the dealer's admin, not its staff
     assert channel.count(AuditEntry, action="rebate.settlement.approve") == 1
@@ -186,7 +187,7 @@ def test_the_rebate_shows_on_the_next_statement(channel):
     assert april != march
     lines = channel.run(lambda: [(ln.type, ln.credit, ln.reference) for ln in
                                  db.session.query(StatementLine).filter_by(statement_id=april)])  # fmt: skip
-    assert lines == [("credit_note", D("240.00"), "返利 Rebate RB-Q1 返利 RB-Q1")]
+    assert lines == [("credit_note", D("240.00"), "RB-Q1 返利 RB-Q1")]
     from portal.statements.models import Statement
 
     stated = channel.get(Statement, id=april)

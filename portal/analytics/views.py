@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.analytics import reports
+from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
@@ -85,6 +86,8 @@ def export_columns(group_by: list[str]) -> list[str]:
     cols = []
     for key in group_by:
         cols.extend(c for c in reports.KEY_COLUMNS[key] if c != "product_name_en")
+        if key == "category":
+            cols.append("category_name")  # the category's name in the reader's language, beside its code
     return cols + list(reports.MEASURES)
 
 
@@ -106,7 +109,8 @@ def channel_flow():
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx") and error is None:
         header = export_columns(group_by)
-        rows = ([r.get(h) for h in header] for r in result["rows"])
+        rows = ([category_label(r.get("category")) if h == "category_name" else r.get(h) for h in header]
+                for r in result["rows"])  # fmt: skip
         return export_response(fmt, f"channel-flow-{date_from}-{date_to}", header, rows)
     trend = comparison = None
     if error is None:

@@ -5,6 +5,7 @@ import json
 
 from flask import Blueprint, render_template, request
 
+from portal.audit import present
 from portal.audit.services import audit_query
 from portal.extensions import db
 from portal.platform.auth import requires
@@ -12,6 +13,8 @@ from portal.platform.tenancy import current_scope
 from portal.platform.web import csv_response, list_page
 
 bp = Blueprint("audit", __name__)
+bp.add_app_template_global(present.changes, "audit_changes")
+bp.add_app_template_global(present.object_type_label, "audit_object_type")
 
 FILTERS = ("actor", "action", "object_type", "object_key", "from", "to")
 

@@ -80,6 +80,31 @@ def check_interrupted(record: JobRecord) -> bool:
     return True
 
 
+IMPORTS = {  # kind -> (the job's function, the file name shown when the upload had none)
+    "payment_import": ("jobs.imports.run_payment_import", "payments.csv"),
+    "sell_through_import": ("jobs.sellthrough.run_sell_through_import", "sell-through.csv"),
+}
+
+
+def start_import(kind: str, upload, *, started_by, dealer_id: int | None = None) -> JobRecord:
+    """The one way an uploaded file becomes a job: check it and keep it in the storage folder shared by web and
+    workers (`platform.files.keep_upload`), then record the job and queue it after the commit. The API and the
+    pages of every import call this."""
+    from portal.platform.files import keep_upload
+
+    func, default_name = IMPORTS[kind]
+    job_id, path = keep_upload(upload)
+    return start_job(
+        kind,
+        func,
+        started_by=started_by,
+        dealer_id=dealer_id,
+        job_id=job_id,
+        params={"filename": upload.filename or default_name},
+        args=(str(path),),
+    )
+
+
 def failure_message(record: JobRecord) -> str:
     """What users see of a job that raised an exception: never its text (SQL and its parameters, paths, a trace),
     but the job's id, under which the log has the exception in full."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
-from sqlalchemy import func, select
 
-from portal.catalog import pricing, services
-from portal.catalog.models import PriceList, Product
+from portal.catalog import services
+from portal.catalog.models import Category, PriceList, Product
 from portal.catalog.schemas import (
+    CategorySchema,
+    CategoryUpdateSchema,
     PriceListCreateSchema,
     PriceListSchema,
     PriceListUpdateSchema,
@@ -21,31 +22,14 @@ from portal.catalog.schemas import (
     ProductUpdateSchema,
     with_availability,
 )
-from portal.dealers.models import Dealer
-from portal.extensions import db
+from portal.catalog.services import dealer_prices, products_query
 from portal.platform.api import PageArgs, api_blueprint, page_of, paginate
 from portal.platform.auth import requires
-from portal.platform.errors import Invalid, NotFound
+from portal.platform.errors import Invalid
 from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.timeutil import today
 
 blp = api_blueprint("api_catalog", __name__, "Catalogue and price policies")
-
-
-def products_query(scope, q=None, category=None, active=None):
-    stmt = scope.select(Product).order_by(Product.category, Product.sku)
-    if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(
-            func.lower(Product.sku).like(like)
-            | func.lower(Product.name).like(like)
-            | func.lower(Product.name_en).like(like)
-        )
-    if category:
-        stmt = stmt.where(Product.category == category)
-    if active is not None:
-        stmt = stmt.where(Product.active.is_(active))
-    return stmt
 
 
 @blp.route("/products", methods=["GET"])
@@ -109,6 +93,26 @@ def import_products(files):
     return services.import_products(current_user, text)
 
 
+@blp.route("/categories", methods=["GET"])
+@requires("catalog.read")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CategorySchema))
+def list_categories(args):
+    """Every category code with its Chinese and English names, by code."""
+    stmt = current_scope().select(Category).order_by(Category.code)
+    return paginate(stmt, args["page"], args["per_page"])
+
+
+@blp.route("/categories/<code>", methods=["PATCH"])
+@requires("catalog.write")
+@not_tenant_route("categories are the whole channel's catalogue, not a dealer's")
+@blp.arguments(CategoryUpdateSchema)
+@blp.response(200, CategorySchema)
+def update_category(body, code):
+    """Rename a category; its code (what products carry) never changes."""
+    return services.update_category(current_user, current_scope().get_or_404(Category, code=code), body)
+
+
 @blp.route("/price-lists", methods=["GET"])
 @requires("prices.manage")
 @blp.arguments(PageArgs, location="query")
@@ -141,22 +145,6 @@ def get_price_list(price_list_id):
 @blp.response(200, PriceListSchema)
 def update_price_list(body, price_list_id):
     return services.save_price_list(current_user, body, current_scope().get_or_404(PriceList, id=price_list_id))
-
-
-def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
-    stmt = select(Product).where(Product.active.is_(True)).order_by(Product.category, Product.sku)
-    if sku:
-        stmt = stmt.where(Product.sku == sku)
-    products = db.session.execute(stmt).scalars().all()
-    # only the rules that can apply to these products, as plain rows, indexed once (bench/README.md, "mixed")
-    lists = pricing.candidates_for(dealer, on, products) if products else []
-    items = [
-        {**resolved.explain(), "name": product.name, "product": product}
-        for product, resolved in zip(products, pricing.resolve_all(lists, products, qty), strict=True)
-    ]
-    if sku and not items:
-        raise NotFound(_("Unknown or inactive SKU %(sku)s.", sku=sku))
-    return items
 
 
 @blp.route("/dealers/<code>/prices", methods=["GET"])

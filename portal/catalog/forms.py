@@ -103,3 +103,10 @@ class PricePreviewForm(FlaskForm):
         validators=[InputRequired(message=_l("A whole number.")), NumberRange(min=1, max=100000)],
     )
     on = DateField(_l("On"), validators=[Optional()])
+
+
+class CategoryForm(FlaskForm):
+    """A category's names; its code (what products carry) never changes."""
+
+    name = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=120)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])

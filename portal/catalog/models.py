@@ -42,6 +42,23 @@ class Product(db.Model):
         return true() if scope.is_hq else cls.active.is_(True) if scope.kind != "none" else false()
 
 
+class Category(db.Model):
+    """A product category's names in both languages. `code` is the string products and price rules carry
+    (`Product.category`, unchanged in the API); a new code gets its row, named after the code, when a product or a
+    rule first uses it, and HQ names it on the categories page."""
+
+    __tablename__ = "categories"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))  # Chinese
+    name_en: Mapped[str] = mapped_column(String(120))
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        # the names are the whole channel's, like the catalogue itself
+        return true() if scope.kind != "none" else false()
+
+
 class PriceList(db.Model):
     __tablename__ = "price_lists"
 

@@ -148,3 +148,14 @@ class PriceItemSchema(Schema):
 
 class PricesSchema(Schema):
     items = fields.List(fields.Nested(PriceItemSchema))
+
+
+class CategorySchema(Schema):
+    code = fields.String(metadata={"description": "what products and price rules carry as `category`"})
+    name = fields.String(metadata={"description": "Chinese name"})
+    name_en = fields.String(metadata={"description": "English name"})
+
+
+class CategoryUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    name_en = fields.String(validate=validate.Length(min=1, max=120))

@@ -8,13 +8,15 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.audit.services import record, snapshot
-from portal.catalog.models import SCOPE_KINDS, PriceList, PriceRule, Product
+from portal.catalog import pricing
+from portal.catalog.models import SCOPE_KINDS, Category, PriceList, PriceRule, Product
 from portal.dealers.models import TIERS, Dealer, Region
 from portal.extensions import db
-from portal.platform.errors import Invalid
+from portal.platform.errors import Invalid, NotFound
 from portal.platform.money import parse_money
 
 PRIORITY_RANGE = (-1000, 1000)  # a price list's priority (the form and the API alike)
@@ -47,6 +49,7 @@ def create_product(actor, data: dict) -> Product:
         raise Invalid(fields={"sku": [_("SKU %(sku)s already exists.", sku=sku)]})
     product = Product(sku=sku, tax_rate=Decimal("0.13"), build_to_order=False, lead_time_days=0, active=True)
     _apply_product(product, data)
+    ensure_categories([product.category])
     db.session.add(product)
     db.session.flush()
     record(actor, "product.create", "product", sku, after=_product_snapshot(product))
@@ -60,6 +63,7 @@ def update_product(actor, product: Product, data: dict) -> Product:
     _apply_product(product, data)
     db.session.flush()
     if product.category != before["category"]:
+        ensure_categories([product.category])
         from portal.inventory.sums import recategorise  # the catalogue sits below the inventory
 
         recategorise(product.id, before["category"], product.category)
@@ -181,6 +185,50 @@ def _parse_product_row(raw: dict) -> dict:
     }
 
 
+# ---------------------------------------------------------------- categories
+
+CATEGORY_NAME_MAX = 120
+CATEGORY_FIELDS = ("name", "name_en")
+
+
+def ensure_categories(codes) -> None:
+    """A row for each category code not named yet, named after its code (HQ names it on the categories page).
+    Two requests bringing the same new code both succeed: the second insert does nothing."""
+    codes = sorted({c for c in codes if c})
+    if not codes:
+        return
+    known = set(db.session.execute(select(Category.code).where(Category.code.in_(codes))).scalars())
+    missing = [{"code": c, "name": c[:CATEGORY_NAME_MAX], "name_en": c[:CATEGORY_NAME_MAX]}
+               for c in codes if c not in known]  # fmt: skip
+    if not missing:
+        return
+    make = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(make(Category).on_conflict_do_nothing(index_elements=["code"]), missing)
+
+
+def update_category(actor, category: Category, data: dict) -> Category:
+    """Rename a category (its Chinese and English names); the code never changes."""
+    errors, values = {}, {}
+    for f in CATEGORY_FIELDS:
+        if f not in data:
+            continue
+        value = (data[f] or "").strip()
+        if not value:
+            errors[f] = [_("A name is required.")]
+        elif len(value) > CATEGORY_NAME_MAX:
+            errors[f] = [_("At most %(n)s characters.", n=CATEGORY_NAME_MAX)]
+        values[f] = value
+    if errors:
+        raise Invalid(fields=errors)
+    before = snapshot(category, CATEGORY_FIELDS)
+    for f, value in values.items():
+        setattr(category, f, value)
+    db.session.flush()
+    record(actor, "category.update", "category", category.code, before=before,
+           after=snapshot(category, CATEGORY_FIELDS))  # fmt: skip
+    return category
+
+
 # ---------------------------------------------------------------- price lists
 
 
@@ -233,6 +281,7 @@ def _rules(rules: list[dict]) -> list[PriceRule]:
         errors["rules"] = [_("A price list needs at least one rule.")]
     if errors:
         raise Invalid(fields=errors)
+    ensure_categories([r.category for r in out if r.category])
     return out
 
 
@@ -278,3 +327,38 @@ def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> P
         after=_price_list_snapshot(price_list),
     )
     return price_list
+
+
+# ---------------------------------------------------------------- reading the catalogue
+
+
+def products_query(scope, q=None, category=None, active=None):
+    stmt = scope.select(Product).order_by(Product.category, Product.sku)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            func.lower(Product.sku).like(like)
+            | func.lower(Product.name).like(like)
+            | func.lower(Product.name_en).like(like)
+        )
+    if category:
+        stmt = stmt.where(Product.category == category)
+    if active is not None:
+        stmt = stmt.where(Product.active.is_(active))
+    return stmt
+
+
+def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
+    stmt = select(Product).where(Product.active.is_(True)).order_by(Product.category, Product.sku)
+    if sku:
+        stmt = stmt.where(Product.sku == sku)
+    products = db.session.execute(stmt).scalars().all()
+    # only the rules that can apply to these products, as plain rows, indexed once (bench/README.md, "mixed")
+    lists = pricing.candidates_for(dealer, on, products) if products else []
+    items = [
+        {**resolved.explain(), "name": product.name, "product": product}
+        for product, resolved in zip(products, pricing.resolve_all(lists, products, qty), strict=True)
+    ]
+    if sku and not items:
+        raise NotFound(_("Unknown or inactive SKU %(sku)s.", sku=sku))
+    return items

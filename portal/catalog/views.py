@@ -11,9 +11,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.catalog import pricing, services
-from portal.catalog.api import dealer_prices, products_query
-from portal.catalog.forms import PriceListForm, PricePreviewForm, ProductForm, ProductImportForm
-from portal.catalog.models import PriceList, Product
+from portal.catalog.forms import CategoryForm, PriceListForm, PricePreviewForm, ProductForm, ProductImportForm
+from portal.catalog.labels import category_label, forget_category_names, unit_label
+from portal.catalog.models import Category, PriceList, Product
+from portal.catalog.services import dealer_prices, products_query
 from portal.dealers.models import TIERS, Dealer, Region
 from portal.extensions import db
 from portal.platform.auth import requires
@@ -26,6 +27,12 @@ from portal.platform.web import apply_errors, export_response, list_page, page_a
 bp = Blueprint("catalog", __name__)
 
 PRODUCT_COLUMNS = list(services.IMPORT_COLUMNS)
+# the export adds the category's name (in the reader's language) after its code; the import ignores it
+EXPORT_COLUMNS = [c for col in PRODUCT_COLUMNS for c in ((col, "category_name") if col == "category" else (col,))]
+
+# category names and units in the reader's language, on every page that shows a product (portal/catalog/labels.py)
+bp.add_app_template_global(category_label, "category_label")
+bp.add_app_template_global(unit_label, "unit_label")
 
 
 def own_dealer() -> Dealer | None:
@@ -50,6 +57,7 @@ def _product_row(p: Product) -> list:
         p.name,
         p.name_en,
         p.category,
+        category_label(p.category),
         p.unit,
         p.list_price,
         p.tax_rate,
@@ -77,7 +85,7 @@ def products():
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         items = db.session.execute(stmt).unique().scalars().all()
-        header = PRODUCT_COLUMNS + (["my_price", "price_rule"] if dealer else [])
+        header = EXPORT_COLUMNS + (["my_price", "price_rule"] if dealer else [])
         lists = pricing.candidate_lists(dealer, today()) if dealer else None
         rows = []
         for p in items:
@@ -430,6 +438,7 @@ def prices(code):
             "name",
             "name_en",
             "category",
+            "category_name",
             "unit",
             "quantity",
             "date",
@@ -452,6 +461,7 @@ def prices(code):
                     p.name,
                     p.name_en,
                     p.category,
+                    category_label(p.category),
                     p.unit,
                     qty,
                     on,
@@ -484,3 +494,34 @@ def prices(code):
         category=category,
         categories=categories(),
     )
+
+
+# ------------------------------------------------------------------ categories and their names
+
+
+@bp.route("/categories")
+@requires("catalog.write")
+def category_list():
+    """Every category with its names in both languages and how many products carry it."""
+    counts = dict(db.session.execute(select(Product.category, func.count()).group_by(Product.category)).all())
+    items = db.session.execute(current_scope().select(Category).order_by(Category.code)).scalars().all()
+    return render_template("catalog/categories.html", items=items, counts=counts)
+
+
+@bp.route("/categories/<code>/edit", methods=["GET", "POST"])
+@requires("catalog.write")
+@not_tenant_route("categories are the whole channel's catalogue, not a dealer's")
+def category_edit(code):
+    category = current_scope().get_or_404(Category, code=code)
+    form = CategoryForm(obj=category)
+    if form.validate_on_submit():
+        try:
+            services.update_category(current_user, category, {"name": form.name.data, "name_en": form.name_en.data})
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            forget_category_names()
+            flash(_("Category %(code)s saved.", code=category.code), "success")
+            return redirect(url_for("catalog.category_list"))
+    count = db.session.execute(select(func.count()).select_from(Product).where(Product.category == code)).scalar_one()
+    return render_form("catalog/category_form.html", form, form=form, category=category, count=count)

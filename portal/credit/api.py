@@ -7,7 +7,7 @@ from flask_login import current_user
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from portal.background.services import start_job
+from portal.background.services import start_import, start_job
 from portal.credit import overdue, reports, services
 from portal.credit.models import Application, CreditIncrease, LedgerEntry
 from portal.credit.schemas import (
@@ -36,7 +36,6 @@ from portal.extensions import db
 from portal.platform.api import api_blueprint
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
-from portal.platform.files import keep_upload
 from portal.platform.security import accepts_workbooks
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
@@ -70,7 +69,7 @@ def entry_view(entry: LedgerEntry) -> dict:
     )
     view = {
         c: getattr(entry, c)
-        for c in ("id", "type", "number", "entry_date", "due_on", "amount", "order_number", "reason", "dealer")
+        for c in ("id", "type", "number", "entry_date", "due_on", "amount", "order_number", "reason", "memo", "dealer")
     }
     view["applications"] = apps
     if entry.type == "invoice":
@@ -121,20 +120,7 @@ class ImportFileSchema(Schema):
 def import_payments(files):
     """Upload a bank file, CSV (UTF-8 or GB18030) or XLSX: dealer_code, amount, received_on, reference, headers in
     English or Chinese (docs/IMPORTS.md); applied whole or not at all, by a job."""
-    return {"job_id": queue_payment_import(files["file"]).id}
-
-
-def queue_payment_import(upload):
-    """Check the uploaded file, keep it in the storage folder (shared by web and workers) and queue its import."""
-    job_id, path = keep_upload(upload)
-    return start_job(
-        "payment_import",
-        "jobs.imports.run_payment_import",
-        started_by=current_user,
-        job_id=job_id,
-        params={"filename": upload.filename or "payments.csv"},
-        args=(str(path),),
-    )
+    return {"job_id": start_import("payment_import", files["file"], started_by=current_user).id}
 
 
 @blp.route("/entries/<int:entry_id>", methods=["GET"])

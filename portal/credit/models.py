@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -37,6 +37,9 @@ class LedgerEntry(db.Model):
     order_number: Mapped[str | None] = mapped_column(String(32))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))  # credit note for an invoice
     reason: Mapped[str | None] = mapped_column(Text)
+    # what the portal itself writes on an entry, as {"code": ..., **parameters}, shown in the reader's language
+    # (portal/credit/memos.py); `reason` keeps a language-neutral text for the API, exports and statements
+    memo: Mapped[dict | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="portal")  # portal | api | erp | import | order
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

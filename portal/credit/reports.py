@@ -56,6 +56,7 @@ def ledger(
         LedgerEntry.amount,
         LedgerEntry.due_on,
         LedgerEntry.reason,
+        LedgerEntry.memo,
         LedgerEntry.order_number,
         running.label("balance"),
     ).where(LedgerEntry.dealer_id == dealer_id)
@@ -82,6 +83,7 @@ def ledger(
                 "balance": money(row.balance),
                 "due_on": row.due_on,
                 "reason": row.reason,
+                "memo": row.memo,
                 "order_number": row.order_number,
             }
         )

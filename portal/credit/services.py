@@ -283,8 +283,10 @@ def post_credit_note(
     reason: str,
     invoice_number: str | None = None,
     source: str = "portal",
+    memo: dict | None = None,
 ) -> LedgerEntry:
-    """Post a credit note (credit): first against the named invoice, the rest like cash."""
+    """Post a credit note (credit): first against the named invoice, the rest like cash. `memo`: what the portal
+    says of it as a code and parameters (portal/credit/memos.py), shown in the reader's language."""
     _check_amount_date(amount, "issued_on", issued_on)
     if not (reason or "").strip():
         raise Invalid(fields={"reason": [_("Say why the credit note is given.")]})
@@ -312,6 +314,7 @@ def post_credit_note(
         amount=money(amount),
         invoice_id=invoice.id if invoice else None,
         reason=reason.strip(),
+        memo=memo,
         source=source,
         created_by=actor_name(actor),
     )

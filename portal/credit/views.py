@@ -6,11 +6,10 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.background.services import start_job
+from portal.background.services import start_import, start_job
 from portal.credit import imports, reports, services
 from portal.credit.forms import (
     ApplyForm,
@@ -23,6 +22,8 @@ from portal.credit.forms import (
     PaymentForm,
     ReverseForm,
 )
+from portal.credit.labels import BUCKET_LABELS
+from portal.credit.memos import entry_memo
 from portal.credit.models import Application, CreditIncrease, CreditLimitChange, DealerCredit, LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
@@ -36,14 +37,8 @@ from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, as_choices, export_response, parse_date_arg, render_form
 
 bp = Blueprint("credit", __name__)
+bp.add_app_template_global(entry_memo, "ledger_memo")  # what the portal wrote on an entry, in the reader's language
 
-BUCKET_LABELS = {
-    "not_due": _l("Not due"),
-    "1_30": _l("1-30 days"),
-    "31_60": _l("31-60 days"),
-    "61_90": _l("61-90 days"),
-    "over_90": _l("Over 90 days"),
-}
 
 
 def _money_field(form, name: str, allow_zero: bool = False):
@@ -324,12 +319,10 @@ def credit_note_new():
 @accepts_workbooks
 @requires("payments.write")
 def payment_import():
-    from portal.credit.api import queue_payment_import
-
     form = ImportForm()
     if form.validate_on_submit():
         try:
-            record = queue_payment_import(form.file.data)
+            record = start_import("payment_import", form.file.data, started_by=current_user)
         except Invalid as exc:
             apply_errors(form, exc)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from portal.background.services import start_job
+from portal.background.services import start_import
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.inventory import dealer_stock, sellthrough
@@ -23,7 +23,6 @@ from portal.inventory.schemas import (
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import requires
 from portal.platform.errors import Forbidden
-from portal.platform.files import keep_upload
 from portal.platform.security import accepts_workbooks
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 
@@ -66,21 +65,9 @@ def import_sell_through(files):
     """Upload a CSV (UTF-8 or GB18030) or XLSX file: sold_on, sku, serial, quantity, unit_price, city, customer_type,
     headers in English or Chinese (docs/IMPORTS.md); a job applies it whole or not at all and lists every rejected row
     with its line number and reason."""
-    return {"job_id": queue_import(own_dealer(), files["file"]).id}
-
-
-def queue_import(dealer: Dealer, upload):
-    """Check the uploaded file, keep it in the storage folder (shared by web and workers) and queue its import."""
-    job_id, path = keep_upload(upload)
-    return start_job(
-        "sell_through_import",
-        "jobs.sellthrough.run_sell_through_import",
-        started_by=current_user,
-        dealer_id=dealer.id,
-        job_id=job_id,
-        params={"filename": upload.filename or "sell-through.csv"},
-        args=(str(path),),
-    )
+    dealer = own_dealer()
+    return {"job_id": start_import("sell_through_import", files["file"], started_by=current_user,
+                                   dealer_id=dealer.id).id}  # fmt: skip
 
 
 @blp.route("/dealers/<code>/stock", methods=["GET"])

@@ -7,12 +7,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.extensions import db
 from portal.inventory import hq
@@ -69,7 +71,8 @@ class ReceiptForm(FlaskForm):
         _l("Quantity received"),
         validators=[InputRequired(message=_l("A whole number.")), NumberRange(min=1, max=hq.MAX_QUANTITY)],
     )
-    received_on = DateField(_l("Received on"), validators=[Optional()])
+    # the day the goods came into the warehouse (入库日期), not a payment's day: a msgid of its own, by context
+    received_on = DateField(lazy_pgettext("stock", "Received on"), validators=[Optional()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
@@ -103,7 +106,7 @@ def _filters() -> dict:
     }
 
 
-STOCK_COLUMNS = ["sku", "name", "category", "warehouse", "on_hand", "allocated", "available"]
+STOCK_COLUMNS = ["sku", "name", "category", "category_name", "warehouse", "on_hand", "allocated", "available"]
 
 
 @bp.route("/hq-stock")
@@ -115,7 +118,8 @@ def index():
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         rows = [
-            [r.product.sku, r.product.name, r.product.category, r.warehouse.code, r.on_hand, r.allocated, r.available]
+            [r.product.sku, r.product.name, r.product.category, category_label(r.product.category), r.warehouse.code,
+             r.on_hand, r.allocated, r.available]
             for r in db.session.execute(stmt).unique().scalars()
         ]
         return export_response(fmt, f"hq-stock-{today():%Y%m%d}", STOCK_COLUMNS, rows)

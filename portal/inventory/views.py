@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.background.services import start_import
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.inventory import dealer_stock, sellthrough
@@ -261,13 +262,11 @@ def sellthrough_new():
 @accepts_workbooks
 @requires("sellthrough.write")
 def sellthrough_import():
-    from portal.inventory.api import queue_import
-
     dealer = _own_dealer()
     form = ImportForm()
     if form.validate_on_submit():
         try:
-            record = queue_import(dealer, form.file.data)
+            record = start_import("sell_through_import", form.file.data, started_by=current_user, dealer_id=dealer.id)
         except Invalid as exc:
             apply_errors(form, exc)
         else:

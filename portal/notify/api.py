@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notify import services
@@ -27,21 +26,13 @@ class NotificationSchema(Schema):
     read_at = fields.AwareDateTime(allow_none=True)
 
 
-def own_notifications():
-    return (
-        select(Notification)
-        .where(Notification.user_id == current_user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-    )
-
-
 @blp.route("/notifications", methods=["GET"])
 @requires("notifications.read")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(NotificationSchema))
 def list_notifications(args):
     """The caller's own notifications, newest first."""
-    return paginate(own_notifications(), args["page"], args["per_page"])
+    return paginate(services.own_notifications(current_user.id), args["page"], args["per_page"])
 
 
 @blp.route("/notifications/<int:notification_id>/read", methods=["POST"])
@@ -49,7 +40,8 @@ def list_notifications(args):
 @not_tenant_route("notifications are filtered by the caller's own user id, never by dealer")
 @blp.response(200, NotificationSchema)
 def read_notification(notification_id):
-    note = db.session.execute(own_notifications().where(Notification.id == notification_id)).scalar_one_or_none()
+    mine = services.own_notifications(current_user.id).where(Notification.id == notification_id)
+    note = db.session.execute(mine).scalar_one_or_none()
     if note is None:
         raise NotFound(_("%(kind)s not found.", kind="Notification"))
     note.read_at = note.read_at or utcnow()
@@ -80,19 +72,13 @@ class OutboxEmailSchema(Schema):
     sent_at = fields.AwareDateTime(allow_none=True)
 
 
-def outbox_query(status: str | None = None):
-    """The outbox in the caller's scope (HQ only), newest first."""
-    stmt = current_scope().select(OutboxEmail).order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
-    return stmt.where(OutboxEmail.status == status) if status else stmt
-
-
 @blp.route("/outbox", methods=["GET"])
 @requires("outbox.read")
 @blp.arguments(OutboxQuerySchema, location="query")
 @blp.response(200, page_of(OutboxEmailSchema))
 def list_outbox(args):
     """The e-mails the portal sent or will send, with their delivery state (finance, HQ)."""
-    return paginate(outbox_query(args.get("status")), args["page"], args["per_page"])
+    return paginate(services.outbox_query(current_scope(), args.get("status")), args["page"], args["per_page"])
 
 
 @blp.route("/outbox/<int:email_id>/resend", methods=["POST"])

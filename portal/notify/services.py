@@ -92,3 +92,18 @@ def unread_count(user_id: int) -> int:
         .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
     ).scalar_one()
+
+
+def own_notifications(user_id: int):
+    """A user's own notifications, newest first."""
+    return (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+
+
+def outbox_query(scope, status: str | None = None):
+    """The outbox in the caller's scope (HQ only), newest first."""
+    stmt = scope.select(OutboxEmail).order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+    return stmt.where(OutboxEmail.status == status) if status else stmt

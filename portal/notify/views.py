@@ -8,7 +8,6 @@ from sqlalchemy import update
 
 from portal.extensions import db
 from portal.notify import services
-from portal.notify.api import outbox_query, own_notifications
 from portal.notify.models import EMAIL_STATUSES, Notification, OutboxEmail
 from portal.platform.auth import requires
 from portal.platform.errors import Conflict
@@ -29,7 +28,7 @@ EMAIL_STATUS_LABELS = {
 @bp.route("/notifications")
 @requires("notifications.read")
 def notifications():
-    return render_template("notify/notifications.html", page=list_page(own_notifications()))
+    return render_template("notify/notifications.html", page=list_page(services.own_notifications(current_user.id)))
 
 
 @bp.route("/notifications/read-all", methods=["POST"])
@@ -51,7 +50,7 @@ def outbox():
     status = status if status in EMAIL_STATUSES else None
     return render_template(
         "notify/outbox.html",
-        page=list_page(outbox_query(status)),
+        page=list_page(services.outbox_query(current_scope(), status)),
         status=status,
         mail_server=bool(current_app.config.get("MAIL_SERVER")),
         EMAIL_STATUS_LABELS=EMAIL_STATUS_LABELS,

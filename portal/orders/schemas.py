@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from portal.orders.notes import event_note
 from portal.platform.api import StrictSchema
 from portal.platform.money import Money
 
@@ -38,7 +39,11 @@ class EventSchema(Schema):
     actor = fields.String()
     from_status = fields.String(data_key="from", allow_none=True)
     to_status = fields.String(data_key="to")
-    comment = fields.String(allow_none=True)
+    comment = fields.Function(
+        lambda e: event_note(e),
+        allow_none=True,
+        metadata={"type": "string", "description": "a person's comment, or what the portal says (caller's language)"},
+    )
 
 
 class OrderSchema(Schema):

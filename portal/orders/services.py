@@ -22,7 +22,7 @@ from portal.credit import services as credit
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
-from portal.orders import events
+from portal.orders import events, notes
 from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderEvent, OrderLine
 from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.ids import next_id
@@ -188,16 +188,11 @@ def place_order(
         ],
     )
     _event(order, actor, None, "submitted")
-    _event(
-        order,
-        actor,
-        "submitted",
-        status,
-        comment=None
-        if status == "approved"
-        else _("Exceeds available credit by %(x)s CNY.", x=money(priced["gross"] - available)),
-        data={"available": str(available), "gross": str(priced["gross"])},
-    )
+    # the review's reason is a code with its figures, said in each reader's language (portal/orders/notes.py)
+    figures = notes.over_available(available, priced["gross"])
+    if status == "approved":
+        figures.pop("note")
+    _event(order, actor, "submitted", status, data=figures)
     db.session.add(order)
     record(
         actor,

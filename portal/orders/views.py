@@ -10,26 +10,28 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.catalog import pricing
-from portal.catalog.api import products_query
 from portal.catalog.models import Product
+from portal.catalog.services import products_query
 from portal.credit import reports
+from portal.credit.labels import BUCKET_LABELS
 from portal.credit.services import credit_summary
-from portal.credit.views import BUCKET_LABELS
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
 from portal.orders import services
 from portal.orders.forms import ActionForm, OrderForm
 from portal.orders.models import STATUSES, Order
+from portal.orders.notes import event_note
 from portal.platform.auth import can, requires
 from portal.platform.errors import Conflict, DomainError, Invalid
 from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import portal_tz, today
 from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg
-from portal.production.views import order_production
-from portal.shipping.views import may_ship, order_shipments
+from portal.production import services as production
+from portal.shipping import services as shipping
 
 bp = Blueprint("orders", __name__)
+bp.add_app_template_global(event_note, "order_event_note")  # an event's note in the reader's language
 
 SEARCH_LIMIT = 20
 
@@ -271,7 +273,11 @@ def _detail(order: Order, decision: ActionForm | None = None, cancel: ActionForm
     decision = decision or ActionForm(prefix="decision", formdata=None)
     cancel = cancel or ActionForm(prefix="cancel", formdata=None)
     ctx = {"order": order, "decision": decision, "cancel": cancel, "may_cancel": _may_cancel(order)}
-    ctx.update(production=order_production(order), shipments=order_shipments(order), may_ship=may_ship(order))
+    ctx.update(
+        production=production.stage_summaries([order.id]).get(order.id),  # units per stage (None: no units)
+        shipments=shipping.shipments_of(current_scope(), order),
+        may_ship=can("shipments.create") and order.status in shipping.SHIPPABLE,
+    )
     ctx["in_review"] = order.status == "credit_review"
     ctx["may_approve"] = ctx["in_review"] and can("orders.approve") and services.may_approve(current_user, order)
     if ctx["in_review"]:

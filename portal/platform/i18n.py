@@ -76,6 +76,24 @@ def compile_catalogs(translations_dir: str | os.PathLike[str] = TRANSLATIONS_DIR
     return written
 
 
+# Dates and times read the same in both languages: ISO 8601, the way the portal writes dates everywhere else
+# (Babel's own short formats were 2026/12/7 in Chinese and 12/7/26 in English). Flask-Babel looks up
+# `<kind>.<width>` for `|datetimeformat('short')`, `format_date(d)` and the like; these patterns replace the locale's.
+ISO_DATE_FORMATS = {
+    **{f"date.{w}": "yyyy-MM-dd" for w in ("short", "medium", "long", "full")},
+    **{f"datetime.{w}": "yyyy-MM-dd HH:mm" for w in ("short", "medium")},
+    **{f"datetime.{w}": "yyyy-MM-dd HH:mm:ss zzz" for w in ("long", "full")},
+    "time.short": "HH:mm",
+    "time.medium": "HH:mm:ss",
+    **{f"time.{w}": "HH:mm:ss zzz" for w in ("long", "full")},
+}
+
+
+def use_iso_dates(babel) -> None:
+    """Make Flask-Babel's date, datetime and time formats ISO in every locale (after `babel.init_app`)."""
+    babel.date_formats.update(ISO_DATE_FORMATS)
+
+
 def read_mapping(root: str | os.PathLike[str] = ROOT) -> tuple[list[tuple[str, str]], dict[str, dict]]:
     """The method map and options map of `<root>/babel.cfg`, the file `pybabel extract -F` reads."""
     cfg = Path(root) / "babel.cfg"

@@ -49,6 +49,7 @@ AUDIT_ACTION_LABELS = {
     "credit.release": _l("Credit hold lifted"),
     "product.create": _l("Product created"),
     "product.update": _l("Product changed"),
+    "category.update": _l("Category renamed"),
     "price_list.create": _l("Price list created"),
     "price_list.update": _l("Price list changed"),
     "order.submit": _l("Order submitted"),

@@ -30,11 +30,6 @@ def _localtime_filter(moment) -> str:
     return local_time(moment)
 
 
-def order_production(order) -> dict | None:
-    """The units of an order per stage, for the order page (None for an order without units)."""
-    return services.stage_summaries([order.id]).get(order.id)
-
-
 @bp.route("/track")
 @requires("tracking.read")
 def track_form():

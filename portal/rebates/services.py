@@ -18,13 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_FLOOR, Decimal
 
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, func, or_, select
 
 from portal.audit.services import record
 from portal.background.models import JobRecord
 from portal.catalog.models import Product
+from portal.credit.memos import rebate_memo
 from portal.credit.services import actor_name, lock_credit, post_credit_note
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
@@ -743,7 +744,8 @@ def approve(actor, settlement: RebateSettlement) -> RebateSettlement:
         ))  # fmt: skip
     if settlement.amount > 0:
         note = post_credit_note(actor, dealer, amount=settlement.amount, issued_on=today(),
-                                reason=f"返利 Rebate {programme.code} {programme.name}", source="rebate")  # fmt: skip
+                                reason=f"{programme.code} {programme.name}", source="rebate",
+                                memo=rebate_memo(programme.code, programme.name, programme.name_en))  # fmt: skip
         settlement.credit_note = note
     settlement.status, settlement.approved_by, settlement.approved_at = "approved", actor_name(actor), utcnow()
     db.session.flush()
@@ -763,7 +765,7 @@ def _notify_dealer(settlement: RebateSettlement) -> None:
     for user in admins:
         with force_locale(user.locale):
             title = _("Rebate %(code)s approved: %(amount)s CNY", code=programme.code,
-                      amount=f"{settlement.amount:,.2f}")  # fmt: skip
+                      amount=format_decimal(settlement.amount, format="#,##0.00"))  # fmt: skip
             body = (
                 _("Credit note %(number)s is on your account.", number=settlement.credit_note.number)
                 if settlement.credit_note_id

@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 from portal.analytics.views import thousands
 from portal.background.models import JobRecord
 from portal.background.services import job_state
+from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.dealers.models import Dealer
 from portal.extensions import db
@@ -115,7 +116,7 @@ def rebate_products(programme: RebateProgramme) -> str:
     if skus:
         parts.append(_("SKUs %(list)s", list=", ".join(skus)))
     if categories:
-        parts.append(_("categories %(list)s", list=", ".join(categories)))
+        parts.append(_("categories %(list)s", list=", ".join(category_label(c) for c in categories)))
     return "; ".join(parts)
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections import defaultdict
 
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -378,7 +378,8 @@ def _notify(order: Order, shipment: Shipment) -> None:
             title = _("Shipment %(number)s of order %(order)s is on its way", number=shipment.number,
                       order=order.number)  # fmt: skip
             body = _("Invoice %(invoice)s: %(amount)s CNY, due %(due)s.", invoice=shipment.invoice.number,
-                     amount=shipment.gross, due=shipment.invoice.due_on.isoformat())  # fmt: skip
+                     amount=format_decimal(shipment.gross, format="#,##0.00"),
+                     due=shipment.invoice.due_on.isoformat())  # fmt: skip
         notify(user, kind="shipment", title=title, body=body, link=f"/shipments/{shipment.number}",
                dedupe_key=f"shipment:{shipment.number}")  # fmt: skip
 
@@ -400,3 +401,9 @@ def shipments_query(scope, *, status=None, dealer=None, order=None, date_from=No
     if q:
         stmt = stmt.where(func.lower(Shipment.number).contains(q.strip().lower(), autoescape=True))
     return stmt
+
+
+def shipments_of(scope, order: Order) -> list[Shipment]:
+    """The shipments of an order in the caller's scope, oldest first (the order page)."""
+    stmt = scope.select(Shipment).where(Shipment.order_id == order.id)
+    return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()

@@ -37,16 +37,6 @@ def _new_key() -> str:
     return "web-ship-" + secrets.token_urlsafe(18)
 
 
-def order_shipments(order: Order) -> list[Shipment]:
-    """The shipments of an order, oldest first (for the order page)."""
-    stmt = current_scope().select(Shipment).where(Shipment.order_id == order.id)
-    return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
-
-
-def may_ship(order: Order) -> bool:
-    return can("shipments.create") and order.status in services.SHIPPABLE
-
-
 # ------------------------------------------------------------------ shipping an order
 
 

@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from portal.background.models import JobRecord
 from portal.background.services import job_state
-from portal.credit.views import BUCKET_LABELS
+from portal.credit.labels import BUCKET_LABELS
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import can, requires

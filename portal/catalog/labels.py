@@ -1,0 +1,76 @@
+"""How the catalogue's codes read on pages and in exports: category names (data, the `categories` table) and units
+(a small fixed vocabulary), in the reader's language.
+
+`category_label(code)` reads every category's names once per request (one query, kept on `flask.g`); a code without
+a row (or outside a request) shows as itself. `unit_label(unit)` knows the units the catalogue uses; any other unit
+shows as stored.
+"""
+
+from __future__ import annotations
+
+from flask import g, has_request_context
+from flask_babel import get_locale, lazy_pgettext
+from sqlalchemy import select
+
+from portal.catalog.models import Category
+from portal.extensions import db
+
+UNIT_LABELS = {
+    "pc": lazy_pgettext("unit of measure", "pc"),
+    "set": lazy_pgettext("unit of measure", "set"),
+    "pair": lazy_pgettext("unit of measure", "pair"),
+    "台": lazy_pgettext("unit of measure", "unit"),
+    "unit": lazy_pgettext("unit of measure", "unit"),
+    "L": lazy_pgettext("unit of measure", "L"),
+    "kg": lazy_pgettext("unit of measure", "kg"),
+    "box": lazy_pgettext("unit of measure", "box"),
+}
+
+
+def _english() -> bool:
+    return getattr(get_locale(), "language", None) == "en"
+
+
+def category_names() -> dict[str, tuple[str, str]]:
+    """{code: (name, name_en)} of every category, read once per request."""
+    if not has_request_context():
+        return _read()
+    names = g.get("_category_names")
+    if names is None:
+        names = g._category_names = _read()
+    return names
+
+
+def _read() -> dict[str, tuple[str, str]]:
+    return {code: (name, name_en) for code, name, name_en in db.session.execute(
+        select(Category.code, Category.name, Category.name_en))}  # fmt: skip
+
+
+def forget_category_names() -> None:
+    """After a rename in this request: the next label reads the names again."""
+    if has_request_context():
+        g.pop("_category_names", None)
+
+
+def category_label(code: str | None) -> str:
+    """The category's name in the current language; its code when it has no name."""
+    if not code:
+        return ""
+    names = category_names().get(code)
+    if names is None:
+        return code
+    name, name_en = names
+    return (name_en if _english() else name) or name or name_en or code
+
+
+def unit_label(unit: str | None) -> str:
+    """The unit in the current language (台 reads "unit" in English, pc 件 in Chinese); an unknown one as stored."""
+    if not unit:
+        return ""
+    label = UNIT_LABELS.get(unit)
+    return str(label) if label is not None else unit
+
+
+def category_choices(codes) -> list[tuple[str, str]]:
+    """(code, label) for a filter's options, in the order given."""
+    return [(c, category_label(c)) for c in codes]
