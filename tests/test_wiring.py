@@ -68,3 +68,29 @@ def test_exposure_counts_each_provider(client, world):
     world.shipment(order, [(sku, 1)])
     credit = client.get(f"/api/v1/dealers/{dealer}/credit", headers=world.auth("wire.cm")).get_json()
     assert (credit["open_orders"], credit["open_receivables"], credit["exposure"]) == ("2260.00", "1130.00", "3390.00")
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_presentation_stays_beside_the_views():
+    """Services, models and reports never import the web layer (labels, formats); a view never imports another
+    domain's views or an api module (shared queries live in services, shared labels in `<domain>/labels.py`)."""
+    offenders = []
+    for path in sorted(Path("portal").rglob("*.py")):
+        imports = _imports(path)
+        presentation = path.stem.endswith("views") or path.name in ("forms.py", "__init__.py")
+        if not presentation and path.parts[1] != "platform":
+            offenders += [f"{path}: {m}" for m in imports if m.startswith("portal.platform.web")]
+        if path.stem.endswith("views"):
+            offenders += [f"{path}: {m}" for m in imports
+                          if m.endswith((".views", ".api")) or ".views." in m or ".api." in m]  # fmt: skip
+    assert offenders == []

@@ -18,7 +18,7 @@ from portal.platform.auth import requires
 from portal.platform.errors import Invalid
 from portal.platform.tenancy import current_scope
 from portal.platform.timeutil import today
-from portal.platform.web import current_lang, export_response, page_args, parse_date_arg, url_with
+from portal.platform.web import current_lang, export_response, page_args, parse_date_arg, thousands, url_with
 
 bp = Blueprint("analytics", __name__)
 
@@ -44,11 +44,6 @@ MEASURE_LABELS = {
 
 def pct(value: Decimal | None) -> str:
     return "—" if value is None else format_decimal(value * 100, format="0.0") + "%"
-
-
-def thousands(amount: Decimal) -> int:
-    """An amount in whole thousands of CNY (chart labels)."""
-    return int((amount / 1000).quantize(Decimal("1")))
 
 
 def _period():

@@ -362,3 +362,15 @@ def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
     if sku and not items:
         raise NotFound(_("Unknown or inactive SKU %(sku)s.", sku=sku))
     return items
+
+
+def scope_choices(scope) -> list[tuple[str, str]]:
+    """Suggestions for a price list's scope: every value the service accepts, with a readable label (the caller's
+    regions and dealers)."""
+    out = [("all", _("All dealers"))]
+    out += [(f"tier:{t}", _("Tier %(tier)s", tier=t)) for t in TIERS]
+    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars()
+    out += [(f"region:{r.code}", f"{r.name} ({r.code})") for r in regions]
+    dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code).limit(2000)).unique().scalars()
+    out += [(f"dealer:{d.code}", f"{d.name} ({d.code})") for d in dealers]
+    return out

@@ -15,7 +15,7 @@ from portal.catalog.forms import CategoryForm, PriceListForm, PricePreviewForm, 
 from portal.catalog.labels import category_label, forget_category_names, unit_label
 from portal.catalog.models import Category, PriceList, Product
 from portal.catalog.services import dealer_prices, products_query
-from portal.dealers.models import TIERS, Dealer, Region
+from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
@@ -212,18 +212,6 @@ def product_import():
 # ------------------------------------------------------------------ price lists
 
 
-def scope_choices() -> list[tuple[str, str]]:
-    """Suggestions for a price list's scope: every value the service accepts, with a readable label."""
-    scope = current_scope()
-    out = [("all", _("All dealers"))]
-    out += [(f"tier:{t}", _("Tier %(tier)s", tier=t)) for t in TIERS]
-    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars()
-    out += [(f"region:{r.code}", f"{r.name} ({r.code})") for r in regions]
-    dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code).limit(2000)).unique().scalars()
-    out += [(f"dealer:{d.code}", f"{d.name} ({d.code})") for d in dealers]
-    return out
-
-
 PRICE_LIST_FILTERS = ("q", "kind", "active")
 
 
@@ -287,7 +275,8 @@ def _rules_from(form: PriceListForm) -> tuple[list[dict], list[int], dict[int, l
 
 
 def _price_list_page(price_list: PriceList | None):
-    context = {"scope_choices": scope_choices(), "categories": categories()}  # read before any change is pending
+    # read before any change is pending
+    context = {"scope_choices": services.scope_choices(current_scope()), "categories": categories()}
     if request.method == "GET":
         data = {"rules": [{} for _i in range(5)]}
         if price_list is not None:

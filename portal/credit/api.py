@@ -56,29 +56,6 @@ def _source() -> str:
     return "erp" if getattr(current_user, "is_integration", False) else "api"
 
 
-def entry_view(entry: LedgerEntry) -> dict:
-    """An entry with what is still open on it and its applications."""
-    column = Application.invoice_id if entry.type == "invoice" else Application.credit_id
-    apps = (
-        db.session.execute(
-            select(Application).where(column == entry.id).order_by(Application.applied_on, Application.id)
-        )
-        .unique()
-        .scalars()
-        .all()
-    )
-    view = {
-        c: getattr(entry, c)
-        for c in ("id", "type", "number", "entry_date", "due_on", "amount", "order_number", "reason", "memo", "dealer")
-    }
-    view["applications"] = apps
-    if entry.type == "invoice":
-        view["residual"] = services.residual_of(entry)
-    else:
-        view["unapplied"] = services.unapplied_of(entry)
-    return view
-
-
 @blp.route("/invoices", methods=["POST"])
 @requires("invoices.write")
 @blp.arguments(InvoiceCreateSchema)
@@ -86,7 +63,7 @@ def entry_view(entry: LedgerEntry) -> dict:
 def create_invoice(body):
     """Post an invoice raised in the ERP (finance, or an `erp` token)."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
-    return entry_view(services.post_invoice(current_user, dealer, source=_source(), **body))
+    return services.entry_view(services.post_invoice(current_user, dealer, source=_source(), **body))
 
 
 @blp.route("/payments", methods=["POST"])
@@ -96,7 +73,7 @@ def create_invoice(body):
 def create_payment(body):
     """Record a payment; it is applied to the oldest open invoices, the rest stays unapplied cash."""
     dealer = _dealer_for_posting(body.pop("dealer_code"))
-    return entry_view(services.post_payment(current_user, dealer, source=_source(), **body))
+    return services.entry_view(services.post_payment(current_user, dealer, source=_source(), **body))
 
 
 @blp.route("/credit-notes", methods=["POST"])
@@ -105,7 +82,7 @@ def create_payment(body):
 @blp.response(201, EntrySchema)
 def create_credit_note(body):
     dealer = _dealer_for_posting(body.pop("dealer_code"))
-    return entry_view(services.post_credit_note(current_user, dealer, source="api", **body))
+    return services.entry_view(services.post_credit_note(current_user, dealer, source="api", **body))
 
 
 class ImportFileSchema(Schema):
@@ -129,7 +106,7 @@ def import_payments(files):
 @blp.response(200, EntrySchema)
 def get_entry(entry_id):
     """One invoice, payment or credit note with its applications."""
-    return entry_view(current_scope().get_or_404(LedgerEntry, id=entry_id))
+    return services.entry_view(current_scope().get_or_404(LedgerEntry, id=entry_id))
 
 
 @blp.route("/entries/<int:entry_id>/applications", methods=["POST"])

@@ -624,3 +624,26 @@ def overdue_hold_change(dealer: Dealer, credit: DealerCredit | None, on: dt.date
     if days <= limit_days and auto_held:
         return "lifted"
     return None
+
+
+def entry_view(entry: LedgerEntry) -> dict:
+    """An entry with what is still open on it and its applications."""
+    column = Application.invoice_id if entry.type == "invoice" else Application.credit_id
+    apps = (
+        db.session.execute(
+            select(Application).where(column == entry.id).order_by(Application.applied_on, Application.id)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    view = {
+        c: getattr(entry, c)
+        for c in ("id", "type", "number", "entry_date", "due_on", "amount", "order_number", "reason", "memo", "dealer")
+    }
+    view["applications"] = apps
+    if entry.type == "invoice":
+        view["residual"] = residual_of(entry)
+    else:
+        view["unapplied"] = unapplied_of(entry)
+    return view

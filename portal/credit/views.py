@@ -345,7 +345,6 @@ def payment_import_template():
 @requires("ledger.read")
 @tenant_route("ledger_entry")
 def entry(entry_id):
-    from portal.credit.api import entry_view
 
     scope = current_scope()
     item = scope.get_or_404(LedgerEntry, id=entry_id)
@@ -376,7 +375,7 @@ def entry(entry_id):
             apply_errors(apply_form, exc)
         except DomainError as exc:
             apply_form.form_errors.append(exc.message)
-    view = entry_view(item)
+    view = services.entry_view(item)
     open_invoices = []
     if item.is_credit and view.get("unapplied", ZERO) > 0:
         open_invoices = [(inv, res) for inv, res in services._invoice_residuals(item.dealer_id)]

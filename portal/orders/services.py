@@ -229,7 +229,7 @@ def may_approve(actor, order: Order) -> bool:
 
 def _transition(actor, order: Order, to_status: str, comment: str | None, allowed_from: tuple[str, ...]):
     if order.status not in allowed_from:
-        from portal.platform.web import ORDER_STATUS_LABELS
+        from portal.orders.labels import ORDER_STATUS_LABELS
 
         raise Conflict(
             _(

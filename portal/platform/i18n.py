@@ -38,6 +38,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask_babel import get_locale
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +126,9 @@ def extract_messages(root: str | os.PathLike[str] = ROOT) -> set[str]:
     ):
         messages.add(message[0] if isinstance(message, tuple) else message)
     return messages
+
+
+def current_lang() -> str:
+    """'zh_CN' or 'en' (Babel spells the Chinese locale zh_Hans_CN)."""
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else "en"

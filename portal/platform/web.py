@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import Response, request
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.orders.labels import ORDER_STATUS_LABELS
 from portal.platform.api import paginate
 from portal.platform.auth import can
+from portal.platform.i18n import current_lang
 
 ROLE_LABELS = {
     "dealer_staff": _l("Dealer staff"),
@@ -114,17 +117,6 @@ STATUS_LABELS = {
     "active": _l("Active"),
     "suspended": _l("Suspended"),
 }
-ORDER_STATUS_LABELS = {
-    "submitted": _l("Submitted"),
-    "credit_review": _l("Credit review"),
-    "approved": _l("Approved"),
-    "in_production": _l("In production"),
-    "built": _l("Built"),
-    "shipped": _l("Shipped"),
-    "delivered": _l("Delivered"),
-    "rejected": _l("Rejected"),
-    "cancelled": _l("Cancelled"),
-}
 
 
 def page_args(default_per_page: int = 25) -> tuple[int, int]:
@@ -191,12 +183,6 @@ def money_filter(value) -> str:
     return format_decimal(value, format="#,##0.00")
 
 
-def current_lang() -> str:
-    """'zh_CN' or 'en' (Babel spells the Chinese locale zh_Hans_CN)."""
-    locale = get_locale()
-    return "zh_CN" if locale is not None and locale.language == "zh" else "en"
-
-
 def register(app) -> None:
     app.jinja_env.globals.update(
         can=can,
@@ -224,7 +210,6 @@ def register(app) -> None:
             return 0
 
         return {"me": current_user, "unread_notifications": unread}
-
 
 
 def apply_errors(form, exc) -> None:
@@ -295,3 +280,8 @@ def parse_date_arg(name: str, default=None):
         return dt.date.fromisoformat(value)
     except ValueError:
         return default
+
+
+def thousands(amount: Decimal) -> int:
+    """An amount in whole thousands of CNY (chart labels)."""
+    return int((amount / 1000).quantize(Decimal("1")))

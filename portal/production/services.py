@@ -476,7 +476,7 @@ def track(scope, query: str) -> dict:
     lines = timelines(units)
     views = [unit_view(u, lines[u.id], meds, now) for u in units]
     etas = [v["eta"] for v in views if v["eta"] is not None]
-    from portal.platform.web import ORDER_STATUS_LABELS
+    from portal.orders.labels import ORDER_STATUS_LABELS
 
     return {
         "query": q,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import current_app, has_app_context
 
-from portal.platform.web import current_lang
+from portal.platform.i18n import current_lang
 
 DEFAULT_BUILD_STAGES = ("scheduled", "body", "paint", "assembly", "inspection", "completed")
 TRAILING = ("shipped", "delivered")

@@ -19,9 +19,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from portal.analytics.views import thousands
 from portal.background.models import JobRecord
 from portal.background.services import job_state
+from portal.catalog import services as catalog_services
 from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.dealers.models import Dealer
@@ -31,7 +31,7 @@ from portal.platform.errors import DomainError, Invalid
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, current_lang, export_response, list_page, page_args
+from portal.platform.web import apply_errors, current_lang, export_response, list_page, page_args, thousands
 from portal.rebates import services
 from portal.rebates.forms import BASIS_LABELS, TIER_KIND_LABELS, TIER_ROWS, ActionForm, AdjustForm, ProgrammeForm
 from portal.rebates.models import PROGRAMME_STATUSES, RebateProgramme, RebateSettlement
@@ -305,9 +305,9 @@ def _initial(programme: RebateProgramme | None) -> dict:
 def _form_page(programme: RebateProgramme | None):
     frozen = programme is not None and programme.status != "draft"
     categories = [c for (c,) in db.session.execute(select(Product.category).distinct().order_by(Product.category))]
-    from portal.catalog.views import scope_choices
 
-    context = {"scope_choices": scope_choices(), "categories": categories}  # read before any change is pending
+    # read before any change is pending
+    context = {"scope_choices": catalog_services.scope_choices(current_scope()), "categories": categories}
     if request.method == "GET":
         form = ProgrammeForm(data=_initial(programme))
     else:

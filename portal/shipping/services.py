@@ -213,7 +213,7 @@ def ship(
     if idempotency_key and (existing := _same_key(order, idempotency_key, digest)) is not None:
         return existing, False
     if order.status not in SHIPPABLE:
-        from portal.platform.web import ORDER_STATUS_LABELS
+        from portal.orders.labels import ORDER_STATUS_LABELS
 
         raise Conflict(
             _("An order that is %(status)s cannot be shipped.", status=ORDER_STATUS_LABELS[order.status]),
