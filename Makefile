@@ -65,7 +65,7 @@ lint: install
 # in docs/bandit-baseline.json) and of the pinned dependencies (pip-audit; --strict fails when a package could not be
 # checked, e.g. without access to the vulnerability service). Not part of `make test`.
 audit: install
-	$(BIN)/bandit -q -r portal jobs -b docs/bandit-baseline.json
+	$(BIN)/bandit -q -r portal -b docs/bandit-baseline.json
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 # Benchmarks on PostgreSQL (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/bench); see bench/README.md

@@ -88,9 +88,9 @@ def register(app) -> None:
 
         from rq import SimpleWorker, Worker
 
-        import jobs
-        from jobs import QUEUE_NAME, redis_connection
+        from portal import jobs
         from portal.extensions import db
+        from portal.jobs import QUEUE_NAME, redis_connection
 
         if not current_app.config.get("REDIS_URL"):
             raise click.ClickException("REDIS_URL is not set: without Redis, jobs run in-process and need no worker.")
@@ -126,12 +126,12 @@ def run_cron() -> None:
     """The schedule (RQ's CronScheduler, in its own process): the daily overdue scan at PORTAL_OVERDUE_SCAN_CRON."""
     from rq.cron import CronScheduler
 
-    from jobs import QUEUE_NAME, check_interrupted_jobs, redis_connection
-    from jobs.mail import SWEEP_TIMEOUT, sweep
-    from jobs.overdue import scheduled_scan
-    from jobs.retention import scheduled_purge
-    from jobs.statements import scheduled_monthly_run
     from portal import create_app
+    from portal.jobs import QUEUE_NAME, check_interrupted_jobs, redis_connection
+    from portal.jobs.mail import SWEEP_TIMEOUT, sweep
+    from portal.jobs.overdue import scheduled_scan
+    from portal.jobs.retention import scheduled_purge
+    from portal.jobs.statements import scheduled_monthly_run
 
     app = create_app()
     scheduler = CronScheduler(connection=redis_connection(app))

@@ -19,11 +19,13 @@ costs a fraction of a second of the covering tests instead of a new interpreter 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -72,20 +74,29 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 
-def _scratch(name: str, module: str, tests: list[str]) -> Path:
+def _scratch(name: str, module: str, tests: list[str], from_head: bool = False) -> Path:
     """A copy of the tracked files with this module's mutmut settings; mutmut writes its mutants/ inside it."""
     where = WORK / name
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
+    if from_head:  # the last commit, whatever the work tree holds
+        archive = subprocess.run([GIT, "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout  # noqa: S603
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(where, filter="data")
+        return _settings(where, module, tests)
     files = subprocess.run([GIT, "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout  # noqa: S603
     for rel in files.decode().split("\0"):
         if rel and (ROOT / rel).is_file():
             (where / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, where / rel)
+    return _settings(where, module, tests)
+
+
+def _settings(where: Path, module: str, tests: list[str]) -> Path:
     settings = {
         "source_paths": ["portal/"],
         "only_mutate": [module],
-        "also_copy": ["jobs/", "templates/", "migrations/", "babel.cfg"],
+        "also_copy": ["templates/", "migrations/", "babel.cfg"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-x"],
     }
@@ -95,9 +106,9 @@ def _scratch(name: str, module: str, tests: list[str]) -> Path:
     return where
 
 
-def run(name: str, children: int) -> dict:
+def run(name: str, children: int, from_head: bool = False) -> dict:
     module, tests = MODULES[name]
-    where = _scratch(name, module, tests)
+    where = _scratch(name, module, tests, from_head)
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")}  # SQLite
     started = time.monotonic()
     # our own fixed argument lists, no shell (S603)
@@ -120,6 +131,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--children", type=int, default=1, help="mutants run at once (the suite shares one SQLite "
                         "file per run: keep 1 unless the tests are made per-process)")  # fmt: skip
+    parser.add_argument("--head", action="store_true", help="mutate the last commit, not the work tree")
     args = parser.parse_args()
     if args.list:
         for name, (module, tests) in MODULES.items():
@@ -133,7 +145,7 @@ def main() -> int:
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     print(f"{'module':22} {'killed':>7} {'survived':>8} {'no tests':>8} {'timeout':>7} {'kill rate':>9} {'time':>6}")
     for name in args.names or list(MODULES):
-        stats = report[name] = run(name, args.children)
+        stats = report[name] = run(name, args.children, args.head)
         report_path.write_text(json.dumps(report, indent=2))
         rate = "—" if stats["kill_rate"] is None else f"{stats['kill_rate']}%"
         print(f"{name:22} {stats['killed']:7} {stats['survived']:8} {stats['no_tests']:8} {stats['timeout']:7} "

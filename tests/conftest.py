@@ -104,7 +104,7 @@ def app(database_url, tmp_path_factory):
     app = make_app(database_url, PORTAL_STORAGE=str(tmp_path_factory.mktemp("storage")))
     reset_schema(app)
     if app.config["REDIS_URL"]:
-        from jobs import redis_connection
+        from portal.jobs import redis_connection
 
         redis_connection(app).flushdb()  # a numbered database kept for the tests
     return app
@@ -147,7 +147,7 @@ def _clean(request):
         empty_all_tables(app)
         assert not drift, f"the channel roll-up differs from the rows it sums after this test: {drift[:5]}"
         if app.config["REDIS_URL"]:
-            from jobs import redis_connection
+            from portal.jobs import redis_connection
 
             redis_connection(app).flushdb()
 

@@ -76,7 +76,7 @@ class Harness:
         if self.app.config["REDIS_URL"]:
             from rq import SimpleWorker
 
-            import jobs
+            from portal import jobs
 
             with self.app.app_context():
                 queue = jobs.get_queue(self.app)

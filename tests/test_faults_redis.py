@@ -119,7 +119,7 @@ def drain_in_process(app, max_jobs: int) -> None:
     """Run `max_jobs` queued jobs here (a burst SimpleWorker in this process), as `flask worker` would."""
     from rq import SimpleWorker
 
-    import jobs
+    from portal import jobs
 
     with app.app_context():
         queue = jobs.get_queue(app)
@@ -212,7 +212,7 @@ def test_a_job_reported_lost_is_never_run_later(rapp, rclient, rworld, channel, 
     """The reverse race: a job reported lost that a worker still gets (Redis came back with it) does nothing."""
     job_id = start_run(rclient, channel)
     with rapp.app_context():
-        import jobs
+        from portal import jobs
 
         conn = jobs.get_queue(rapp).connection
         saved = {key: conn.dump(key) for key in conn.keys("*")}

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-import jobs
+from portal import jobs
 from portal.extensions import db
 from portal.platform.uow import commit
 

@@ -147,7 +147,7 @@ class WaitingJobs:
 
 @pytest.fixture
 def worker_queue(app, monkeypatch) -> WaitingJobs:
-    from jobs import get_queue
+    from portal.jobs import get_queue
 
     queue = get_queue(app)
     if queue._is_async:
@@ -490,7 +490,7 @@ def test_a_delivery_job_is_queued_only_after_the_commit_and_only_with_a_mail_ser
         email_id = queue_one("with-server")
         assert worker_queue.pending() == []  # not before the commit
         commit()
-    assert worker_queue.pending() == [("jobs.mail.deliver", ([email_id],))]
+    assert worker_queue.pending() == [("portal.jobs.mail.deliver", ([email_id],))]
 
 
 def test_a_failed_email_is_resent_from_the_outbox_page_and_the_api_without_smtp_in_the_request(
@@ -533,7 +533,8 @@ def test_a_failed_email_is_resent_from_the_outbox_page_and_the_api_without_smtp_
     # the requests only queued the deliveries: no connection to the mail server, nothing received
     assert len(smtp_connections) == opened_before and inbox.messages == []
     assert world.count(AuditEntry, action="email.resend") == 2
-    assert worker_queue.run(app) == [("jobs.mail.deliver", ([first],)), ("jobs.mail.deliver", ([second],))]
+    deliver = "portal.jobs.mail.deliver"
+    assert worker_queue.run(app) == [(deliver, ([first],)), (deliver, ([second],))]
     assert len(inbox.messages) == 2 and set(inbox.message_ids().values()) == {1}
 
     listed = api_client.get("/api/v1/outbox?status=sent", headers=headers).get_json()
@@ -558,7 +559,7 @@ def test_embedded_jobs_deliver_only_the_requests_own_email(app, world, client, s
     import fakeredis
     from rq import Queue
 
-    from jobs import QUEUE_NAME
+    from portal.jobs import QUEUE_NAME
 
     in_process = Queue(QUEUE_NAME, connection=fakeredis.FakeRedis(), is_async=False)
     monkeypatch.setitem(app.extensions.setdefault("portal_jobs", {}), "queue", in_process)
@@ -624,7 +625,7 @@ def test_loading_the_demo_with_a_mail_server_sends_nothing(app, world, smtpd, ma
     assert result.exit_code == 0, result.output
     statuses = Counter(r["status"] for r in rows(world).values())
     assert statuses["suppressed"] > 100 and set(statuses) == {"suppressed"}, statuses
-    assert not any(func == "jobs.mail.deliver" for func, _args in worker_queue.pending())
+    assert not any(func == "portal.jobs.mail.deliver" for func, _args in worker_queue.pending())
     assert deliver_in(app) == 0
     assert smtp_connections == [] and inbox.messages == []
 

@@ -48,7 +48,7 @@ def _drain(app):
     if app.config["REDIS_URL"]:
         from rq import SimpleWorker
 
-        import jobs
+        from portal import jobs
 
         with app.app_context():
             queue = jobs.get_queue(app)
@@ -147,8 +147,8 @@ def test_the_dealer_sees_its_reminder_and_not_the_other_dealers(client, world, c
 
 
 def test_the_scheduled_entry_point_records_and_runs_a_scan(app, world, channel):
-    from jobs.overdue import scheduled_scan
     from portal.background.models import JobRecord
+    from portal.jobs.overdue import scheduled_scan
 
     with app.app_context(), freeze(NOW):
         result = scheduled_scan()

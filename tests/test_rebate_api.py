@@ -54,7 +54,7 @@ def _run_jobs(app):
     if app.config["REDIS_URL"]:
         from rq import SimpleWorker
 
-        import jobs
+        from portal import jobs
 
         with app.app_context():
             queue = jobs.get_queue(app)

@@ -301,7 +301,7 @@ def drain(app) -> None:
     if app.config["REDIS_URL"]:
         from rq import SimpleWorker
 
-        import jobs
+        from portal import jobs
 
         with app.app_context():
             queue = jobs.get_queue(app)

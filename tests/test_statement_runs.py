@@ -218,7 +218,7 @@ def test_the_pdf_is_drawn_with_nothing_of_the_dealer_locked(app, client, world, 
         if app.config["REDIS_URL"]:  # in this process, so that the probe above runs
             from rq import SimpleWorker
 
-            import jobs
+            from portal import jobs
 
             with app.app_context():
                 queue = jobs.get_queue(app)
@@ -259,7 +259,7 @@ def test_a_worker_killed_mid_run_loses_no_statement_and_the_run_resumes(app, cli
 def test_the_schedule_starts_last_months_run_on_the_first(app, client, world, channel):
     from croniter import croniter
 
-    from jobs.statements import scheduled_monthly_run
+    from portal.jobs.statements import scheduled_monthly_run
     from portal.platform.timeutil import freeze
 
     cron = app.config["PORTAL_STATEMENT_RUN_CRON"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from jobs.retention import purge_uploads, scheduled_purge
+from portal.jobs.retention import purge_uploads, scheduled_purge
 
 NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
 

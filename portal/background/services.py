@@ -29,7 +29,7 @@ def start_job(
     job_id: str | None = None,
 ) -> JobRecord:
     """Record the job and queue `func(record_id, *args)` after the commit."""
-    import jobs
+    from portal import jobs
 
     record = JobRecord(
         id=job_id or str(uuid.uuid4()),
@@ -55,8 +55,8 @@ INTERRUPTED_HINT = {
 def check_interrupted(record: JobRecord) -> bool:
     """Record a queued or running job that will never end (worker died, queue lost it) as failed, with the reason, in
     the current transaction. A statement run marks its dealers that will never be done as failed (its retry redoes
-    them). A job still running holds its row (`jobs.tracked`), which is skipped, never waited for."""
-    import jobs
+    them). A job still running holds its row (`portal.jobs.tracked`), which is skipped, never waited for."""
+    from portal import jobs
     from portal.platform.timeutil import utcnow
     from portal.statements import runs
 
@@ -81,8 +81,8 @@ def check_interrupted(record: JobRecord) -> bool:
 
 
 IMPORTS = {  # kind -> (the job's function, the file name shown when the upload had none)
-    "payment_import": ("jobs.imports.run_payment_import", "payments.csv"),
-    "sell_through_import": ("jobs.sellthrough.run_sell_through_import", "sell-through.csv"),
+    "payment_import": ("portal.jobs.imports.run_payment_import", "payments.csv"),
+    "sell_through_import": ("portal.jobs.sellthrough.run_sell_through_import", "sell-through.csv"),
 }
 
 
@@ -119,7 +119,7 @@ def check_all_interrupted() -> int:
 
 def job_state(record: JobRecord) -> dict:
     """The API shape: {id, kind, status, progress: {done, total}, result?, error?}."""
-    import jobs
+    from portal import jobs
 
     check_interrupted(record)
     status, done, total = record.status, record.progress_done, record.progress_total

@@ -14,7 +14,7 @@ from portal.platform.tenancy import current_scope, tenant_route
 
 bp = Blueprint("jobs", __name__)
 
-RUN_AUTHOR = re.compile(r"^run [0-9a-f]{8}$")  # how a statement run signs what it issues (jobs/statements.py)
+RUN_AUTHOR = re.compile(r"^run [0-9a-f]{8}$")  # how a statement run signs what it issues (portal/jobs/statements.py)
 
 
 @bp.app_template_global("job_label")

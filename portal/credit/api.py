@@ -249,7 +249,7 @@ def start_overdue_scan(args):
     dry_run = overdue.scan_mode(on) or args.get("dry_run", False)
     record = start_job(
         "overdue_scan",
-        "jobs.overdue.run_overdue_scan",
+        "portal.jobs.overdue.run_overdue_scan",
         started_by=current_user,
         params={"date": on.isoformat(), "dry_run": dry_run},
         args=(on.isoformat(), dry_run),

@@ -108,7 +108,7 @@ def overdue_scan():
     dry_run = request.form.get("dry_run") == "1"
     record = start_job(
         "overdue_scan",
-        "jobs.overdue.run_overdue_scan",
+        "portal.jobs.overdue.run_overdue_scan",
         started_by=current_user,
         params={"date": day, "dry_run": dry_run},
         args=(day, dry_run),

@@ -41,8 +41,8 @@ from flask import current_app
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
-from jobs import job_context
 from portal.extensions import db
+from portal.jobs import job_context
 from portal.notify.models import OutboxEmail
 from portal.platform.timeutil import utcnow
 

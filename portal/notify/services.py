@@ -12,9 +12,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from jobs import enqueue
 from portal.audit.services import record
 from portal.extensions import db
+from portal.jobs import enqueue
 from portal.notify.models import Notification, OutboxEmail
 from portal.platform.errors import Conflict
 from portal.platform.timeutil import utcnow
@@ -65,7 +65,7 @@ def _deliver_after_commit(mail: OutboxEmail) -> None:
     the e-mail waits in the outbox; the worker's sweep delivers whatever is due in any case)."""
     if current_app.config.get("MAIL_SERVER"):
         db.session.flush()  # its id
-        enqueue("jobs.mail.deliver", [mail.id])
+        enqueue("portal.jobs.mail.deliver", [mail.id])
 
 
 def resend(actor, mail: OutboxEmail) -> OutboxEmail:

@@ -45,7 +45,7 @@ from portal.rebates.models import (
 )
 
 KIND = "rebate_settlement"
-JOB = "jobs.rebates.run_settlement"
+JOB = "portal.jobs.rebates.run_settlement"
 MAX_TIERS = 10
 MAX_TEXT = 2000
 RECENT_CLOSED_DAYS = 45

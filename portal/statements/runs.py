@@ -1,11 +1,11 @@
 """Statement runs: one job that fans out into one job per dealer (PRODUCT.md §6).
 
 A run is a `JobRecord` (kind `statement_run`, params `{period, dealer_ids?}`) plus one `StatementRunItem` per dealer.
-The first job (`jobs.statements.fan_out`) writes the items and queues a job per dealer; each dealer job issues the
-statement and its PDF and marks its item `done` (or `failed`, with the error) in its own transaction, then settles
-the run: progress = items done or failed / items, and the run ends (`finished`, or `failed` when any dealer failed)
-when no item is left queued. Retrying queues again only the items that are not done, so it also resumes a run whose
-worker died; issuing is idempotent, so a dealer job delivered twice changes nothing.
+The first job (`portal.jobs.statements.fan_out`) writes the items and queues a job per dealer; each dealer job
+issues the statement, then draws its PDF, and marks its item `done` (or `failed`) in transactions of its own, then
+settles the run: progress = items done or failed / items, and the run ends (`finished`, or `failed` when any dealer
+failed) when no item is left queued. Retrying queues again only the items that are not done, so it also resumes a
+run whose worker died; issuing is idempotent, so a dealer job delivered twice changes nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from portal.statements import services
 from portal.statements.models import StatementRunItem
 
 KIND = "statement_run"
-FAN_OUT = "jobs.statements.fan_out"
-DEALER_JOB = "jobs.statements.dealer_statement"
+FAN_OUT = "portal.jobs.statements.fan_out"
+DEALER_JOB = "portal.jobs.statements.dealer_statement"
 # A dealer's item failed on an exception: the page says so in the reader's language with the run as reference, the
 # log has the exception (never shown: it may hold SQL, parameters or paths).
 UNEXPECTED = "unexpected"
@@ -154,7 +154,7 @@ def retry(actor, record: JobRecord) -> list[int]:
         raise Conflict(_("Only statement runs can be retried."), code="not_a_run")
     pending = pending_dealers(record.id)
     if not pending and record.status == "failed" and not items_of(record.id):  # lost before its fan-out ran
-        import jobs
+        from portal import jobs
 
         record.status, record.error, record.finished_at = "queued", None, None
         jobs.enqueue(FAN_OUT, record.id, job_id=record.id, job_timeout=3600)
@@ -178,7 +178,7 @@ def dealer_job_id(run_id: str, dealer_id: int) -> str:
 
 def enqueue_dealers(run_id: str, dealer_ids: list[int]) -> None:
     """Queue one job per dealer once the current transaction has committed (in one Redis round trip)."""
-    import jobs
+    from portal import jobs
 
     jobs.enqueue_many(
         DEALER_JOB, [(run_id, dealer_id) for dealer_id in dealer_ids], [dealer_job_id(run_id, i) for i in dealer_ids]
@@ -188,7 +188,7 @@ def enqueue_dealers(run_id: str, dealer_ids: list[int]) -> None:
 def check_interrupted(record: JobRecord) -> bool:
     """Mark failed the dealers of a running run whose job will never end (the worker died, the queue lost it), then
     settle the run: it ends `failed`, and its retry redoes only them."""
-    import jobs
+    from portal import jobs
 
     queued = items_of(record.id, "queued")
     if not queued:
