@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from jobs import job_context, report_progress, tracked
+from portal.jobs import job_context, report_progress, tracked
 
 
 @tracked

@@ -3,7 +3,7 @@ portal.rebates.services.compute_settlement. Idempotent: a re-delivered or repeat
 
 from __future__ import annotations
 
-from jobs import report_progress, tracked
+from portal.jobs import report_progress, tracked
 
 
 @tracked

@@ -36,7 +36,7 @@ def scheduled_purge() -> int:
     """Entry point for the cron schedule (daily): the number of files deleted."""
     from flask import current_app
 
-    from jobs import job_context
+    from portal.jobs import job_context
 
     with job_context():
         config = current_app.config

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs import report_progress, tracked
+from portal.jobs import report_progress, tracked
 
 
 @tracked

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from jobs import job_context
+from portal.jobs import job_context
 
 log = logging.getLogger("portal.jobs")
 
