@@ -1,7 +1,9 @@
-"""The demo channel: HQ, five regions with provinces and cities, 48 dealers, users for every role.
+"""The demo channel: HQ, five regions with provinces and cities, 45 dealers, users for every role, and the channel's
+last twelve months told in time order (`portal.demo_timeline`): orders, the build line, shipments, receivables,
+the dealers' stock and sales, rebates and statements, all through the services.
 
 Every demo login has the password `demo-pass-2026`. Loading is refused when data is already there
-(use `flask --app portal demo --reset`). Later capabilities extend this module.
+(use `flask --app portal demo --reset`).
 
 The demo never sends e-mail, even with MAIL_SERVER set: the e-mails its story writes (reminders, statements, …) stay
 in the outbox as `suppressed`, and no delivery is queued for them (docs/MAIL.md).
@@ -9,6 +11,7 @@ in the outbox as `suppressed`, and no delivery is queued for them (docs/MAIL.md)
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from decimal import Decimal
 
@@ -99,8 +102,31 @@ def _load(reset: bool, echo) -> None:
     rng = random.Random(20261123)  # noqa: S311 (demo data, reproducible)
     from werkzeug.security import generate_password_hash
 
-    pw_hash = generate_password_hash(DEMO_PASSWORD)
+    from portal.demo_timeline import Story, local
+    from portal.orders.demo import load_catalogue
+    from portal.platform.timeutil import freeze, utcnow
 
+    now = utcnow()
+    story_start = Story.first_day(now)
+    pw_hash = generate_password_hash(DEMO_PASSWORD)
+    with freeze(local(story_start - dt.timedelta(days=21), 9)):  # the channel as it was set up, before the story
+        regions, dealers, users = _channel(rng, pw_hash)
+        by_name = {u.username: u for u in users}
+        load_catalogue(by_name["channel"], rng, Story.business_day(now), dealers)
+    story = Story(dealers, by_name, rng, now, echo=echo)
+    story.tell()
+    from portal.production.demo import token_hint
+
+    for line in story.summary():
+        echo(line)
+    token_hint(echo)
+    commit()
+    echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
+    echo(LOGINS)
+
+
+def _channel(rng: random.Random, pw_hash: str) -> tuple[dict, list, list]:
+    """Regions, dealers and users."""
     regions: dict[str, Region] = {}
     for code, name, parent, limit in REGIONS:
         p = regions.get(parent) if parent else None
@@ -183,51 +209,7 @@ def _load(reset: bool, echo) -> None:
         u.password_hash = pw_hash
         db.session.add(u)
     db.session.flush()
-    _everyday_changes(users, dealers, regions)
-    from portal.credit.demo import load_receivables
-    from portal.platform.auth import IntegrationPrincipal
-    from portal.platform.timeutil import today
-
-    by_name = {u.username: u for u in users}
-    erp = IntegrationPrincipal(type("Token", (), {"scope": "erp", "name": "erp"})())
-    load_receivables(dealers, by_name["finance"], erp, rng, today(), echo=echo)
-    from portal.orders.demo import load_catalogue_and_orders
-
-    load_catalogue_and_orders(dealers, by_name, rng, today(), echo=echo)
-    from portal.inventory.demo_hq import load_hq_stock
-
-    load_hq_stock(rng, by_name["channel"], echo=echo)
-    from portal.production.demo import load_production
-
-    load_production(rng, dealers[0], by_name.get("sh001.staff"), echo=echo)
-    from portal.shipping.demo import load_shipments
-
-    load_shipments(rng, by_name["channel"], echo=echo)
-    from portal.inventory.demo_sales import load_sell_through
-
-    load_sell_through(rng, echo=echo)
-    from portal.rebates.demo import load_rebates
-
-    load_rebates(by_name["channel"], by_name["finance"], echo=echo)  # before the statements: they show its credit notes
-    from portal.statements.demo import load_statements
-
-    load_statements(rng, by_name["finance"], echo=echo)
-    commit()
-    echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
-    echo(LOGINS)
-
-
-def _everyday_changes(users, dealers, regions) -> None:
-    """A few changes made through the services, as people would, so the audit log has a history."""
-    from portal.dealers import services
-
-    by_name = {u.username: u for u in users}
-    channel, admin = by_name["channel"], by_name["admin"]
-    for dealer in (dealers[7], dealers[29]):
-        services.update_dealer(channel, dealer, {"status": "suspended"})
-    services.update_dealer(channel, dealers[3], {"tier": "A", "payment_terms_days": 45})
-    services.update_region(admin, regions["SOUTH"], {"approval_limit": Decimal("600000")})
-    services.update_user(admin, by_name["finance.en"], {"locale": "en", "display_name": "Fiona Finance (AR)"})
+    return regions, dealers, users
 
 
 def reset_all() -> None:

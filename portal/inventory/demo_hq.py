@@ -1,22 +1,23 @@
-"""Demo HQ stock: four warehouses (Shanghai, Tianjin, Guangzhou, Chengdu) and the factory's receipts of parts over the
-demo's months, through the HQ stock service (so every receipt is a move with its audit entry), enough for the demo's
-stock orders; the orders still waiting are then allocated in the order they were placed, as they would have been
-had the goods been there at approval. Most parts end in stock, one is limited and one is on request, so a dealer sees
-every band in the catalogue."""
+"""Demo HQ stock: four warehouses (Shanghai, Tianjin, Guangzhou, Chengdu) and the factory's lots of parts every other
+Monday, through the HQ stock service (so every receipt is a move with its audit entry). Each lot tops the part up to
+about four weeks of the channel's expected orders, plus what approved orders are still waiting for (backorders), so
+the dealers' stock orders are allocated when they are approved. In the last weeks the factory sends no more brake
+pads and wipers: HQ sells what it holds (dealers order no more than HQ has available), and at the end a small lot of
+brake pads is in and the wipers are out, so a dealer sees every band in the catalogue (in stock, limited, on
+request)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
-from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.catalog.models import Product
 from portal.extensions import db
 from portal.inventory import hq
+from portal.inventory.models import HqStock, StockAllocation
 from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderLine
-from portal.platform.timeutil import freeze, portal_tz, today
 
 WAREHOUSES = (
     ("SH", "上海中心仓 Shanghai DC", "上海"),
@@ -24,59 +25,77 @@ WAREHOUSES = (
     ("GZ", "广州华南仓 Guangzhou DC", "广州"),
     ("CD", "成都西部仓 Chengdu DC", "成都"),
 )
+WEIGHTS = (5, 3, 2, 1)  # most lots go to Shanghai and Tianjin
+LOT_EVERY_DAYS = 14
+COVER_WEEKS = 4
+LIMITED, ON_REQUEST = "P-BRAKE-PAD", "P-WIPER"  # the parts that end low (limited) and out (on request)
+ENDING = {LIMITED: 6, ON_REQUEST: 0}
+ENDING_WEEKS = 6  # no lot of them in the last weeks
 
 
-def load_hq_stock(rng: random.Random, actor, days: int = 90, echo=print) -> dict:
-    now_day = today()
-    warehouses = [hq.create_warehouse(actor, code, name, city) for code, name, city in WAREHOUSES]
-    parts = (
-        db.session.execute(select(Product).where(Product.build_to_order.is_(False)).order_by(Product.sku))
-        .scalars()
-        .all()
+def create_warehouses(actor) -> list:
+    return [hq.create_warehouse(actor, code, name, city) for code, name, city in WAREHOUSES]
+
+
+def backorders() -> dict[int, int]:
+    """product id → pieces approved orders wait for beyond what is allocated to them."""
+    ordered = dict(
+        db.session.execute(
+            select(OrderLine.product_id, func.sum(OrderLine.quantity))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.status.in_(OPEN_FOR_CREDIT))
+            .group_by(OrderLine.product_id)
+        ).all()
     )
-    ordered: dict[int, int] = defaultdict(int)  # every stock piece ordered and not cancelled or rejected
-    for product_id, quantity in db.session.execute(
-        select(OrderLine.product_id, OrderLine.quantity)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.status.not_in(("rejected", "cancelled", "submitted", "credit_review")))
-    ):
-        ordered[product_id] += quantity
-    short = {parts[1].sku: 6, parts[-1].sku: 0} if len(parts) > 2 else {}  # limited, on request
-    receipts = 0
+    held = dict(
+        db.session.execute(
+            select(OrderLine.product_id, func.sum(StockAllocation.quantity))
+            .join(OrderLine, OrderLine.id == StockAllocation.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.status.in_(OPEN_FOR_CREDIT))
+            .group_by(OrderLine.product_id)
+        ).all()
+    )
+    return {pid: int(q) - int(held.get(pid) or 0) for pid, q in ordered.items() if int(q) > int(held.get(pid) or 0)}
+
+
+def available() -> dict[int, int]:
+    return {
+        pid: int(q)
+        for pid, q in db.session.execute(
+            select(HqStock.product_id, func.sum(HqStock.on_hand - HqStock.allocated)).group_by(HqStock.product_id)
+        )
+    }
+
+
+def factory_lots(actor, rng: random.Random, warehouses, parts, weekly: dict[int, float], ending: bool) -> int:
+    """Every part topped up to its cover (`weekly`: the channel's expected orders a week) plus its backorders;
+    `ending`: the weeks before today, when the factory sends no more of the two parts that end low and out.
+    Answers the receipts made."""
+    free, waiting = available(), backorders()
+    made = 0
     for product in parts:
-        total = ordered.get(product.id, 0) + short.get(product.sku, rng.randint(40, 240))
-        # a few factory lots spread over the months, most of them into Shanghai and Tianjin
-        lots = max(1, min(total // 15, rng.randint(3, 7))) if total else 0
-        sizes = _split(rng, total, lots)
-        for size in sizes:
-            on = now_day - dt.timedelta(days=rng.randint(days - 25, days))  # before the demo's first orders
-            warehouse = rng.choices(warehouses, weights=(5, 3, 2, 1))[0]
-            with freeze(dt.datetime.combine(on, dt.time(rng.randint(8, 17)), portal_tz())):
-                hq.receive(actor, warehouse, product, size, on=on, note=f"工厂入库 批次 {rng.randint(1000, 9999)}")
-            receipts += 1
-    # the stock orders that are still open, allocated as at their approval
-    waiting = (
-        db.session.execute(select(Order).where(Order.status.in_(OPEN_FOR_CREDIT)).order_by(Order.created_at))
-        .unique()
-        .scalars()
-        .all()
-    )
-    allocated = 0
-    for order in waiting:
-        if all(ln.product.build_to_order for ln in order.lines):
+        if ending and product.sku in ENDING:
             continue
-        with freeze(order.created_at):
-            hq.allocate_order(actor, order)
-        allocated += 1
+        week = weekly.get(product.id, 0)
+        lot = COVER_WEEKS * week + waiting.get(product.id, 0) - free.get(product.id, 0)
+        if lot <= 0 or (lot < week / 2 and not waiting.get(product.id)):
+            continue
+        warehouse = rng.choices(warehouses, weights=WEIGHTS[: len(warehouses)])[0]
+        hq.receive(actor, warehouse, product, 10 * math.ceil(lot / 10), note=f"工厂入库 批次 {rng.randint(1000, 9999)}")
+        made += 1
+    return made
+
+
+def top_up_limited(actor, rng: random.Random, warehouses, parts) -> None:
+    """At the end: the limited part keeps a few pieces (a lot just in), so its band is `limited`, not out."""
+    free, waiting = available(), backorders()
+    for product in parts:
+        if product.sku == LIMITED and free.get(product.id, 0) <= 0:
+            hq.receive(actor, warehouses[0], product, ENDING[LIMITED] + waiting.get(product.id, 0),
+                       note=f"工厂入库 批次 {rng.randint(1000, 9999)}")  # fmt: skip
     db.session.flush()
-    echo(f"  HQ stock: {len(warehouses)} warehouses, {receipts} receipts of {len(parts)} parts, {allocated} orders "
-         "allocated")  # fmt: skip
-    return {"warehouses": len(warehouses), "receipts": receipts, "allocated": allocated}
 
 
-def _split(rng: random.Random, total: int, parts: int) -> list[int]:
-    if parts <= 1:
-        return [total] if total else []
-    cuts = sorted(rng.sample(range(1, total), parts - 1)) if total > parts else []
-    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-    return [s for s in sizes if s > 0]
+def next_monday(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=(7 - day.weekday()) % 7)

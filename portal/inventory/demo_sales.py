@@ -1,23 +1,29 @@
-"""Demo sell-through: twelve months of the dealers' sales to end customers, consistent with their stock.
+"""Demo dealers' side of the channel: what each dealer carries, what its customers want, its stock and its sales.
 
-Each dealer starts the year with the stock it carried over from before the portal (an opening `receipt` per SKU,
-one per VIN for vehicles, dated the day before the first month), then receives what HQ shipped to it in the demo
-(shipping's `receive`). Sales follow the season (a peak before the Spring Festival, a dip in February, the autumn and
-year-end peaks) and never exceed what the dealer holds on the day; vehicles are sold by VIN, oldest first, so the
-delivered units are sold too. A few dealers move slowly (a large opening stock, few sales) and a few sell vehicles
-below the minimum resale price. The lines are written per dealer through the sell-through service (checked,
-monthly sums kept in the same transaction, one audit entry per dealer).
+Each dealer carries two or three vehicle models and four to six parts, each with a monthly rate of demand (by tier;
+three slow movers sell a third as much) that follows the season (a peak before the Spring Festival, a dip in
+February, the autumn and year-end peaks). The stock it carried over from before the portal (an opening `receipt` per
+SKU, one per VIN for vehicles, dated the day before the demo's first month) covers the weeks until its first
+delivery — slow movers hold far more than they sell. From then on it sells what its customers want as far as its
+stock allows (vehicles by VIN, oldest first; parts first in, first out), and it is replenished by its orders
+(`portal.orders.demo.replenishment`), so what comes in over the year is about what goes out.
+
+The dealer reports its sales once a month, a few days after the month ends, through the sell-through service
+(checked against its stock, monthly sums kept in the same transaction, one audit entry per report) — since a few
+months: its first report caught up with every sale before — and the current month's sales up to yesterday are
+reported at the end of the demo. A few dealers sell vehicles below the minimum resale price.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
 
 from portal.catalog.models import Product
 from portal.dealers.models import Dealer, User
@@ -26,30 +32,131 @@ from portal.inventory import sellthrough
 from portal.inventory.models import DealerStockMove
 from portal.inventory.sums import add_moves_to_channel
 from portal.platform.money import money
-from portal.platform.timeutil import today
 from portal.production.vin import make_vin
 
-# sales by month of the year, relative to an average month
+# demand by month of the year, relative to an average month
 SEASON = {1: 1.45, 2: 0.65, 3: 0.9, 4: 1.0, 5: 1.05, 6: 0.95, 7: 0.8, 8: 0.85, 9: 1.2, 10: 1.35, 11: 1.1, 12: 1.3}
 TIER_SIZE = {"A": 1.5, "B": 1.0, "C": 0.6}
+VEHICLE_RATE = (0.8, 2.0)  # units a month per model carried, tier B
+PART_RATE = (10, 40)  # pieces a month per part stocked, tier B
 CITY_BY_PREFIX = {"SH": "上海", "NJ": "南京", "SZ": "苏州", "HZ": "杭州", "NB": "宁波", "BJ": "北京", "TJ": "天津",
                   "SJZ": "石家庄", "GZ": "广州", "SZN": "深圳", "XM": "厦门", "CD": "成都", "CQ": "重庆", "XA": "西安",
                   "WH": "武汉", "CS": "长沙"}  # fmt: skip
 VEHICLE_CUSTOMERS = (("individual", 75), ("business", 14), ("fleet", 8), ("government", 3))
 PART_CUSTOMERS = (("individual", 55), ("business", 33), ("fleet", 12))
 OPENING_VIN_BASE = 500_000  # unit numbers of the carried-over vehicles (the line's own units count from 1)
+REPORTING_MONTHS = 3  # the dealers report their sales monthly since this many months; the first report caught up
 
 
-def _months(first: dt.date, last: dt.date):
-    day = first
-    while day <= last:
-        nxt = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        yield day, min(nxt - dt.timedelta(days=1), last)
-        day = nxt
+def reporting_start(today: dt.date) -> dt.date:
+    """The month of the dealers' first sales report (it holds every sale until then)."""
+    month = today.replace(day=1)
+    for _ in range(REPORTING_MONTHS - 1):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
 
 
 def _pick(rng: random.Random, weighted) -> str:
     return rng.choices([k for k, _w in weighted], weights=[w for _k, w in weighted])[0]
+
+
+def month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def months(first: dt.date, last: dt.date):
+    """(first day, last day) of each month from `first` to `last`, the last one cut at `last`."""
+    day = first
+    while day <= last:
+        end = month_end(day)
+        yield day, min(end, last)
+        day = end + dt.timedelta(days=1)
+
+
+@dataclass
+class Account:
+    """One dealer's side of the story, kept in step with what the services wrote."""
+
+    dealer: Dealer
+    user: User | None  # places its orders and reports its sales (its staff)
+    size: float
+    slow: bool = False
+    cheap: bool = False
+    products: list[Product] = field(default_factory=list)
+    rate: dict[int, float] = field(default_factory=dict)  # pieces a month, before the season
+    # (day, product id, quantity, promised: a customer who ordered it waits for it), by day
+    wanted: list[tuple[dt.date, int, int, bool]] = field(default_factory=list)
+    next_wanted: int = 0
+    stock: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # parts on hand
+    vins: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))  # vehicles on hand, oldest first
+    pipeline: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # ordered, not yet received
+    sold_until: dt.date | None = None
+    unreported: list[dict] = field(default_factory=list)
+    missed: int = 0  # pieces customers wanted that were not there
+
+    @property
+    def id(self) -> int:
+        return self.dealer.id
+
+    def on_hand(self, product: Product) -> int:
+        return len(self.vins[product.id]) if product.build_to_order else self.stock[product.id]
+
+    def expected(self, product: Product, start: dt.date, end: dt.date) -> float:
+        """Pieces its customers are expected to want from `start` to `end` (both included)."""
+        total, day = 0.0, start
+        while day <= end:
+            stop = min(month_end(day), end)
+            total += self.rate[product.id] * SEASON[day.month] * ((stop - day).days + 1) / 30
+            day = stop + dt.timedelta(days=1)
+        return total
+
+    def receive(self, product: Product, quantity: int, serials: list[str], day: dt.date) -> None:
+        if product.build_to_order:
+            self.vins[product.id].extend((s, day) for s in serials)
+        else:
+            self.stock[product.id] += quantity
+        self.pipeline[product.id] = max(0, self.pipeline[product.id] - quantity)
+
+    def promise(self, product: Product, quantity: int, day: dt.date) -> None:
+        """Customers who ordered `quantity` of `product` take them from `day` on (they wait for the delivery)."""
+        for _unit in range(quantity):
+            bisect.insort(self.wanted, (day, product.id, 1, True), lo=self.next_wanted)
+
+    def sell_until(self, day: dt.date, rng: random.Random, products: dict[int, Product]) -> None:
+        """The sales of every day up to `day` (included), as far as the stock allows: call it only once what
+        arrived by `day` is received."""
+        while self.next_wanted < len(self.wanted) and self.wanted[self.next_wanted][0] <= day:
+            sold_on, product_id, quantity, promised = self.wanted[self.next_wanted]
+            self.next_wanted += 1
+            product = products[product_id]
+            if product.build_to_order:
+                held = self.vins[product_id]
+                if not held and promised:  # the customer waits for the next delivery
+                    bisect.insort(self.wanted, (sold_on + dt.timedelta(days=1), product_id, 1, True),
+                                  lo=self.next_wanted)  # fmt: skip
+                    continue
+                if not held:
+                    self.missed += 1
+                    continue
+                serial, _received = held.popleft()
+                self.unreported.append(_vehicle_sale(rng, self, product, sold_on, serial))
+                continue
+            take = min(quantity, self.stock[product_id])
+            self.missed += quantity - take
+            if take:
+                self.stock[product_id] -= take
+                self.unreported.append(_part_sale(rng, self, product, sold_on, take))
+        self.sold_until = day
+
+    def report(self, until: dt.date) -> int:
+        """Report the sales up to `until` through the sell-through service; answers the lines written."""
+        lines = [ln for ln in self.unreported if ln["sold_on"] <= until]
+        if not lines:
+            return 0
+        self.unreported = [ln for ln in self.unreported if ln["sold_on"] > until]
+        source = "api" if self.dealer.id % 4 == 0 else "portal"
+        saved = sellthrough.record(self.user, self.dealer, lines, source=source, objects=False)
+        return len(saved)
 
 
 def _city(rng: random.Random, dealer: Dealer) -> str:
@@ -58,87 +165,83 @@ def _city(rng: random.Random, dealer: Dealer) -> str:
     return home if rng.random() < 0.85 else rng.choice(list(CITY_BY_PREFIX.values()))
 
 
-def load_sell_through(rng: random.Random, echo=print) -> dict:
-    now = today()
-    first = (now.replace(day=1) - dt.timedelta(days=320)).replace(day=1)  # 11 whole months and this one
-    opening_day = first - dt.timedelta(days=1)
-    dealers = db.session.execute(select(Dealer).where(Dealer.status == "active").order_by(Dealer.code)).scalars().all()
-    products = db.session.execute(select(Product).where(Product.active.is_(True)).order_by(Product.sku)).scalars().all()
+def _vehicle_sale(rng, account, product, day, serial) -> dict:
+    floor = product.min_resale_price or product.list_price
+    if account.cheap and rng.random() < 0.35:
+        price = floor * Decimal(str(round(rng.uniform(0.93, 0.99), 3)))
+    else:
+        price = floor * Decimal(str(round(rng.uniform(1.01, 1.09), 3)))
+    return {"sold_on": day, "sku": product.sku, "quantity": 1, "serial": serial, "city": _city(rng, account.dealer),
+            "customer_type": _pick(rng, VEHICLE_CUSTOMERS),
+            "unit_price": money(price.quantize(Decimal("100")))}  # fmt: skip
+
+
+def _part_sale(rng, account, product, day, quantity) -> dict:
+    # the shelf price, tax included: the dealer's price before tax plus VAT and its margin
+    price = product.list_price * Decimal(str(round(rng.uniform(1.3, 1.6), 2)))
+    return {"sold_on": day, "sku": product.sku, "quantity": quantity, "serial": None,
+            "city": _city(rng, account.dealer), "customer_type": _pick(rng, PART_CUSTOMERS),
+            "unit_price": money(price)}  # fmt: skip
+
+
+def plan_accounts(rng: random.Random, dealers: list[Dealer], users: dict[int, User], products: list[Product],
+                  first: dt.date, last: dt.date) -> list[Account]:  # fmt: skip
+    """Every dealer's assortment, demand rates and the days its customers come, from `first` to `last`."""
     vehicles = [p for p in products if p.build_to_order]
     parts = [p for p in products if not p.build_to_order]
     others = [d.id for d in dealers[1:]]  # the first dealer (sh001's, the demo's own) is an ordinary one
     slow = set(rng.sample(others, k=min(3, len(others))))
     cheap = set(rng.sample([i for i in others if i not in slow], k=min(3, max(0, len(others) - 3))))
-    wmi = current_app.config.get("PORTAL_VIN_WMI", "LDP")
-    opening_vins = 0
-    written = below = 0
+    accounts = []
     for dealer in dealers:
         size = TIER_SIZE.get(dealer.tier, 1.0) * (0.3 if dealer.id in slow else 1.0)
-        received = dict(  # what HQ shipped and the dealer received in the demo is sold too (first day it came)
-            db.session.execute(
-                select(DealerStockMove.product_id, func.min(DealerStockMove.moved_on))
-                .where(DealerStockMove.dealer_id == dealer.id)
-                .group_by(DealerStockMove.product_id)
-            ).all()
-        )
-        carried = rng.sample(vehicles, k=min(len(vehicles), rng.randint(2, 3)))
-        carried += [p for p in vehicles if p.id in received and p not in carried]
-        stocked = rng.sample(parts, k=min(len(parts), rng.randint(4, 6)))
-        stocked += [p for p in parts if p.id in received and p not in stocked]
-        # what the dealer would sell, month by month, if it had the goods
-        plan: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
-        for product in carried + stocked:
-            per_month = (rng.uniform(0.8, 2.0) if product.build_to_order else rng.uniform(10, 40)) * size
-            for start, end in _months(first, now):
-                share = (end.day - start.day + 1) / 30
-                wanted = max(0, round(rng.gauss(per_month * SEASON[start.month] * share, per_month * 0.2)))
-                if not product.build_to_order and wanted:
-                    visits = max(1, min(wanted, rng.randint(1, 3)))
+        account = Account(dealer=dealer, user=users.get(dealer.id), size=size, slow=dealer.id in slow,
+                          cheap=dealer.id in cheap)  # fmt: skip
+        account.products = sorted(rng.sample(vehicles, k=min(len(vehicles), rng.randint(2, 3))), key=lambda p: p.sku)
+        account.products += sorted(rng.sample(parts, k=min(len(parts), rng.randint(4, 6))), key=lambda p: p.sku)
+        for product in account.products:
+            low, high = VEHICLE_RATE if product.build_to_order else PART_RATE
+            account.rate[product.id] = rng.uniform(low, high) * size
+        wanted = []
+        for product in account.products:
+            for start, end in months(first, last):
+                days = (end - start).days + 1
+                mean = account.rate[product.id] * SEASON[start.month] * days / 30
+                count = max(0, round(rng.gauss(mean, mean * 0.2)))
+                if product.build_to_order:
+                    wanted += [(start + dt.timedelta(days=rng.randrange(days)), product.id, 1, False)
+                               for _ in range(count)]  # fmt: skip
+                elif count:
+                    visits = max(1, min(count, rng.randint(2, 4) * days // 30 or 1))
                     for k in range(visits):
-                        qty = wanted // visits + (1 if k < wanted % visits else 0)
-                        plan[product.id].append((start + dt.timedelta(days=rng.randint(0, end.day - start.day)), qty))
-                else:
-                    for _unit in range(wanted):
-                        plan[product.id].append((start + dt.timedelta(days=rng.randint(0, end.day - start.day)), 1))
-        # the opening stock: the sales until the portal's shipments arrive and a safety stock the dealer keeps on the
-        # floor (slow movers: far more than they will sell)
-        safety: dict[int, int] = {}
-        openings = []
-        for product in carried + stocked:
-            until = received.get(product.id, now + dt.timedelta(days=1))
-            planned = sum(q for d, q in plan[product.id] if d < until)
-            monthly = sum(q for _d, q in plan[product.id]) / 12
-            # the dealer keeps some of what the portal's shipments brought on the floor
-            safety[product.id] = max(1, round(monthly * rng.uniform(0.3, 0.8))) if product.id in received else 0
-            cover = rng.uniform(2.5, 3.5) if dealer.id in slow else rng.uniform(1.0, 1.04)
-            opening = max(1 if product.build_to_order else 5, round(planned * cover))
+                        qty = count // visits + (1 if k < count % visits else 0)
+                        wanted.append((start + dt.timedelta(days=rng.randrange(days)), product.id, qty, False))
+        account.wanted = sorted(wanted)
+        accounts.append(account)
+    return accounts
+
+
+def open_stock(accounts: list[Account], covers: dict[int, dict[int, float]], opening_day: dt.date) -> dict:
+    """The stock each dealer carried over from before the portal: `covers[dealer id][product id]` pieces (rounded;
+    at least one vehicle of each model carried, five of each part), dated `opening_day`."""
+    wmi = current_app.config.get("PORTAL_VIN_WMI", "LDP")
+    moves, vins = [], 0
+    for account in accounts:
+        for product in account.products:
+            quantity = max(1 if product.build_to_order else 5, round(covers[account.id][product.id]))
             if product.build_to_order:
-                for _unit in range(opening):
-                    opening_vins += 1
-                    vin = make_vin(wmi, product.id, OPENING_VIN_BASE + opening_vins, opening_day)
-                    openings.append(_opening(dealer, product, 1, opening_day, vin))
+                for _unit in range(quantity):
+                    vins += 1
+                    serial = make_vin(wmi, product.id, OPENING_VIN_BASE + vins, opening_day)
+                    moves.append(_opening(account.dealer, product, 1, opening_day, serial))
+                    account.vins[product.id].append((serial, opening_day))
             else:
-                openings.append(_opening(dealer, product, opening, opening_day, None))
-        db.session.add_all(openings)
-        add_moves_to_channel(openings)
-        db.session.flush()
-        lines = _sales(rng, dealer, plan, {p.id: p for p in products}, now, safety, cheap=dealer.id in cheap)
-        if not lines:
-            continue
-        actor = (
-            db.session.execute(
-                select(User).where(User.dealer_id == dealer.id, User.active.is_(True)).order_by(User.id).limit(1)
-            )
-            .unique()
-            .scalar_one_or_none()
-        )
-        source = "api" if rng.random() < 0.25 else "portal"
-        saved = sellthrough.record(actor, dealer, lines, source=source, objects=False)
-        written += len(saved)
-        below += sum(1 for r in saved if r["below_floor"])
-    echo(f"  sell-through: {written} lines over 12 months ({below} below the floor), {opening_vins} vehicles carried "
-         f"over; slow movers: {len(slow)}, below-floor sellers: {len(cheap)}")  # fmt: skip
-    return {"lines": written, "below_floor": below}
+                moves.append(_opening(account.dealer, product, quantity, opening_day, None))
+                account.stock[product.id] += quantity
+    db.session.add_all(moves)
+    add_moves_to_channel(moves)
+    db.session.flush()
+    return {"vehicles": vins, "parts": sum(m.quantity for m in moves if m.serial is None)}
 
 
 def _opening(dealer, product, quantity, day, serial) -> DealerStockMove:
@@ -153,57 +256,3 @@ def _opening(dealer, product, quantity, day, serial) -> DealerStockMove:
         note="opening stock carried over from before the portal",
         created_by="demo",
     )
-
-
-def _sales(rng, dealer, plan, products, now, safety, *, cheap: bool) -> list[dict]:
-    """The planned sales that the stock allows, keeping the safety stock, day by day (vehicles by VIN, oldest
-    first)."""
-    moves = db.session.execute(
-        select(
-            DealerStockMove.product_id,
-            DealerStockMove.moved_on,
-            DealerStockMove.serial,
-            DealerStockMove.quantity,
-            DealerStockMove.shipment_id,
-        )
-        .where(DealerStockMove.dealer_id == dealer.id, DealerStockMove.kind == "receipt")
-        .order_by(DealerStockMove.moved_on, DealerStockMove.id)
-    ).all()
-    arrivals: dict[int, list[tuple]] = defaultdict(list)
-    for product_id, day, serial, quantity, shipment_id in moves:
-        arrivals[product_id].append((day, serial, quantity, shipment_id))
-    lines: list[dict] = []
-    for product_id, wanted in plan.items():
-        product = products[product_id]
-        incoming = arrivals.get(product_id, [])
-        held_vins: list[str] = []
-        held = 0
-        k = 0
-        first_real = next((i for i, a in enumerate(incoming) if a[3] is not None), len(incoming))
-        for day, qty in sorted(wanted):
-            if day > now:
-                continue
-            while k < len(incoming) and incoming[k][0] <= day:
-                if incoming[k][1]:
-                    held_vins.append(incoming[k][1])
-                held += incoming[k][2]
-                k += 1
-            qty = min(qty, held - (safety.get(product_id, 0) if k > first_real else 0))
-            if qty <= 0:
-                continue
-            held -= qty
-            line = {"sold_on": day, "sku": product.sku, "quantity": qty, "serial": None, "city": _city(rng, dealer)}
-            if product.build_to_order:
-                line["serial"] = held_vins.pop(0)
-                line["customer_type"] = _pick(rng, VEHICLE_CUSTOMERS)
-                floor = product.min_resale_price or product.list_price
-                if cheap and rng.random() < 0.35:
-                    price = floor * Decimal(str(round(rng.uniform(0.93, 0.99), 3)))
-                else:
-                    price = floor * Decimal(str(round(rng.uniform(1.01, 1.09), 3)))
-                line["unit_price"] = money(price.quantize(Decimal("100")))
-            else:
-                line["customer_type"] = _pick(rng, PART_CUSTOMERS)
-                line["unit_price"] = money(product.list_price * Decimal(str(round(rng.uniform(1.1, 1.4), 2))))
-            lines.append(line)
-    return lines

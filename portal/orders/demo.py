@@ -1,15 +1,23 @@
-"""The demo catalogue, price policies and two months of orders, placed through the services (credit gate
-included) and decided by finance and the region managers as people would."""
+"""The demo catalogue, its price policies, and how the demo dealers order.
+
+Each dealer orders on a cycle (every five weeks for tier A, seven for B, nine for C, ten for the slow movers): for
+each product it carries, what its customers are expected to want until the goods of its next order arrive, plus
+some safety stock, less what it holds and what is on its way — vehicles by the unit, parts by the pack. An order
+usually holds vehicles and parts (HQ ships them together once the vehicles are built); when
+no vehicle is needed it is a stock order, shipped within days. Orders go through the services (credit gate
+included); the ones sent to credit review are decided by finance or the region manager a day or three later — most
+approved, some rejected, a few withdrawn by the dealer — except the last days' ones, still waiting.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from decimal import Decimal
 
 from portal.catalog import services as catalog
 from portal.orders import services as orders
-from portal.platform.timeutil import freeze
 
 VEHICLES = [
     ("V-SEDAN-L", "远航 L 豪华轿车", "Yuanhang L Sedan", "sedan", "168000"),
@@ -31,10 +39,27 @@ PARTS = [
     ("P-MAT-SET", "全包围脚垫", "Floor mat set", "accessories", "520.00", "set"),
     ("P-CHARGER-7KW", "7kW 家用充电桩", "7 kW home charger", "electrical", "3280.00", "pc"),
 ]
+# The minimum resale price (最低限价) is what an end customer pays at least, tax included: the dealer's price
+# before tax, plus 13 % VAT, plus a small margin.
+FLOOR_OVER_LIST = Decimal("1.16")
+
+CYCLE_DAYS = {"A": 35, "B": 49, "C": 63}
+SLOW_CYCLE_DAYS = 70
+LEAD_DAYS = {True: 24, False: 8}  # order to goods in the yard: built to order / from HQ stock
+SAFETY_DAYS = 12
+PACK = 5
+REJECTED = "信用额度不足，请先回款。 Over the credit limit: please pay the overdue invoices first."
+APPROVED = "回款记录良好，特批。 Good payment record: approved over the limit."
+WITHDRAWN = "等回款后重新下单。 Withdrawn: we order again once our payment is in."
+OPEN_REVIEW_DAYS = 7  # orders sent to credit review in the last week are still waiting
+PROMOTION_DAYS = 60  # the East EV promotion started this long ago
 
 
-def load_catalogue_and_orders(dealers, people, rng: random.Random, today: dt.date, echo=print) -> dict:
-    cm, fin = people["channel"], people["finance"]
+def load_catalogue(cm, rng: random.Random, today: dt.date, dealers) -> None:
+    """The products and the year's price lists (the East EV promotion comes later: `east_ev_promotion`)."""
+    from portal.catalog.demo import load_categories
+
+    load_categories(cm)  # named first: the products bring only their codes
     for sku, name, name_en, category, price in VEHICLES:
         catalog.create_product(
             cm,
@@ -46,7 +71,7 @@ def load_catalogue_and_orders(dealers, people, rng: random.Random, today: dt.dat
                 "unit": "台",
                 "list_price": Decimal(price),
                 "tax_rate": Decimal("0.13"),
-                "min_resale_price": (Decimal(price) * Decimal("1.02")).quantize(Decimal("1")),
+                "min_resale_price": (Decimal(price) * FLOOR_OVER_LIST).quantize(Decimal("1E2")),
                 "build_to_order": True,
                 "lead_time_days": rng.choice([21, 28, 35]),
             },
@@ -100,17 +125,6 @@ def load_catalogue_and_orders(dealers, people, rng: random.Random, today: dt.dat
     catalog.save_price_list(
         cm,
         {
-            "name": "华东新能源推广",
-            "scope": "region:EAST",
-            "priority": 1,
-            "valid_from": today - dt.timedelta(days=60),
-            "valid_to": today + dt.timedelta(days=30),
-            "rules": [{"category": "ev", "discount_pct": Decimal("6")}],
-        },
-    )
-    catalog.save_price_list(
-        cm,
-        {
             "name": "SH-001 年度大客户价",
             "scope": f"dealer:{dealers[0].code}",
             "priority": 0,
@@ -119,45 +133,72 @@ def load_catalogue_and_orders(dealers, people, rng: random.Random, today: dt.dat
             "rules": [{"sku": "V-SUV-X7", "unit_price": Decimal("221000.00")}],
         },
     )
-    counts = {"orders": 0}
-    for day_back in range(60, -1, -1):
-        day = today - dt.timedelta(days=day_back)
-        for dealer in rng.sample(dealers, k=rng.randint(1, 4)):
-            if dealer.status != "active":
-                continue
-            staff = people.get(f"{dealer.code.lower().replace('-', '')}.staff")
-            lines = _basket(rng)
-            moment = dt.datetime.combine(day, dt.time(rng.randint(1, 9), rng.randint(0, 59)), dt.UTC)
-            with freeze(moment):
-                try:
-                    order, _created = orders.place_order(staff, dealer, lines)
-                except Exception as exc:  # noqa: BLE001 - a dealer on hold is refused, as in real life
-                    if getattr(exc, "code", "") != "credit_hold":
-                        raise
-                    continue
-                counts["orders"] += 1
-                _decide(order, day_back, rng, people, fin)
-    echo(f"Catalogue: {len(VEHICLES)} vehicles, {len(PARTS)} parts, 4 price lists; {counts['orders']} orders.")
-    return counts
 
 
-def _basket(rng: random.Random) -> list[dict]:
-    if rng.random() < 0.5:
-        sku = rng.choice(VEHICLES)[0]
-        return [{"sku": sku, "quantity": rng.randint(1, 4)}]
-    picks = rng.sample(PARTS, k=rng.randint(2, 5))
-    return [{"sku": p[0], "quantity": rng.choice([10, 20, 50, 60, 100])} for p in picks]
+def east_ev_promotion(cm, today: dt.date) -> None:
+    catalog.save_price_list(
+        cm,
+        {
+            "name": "华东新能源推广",
+            "scope": "region:EAST",
+            "priority": 1,
+            "valid_from": today - dt.timedelta(days=PROMOTION_DAYS),
+            "valid_to": today + dt.timedelta(days=30),
+            "rules": [{"category": "ev", "discount_pct": Decimal("6")}],
+        },
+    )
 
 
-def _decide(order, day_back: int, rng: random.Random, people: dict, fin) -> None:
-    """Older orders were decided; the last days' are still open."""
-    if day_back < 3:
-        return
-    if order.status == "credit_review":
-        roll = rng.random()
-        if roll < 0.6:
-            orders.approve(fin, order, "回款记录良好，特批")
-        elif roll < 0.85:
-            orders.reject(fin, order, "信用额度不足，请先回款")
-    elif order.status == "approved" and rng.random() < 0.05:
-        orders.cancel(people["channel"], order, "经销商要求取消")
+def cycle_days(account) -> int:
+    return SLOW_CYCLE_DAYS if account.slow else CYCLE_DAYS.get(account.dealer.tier, 35)
+
+
+def replenishment(account, day: dt.date, hq_available: dict[int, int]) -> list[dict]:
+    """What the dealer orders on `day`: for each product, the expected demand until its next order's goods arrive
+    plus the safety stock, less what it holds and what is on its way (vehicles by the unit, parts by the pack; a
+    part no more than HQ has available — the dealer sees it in the catalogue)."""
+    cycle = cycle_days(account)
+
+    def need(product, lead: int) -> float:
+        wanted = account.expected(product, day, day + dt.timedelta(days=cycle + lead + SAFETY_DAYS))
+        return wanted - account.on_hand(product) - account.pipeline[product.id]
+
+    lines = []
+    for product in account.products:
+        if product.build_to_order and (qty := min(12, round(need(product, LEAD_DAYS[True])))) > 0:
+            lines.append({"sku": product.sku, "quantity": qty})
+    lead = LEAD_DAYS[bool(lines)]  # the parts travel with the vehicles when there are any
+    for product in account.products:
+        if not product.build_to_order and (missing := need(product, lead)) >= PACK / 2:
+            quantity = min(PACK * math.ceil(missing / PACK), hq_available.get(product.id, 0))
+            if quantity > 0:
+                lines.append({"sku": product.sku, "quantity": quantity})
+    return lines
+
+
+def approver_for(order, people: dict):
+    """The region manager closest to the dealer (the city region's before the big region's), if any."""
+    path = order.dealer.region.path
+    managers = [u for u in people.values() if u.role == "region_manager" and u.region is not None
+                and path.startswith(u.region.path)]  # fmt: skip
+    return max(managers, key=lambda u: len(u.region.path), default=None)
+
+
+def decide(order, rng: random.Random, people: dict, dealer_user) -> str:
+    """Finance or the region manager decides an order in credit review: most are approved, some rejected; now
+    and then the dealer withdraws it first."""
+    if order.status != "credit_review":
+        return order.status
+    roll = rng.random()
+    if roll < 0.08:
+        orders.cancel(dealer_user, order, WITHDRAWN)
+        return "cancelled"
+    if roll < 0.75:
+        manager = approver_for(order, people)
+        if manager is not None and rng.random() < 0.5 and orders.may_approve(manager, order):
+            orders.approve(manager, order, APPROVED)
+        else:
+            orders.approve(people["finance"], order, APPROVED)
+        return "approved"
+    orders.reject(people["finance"], order, REJECTED)
+    return "rejected"

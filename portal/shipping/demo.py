@@ -1,76 +1,64 @@
-"""Demo shipments: HQ ships what the demo line has built and older stock orders, through the shipping service (so
-every shipment is invoiced through the receivables service, dated its ship date); most of them have been received
-by the dealer, the last few days' are still on their way."""
+"""Demo shipments: HQ ships an order whole once its vehicles are built (a day to three after the last one left the
+line) or, for a stock order, a few days after approval — through the shipping service, so each shipment is invoiced
+through the receivables service, dated its ship date, and takes its stock out of HQ's warehouses. A shipment waits
+while HQ is short of a part (the backorder ships after the next factory lot). The dealer confirms receipt two to six
+days later; the last days' shipments are still on their way."""
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 
 from sqlalchemy import func, select
 
+from portal.dealers.models import User
 from portal.extensions import db
+from portal.inventory.models import HqStock, StockAllocation
 from portal.orders.models import Order
-from portal.platform.timeutil import freeze, portal_tz, today
-from portal.production import stages as st
-from portal.production.models import Unit
 from portal.shipping import services
 from portal.shipping.models import Shipment
 
 
-def _local_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(portal_tz()).date()
-
-
-def load_shipments(rng: random.Random, shipper, echo=print) -> dict:
-    now_day = today()
-    built = select(Unit.order_id, func.max(Unit.stage_at).label("done")).where(Unit.stage == st.completed())
-    done_at = dict(db.session.execute(built.group_by(Unit.order_id)).all())
-    has_units = set(db.session.execute(select(Unit.order_id).distinct()).scalars())
-    stock_only = (
+def stock_short(order: Order) -> dict[str, int]:
+    """The stock lines HQ cannot fill now (what the line holds allocated plus what is free): sku → missing."""
+    lines = [ln for ln in order.lines if not ln.product.build_to_order]
+    if not lines:
+        return {}
+    held = dict(
         db.session.execute(
-            select(Order).where(Order.status == "approved", Order.id.not_in(select(Unit.order_id).distinct()))
-        )
-        .unique()
-        .scalars()
-        .all()
+            select(StockAllocation.order_line_id, func.sum(StockAllocation.quantity))
+            .where(StockAllocation.order_line_id.in_([ln.id for ln in lines]))
+            .group_by(StockAllocation.order_line_id)
+        ).all()
     )
-    built_orders = db.session.execute(select(Order).where(Order.status == "built")).unique().scalars().all()
-    made = received = 0
-    for order in sorted(built_orders + stock_only, key=lambda o: o.created_at):
-        placed = _local_date(order.created_at)
-        if order.id in has_units:
-            ready = _local_date(done_at[order.id])
-            if (now_day - ready).days <= 5 and rng.random() < 0.6:
-                continue  # just off the line: waiting in the yard for its truck (HQ can ship it in the demo)
-        else:  # stock: leaves the warehouse a few days after approval, unless it was approved this week
-            ready = placed + dt.timedelta(days=rng.randint(2, 6))
-            if rng.random() < 0.25:
-                continue
-        shipped_on = min(now_day, ready + dt.timedelta(days=rng.randint(0, 3)))
-        if shipped_on < placed:
-            continue
-        lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]
-        with freeze(dt.datetime.combine(shipped_on, dt.time(10), portal_tz())):
-            shipment, _created = services.ship(shipper, order, lines=lines, shipped_on=shipped_on)
-        made += 1
-        arrives = shipped_on + dt.timedelta(days=rng.randint(2, 6))
-        if arrives <= now_day:
-            dealer_user = next((u for u in _dealer_users(order.dealer_id)), None)
-            with freeze(dt.datetime.combine(arrives, dt.time(15), portal_tz())):
-                services.receive(dealer_user, shipment, arrives)
-            received += 1
-    db.session.flush()
-    total = db.session.execute(select(func.count(Shipment.id))).scalar_one()
-    echo(f"  shipments: {made} made ({received} received, {made - received} in transit), {total} in all")
-    return {"shipments": made, "received": received}
+    free = dict(
+        db.session.execute(
+            select(HqStock.product_id, func.sum(HqStock.on_hand - HqStock.allocated))
+            .where(HqStock.product_id.in_([ln.product_id for ln in lines]))
+            .group_by(HqStock.product_id)
+        ).all()
+    )
+    short = {}
+    for ln in lines:
+        missing = ln.quantity - int(held.get(ln.id) or 0) - int(free.get(ln.product_id) or 0)
+        if missing > 0:
+            short[ln.sku] = missing
+    return short
 
 
-def _dealer_users(dealer_id: int):
-    from portal.dealers.models import User
+def ship(shipper, order: Order, day: dt.date) -> Shipment:
+    lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]
+    shipment, _created = services.ship(shipper, order, lines=lines, shipped_on=day)
+    return shipment
 
+
+def receiver(dealer_id: int) -> User | None:
     return (
         db.session.execute(select(User).where(User.dealer_id == dealer_id, User.active.is_(True)).order_by(User.id))
         .unique()
         .scalars()
+        .first()
     )
+
+
+def receive(shipment: Shipment, day: dt.date) -> Shipment:
+    return services.receive(receiver(shipment.dealer_id), shipment, day)
