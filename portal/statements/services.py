@@ -8,9 +8,9 @@ supersedes the previous one. Only months that have ended can be stated.
 
 Reconciliation: the dealer_admin confirms the current version or disputes some of its lines; finance resolves a
 dispute with a credit note (posted in the disputed month, so the month is re-issued as a new version, and every
-later month already stated is re-issued too, their opening having changed), with an adjustment (the correction was
-posted in the ledger already; the month is re-issued from it), or rejects it with a reason. A version is `disputed`
-while it has open disputes and `resolved` once they are all settled.
+later month up to the last one stated is re-issued too, their opening having changed), with an adjustment (the
+correction was posted in the ledger already; the month is re-issued from it), or rejects it with a reason. A version
+is `disputed` while it has open disputes and `resolved` once they are all settled.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import Date, bindparam, func, insert, select
 
@@ -511,17 +511,16 @@ def resolve(
 
 
 def _reissue(actor, dealer: Dealer, period: str) -> Statement | None:
-    """Re-issue `period` and every later month already stated (their openings follow); the new current version
-    of `period`."""
+    """Re-issue `period` and every later month up to the last month stated (for any dealer: the runs have passed
+    it), their openings following: a month already stated gets a new version, and a month that had nothing to
+    state but now carries a balance gets its first, so the dealer's months keep no hole (`issue` states nothing
+    for a month still without entry and balance). The new current version of `period`."""
     current, _outcome = issue(actor, dealer, period)
-    stated_later = set(
-        db.session.execute(
-            select(Statement.period).where(Statement.dealer_id == dealer.id, Statement.period > period).distinct()
-        ).scalars()
-    )
+    last_stated = db.session.execute(select(func.max(Statement.period))).scalar()
     for later in later_periods(period, today()):
-        if later in stated_later:
-            issue(actor, dealer, later)
+        if last_stated is None or later > last_stated:
+            break
+        issue(actor, dealer, later)
     return current
 
 
@@ -582,12 +581,12 @@ def _texts(kind: str, statement: Statement, dispute: Dispute | None) -> tuple[st
         return (
             _("Statement %(period)s is ready (%(label)s)", period=statement.period, label=label),
             _("Closing balance %(closing)s CNY. Please confirm it or dispute lines in the portal.",
-              closing=f"{statement.closing:,.2f}"),  # fmt: skip
+              closing=format_decimal(statement.closing, format="#,##0.00")),  # fmt: skip
         )
     if kind == "statement.confirmed":
         return (
             _("%(dealer)s confirmed statement %(label)s", dealer=statement.dealer.code, label=label),
-            _("Closing balance %(closing)s CNY.", closing=f"{statement.closing:,.2f}"),
+            _("Closing balance %(closing)s CNY.", closing=format_decimal(statement.closing, format="#,##0.00")),
         )
     if kind == "statement.disputed":
         return (
