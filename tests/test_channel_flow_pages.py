@@ -61,6 +61,17 @@ def test_hq_page_shows_regions_charts_and_drills_down_to_dealers_then_products(c
     assert "P1" in products and "P2" not in products and "P3" not in products
 
 
+def test_the_trend_adds_amounts_across_products_and_pieces_only_within_a_category(client, world, channel):
+    """Cars and oil filters do not add up as pieces: the trend is in thousand CNY over the whole range, in pieces
+    once a category (or one product) is chosen."""
+    login(client, world.user("channel_manager"))
+    page = _main(client, f"/analytics/channel-flow?{Q1}")
+    assert 'data-trend-unit="thousand_cny"' in page and "Monthly trend (thousand CNY)" in page
+    category = world.get(__import__("portal.catalog.models", fromlist=["Product"]).Product, sku="P1")["category"]
+    page = _main(client, f"/analytics/channel-flow?{Q1}&category={category}")
+    assert 'data-trend-unit="pieces"' in page and "Monthly trend (quantities)" in page
+
+
 def test_checkboxes_become_one_ordered_group_by(client, world, channel):
     login(client, world.user("channel_manager"))
     resp = client.get(f"/analytics/channel-flow?{Q1}&group_by=region&group_by=month")

@@ -82,9 +82,10 @@ def test_region_manager_sees_only_its_region_trend_and_exposure(client, world, c
     login(client, world.user("region_manager", region="EA"))
     html = _main(client)
     assert 'data-chart="trend"' in html and '<svg class="chart"' in html
-    assert _figure(html, "sell-through") == ("4", "/analytics/channel-flow?group_by=month")  # SH-1 only, 12 months
-    assert _figure(html, "sell-in")[0] == "0"
-    assert _figure(html, "ending-stock")[0] == "6"
+    # SH-1 only, 12 months, in money (pieces of different products do not add up): 3 × 1,200 + 1 × 1,100
+    assert _figure(html, "sell-through") == ("4,700.00", "/analytics/channel-flow?group_by=month")
+    assert _figure(html, "sell-in")[0] == "0.00" and _figure(html, "cash")[0] == "0.00"
+    assert "Monthly trend (thousand CNY)" in html and "quantities" not in html
     assert _figure(html, "credit") == ("20,000.00", "/receivables")
     assert _figure(html, "exposure")[0] == "5,000.00"
     assert _figure(html, "approvals") == ("0", "/approvals")
@@ -97,8 +98,7 @@ def test_hq_sees_utilisation_orders_units_and_channel_flow_by_region(client, wor
     login(client, world.user("hq_admin"))
     html = _main(client)
     assert 'data-chart="trend"' in html and 'data-chart="regions"' in html and html.count('<svg class="chart"') >= 3
-    assert _figure(html, "sell-through")[0] == "6"
-    assert _figure(html, "ending-stock")[0] == "9"
+    assert _figure(html, "sell-through")[0] == "6,500.00"  # + BJ-1's 2 × 900
     assert _figure(html, "credit")[0] == "50,000.00" and _figure(html, "exposure")[0] == "5,000.00"
     assert "/analytics/channel-flow?region=EA&amp;group_by=dealer" in html or (
         "/analytics/channel-flow?group_by=dealer&amp;region=EA" in html

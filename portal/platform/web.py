@@ -199,6 +199,7 @@ def register(app) -> None:
         SCAN_LABELS=SCAN_LABELS,
     )
     app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["thousands"] = lambda v: thousands(v or Decimal(0))
 
     @app.context_processor
     def _user():
