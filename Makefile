@@ -45,7 +45,7 @@ fonts:
 demo: install fonts
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal demo
-	@echo "Serving the portal at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Serving the portal at http://$(HOST):$(PORT) with Flask's development server (Ctrl-C stops it; production runs gunicorn: docs/DEPLOYMENT.md)"
 	$(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
 
 serve: install
