@@ -419,10 +419,6 @@ def _open_orders_sql(dealer_id: ColumnElement) -> ColumnElement:
     return sql_round(total)
 
 
-def temporary_increase(dealer_id: int, on: dt.date) -> Decimal:
-    return money(db.session.execute(select(_temporary_sql(literal(dealer_id), on))).scalar_one())
-
-
 def open_orders_by_dealer(dealer_ids: list[int]) -> dict[int, Decimal]:
     stmt = select(Dealer.id, _open_orders_sql(Dealer.id)).where(Dealer.id.in_(dealer_ids))
     return {dealer_id: money(total) for dealer_id, total in db.session.execute(stmt).all() if total}
@@ -455,12 +451,12 @@ def credit_summary(dealer: Dealer, on: dt.date | None = None) -> dict:
         "open_orders": orders,
         "available": money(limit + temporary - exposure),
         "on_hold": bool(row and row.on_hold),
-        "hold_reason": _hold_reason(row),
+        "hold_reason": hold_reason(row),
         "hold_source": row.hold_source if row and row.on_hold else None,
     }
 
 
-def _hold_reason(row: DealerCredit | None) -> str | None:
+def hold_reason(row: DealerCredit | None) -> str | None:
     """The reason in the reader's language for automatic holds; as finance wrote it for manual ones."""
     from flask import current_app
 

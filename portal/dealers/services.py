@@ -373,10 +373,6 @@ def set_own_locale(user: User, locale: str) -> None:
     )
 
 
-def users_select(scope: Scope):
-    return scope.select(User).order_by(User.username)
-
-
 # ---------------------------------------------------------------- authentication
 
 

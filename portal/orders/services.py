@@ -151,7 +151,7 @@ def place_order(
         return twin, False
     if row.on_hold:
         raise Conflict(
-            _("The dealer is on credit hold: %(reason)s", reason=credit._hold_reason(row)), code="credit_hold"
+            _("The dealer is on credit hold: %(reason)s", reason=credit.hold_reason(row)), code="credit_hold"
         )
     available = credit.credit_summary(dealer)["available"]
     status = "approved" if priced["gross"] <= available else "credit_review"
