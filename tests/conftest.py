@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
@@ -193,3 +197,18 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a free loopback port, served by werkzeug in a thread, for tests that talk HTTP to it (the browser
+    journeys, a generated API client, the line simulator); its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal.orders.models import Order
 from portal.production.models import StageEvent, Unit
 from portal.production.simulator import due_events
+from tests.conftest import serving
 
 
 @pytest.fixture
 def server(app):
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
