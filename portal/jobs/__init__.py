@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 
 from flask import current_app
 from redis import Redis
@@ -215,20 +215,12 @@ def job_context():
     from portal.platform.uow import commit
 
     global _worker_app
-    if has_app_context():
-        with writing():
-            try:
-                yield
-                commit()
-            except BaseException:
-                db.session.rollback()
-                raise
-        return
-    if _worker_app is None:
+    inside = has_app_context()
+    if not inside and _worker_app is None:
         from portal import create_app
 
         _worker_app = create_app()
-    with _worker_app.app_context(), writing():
+    with nullcontext() if inside else _worker_app.app_context(), writing():
         try:
             yield
             commit()
@@ -236,7 +228,8 @@ def job_context():
             db.session.rollback()
             raise
         finally:
-            db.session.remove()
+            if not inside:
+                db.session.remove()
 
 
 def check_interrupted_jobs() -> int:
