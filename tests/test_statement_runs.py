@@ -247,7 +247,9 @@ def test_a_worker_killed_mid_run_loses_no_statement_and_the_run_resumes(app, cli
     state = job(client, finance, job_id)
     assert at_kill["progress"]["total"] == 24 and state["progress"]["done"] < 24, (at_kill, state)
     kept = statements(world)
-    assert len(kept) == state["progress"]["done"]  # every dealer marked done has its statement, committed
+    # every dealer marked done has its statement, committed; the dealer in flight may have its statement too (issued
+    # in a transaction of its own, before its PDF and its item): the retry then finds it unchanged
+    assert state["progress"]["done"] <= len(kept) <= state["progress"]["done"] + 1
     resp = client.post(f"/api/v1/statements/runs/{job_id}/retry", headers=finance["finance"])
     assert resp.status_code == 202 and resp.get_json()["queued"] == 24 - state["progress"]["done"]
     state = drain(app, client, finance, job_id)

@@ -109,7 +109,7 @@ def test_a_dealer_orders_within_and_beyond_its_credit(page, live_server, channel
     assert page.locator("html").get_attribute("lang") == "en"
     expect(page.locator("h1")).to_contain_text("Credit review")
     expect(page.locator(".timeline .timeline-item")).to_have_count(2)  # submitted, then credit review
-    expect(page.locator(".timeline")).to_contain_text("37258.50")  # the excess, recorded with the event
+    expect(page.locator(".timeline")).to_contain_text("37,258.50")  # the excess, recorded with the event
     page.screenshot(path=str(artifacts_dir / "order_review_en.png"), full_page=True)
     open_menu(page, "orders", "/orders")
     expect(page.locator("table")).to_contain_text(first)
