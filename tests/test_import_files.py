@@ -396,3 +396,11 @@ def test_the_templates_import_as_they_are(client, world, fin, shop):
         else:  # the same reference again: refused as already recorded, which shows the Chinese file was read
             assert "already recorded" in payments(client, fin, bank)["errors"][0]["reason"]
     assert world.count(LedgerEntry, number="BK20260301001") == 1 and world.count(SellThroughLine) == 2
+
+
+def test_workbooks_are_parsed_with_defusedxml():
+    """Uploaded XLSX are untrusted XML: openpyxl reads them through defusedxml when it is installed (a declared
+    dependency), so entity expansion ("billion laughs") is refused rather than eating the worker's memory."""
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML is True
