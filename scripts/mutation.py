@@ -39,7 +39,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "credit_services": (
         "portal/credit/services.py",
         ["tests/test_money_rules.py", "tests/test_credit_control.py", "tests/test_credit_postings.py",
-         "tests/test_overdue_scan.py", "tests/test_ageing_properties.py", "tests/test_bank_import.py"],
+         "tests/test_overdue_scan.py", "tests/test_ageing_properties.py", "tests/test_bank_import.py",
+         "tests/test_wiring.py"],
     ),
     "credit_reports": (
         "portal/credit/reports.py",
@@ -48,16 +49,18 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "pricing": (
         "portal/catalog/pricing.py",
-        ["tests/test_pricing_resolution.py", "tests/test_money_rules.py", "tests/test_orders_api.py"],
+        ["tests/test_pricing_resolution.py", "tests/test_pricing_edges.py", "tests/test_money_rules.py",
+         "tests/test_orders_api.py"],
     ),
     "orders_services": (
         "portal/orders/services.py",
-        ["tests/test_money_rules.py", "tests/test_orders_api.py", "tests/test_orders_pages.py"],
+        ["tests/test_money_rules.py", "tests/test_orders_api.py", "tests/test_orders_pages.py",
+         "tests/test_unit_of_work.py"],
     ),
     "statements_services": (
         "portal/statements/services.py",
         ["tests/test_statement_invariants.py", "tests/test_statement_reconciliation.py",
-         "tests/test_statement_runs.py", "tests/test_unapplied_sign.py"],
+         "tests/test_statement_runs.py", "tests/test_unapplied_sign.py", "tests/test_dispute_chain.py"],
     ),
     "rebates_services": (
         "portal/rebates/services.py",
@@ -69,7 +72,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "money": (
         "portal/platform/money.py",
-        ["tests/test_money_parsing.py", "tests/test_money_rules.py"],
+        ["tests/test_money_parsing.py", "tests/test_money_helpers.py", "tests/test_money_rules.py"],
     ),
 }  # fmt: skip
 
