@@ -9,11 +9,12 @@ shows as stored.
 from __future__ import annotations
 
 from flask import g, has_request_context
-from flask_babel import get_locale, lazy_pgettext
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from portal.catalog.models import Category
 from portal.extensions import db
+from portal.platform.i18n import is_english
 
 UNIT_LABELS = {
     "pc": lazy_pgettext("unit of measure", "pc"),
@@ -25,10 +26,6 @@ UNIT_LABELS = {
     "kg": lazy_pgettext("unit of measure", "kg"),
     "box": lazy_pgettext("unit of measure", "box"),
 }
-
-
-def _english() -> bool:
-    return getattr(get_locale(), "language", None) == "en"
 
 
 def category_names() -> dict[str, tuple[str, str]]:
@@ -60,7 +57,7 @@ def category_label(code: str | None) -> str:
     if names is None:
         return code
     name, name_en = names
-    return (name_en if _english() else name) or name or name_en or code
+    return (name_en if is_english() else name) or name or name_en or code
 
 
 def unit_label(unit: str | None) -> str:

@@ -8,8 +8,9 @@ before memos, and whatever people type).
 
 from __future__ import annotations
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
+
+from portal.platform.i18n import is_english
 
 REBATE = "rebate"
 
@@ -24,7 +25,7 @@ def memo_text(memo: dict | None, reason: str | None = None) -> str | None:
     if not memo:
         return reason
     if memo.get("code") == REBATE:
-        english = getattr(get_locale(), "language", None) == "en"
+        english = is_english()
         name = (memo.get("name_en") if english else None) or memo.get("name") or ""
         return _("Rebate %(programme)s %(name)s", programme=memo.get("programme", ""), name=name).strip()
     return reason

@@ -132,3 +132,8 @@ def current_lang() -> str:
     """'zh_CN' or 'en' (Babel spells the Chinese locale zh_Hans_CN)."""
     locale = get_locale()
     return "zh_CN" if locale is not None and locale.language == "zh" else "en"
+
+
+def is_english() -> bool:
+    """Whether the current locale is English (False outside any locale: the portal's default is Chinese)."""
+    return getattr(get_locale(), "language", None) == "en"
