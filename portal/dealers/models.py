@@ -93,9 +93,14 @@ class Dealer(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
+    # HQ's or the region's person who looks after this dealer (a channel or region manager); HQ-only on the page
+    account_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, name="fk_dealers_account_manager_id_users")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     region: Mapped[Region] = relationship(lazy="joined", innerjoin=True)
+    account_manager: Mapped[User | None] = relationship(foreign_keys=[account_manager_id], lazy="select")
 
     __table_args__ = (
         CheckConstraint("tier IN ('A', 'B', 'C')", name="tier_valid"),
@@ -129,7 +134,7 @@ class User(UserMixin, db.Model):
     # Part of the session id: rotated when the password changes, which ends every other session.
     session_key: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
-    dealer: Mapped[Dealer | None] = relationship(lazy="joined")
+    dealer: Mapped[Dealer | None] = relationship(foreign_keys=[dealer_id], lazy="joined")
     region: Mapped[Region | None] = relationship(lazy="joined")
 
     __table_args__ = (
@@ -179,6 +184,72 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+CONTACT_ROLES = ("owner", "general_manager", "purchasing", "finance", "logistics", "sales", "service", "other")
+
+
+class DealerContact(db.Model):
+    """One of a dealer's people, by role (the dealer's own `contact_*` fields stay its primary contact)."""
+
+    __tablename__ = "dealer_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('owner', 'general_manager', 'purchasing', 'finance', 'logistics', 'sales', 'service', 'other')",
+            name="role_valid",
+        ),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class DealerAddress(db.Model):
+    """A ship-to address of a dealer (收货地址); orders choose one (§12). At most one default per dealer."""
+
+    __tablename__ = "dealer_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    label: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(300))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class DealerNote(db.Model):
+    """An internal note about a dealer by HQ or its region (a call, a visit); dealers never see them."""
+
+    __tablename__ = "dealer_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    body: Mapped[str] = mapped_column(String(2000))
+    author: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return false() if scope.is_dealer else scope.dealer_clause(cls.dealer_id)
 
 
 class ApiToken(db.Model):

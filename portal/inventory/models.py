@@ -145,6 +145,40 @@ class HqStockMove(db.Model):
         return _hq_only(scope)
 
 
+class ExpectedReceipt(db.Model):
+    """Goods HQ expects in a warehouse on a date (§12): the promised dates of backorders come from these.
+    `received` counts what of it has arrived (receipts of the same warehouse and SKU fill the earliest open ones);
+    a cancelled one no longer counts."""
+
+    __tablename__ = "expected_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int]
+    received: Mapped[int] = mapped_column(default=0)
+    expected_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | received | cancelled
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("received >= 0 AND received <= quantity", name="received_within_quantity"),
+        CheckConstraint("status IN ('open', 'received', 'cancelled')", name="status_valid"),
+        Index("ix_expected_receipts_product_on", "product_id", "expected_on"),
+    )
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.received if self.status == "open" else 0
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return _hq_only(scope)
+
+
 class StockAllocation(db.Model):
     """What a warehouse holds for an order line (released on cancel, consumed when shipped)."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -40,6 +40,10 @@ class Order(db.Model):
     available_at_submit: Mapped[Decimal | None] = mapped_column(MoneyColumn)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # when the order became approved (the backorder queue's order, §12); None until then
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # a channel manager moved the order up the backorder queue at this moment (earlier moves first), else None
+    moved_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     dealer = relationship("Dealer", lazy="joined", innerjoin=True)
     lines: Mapped[list[OrderLine]] = relationship(
@@ -81,11 +85,20 @@ class OrderLine(db.Model):
     tax: Mapped[Decimal] = mapped_column(MoneyColumn)
     gross: Mapped[Decimal] = mapped_column(MoneyColumn)
     rule: Mapped[dict | None] = mapped_column(JSON)  # which price rule produced unit_price (None: list price)
+    # stock lines (§12): the part HQ could not allocate yet, and when it is promised (None when nothing waits)
+    backordered: Mapped[int] = mapped_column(default=0, server_default="0")
+    promised_on: Mapped[dt.date | None] = mapped_column(Date)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product = relationship("Product", lazy="joined")
 
-    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("backordered >= 0 AND backordered <= quantity", name="backordered_within_quantity"),
+        # the waiting backorders of a product, read by every receipt: a small partial index
+        Index("ix_order_lines_waiting", "product_id", postgresql_where=text("backordered > 0"),
+              sqlite_where=text("backordered > 0")),  # fmt: skip
+    )
 
 
 class OrderEvent(db.Model):
