@@ -112,6 +112,7 @@ class Story:
         self.monthly_value: dict[int, Decimal] = {}
         self.settled = None
         self.accounts: dict[int, sales.Account] = {}
+        self.backordered: list[int] = []  # the wiper orders of the last fortnight (`_backorders`)
 
     @staticmethod
     def business_day(now: dt.datetime) -> dt.date:
@@ -185,6 +186,7 @@ class Story:
                 month = sales.month_end(month) + dt.timedelta(days=1)
         self._channel_and_finance_days()
         self._own_orders()
+        self._backorders()
         tl.at(tl.last, self.final)
         tl.run()
 
@@ -233,6 +235,50 @@ class Story:
                 day = workday(self.today - dt.timedelta(days=self.r(3, orders_demo.PROMOTION_DAYS - 2)))
                 self.tl.at(local(day, self.r(9, 16), self.r(0, 59)), self.customer_order, account,
                            self.rng.choice(evs), self.r(1, 3))  # fmt: skip
+
+    def _backorders(self) -> None:
+        """The last fortnight's backorders (§12): the wipers are out (no lot of them for weeks), HQ records the two
+        lots the factory announces, a few dealers order wipers all the same — approved, they wait, promised on the
+        expected lots or after the lead time — and the channel manager moves the last of them up the queue. Who orders
+        and how many come from a generator of its own (reproducible like the rest)."""
+        rng = random.Random(12)  # noqa: S311 (demo data, reproducible)
+        wiper = next((p for p in self.parts if p.sku == demo_hq.ON_REQUEST), None)
+        if wiper is None:
+            return
+        buyers = sorted((a for a in self.accounts.values() if wiper in a.products and a.user is not None
+                         and a.dealer.status == "active"), key=lambda a: a.id)  # fmt: skip
+        if not buyers:
+            return
+        now_day = self.today
+        lots = [("SH", 30, now_day + dt.timedelta(days=4)), ("TJ", 40, now_day + dt.timedelta(days=18))]
+        self.tl.at(local(now_day - dt.timedelta(days=10), 9, 30), self.expect_lots, wiper.id, lots)
+        placed_days = (9, 7, 6, 4, 3)
+        for days, account in zip(placed_days, rng.sample(buyers, min(len(buyers), len(placed_days))), strict=False):
+            moment = local(now_day - dt.timedelta(days=days), rng.randint(10, 16), rng.randint(0, 59))
+            self.tl.at(moment, self.backorder, account, wiper.sku, rng.choice((10, 15, 20, 25)))
+        self.tl.at(local(now_day - dt.timedelta(days=2), 11, 15), self.move_up_last, wiper.id)
+
+    def expect_lots(self, product_id: int, lots: list) -> None:
+        from portal.inventory import hq
+
+        for code, quantity, on in lots:
+            hq.expect(self.channel, code, self.products[product_id], quantity, on, "工厂排产通知 Factory notice")
+            self.counts["expected receipts"] += 1
+
+    def backorder(self, account: sales.Account, sku: str, quantity: int) -> None:
+        order = self.place(account, [{"sku": sku, "quantity": quantity}], own=True)
+        if order is not None:
+            self.backordered.append(order.id)
+
+    def move_up_last(self, product_id: int) -> None:
+        from portal.inventory import backorders
+
+        for order_id in reversed(self.backordered):
+            order = db.session.get(Order, order_id)
+            if any(ln.backordered for ln in order.lines):
+                backorders.move_up(self.channel, order)
+                self.counts["moved up"] += 1
+                return
 
     # ------------------------------------------------------------ orders
 
@@ -557,19 +603,33 @@ class Story:
             self.counts["sell-through lines"] += account.report(yesterday)
         demo_hq.top_up_limited(self.channel, self.rng, self.warehouses, self.parts)
 
+    @staticmethod
+    def _waiting() -> str:
+        from sqlalchemy import func
+
+        from portal.orders.models import OrderLine
+
+        lines, pieces = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(OrderLine.backordered), 0)).where(OrderLine.backordered > 0)
+        ).one()
+        return f"{lines} lines waiting ({pieces} pieces)"
+
     def summary(self) -> list[str]:
         c = self.counts
         missed = sum(a.missed for a in self.accounts.values())
-        waiting = db.session.execute(
-            select(Order.number).where(Order.status == "credit_review").order_by(Order.number)
-        ).scalars().all()
+        waiting = (
+            db.session.execute(select(Order.number).where(Order.status == "credit_review").order_by(Order.number))
+            .scalars()
+            .all()
+        )
         rebate = c.get("rebate") or {}
         return [
             f"Orders: {c['orders']} over 12 months ({c['review approved']} approved, {c['review rejected']} rejected "
             f"and {c['review cancelled']} withdrawn in credit review, {c['cancelled']} cancelled in all); build line: "
             f"{c['stage events']} stage events; waiting for credit review: {', '.join(waiting) or 'none'}.",
             f"  HQ stock: {len(self.warehouses)} warehouses, {c['factory lots']} factory lots; shipments: "
-            f"{c['shipments']} ({c['received']} received, {c['shipments'] - c['received']} on their way).",
+            f"{c['shipments']} ({c['received']} received, {c['shipments'] - c['received']} on their way); "
+            f"backorders: {self._waiting()}, {c['expected receipts']} expected receipts, {c['moved up']} moved up.",
             f"  Receivables: {c['payments']} payments, {c['credit notes']} credit notes, {c['erp invoices']} ERP "
             f"invoices; overdue scans: {c['holds']} holds, {c['reminders']} reminders.",
             f"  Sell-through: {c['sell-through lines']} lines; carried over: {c['opening vehicles']} vehicles, "

@@ -58,6 +58,8 @@ FUTURE_BY_DESIGN = {
     ("rebate_programmes", "period_start"),
     ("rebate_settlements", "period_end"),
     ("rebate_settlements", "period_start"),
+    ("expected_receipts", "expected_on"),  # goods HQ expects (§12)
+    ("order_lines", "promised_on"),  # when a backorder is promised
 }
 
 

@@ -265,16 +265,17 @@ def ship(client, hq, order, lines):
 def test_shipping_takes_the_lines_allocations_first_then_available_stock(client, world, hq):
     world.stock("OIL-1", 4, "SH")
     order = world.order("SH-1", [("OIL-1", 10)])  # 4 allocated in SH, 6 backordered
-    world.stock("OIL-1", 9, "TJ")  # arrives later: available, not allocated
+    world.stock("OIL-1", 9, "TJ")  # arrives later: 6 of it allocated to the backorder (§12), 3 available
+    assert stock(world) == {("SH", "OIL-1"): (4, 4), ("TJ", "OIL-1"): (9, 6)}
     assert ship(client, hq, order, [("OIL-1", 3)]).status_code == 201
-    assert stock(world) == {("SH", "OIL-1"): (1, 1), ("TJ", "OIL-1"): (9, 0)}
-    assert ship(client, hq, order, [("OIL-1", 7)]).status_code == 201  # 1 allocated in SH, 6 from TJ
+    assert stock(world) == {("SH", "OIL-1"): (1, 1), ("TJ", "OIL-1"): (9, 6)}
+    assert ship(client, hq, order, [("OIL-1", 7)]).status_code == 201  # 1 allocated in SH, 6 allocated in TJ
     assert stock(world) == {("SH", "OIL-1"): (0, 0), ("TJ", "OIL-1"): (3, 0)}
     assert allocations(world, order) == {}
     assert world.get(Order, number=order)["status"] == "shipped"
     moves = client.get(f"/api/v1/stock/moves?kind=shipment&order={order}", headers=hq["cm"]).get_json()["items"]
     assert sorted((m["warehouse"], m["on_hand_delta"], m["allocated_delta"]) for m in moves) == [
-        ("SH", -3, -3), ("SH", -1, -1), ("TJ", -6, 0)
+        ("SH", -3, -3), ("SH", -1, -1), ("TJ", -6, -6)
     ]  # fmt: skip
     assert all(m["shipment"] and m["order"] == order for m in moves)
     assert_invariants(world)

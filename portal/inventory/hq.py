@@ -1,21 +1,37 @@
-"""HQ stock and availability (PRODUCT.md §7, first paragraph). Services flush; the entrypoint commits once.
+"""HQ stock and availability (PRODUCT.md §7), backorders and expected receipts (§12). Services flush; the
+entrypoint commits once.
 
 - `receive` / `adjust`: HQ's receipts and count corrections, one `HqStockMove` and one audit entry each. An
-  adjustment never takes on hand below what is allocated (422).
+  adjustment never takes on hand below what is allocated (422). A receipt fills the earliest open expected receipts
+  of the same warehouse and SKU.
 - `allocate_order` (receives `portal.orders.events.order_approved`): when an order is approved, each stock line
-  (a product with `build_to_order` False) is allocated from the warehouses with the most available first, as much
-  as is available. What cannot be allocated is a **backorder**: it is simply the line's quantity minus what is
-  allocated (no row of its own); the audit entry of the allocation lists it per SKU, and shipping takes it from
-  whatever is available by then. Receipts do not allocate to waiting backorders by themselves.
-- `release_order` (receives `portal.orders.events.order_cancelled`): a cancelled order gives its allocations back.
+  (a product with `build_to_order` False) waits in the SKU's **backorder queue** for what it still needs
+  (`OrderLine.backordered`), and what is available is handed out in queue order at once — from the warehouses with
+  the most available first. Whatever cannot be allocated stays `backordered`, with a `promised_on` date.
+- The queue of a SKU: lines of orders a channel manager moved up first (earlier moves first), then by approval time,
+  then order id, then line number (`queue_order`). Whenever stock of a SKU becomes available — a receipt, a positive
+  count correction, a cancelled order's allocations given back — it goes to that queue in the same transaction
+  (`_settle`), and the waiting lines' promised dates are planned again: walking the queue against the open expected
+  receipts of the SKU (any warehouse) by expected date, a line is promised on the date of the expected receipt that
+  brings the cumulative quantity up to everything queued up to and including it (never before today), else today +
+  the product's lead time (or the last expected receipt's date when that is later: a line is never promised before
+  one ahead of it in the queue). `replan(product_ids)` does the same for a set of SKUs when their expected receipts
+  change.
+- `release_order` (receives `portal.orders.events.order_cancelled`): a cancelled order waits no more (backordered 0)
+  and gives its allocations back, which go to the SKU's queue.
 - `consume_shipment` (receives `portal.shipping.events.goods_shipped`): the quantities of stock lines that
   ship leave on hand, from the line's allocations first, then from any available stock (most available first);
-  when HQ does not hold enough the shipment is refused (422) and the action's transaction writes nothing.
+  what a line takes beyond its allocation comes off its backorder. When HQ does not hold enough the shipment is
+  refused (422) and the action's transaction writes nothing.
 
-Every check locks the `HqStock` rows it depends on (`SELECT … FOR UPDATE`, in the order warehouse_id, product_id,
-re-read with `populate_existing`) inside the action's transaction; SQLite serialises writers with BEGIN IMMEDIATE.
-Invariants kept here and checked by the tests: on_hand = Σ on_hand_delta of the moves, allocated = Σ
-allocated_delta = Σ allocations, 0 ≤ allocated ≤ on_hand.
+Locks, one order everywhere (PostgreSQL): the order's row when the action is about one order (`FOR NO KEY UPDATE`:
+moves and allocations of other transactions still reference it), then every `HqStock` row of the SKUs concerned
+(`SELECT … FOR UPDATE`, in the order warehouse_id, product_id, re-read with `populate_existing`), then the order
+lines waiting for those SKUs (`FOR NO KEY UPDATE`) and the expected receipts. Every change of a waiting line happens
+under the HqStock locks of its SKU, so the queue of a SKU is handled by one transaction at a time. SQLite serialises
+writers with BEGIN IMMEDIATE. Invariants kept here and checked by the tests: on_hand = Σ on_hand_delta of the moves,
+allocated = Σ allocated_delta = Σ allocations, 0 ≤ allocated ≤ on_hand; for every stock line of an open order
+quantity = allocated + backordered + shipped.
 
 `availability(product)` / `availability_for(products)` give dealers a band (in stock, limited, build to order,
 on request) and never HQ's numbers; HQ callers get `available` too.
@@ -25,24 +41,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import groupby
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import lazy_pgettext
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from portal.audit.services import record
 from portal.catalog.models import Product
 from portal.credit.services import actor_name
 from portal.extensions import db
-from portal.inventory.models import HqStock, HqStockMove, StockAllocation, Warehouse
-from portal.orders.models import Order, OrderLine
-from portal.platform.errors import Invalid
-from portal.platform.timeutil import today
+from portal.inventory.models import ExpectedReceipt, HqStock, HqStockMove, StockAllocation, Warehouse
+from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderLine
+from portal.platform.errors import Conflict, Invalid
+from portal.platform.timeutil import today, utcnow
 
 MAX_QUANTITY = 1_000_000
 BANDS = ("in_stock", "limited", "build_to_order", "on_request")
+WAITING_STATUSES = OPEN_FOR_CREDIT  # approved, not shipped in full: the orders whose stock lines may wait
+EXPECTED_STATUSES = ("open", "received", "cancelled")
+CHUNK = 2000  # rows per multi-row statement (well under the parameter limits of both databases)
 
 
 # ---------------------------------------------------------------- warehouses
@@ -78,13 +102,16 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
+def _insert(table):
+    return (pg_insert if _dialect() == "postgresql" else sqlite_insert)(table)
+
+
 def _ensure_rows(pairs) -> None:
     """Make sure an HqStock row exists for each (warehouse_id, product_id) (INSERT … ON CONFLICT DO NOTHING)."""
     rows = [{"warehouse_id": w, "product_id": p, "on_hand": 0, "allocated": 0} for w, p in sorted(set(pairs))]
     if not rows:
         return
-    insert = pg_insert if _dialect() == "postgresql" else sqlite_insert
-    stmt = insert(HqStock).values(rows).on_conflict_do_nothing(index_elements=["warehouse_id", "product_id"])
+    stmt = _insert(HqStock).values(rows).on_conflict_do_nothing(index_elements=["warehouse_id", "product_id"])
     db.session.execute(stmt)
 
 
@@ -101,12 +128,33 @@ def _lock(*criteria) -> list[HqStock]:
 
 
 def _lock_products(product_ids) -> dict[int, list[HqStock]]:
-    """Every warehouse's row of these products, locked; product id → rows."""
+    """Every warehouse's row of these products, locked; product id → rows.
+
+    On PostgreSQL the rows are read twice: a row another transaction inserted and committed while this one waited
+    for the locks is not in the first answer (its snapshot is older), and is in the second. A row inserted later
+    cannot hold stock yet: whoever inserts one locks every row of its product before changing it."""
     by_product: dict[int, list[HqStock]] = defaultdict(list)
-    if product_ids:
-        for row in _lock(HqStock.product_id.in_(sorted(set(product_ids)))):
-            by_product[row.product_id].append(row)
+    ids = sorted({i for i in product_ids if i is not None})
+    if not ids:
+        return by_product
+    rows = _lock(HqStock.product_id.in_(ids))
+    if _dialect() == "postgresql":
+        rows = _lock(HqStock.product_id.in_(ids))
+    for row in rows:
+        by_product[row.product_id].append(row)
     return by_product
+
+
+def _lock_lines(*criteria) -> list[OrderLine]:
+    """Order lines locked FOR NO KEY UPDATE (after the HqStock rows of their products), re-read as they are now."""
+    stmt = (
+        select(OrderLine)
+        .where(*criteria)
+        .order_by(OrderLine.id)
+        .with_for_update(of=OrderLine, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return list(db.session.execute(stmt).unique().scalars())
 
 
 def _move(row: HqStock, kind: str, on_hand: int, allocated: int, who: str, *, on=None, order_id=None,
@@ -148,12 +196,202 @@ def _stock_product(product: Product, field: str = "sku") -> Product:
     return product
 
 
+# ---------------------------------------------------------------- the backorder queue
+
+
+def queue_order() -> tuple:
+    """ORDER BY of a SKU's backorder queue: moved up first (earlier moves first), then approval, order, line."""
+    return (
+        Order.moved_up_at.asc().nulls_last(),
+        Order.approved_at.asc().nulls_last(),
+        Order.id,
+        OrderLine.line_no,
+    )
+
+
+@dataclass
+class Settled:
+    """What `_settle` did: the allocations it made (one per line and warehouse) and the lines it changed."""
+
+    allocations: list[dict] = field(default_factory=list)  # {line_id, order_id, number, sku, warehouse_id, quantity}
+    lines: dict[int, tuple[int, dt.date | None]] = field(default_factory=dict)  # line id → (backordered, promised_on)
+
+    def by_order(self) -> dict[str, int]:
+        """order number → pieces allocated to it."""
+        out: dict[str, int] = defaultdict(int)
+        for a in self.allocations:
+            out[a["number"]] += a["quantity"]
+        return dict(sorted(out.items()))
+
+
+def _settle(stock: dict[int, list[HqStock]], product_ids, who: str = "system", on: dt.date | None = None) -> Settled:
+    """Hand what is available of these products to the lines waiting for them, in queue order, and plan the promised
+    date of what still waits. The caller holds the HqStock rows of these products (`_lock_products`: `stock`).
+
+    A bounded number of statements whatever the queue's length: one to read (and lock) the waiting lines, one for
+    the open expected receipts, one for the lead times, then one statement each for the allocations, their moves and
+    the lines that changed."""
+    result = Settled()
+    pids = sorted({p for p in product_ids if p is not None})
+    if not pids:
+        return result
+    db.session.flush()  # what the caller changed is what the queries below read
+    waiting = db.session.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.product_id, OrderLine.sku, OrderLine.backordered,
+               OrderLine.promised_on, Order.number)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0, Order.status.in_(WAITING_STATUSES))
+        .order_by(OrderLine.product_id, *queue_order())
+        .with_for_update(of=OrderLine, key_share=True)
+    ).all()  # fmt: skip
+    if not waiting:
+        return result
+    waiting_pids = sorted({w.product_id for w in waiting})
+    expected: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
+    for pid, expected_on, outstanding in db.session.execute(
+        select(ExpectedReceipt.product_id, ExpectedReceipt.expected_on,
+               ExpectedReceipt.quantity - ExpectedReceipt.received)
+        .where(ExpectedReceipt.product_id.in_(waiting_pids), ExpectedReceipt.status == "open",
+               ExpectedReceipt.quantity > ExpectedReceipt.received)
+        .order_by(ExpectedReceipt.product_id, ExpectedReceipt.expected_on, ExpectedReceipt.id)
+    ):  # fmt: skip
+        expected[pid].append((expected_on, int(outstanding)))
+    lead = dict(
+        db.session.execute(select(Product.id, Product.lead_time_days).where(Product.id.in_(waiting_pids))).all()
+    )
+    now, on = today(), on or today()
+    for pid, lines in groupby(waiting, key=lambda w: w.product_id):
+        rows = stock.get(pid, [])
+        free = sum(max(r.available, 0) for r in rows)
+        plan, j, covered, last = expected.get(pid, []), 0, 0, None
+        fallback = now + dt.timedelta(days=int(lead.get(pid) or 0))
+        demand = 0
+        for ln in lines:
+            back = ln.backordered
+            if free > 0:
+                give = min(back, free)
+                need = give
+                for row in _by_most_available(rows):
+                    if need <= 0 or row.available <= 0:
+                        break
+                    take = min(need, row.available)
+                    row.allocated += take
+                    result.allocations.append({"line_id": ln.id, "order_id": ln.order_id, "number": ln.number,
+                                               "sku": ln.sku, "warehouse_id": row.warehouse_id, "product_id": pid,
+                                               "quantity": take})  # fmt: skip
+                    need -= take
+                free -= give
+                back -= give
+            promised = None
+            if back > 0:
+                demand += back
+                while covered < demand and j < len(plan):
+                    last, outstanding = plan[j]
+                    covered += outstanding
+                    j += 1
+                # never before a line ahead of it: past the expected receipts, the lead time or the last of them
+                promised = max(last, now) if covered >= demand else max(fallback, last or fallback)
+            if (back, promised) != (ln.backordered, ln.promised_on):
+                result.lines[ln.id] = (back, promised)
+    _write_settled(result, who, on)
+    return result
+
+
+# Writing what `_settle` decided: on PostgreSQL one statement each, whatever the number of rows, with the rows passed
+# as arrays (`unnest`): a thousand rows cost one round trip and a short statement, not a thousand of either (a
+# multi-row VALUES of thousands of parameters spends longer being parsed by the driver than being run). On SQLite
+# (in-process, no round trips) the plain executemany / multi-row VALUES forms.
+
+_PG_MOVES = text(
+    "INSERT INTO hq_stock_moves (warehouse_id, product_id, kind, on_hand_delta, allocated_delta, moved_on, order_id,"
+    " created_by, created_at)"
+    " SELECT v.w, v.p, 'allocation', 0, v.q, :on, v.o, :who, :at"
+    " FROM unnest(CAST(:w AS integer[]), CAST(:p AS integer[]), CAST(:q AS integer[]), CAST(:o AS integer[]))"
+    " AS v(w, p, q, o)"
+)
+_PG_ALLOCATIONS = text(
+    "INSERT INTO stock_allocations (order_line_id, warehouse_id, quantity)"
+    " SELECT v.l, v.w, v.q FROM unnest(CAST(:l AS integer[]), CAST(:w AS integer[]), CAST(:q AS integer[]))"
+    " AS v(l, w, q)"
+    " ON CONFLICT (order_line_id, warehouse_id) DO UPDATE SET quantity = stock_allocations.quantity + EXCLUDED.quantity"
+)
+_PG_LINES = text(
+    "UPDATE order_lines SET backordered = v.b, promised_on = v.p"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:b AS integer[]), CAST(:p AS date[])) AS v(id, b, p)"
+    " WHERE order_lines.id = v.id"
+)
+
+
+def _write_settled(result: Settled, who: str, on: dt.date) -> None:
+    allocations = result.allocations
+    if allocations and _dialect() == "postgresql":
+        column = lambda key: [a[key] for a in allocations]  # noqa: E731
+        db.session.execute(_PG_MOVES, {"w": column("warehouse_id"), "p": column("product_id"),
+                                       "q": column("quantity"), "o": column("order_id"), "on": on, "who": who,
+                                       "at": utcnow()})  # fmt: skip
+        db.session.execute(_PG_ALLOCATIONS, {"l": column("line_id"), "w": column("warehouse_id"),
+                                             "q": column("quantity")})  # fmt: skip
+    elif allocations:
+        db.session.execute(
+            HqStockMove.__table__.insert(),
+            [{"warehouse_id": a["warehouse_id"], "product_id": a["product_id"], "kind": "allocation",
+              "on_hand_delta": 0, "allocated_delta": a["quantity"], "moved_on": on, "order_id": a["order_id"],
+              "shipment_id": None, "note": None, "created_by": who} for a in allocations],
+        )  # fmt: skip
+        table = StockAllocation.__table__
+        rows = [{"order_line_id": a["line_id"], "warehouse_id": a["warehouse_id"], "quantity": a["quantity"]}
+                for a in allocations]  # fmt: skip
+        for start in range(0, len(rows), CHUNK):
+            stmt = _insert(table).values(rows[start : start + CHUNK])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["order_line_id", "warehouse_id"],
+                set_={"quantity": table.c.quantity + stmt.excluded.quantity},
+            )
+            db.session.execute(stmt)
+    for a in allocations:  # what this session holds of them is stale now
+        held = db.session.identity_map.get(identity_key(StockAllocation, (a["line_id"], a["warehouse_id"])))
+        if held is not None:
+            db.session.expire(held)
+    if result.lines:
+        _write_lines(result.lines)
+
+
+def _write_lines(lines: dict[int, tuple[int, dt.date | None]]) -> None:
+    """backordered and promised_on of many lines in one statement; the session's copies follow."""
+    ordered = sorted(lines.items())
+    if _dialect() == "postgresql":
+        db.session.execute(_PG_LINES, {"ids": [i for i, _v in ordered], "b": [b for _i, (b, _p) in ordered],
+                                       "p": [p.isoformat() if p else None for _i, (_b, p) in ordered]})  # fmt: skip
+    else:
+        table = OrderLine.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("line_id"))
+            .values(backordered=bindparam("new_backordered"), promised_on=bindparam("new_promised_on"))
+        )
+        db.session.execute(stmt, [{"line_id": i, "new_backordered": b, "new_promised_on": p} for i, (b, p) in ordered])
+    for line_id, (back, promised) in lines.items():
+        line = db.session.identity_map.get(identity_key(OrderLine, line_id))
+        if line is not None:
+            set_committed_value(line, "backordered", back)
+            set_committed_value(line, "promised_on", promised)
+
+
+def replan(product_ids, actor=None) -> Settled:
+    """Lock these SKUs' stock rows, hand out what is available to their queues and plan the promised dates again:
+    after anything that changes a queue, the expected receipts or the stock of these SKUs."""
+    ids = sorted({p for p in product_ids if p is not None})
+    stock = _lock_products(ids)
+    return _settle(stock, ids, actor_name(actor), today())
+
+
 # ---------------------------------------------------------------- receipts and adjustments
 
 
 def receive(actor, warehouse: Warehouse, product: Product, quantity: int, on: dt.date | None = None,
             note: str | None = None) -> HqStockMove:  # fmt: skip
-    """Goods arrive in an HQ warehouse (from the factory or a supplier)."""
+    """Goods arrive in an HQ warehouse (from the factory or a supplier): they fill the earliest open expected
+    receipts of the warehouse and SKU, and go to the SKU's waiting backorders in queue order."""
     quantity = _quantity(quantity, "quantity")
     _stock_product(product)
     if not warehouse.active:
@@ -162,19 +400,56 @@ def receive(actor, warehouse: Warehouse, product: Product, quantity: int, on: dt
     if on > today():
         raise Invalid(fields={"received_on": [_("Not in the future.")]})
     _ensure_rows([(warehouse.id, product.id)])
-    (row,) = _lock(HqStock.warehouse_id == warehouse.id, HqStock.product_id == product.id)
+    stock = _lock_products([product.id])
+    row = next(r for r in stock[product.id] if r.warehouse_id == warehouse.id)
     before = row.on_hand
-    move = _move(row, "receipt", quantity, 0, actor_name(actor), on=on, note=(note or "").strip() or None)
-    record(actor, "stock.receive", "hq_stock", f"{warehouse.code}/{product.sku}",
-           before={"on_hand": before}, after={"on_hand": row.on_hand, "received_on": on.isoformat(),
-                                              "quantity": quantity})  # fmt: skip
+    who = actor_name(actor)
+    move = _move(row, "receipt", quantity, 0, who, on=on, note=(note or "").strip() or None)
+    filled = _fill_expected(warehouse, product, quantity)
+    settled = _settle(stock, [product.id], who, on)
+    after = {"on_hand": row.on_hand, "received_on": on.isoformat(), "quantity": quantity}
+    if filled:
+        after["expected"] = filled
+    if settled.allocations:
+        after["allocated"] = settled.by_order()
+    record(actor, "stock.receive", "hq_stock", f"{warehouse.code}/{product.sku}", before={"on_hand": before},
+           after=after)  # fmt: skip
     db.session.flush()
     return move
 
 
+def _fill_expected(warehouse: Warehouse, product: Product, quantity: int) -> dict[str, int]:
+    """A receipt counts against the open expected receipts of its warehouse and SKU, earliest first; answers
+    expected receipt id → pieces counted. The caller holds the SKU's HqStock rows."""
+    rows = (
+        db.session.execute(
+            select(ExpectedReceipt)
+            .where(ExpectedReceipt.warehouse_id == warehouse.id, ExpectedReceipt.product_id == product.id,
+                   ExpectedReceipt.status == "open")
+            .order_by(ExpectedReceipt.expected_on, ExpectedReceipt.id)
+            .with_for_update(of=ExpectedReceipt)
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    )  # fmt: skip
+    filled = {}
+    for expected in rows:
+        if quantity <= 0:
+            break
+        take = min(quantity, expected.quantity - expected.received)
+        expected.received += take
+        if expected.received >= expected.quantity:
+            expected.status = "received"
+        filled[str(expected.id)] = take
+        quantity -= take
+    return filled
+
+
 def adjust(actor, warehouse: Warehouse, product: Product, delta: int, reason: str,
            on: dt.date | None = None) -> HqStockMove:  # fmt: skip
-    """A count correction (signed); on hand never falls below what is allocated."""
+    """A count correction (signed); on hand never falls below what is allocated. Pieces found go to the SKU's
+    waiting backorders."""
     delta = _quantity(delta, "quantity", signed=True)
     reason = (reason or "").strip()
     if not reason:
@@ -182,8 +457,8 @@ def adjust(actor, warehouse: Warehouse, product: Product, delta: int, reason: st
     _stock_product(product)
     if delta > 0:
         _ensure_rows([(warehouse.id, product.id)])
-    rows = _lock(HqStock.warehouse_id == warehouse.id, HqStock.product_id == product.id)
-    row = rows[0] if rows else None
+    stock = _lock_products([product.id])
+    row = next((r for r in stock.get(product.id, []) if r.warehouse_id == warehouse.id), None)
     if row is None or row.on_hand + delta < row.allocated:
         on_hand, allocated = (row.on_hand, row.allocated) if row else (0, 0)
         raise Invalid(
@@ -194,11 +469,105 @@ def adjust(actor, warehouse: Warehouse, product: Product, delta: int, reason: st
             fields={"quantity": [_("At most %(n)s can be taken off.", n=on_hand - allocated)]},
         )  # fmt: skip
     before = row.on_hand
-    move = _move(row, "adjustment", delta, 0, actor_name(actor), on=on, note=reason)
-    record(actor, "stock.adjust", "hq_stock", f"{warehouse.code}/{product.sku}",
-           before={"on_hand": before}, after={"on_hand": row.on_hand, "delta": delta, "reason": reason})  # fmt: skip
+    who = actor_name(actor)
+    move = _move(row, "adjustment", delta, 0, who, on=on, note=reason)
+    after = {"on_hand": row.on_hand, "delta": delta, "reason": reason}
+    if delta > 0:
+        settled = _settle(stock, [product.id], who, on)
+        if settled.allocations:
+            after["allocated"] = settled.by_order()
+    record(actor, "stock.adjust", "hq_stock", f"{warehouse.code}/{product.sku}", before={"on_hand": before},
+           after=after)  # fmt: skip
     db.session.flush()
     return move
+
+
+# ---------------------------------------------------------------- expected receipts
+
+
+def _resolve(warehouse, product) -> tuple[Warehouse | None, Product | None]:
+    if isinstance(warehouse, str):
+        warehouse = warehouse_by_code(warehouse)
+    if isinstance(product, str):
+        product = db.session.execute(select(Product).where(Product.sku == product.strip())).scalar()
+    return warehouse, product
+
+
+def expect(actor, warehouse: Warehouse | str | None, product: Product | str | None, quantity, expected_on,
+           note: str | None = None) -> ExpectedReceipt:  # fmt: skip
+    """HQ expects `quantity` of a stock SKU in a warehouse on a date. Every problem is reported at once, by field
+    (warehouse_code, sku, quantity, expected_on, note); nothing is written then. The SKU's promised dates follow."""
+    given_warehouse, given_sku = warehouse, product
+    warehouse, product = _resolve(warehouse, product)
+    errors: dict[str, list[str]] = {}
+    if warehouse is None:
+        errors["warehouse_code"] = [_("Unknown warehouse %(code)s.", code=given_warehouse or "")]
+    elif not warehouse.active:
+        errors["warehouse_code"] = [_("Warehouse %(code)s is closed.", code=warehouse.code)]
+    if product is None:
+        errors["sku"] = [_("Unknown SKU %(sku)s.", sku=given_sku or "")]
+    elif product.build_to_order:
+        errors["sku"] = [_("%(sku)s is built to order; HQ holds no stock of it.", sku=product.sku)]
+    try:
+        quantity = _quantity(quantity, "quantity")
+    except Invalid as exc:
+        errors.update(exc.fields)
+    if not isinstance(expected_on, dt.date) or isinstance(expected_on, dt.datetime):
+        errors["expected_on"] = [_("A date as YYYY-MM-DD.")]
+    elif expected_on < today():
+        errors["expected_on"] = [_("Today or later.")]
+    note = (note or "").strip() or None
+    if note is not None and len(note) > 500:
+        errors["note"] = [_("At most %(n)s characters.", n=500)]
+    if errors:
+        raise Invalid(fields=errors)
+    _ensure_rows([(warehouse.id, product.id)])
+    stock = _lock_products([product.id])
+    who = actor_name(actor)
+    expected = ExpectedReceipt(warehouse_id=warehouse.id, product_id=product.id, quantity=quantity, received=0,
+                               expected_on=expected_on, status="open", note=note, created_by=who)  # fmt: skip
+    db.session.add(expected)
+    db.session.flush()
+    record(actor, "stock.expect", "expected_receipt", str(expected.id),
+           after={"warehouse": warehouse.code, "sku": product.sku, "quantity": quantity,
+                  "expected_on": expected_on.isoformat(), "note": note})  # fmt: skip
+    _settle(stock, [product.id], who)
+    db.session.flush()
+    return expected
+
+
+def cancel_expected(actor, expected: ExpectedReceipt, reason: str | None = None) -> ExpectedReceipt:
+    """HQ no longer expects what is outstanding of an expected receipt (409 `not_open` once received or cancelled);
+    the SKU's promised dates follow."""
+    stock = _lock_products([expected.product_id])
+    expected = db.session.execute(
+        select(ExpectedReceipt)
+        .where(ExpectedReceipt.id == expected.id)
+        .with_for_update(of=ExpectedReceipt)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if expected.status != "open":
+        raise Conflict(_("This expected receipt is no longer open (%(status)s).",
+                         status=expected_status_label(expected.status)), code="not_open")  # fmt: skip
+    expected.status = "cancelled"
+    reason = (reason or "").strip() or None
+    outstanding = expected.quantity - expected.received
+    record(actor, "stock.expect_cancel", "expected_receipt", str(expected.id), before={"status": "open"},
+           after={"status": "cancelled", "outstanding": outstanding, "reason": reason})  # fmt: skip
+    _settle(stock, [expected.product_id], actor_name(actor))
+    db.session.flush()
+    return expected
+
+
+EXPECTED_STATUS_LABELS = {
+    "open": lazy_pgettext("expected receipt", "Open"),
+    "received": lazy_pgettext("expected receipt", "Received"),
+    "cancelled": lazy_pgettext("expected receipt", "Cancelled"),
+}
+
+
+def expected_status_label(status: str) -> str:
+    return str(EXPECTED_STATUS_LABELS.get(status, status))
 
 
 # ---------------------------------------------------------------- orders: allocate, release
@@ -225,49 +594,59 @@ def _allocations(line_ids) -> dict[tuple[int, int], StockAllocation]:
     return {(a.order_line_id, a.warehouse_id): a for a in db.session.execute(stmt).scalars()}
 
 
+def held_by_line(line_ids) -> dict[int, int]:
+    """order line id → pieces HQ holds allocated to it now, for many lines in one query."""
+    ids = sorted({i for i in line_ids if i is not None})
+    if not ids:
+        return {}
+    stmt = (
+        select(StockAllocation.order_line_id, func.sum(StockAllocation.quantity))
+        .where(StockAllocation.order_line_id.in_(ids))
+        .group_by(StockAllocation.order_line_id)
+    )
+    return {line_id: int(n or 0) for line_id, n in db.session.execute(stmt)}
+
+
 def allocate_order(actor, order: Order) -> dict[str, int]:
-    """Allocate the stock lines of a just-approved order; answers the backorder per SKU (0 when none)."""
+    """A just-approved order's stock lines join their SKUs' queues for what they still need, and get what is
+    available (earlier waiting lines first); answers the backorder per SKU (0 when none)."""
     lines = _stock_lines(order)
     if not lines:
         return {}
-    stock = _lock_products(ln.product_id for ln in lines)
-    held = _allocations(ln.id for ln in lines)
+    pids = [ln.product_id for ln in lines]
+    stock = _lock_products(pids)
+    held = held_by_line(ln.id for ln in lines)
+    for line in _lock_lines(OrderLine.id.in_([ln.id for ln in lines])):
+        line.backordered = max(0, line.quantity - held.get(line.id, 0))  # approved once only: never twice
     who, on = actor_name(actor), today()
-    allocated, backorder = {}, {}
+    settled = _settle(stock, pids, who, on)
+    mine = {ln.id for ln in lines}
+    allocated, backorder, others = {}, {}, defaultdict(int)
     for line in lines:
-        already = sum(a.quantity for (line_id, _w), a in held.items() if line_id == line.id)
-        need = line.quantity - already  # approved once only; never allocate a line twice
-        for row in _by_most_available(stock.get(line.product_id, [])):
-            if need <= 0 or row.available <= 0:
-                break
-            take = min(need, row.available)
-            _move(row, "allocation", 0, take, who, on=on, order_id=order.id)
-            alloc = held.get((line.id, row.warehouse_id))
-            if alloc is None:
-                alloc = held[(line.id, row.warehouse_id)] = StockAllocation(
-                    order_line_id=line.id, warehouse_id=row.warehouse_id, quantity=0
-                )
-                db.session.add(alloc)
-            alloc.quantity += take
-            need -= take
-        allocated[line.sku] = line.quantity - max(need, 0)
-        backorder[line.sku] = max(need, 0)
-    record(actor, "stock.allocate", "order", order.number,
-           after={"allocated": allocated, "backorder": {k: v for k, v in backorder.items() if v}},
-           dealer_id=order.dealer_id)  # fmt: skip
+        allocated[line.sku] = line.quantity - line.backordered
+        backorder[line.sku] = line.backordered
+    for a in settled.allocations:
+        if a["line_id"] not in mine:
+            others[a["number"]] += a["quantity"]
+    after = {"allocated": allocated, "backorder": {k: v for k, v in backorder.items() if v}}
+    if others:
+        after["waiting_orders"] = dict(sorted(others.items()))  # earlier backorders served first
+    record(actor, "stock.allocate", "order", order.number, after=after, dealer_id=order.dealer_id)
     db.session.flush()
     return backorder
 
 
 def release_order(actor, order: Order) -> int:
-    """Give back what a cancelled order still holds; answers the quantity released."""
+    """A cancelled order waits no more and gives back what it holds, which goes to the SKUs' queues; answers the
+    quantity released."""
     lines = _stock_lines(order)
     if not lines:
         return 0
-    stock = _lock_products(ln.product_id for ln in lines)  # stock rows first, then allocations: one lock order
+    pids = [ln.product_id for ln in lines]
+    stock = _lock_products(pids)  # stock rows first, then the lines and allocations: one lock order
+    for line in _lock_lines(OrderLine.id.in_([ln.id for ln in lines])):
+        line.backordered, line.promised_on = 0, None
     held = {k: a for k, a in _allocations(ln.id for ln in lines).items() if a.quantity > 0}
-    if not held:
-        return 0
     rows = {(r.warehouse_id, r.product_id): r for rs in stock.values() for r in rs}
     product_of = {ln.id: ln for ln in lines}
     who, released = actor_name(actor), {}
@@ -276,7 +655,12 @@ def release_order(actor, order: Order) -> int:
         _move(rows[(warehouse_id, line.product_id)], "release", 0, -alloc.quantity, who, order_id=order.id)
         released[line.sku] = released.get(line.sku, 0) + alloc.quantity
         alloc.quantity = 0
-    record(actor, "stock.release", "order", order.number, after={"released": released}, dealer_id=order.dealer_id)
+    settled = _settle(stock, pids, who, today())  # what was given back goes to the queues; dates are replanned
+    if released:
+        after = {"released": released}
+        if settled.allocations:
+            after["allocated"] = settled.by_order()
+        record(actor, "stock.release", "order", order.number, after=after, dealer_id=order.dealer_id)
     db.session.flush()
     return sum(released.values())
 
@@ -284,14 +668,30 @@ def release_order(actor, order: Order) -> int:
 # ---------------------------------------------------------------- shipping: consume
 
 
+def _shipped_by_line(line_ids) -> dict[int, int]:
+    from portal.shipping.models import ShipmentLine
+
+    ids = sorted(line_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(ShipmentLine.order_line_id, func.sum(ShipmentLine.quantity))
+        .where(ShipmentLine.order_line_id.in_(ids))
+        .group_by(ShipmentLine.order_line_id)
+    )
+    return {line_id: int(n or 0) for line_id, n in db.session.execute(stmt)}
+
+
 def consume_shipment(actor, order: Order, shipment, quantities_by_line: dict[int, int]) -> None:
     """Take the shipped quantities of stock lines out of HQ stock: the line's allocations first, then any
-    available stock. Refuses (422) when HQ does not hold enough; the caller's transaction then writes nothing."""
+    available stock (which comes off the line's backorder). Refuses (422) when HQ does not hold enough; the caller's
+    transaction then writes nothing."""
     lines = {ln.id: ln for ln in _stock_lines(order) if quantities_by_line.get(ln.id)}
     if not lines:
         return
     stock = _lock_products(ln.product_id for ln in lines.values())
     rows = {(r.warehouse_id, r.product_id): r for rs in stock.values() for r in rs}
+    lines = {ln.id: ln for ln in _lock_lines(OrderLine.id.in_(list(lines)))}
     held = _allocations(lines)
     # check first, write after: every short line is reported at once
     short = {}
@@ -328,6 +728,21 @@ def consume_shipment(actor, order: Order, shipment, quantities_by_line: dict[int
             _move(row, "shipment", -take, 0, who, on=on, order_id=order.id, shipment_id=shipment.id)
             need -= take
         taken[line.sku] = quantities_by_line[line_id]
+    # a line never waits for more than it has left to ship beyond what it holds (quantity = held + backordered +
+    # shipped): what it took from free stock comes off its backorder; shipped in full, it waits for nothing
+    db.session.flush()
+    shipped = _shipped_by_line(lines)
+    changed = set()
+    for line_id, line in lines.items():
+        holds = sum(a.quantity for (held_line, _w), a in held.items() if held_line == line_id)
+        waits = max(0, min(line.backordered, line.quantity - shipped.get(line_id, 0) - holds))
+        if waits != line.backordered:
+            line.backordered = waits
+            if not waits:
+                line.promised_on = None
+            changed.add(line.product_id)
+    if changed:
+        _settle(stock, changed, who, on)
     record(actor, "stock.ship", "shipment", shipment.number, after={"order": order.number, "taken": taken},
            dealer_id=order.dealer_id)  # fmt: skip
     db.session.flush()
@@ -460,4 +875,3 @@ def totals(product_ids=None) -> dict[str, int]:
         stmt = stmt.where(HqStock.product_id.in_(product_ids))
     on_hand, allocated = db.session.execute(stmt).one()
     return {"on_hand": int(on_hand), "allocated": int(allocated), "available": int(on_hand) - int(allocated)}
-

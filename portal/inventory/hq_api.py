@@ -1,6 +1,6 @@
-"""JSON API for HQ stock (PRODUCT.md §7, §9): stock per SKU and warehouse, warehouses, receipts, adjustments and
-the moves. HQ only: dealers and region managers are refused (403) and see availability bands on the products
-instead (`GET /api/v1/products`)."""
+"""JSON API for HQ stock (PRODUCT.md §7, §9, §12): stock per SKU and warehouse, warehouses, receipts, adjustments,
+the moves and the expected receipts. HQ only: dealers and region managers are refused (403) and see availability
+bands on the products instead (`GET /api/v1/products`), and their backorders (`GET /api/v1/backorders`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from portal.catalog.models import Product
 from portal.extensions import db
-from portal.inventory import hq
-from portal.inventory.models import HQ_MOVE_KINDS, Warehouse
+from portal.inventory import backorders, hq
+from portal.inventory.models import HQ_MOVE_KINDS, ExpectedReceipt, Warehouse
 from portal.platform.api import PageArgs, StrictSchema, api_blueprint, page_of, paginate
 from portal.platform.auth import requires
 from portal.platform.errors import Invalid
-from portal.platform.tenancy import current_scope
+from portal.platform.tenancy import current_scope, not_tenant_route
 
 blp = api_blueprint("api_hq_stock", __name__, "HQ stock")
 
@@ -93,6 +93,39 @@ class MoveSchema(Schema):
     note = fields.String(allow_none=True)
     created_by = fields.String()
     created_at = fields.DateTime()
+
+
+class ExpectedCreateSchema(StrictSchema):
+    warehouse_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=hq.MAX_QUANTITY))
+    expected_on = fields.Date(required=True, metadata={"description": "today or later"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class ExpectedCancelSchema(StrictSchema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class ExpectedQuerySchema(PageArgs):
+    sku = fields.String(validate=validate.Length(max=40))
+    warehouse = fields.String(validate=validate.Length(max=32))
+    status = fields.String(validate=validate.OneOf(hq.EXPECTED_STATUSES))
+
+
+class ExpectedSchema(Schema):
+    id = fields.Integer()
+    warehouse_code = fields.String()
+    sku = fields.String()
+    quantity = fields.Integer()
+    received = fields.Integer(metadata={"description": "what receipts of the warehouse and SKU counted against it"})
+    outstanding = fields.Integer(metadata={"description": "still expected (0 once received or cancelled)"})
+    expected_on = fields.Date()
+    status = fields.String(metadata={"enum": list(hq.EXPECTED_STATUSES)})
+    overdue = fields.Boolean(metadata={"description": "open and expected before today"})
+    note = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
 
 
 # ---------------------------------------------------------------- helpers
@@ -196,3 +229,48 @@ def list_moves(args):
     result = paginate(hq.moves_query(current_scope(), **args), page, per_page)
     result["items"] = move_dicts(result["items"])
     return result
+
+
+# ---------------------------------------------------------------- expected receipts (§12)
+
+
+def _expected_out(expected_id: int) -> dict:
+    row = db.session.execute(backorders.expected_query(current_scope()).where(ExpectedReceipt.id == expected_id)).one()
+    return backorders.expected_dict(row)
+
+
+@blp.route("/stock/expected", methods=["GET"])
+@requires("stock.read")
+@blp.arguments(ExpectedQuerySchema, location="query")
+@blp.response(200, page_of(ExpectedSchema))
+def list_expected(args):
+    """Expected receipts, the open ones first by expected date (they give the backorders their promised dates)."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    result = backorders.rows_page(backorders.expected_query(current_scope(), **args), page, per_page)
+    result["items"] = [backorders.expected_dict(row) for row in result["items"]]
+    return result
+
+
+@blp.route("/stock/expected", methods=["POST"])
+@requires("stock.manage")
+@blp.arguments(ExpectedCreateSchema)
+@blp.response(201, ExpectedSchema)
+def create_expected(body):
+    """HQ expects goods of a stock SKU in a warehouse on a date (today or later): the SKU's backorders are promised
+    on the date of the expected receipt that covers them. 422 by field: unknown or closed warehouse, unknown or
+    built-to-order SKU, a date in the past."""
+    expected = hq.expect(current_user, body["warehouse_code"], body["sku"], body["quantity"], body["expected_on"],
+                         body.get("note"))  # fmt: skip
+    return _expected_out(expected.id)
+
+
+@blp.route("/stock/expected/<int:expected_id>/cancel", methods=["POST"])
+@requires("stock.manage")
+@not_tenant_route("expected receipts are HQ's, no dealer's (the scope shows them to HQ roles only)")
+@blp.arguments(ExpectedCancelSchema)
+@blp.response(200, ExpectedSchema)
+def cancel_expected(body, expected_id):
+    """HQ no longer expects what is outstanding of it; 409 `not_open` once received or cancelled."""
+    expected = current_scope().get_or_404(ExpectedReceipt, id=expected_id)
+    hq.cancel_expected(current_user, expected, body.get("reason"))
+    return _expected_out(expected.id)

@@ -1,6 +1,7 @@
-"""Browser pages for HQ stock (PRODUCT.md §7): stock per SKU and warehouse with its exports, receiving goods,
-correcting a count (with its reason), the moves, the warehouses. HQ only (the `stock.*` permissions); dealers see
-availability bands on the catalogue and the new-order page (the `stock_availability` template helper below)."""
+"""Browser pages for HQ stock (PRODUCT.md §7, §12): stock per SKU and warehouse with its exports, receiving goods,
+correcting a count (with its reason), the moves, the warehouses, the expected receipts. HQ only (the `stock.*`
+permissions); dealers see availability bands on the catalogue and the new-order page (the `stock_availability`
+template helper below), and their backorders (portal/inventory/backorders_views.py)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.extensions import db
-from portal.inventory import hq
+from portal.inventory import backorders, hq
 from portal.inventory.hq_api import move_dicts
-from portal.inventory.models import HQ_MOVE_KINDS, Warehouse
+from portal.inventory.models import HQ_MOVE_KINDS, ExpectedReceipt, Warehouse
 from portal.platform.auth import can, requires
-from portal.platform.errors import Forbidden, Invalid
-from portal.platform.tenancy import current_scope
+from portal.platform.errors import Conflict, Forbidden, Invalid
+from portal.platform.tenancy import current_scope, not_tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg, render_form
+from portal.platform.web import apply_errors, export_response, list_page, page_args, parse_date_arg, render_form
 
 bp = Blueprint("hq_stock", __name__)
 
@@ -89,6 +90,24 @@ class AdjustmentForm(FlaskForm):
     )
 
 
+class ExpectedForm(FlaskForm):
+    warehouse_code = SelectField(_l("Warehouse"), validators=[DataRequired(message=_l("Choose the warehouse."))])
+    sku = StringField(_l("SKU"), validators=[DataRequired(message=_l("Enter the SKU.")), Length(max=40)])
+    quantity = IntegerField(
+        _l("Quantity expected"),
+        validators=[InputRequired(message=_l("A whole number.")), NumberRange(min=1, max=hq.MAX_QUANTITY)],
+    )
+    expected_on = DateField(_l("Expected on"), validators=[InputRequired(message=_l("Enter the expected date."))])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+
+class CancelExpectedForm(FlaskForm):
+    pass
+
+
+bp.add_app_template_global(hq.EXPECTED_STATUS_LABELS, "EXPECTED_STATUS_LABELS")
+
+
 class WarehouseForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
@@ -118,8 +137,16 @@ def index():
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         rows = [
-            [r.product.sku, r.product.name, r.product.category, category_label(r.product.category), r.warehouse.code,
-             r.on_hand, r.allocated, r.available]
+            [
+                r.product.sku,
+                r.product.name,
+                r.product.category,
+                category_label(r.product.category),
+                r.warehouse.code,
+                r.on_hand,
+                r.allocated,
+                r.available,
+            ]
             for r in db.session.execute(stmt).unique().scalars()
         ]
         return export_response(fmt, f"hq-stock-{today():%Y%m%d}", STOCK_COLUMNS, rows)
@@ -240,3 +267,76 @@ def warehouses():
     rows = db.session.execute(current_scope().select(Warehouse).order_by(Warehouse.code)).scalars().all()
     stock = hq.warehouse_totals()
     return render_form("inventory/hq_warehouses.html", form, form=form, warehouses=rows, stock=stock)
+
+
+# ------------------------------------------------------------------ expected receipts (§12)
+
+EXPECTED_COLUMNS = ["id", "expected_on", "warehouse_code", "sku", "name", "quantity", "received", "outstanding",
+                    "status", "note", "created_by"]  # fmt: skip
+
+
+@bp.route("/hq-stock/expected", methods=["GET", "POST"])
+@requires("stock.read")
+def expected():
+    scope = current_scope()
+    form = ExpectedForm()
+    form.warehouse_code.choices = _warehouse_choices()
+    if request.method == "GET":
+        form.sku.data = form.sku.data or request.args.get("sku")
+    if request.method == "POST":
+        if not can("stock.manage"):
+            raise Forbidden()
+        if form.validate_on_submit():
+            try:
+                made = hq.expect(current_user, form.warehouse_code.data, (form.sku.data or "").strip(),
+                                 form.quantity.data, form.expected_on.data, form.note.data)  # fmt: skip
+            except Invalid as exc:
+                apply_errors(form, exc)
+            else:
+                flash(_("%(n)s of %(sku)s expected in %(code)s on %(day)s.", n=made.quantity,
+                        sku=form.sku.data.strip(), code=form.warehouse_code.data, day=made.expected_on.isoformat()),
+                      "success")  # fmt: skip
+                return redirect(url_for("hq_stock.expected"))
+    status = request.args.get("status")
+    filters = {
+        "sku": (request.args.get("sku") or "").strip() or None,
+        "warehouse": request.args.get("warehouse") or None,
+        "status": status if status in hq.EXPECTED_STATUSES else None,
+    }
+    stmt = backorders.expected_query(scope, **filters)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        rows = [backorders.expected_dict(r) for r in db.session.execute(stmt).all()]
+        return export_response(fmt, f"expected-receipts-{today():%Y%m%d}", EXPECTED_COLUMNS,
+                               [[r[c] for c in EXPECTED_COLUMNS] for r in rows])  # fmt: skip
+    page, per_page = page_args(50)
+    result = backorders.rows_page(stmt, page, per_page)
+    result["pages"] = max(1, -(-result["total"] // per_page))
+    result["items"] = [backorders.expected_dict(r) for r in result["items"]]
+    warehouses = db.session.execute(scope.select(Warehouse).order_by(Warehouse.code)).scalars().all()
+    return render_form(
+        "inventory/hq_expected.html",
+        form,
+        form=form,
+        page=result,
+        filters=filters,
+        warehouses=warehouses,
+    )
+
+
+@bp.route("/hq-stock/expected/<int:expected_id>/cancel", methods=["POST"])
+@requires("stock.manage")
+@not_tenant_route("expected receipts are HQ's, no dealer's (the scope shows them to HQ roles only)")
+def cancel_expected(expected_id):
+    row = current_scope().get_or_404(ExpectedReceipt, id=expected_id)
+    form = CancelExpectedForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("hq_stock.expected"))
+    try:
+        hq.cancel_expected(current_user, row)
+    except Conflict as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(_("Expected receipt %(id)s cancelled.", id=expected_id), "info")
+    return redirect(url_for("hq_stock.expected"))

@@ -51,8 +51,11 @@ class DealerStockMove(db.Model):
         CheckConstraint("quantity <> 0", name="quantity_non_zero"),
         Index("ix_dealer_stock_moves_dealer_product_on", "dealer_id", "product_id", "moved_on"),
         Index("ix_dealer_stock_moves_serial", "serial"),
-        Index("ix_dealer_stock_moves_moved_on", "moved_on",
-              postgresql_include=["dealer_id", "product_id", "quantity", "kind"]),  # fmt: skip
+        Index(
+            "ix_dealer_stock_moves_moved_on",
+            "moved_on",
+            postgresql_include=["dealer_id", "product_id", "quantity", "kind"],
+        ),  # fmt: skip
     )
 
     @classmethod
@@ -132,9 +135,7 @@ class HqStockMove(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('receipt', 'adjustment', 'allocation', 'release', 'shipment')", name="kind_valid"
-        ),
+        CheckConstraint("kind IN ('receipt', 'adjustment', 'allocation', 'release', 'shipment')", name="kind_valid"),
         CheckConstraint("on_hand_delta <> 0 OR allocated_delta <> 0", name="moves_something"),
         Index("ix_hq_stock_moves_product_on", "product_id", "moved_on"),
         Index("ix_hq_stock_moves_order", "order_id"),
@@ -230,8 +231,11 @@ class SellThroughLine(db.Model):
         Index("ix_sell_through_lines_product_sold_on", "product_id", "sold_on"),
         Index("ix_sell_through_lines_serial", "serial"),
         # the channel-flow reports read the days of partial months by date: on PostgreSQL an index-only scan
-        Index("ix_sell_through_lines_sold_on", "sold_on",
-              postgresql_include=["dealer_id", "product_id", "quantity", "amount"]),  # fmt: skip
+        Index(
+            "ix_sell_through_lines_sold_on",
+            "sold_on",
+            postgresql_include=["dealer_id", "product_id", "quantity", "amount"],
+        ),  # fmt: skip
     )
 
     @classmethod

@@ -53,13 +53,20 @@ def add_to_monthly(lines) -> int:
     if not sums:
         return 0
     rows = [
-        {"dealer_id": d, "product_id": p, "month": m, "lines": a[0], "quantity": a[1], "amount": a[2],
-         "below_floor_lines": a[3], "below_floor_quantity": a[4], "below_floor_gap": a[5]}  # fmt: skip
+        {
+            "dealer_id": d,
+            "product_id": p,
+            "month": m,
+            "lines": a[0],
+            "quantity": a[1],
+            "amount": a[2],
+            "below_floor_lines": a[3],
+            "below_floor_quantity": a[4],
+            "below_floor_gap": a[5],
+        }  # fmt: skip
         for (d, p, m), a in sorted(sums.items())  # a fixed order: concurrent writers lock rows in the same order
     ]
-    add_to_channel(
-        (d, p, m, {"sell_through_qty": a[1], "sell_through_amount": a[2]}) for (d, p, m), a in sums.items()
-    )
+    add_to_channel((d, p, m, {"sell_through_qty": a[1], "sell_through_amount": a[2]}) for (d, p, m), a in sums.items())
     stmt = _insert(SellThroughMonthly)  # executed with the rows as parameters: compiled once, cached (a multi-row
     table = SellThroughMonthly.__table__  # VALUES would be compiled again for every batch size)
     counters = ("lines", "quantity", "amount", "below_floor_lines", "below_floor_quantity", "below_floor_gap")
@@ -100,8 +107,12 @@ def add_moves_to_channel(moves) -> int:
 def add_shipment_to_channel(shipment) -> int:
     """A new shipment's lines into the roll-up's sell-in (gross, by ship date)."""
     return add_to_channel(
-        (shipment.dealer_id, line.product_id, shipment.shipped_on,
-         {"sell_in_qty": line.quantity, "sell_in_amount": line.gross})  # fmt: skip
+        (
+            shipment.dealer_id,
+            line.product_id,
+            shipment.shipped_on,
+            {"sell_in_qty": line.quantity, "sell_in_amount": line.gross},
+        )  # fmt: skip
         for line in shipment.lines
     )
 
@@ -127,21 +138,26 @@ def _channel_sources(product_ids=None):
 
     parts = [
         select(*cols(sh.dealer_id, _month_sql(sh.shipped_on), si_q=sl.quantity, si_a=sl.gross))
-        .select_from(sl).join(sh, sh.id == sl.shipment_id).join(Product, Product.id == sl.product_id),
+        .select_from(sl)
+        .join(sh, sh.id == sl.shipment_id)
+        .join(Product, Product.id == sl.product_id),
         select(*cols(s.dealer_id, _month_sql(s.sold_on), st_q=s.quantity, st_a=s.amount))
-        .select_from(s).join(Product, Product.id == s.product_id),
+        .select_from(s)
+        .join(Product, Product.id == s.product_id),
         select(*cols(mv.dealer_id, _month_sql(mv.moved_on), moved=mv.quantity))
-        .select_from(mv).join(Product, Product.id == mv.product_id).where(mv.kind != "sale"),
+        .select_from(mv)
+        .join(Product, Product.id == mv.product_id)
+        .where(mv.kind != "sale"),
     ]
     if product_ids is not None:
         parts = [p.where(Product.id.in_(product_ids)) for p in parts]
     u = union_all(*parts).subquery("channel_rows")
-    return (
-        select(u.c.dealer_id, u.c.category, type_coerce(u.c.month, Date).label("month"),
-               *[(sql_sum(u.c[k]) if k.endswith("amount") else func.sum(u.c[k])).label(k)
-                 for k in CHANNEL_MEASURES])  # fmt: skip
-        .group_by(u.c.dealer_id, u.c.category, u.c.month)
-    )
+    return select(
+        u.c.dealer_id,
+        u.c.category,
+        type_coerce(u.c.month, Date).label("month"),
+        *[(sql_sum(u.c[k]) if k.endswith("amount") else func.sum(u.c[k])).label(k) for k in CHANNEL_MEASURES],
+    ).group_by(u.c.dealer_id, u.c.category, u.c.month)  # fmt: skip
 
 
 def rebuild_channel() -> int:
@@ -149,8 +165,9 @@ def rebuild_channel() -> int:
     db.session.execute(delete(ChannelMonthly))
     src = _channel_sources().subquery("src")
     db.session.execute(
-        ChannelMonthly.__table__.insert().from_select(["dealer_id", "category", "month", *CHANNEL_MEASURES],
-                                                      select(src))  # fmt: skip
+        ChannelMonthly.__table__.insert().from_select(
+            ["dealer_id", "category", "month", *CHANNEL_MEASURES], select(src)
+        )  # fmt: skip
     )
     return db.session.execute(select(func.count()).select_from(ChannelMonthly)).scalar_one()
 

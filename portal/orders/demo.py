@@ -46,6 +46,7 @@ FLOOR_OVER_LIST = Decimal("1.16")
 CYCLE_DAYS = {"A": 35, "B": 49, "C": 63}
 SLOW_CYCLE_DAYS = 70
 LEAD_DAYS = {True: 24, False: 8}  # order to goods in the yard: built to order / from HQ stock
+PARTS_LEAD_DAYS = 10  # a part HQ is out of comes from the factory in this many days (a backorder's promise without lot)
 SAFETY_DAYS = 12
 PACK = 5
 REJECTED = "信用额度不足，请先回款。 Over the credit limit: please pay the overdue invoices first."
@@ -89,7 +90,7 @@ def load_catalogue(cm, rng: random.Random, today: dt.date, dealers) -> None:
                 "tax_rate": Decimal("0.13"),
                 "min_resale_price": None,
                 "build_to_order": False,
-                "lead_time_days": 0,
+                "lead_time_days": PARTS_LEAD_DAYS,
             },
         )
     year_start = today.replace(month=1, day=1)

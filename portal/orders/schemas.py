@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from portal.orders.notes import event_note
 from portal.platform.api import StrictSchema
@@ -34,6 +34,17 @@ class LineOutSchema(Schema):
     rule = fields.Dict(allow_none=True)
 
 
+class OrderLineOutSchema(LineOutSchema):
+    """A line of a placed order, with where its stock stands (§12; build-to-order lines: 0, 0, null)."""
+
+    allocated = fields.Function(
+        lambda ln: getattr(ln, "held_allocated", 0),
+        metadata={"type": "integer", "description": "pieces HQ holds allocated to the line now"},
+    )
+    backordered = fields.Integer(metadata={"description": "pieces the line waits for (not allocated yet)"})
+    promised_on = fields.Date(allow_none=True, metadata={"description": "when the backordered pieces are promised"})
+
+
 class EventSchema(Schema):
     at = fields.AwareDateTime()
     actor = fields.String()
@@ -50,7 +61,7 @@ class OrderSchema(Schema):
     number = fields.String()
     dealer_code = fields.Function(lambda o: o.dealer.code)
     status = fields.String()
-    lines = fields.List(fields.Nested(LineOutSchema))
+    lines = fields.List(fields.Nested(OrderLineOutSchema))
     net = Money()
     tax = Money()
     gross = Money()
@@ -58,6 +69,18 @@ class OrderSchema(Schema):
     created_at = fields.AwareDateTime()
     events = fields.List(fields.Nested(EventSchema))
     units = fields.Function(lambda o: [], metadata={"description": "build-to-order units (build-line tracking)"})
+    approved_at = fields.AwareDateTime(allow_none=True)
+    moved_up_at = fields.AwareDateTime(allow_none=True, metadata={"description": "moved up the backorder queue at"})
+
+    @pre_dump
+    def _held(self, order, **kwargs):
+        """What HQ holds allocated to each line, read once for the whole order."""
+        from portal.inventory.hq import held_by_line
+
+        held = held_by_line(ln.id for ln in order.lines)
+        for line in order.lines:
+            line.held_allocated = held.get(line.id, 0)
+        return order
 
 
 class OrderSummarySchema(Schema):

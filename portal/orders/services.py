@@ -27,7 +27,7 @@ from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderEvent, OrderLine
 from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.ids import next_id
 from portal.platform.money import ZERO, money, sql_sum
-from portal.platform.timeutil import today
+from portal.platform.timeutil import today, utcnow
 from portal.platform.uow import probing
 
 MAX_QUANTITY = 100_000
@@ -46,6 +46,9 @@ def open_orders_gross(dealer_id):
 
 
 def _approved(actor, order: Order) -> None:
+    if order.approved_at is None:  # the first approval places the order in the backorder queues (§12)
+        order.approved_at = utcnow()
+        db.session.flush()
     events.order_approved.send(actor, order=order)  # HQ stock allocates, production makes the units (portal.wiring)
 
 

@@ -17,6 +17,7 @@ from portal.credit.labels import BUCKET_LABELS
 from portal.credit.services import credit_summary
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
+from portal.inventory import backorders, hq
 from portal.orders import services
 from portal.orders.forms import ActionForm, OrderForm
 from portal.orders.models import STATUSES, Order
@@ -229,7 +230,10 @@ def index():
             "gross",
             "created_by",
             "note",
+            "backordered",
+            "promised_on",
         ]
+        waiting = backorders.order_backorders(o.id for o in orders)
         rows = [
             [
                 o.number,
@@ -244,6 +248,7 @@ def index():
                 o.gross,
                 o.created_by,
                 o.note,
+                *waiting.get(o.id, (0, None)),
             ]
             for o in orders
         ]
@@ -251,7 +256,9 @@ def index():
     regions = []
     if not scope.is_dealer:
         regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
-    return render_template("orders/index.html", page=list_page(stmt), filters=filters, regions=regions)
+    page = list_page(stmt)
+    waiting = backorders.order_backorders(o.id for o in page["items"])  # one query for the page
+    return render_template("orders/index.html", page=page, filters=filters, regions=regions, waiting=waiting)
 
 
 # ------------------------------------------------------------------ one order
@@ -273,6 +280,13 @@ def _detail(order: Order, decision: ActionForm | None = None, cancel: ActionForm
     decision = decision or ActionForm(prefix="decision", formdata=None)
     cancel = cancel or ActionForm(prefix="cancel", formdata=None)
     ctx = {"order": order, "decision": decision, "cancel": cancel, "may_cancel": _may_cancel(order)}
+    stock_lines = [ln for ln in order.lines if not ln.product.build_to_order]
+    ctx["stock"] = {
+        "held": hq.held_by_line(ln.id for ln in stock_lines),  # what HQ holds for each stock line
+        "shown": bool(stock_lines) and order.approved_at is not None,
+        "waiting": any(ln.backordered for ln in stock_lines),
+    }
+    ctx["may_move_up"] = can("stock.manage") and ctx["stock"]["waiting"] and order.moved_up_at is None
     ctx.update(
         production=production.stage_summaries([order.id]).get(order.id),  # units per stage (None: no units)
         shipments=shipping.shipments_of(current_scope(), order),
@@ -358,12 +372,19 @@ def cancel(number):
 @bp.route("/approvals")
 @requires("orders.approve")
 def approvals():
+    """Orders in credit review, the longest waiting first, each with how long it has waited (since it last entered
+    credit review: an amendment may send an approved order back, §12)."""
+    from portal.home.queues import review_since, review_since_column, review_since_subquery
+    from portal.platform.timeutil import utcnow
+
     scope = current_scope()
     filters = {k: (request.args.get(k) or "").strip() or None for k in ("dealer", "region")}
+    since = review_since_subquery()
     stmt = (
         services.orders_query(scope, status="credit_review", **filters)
         .order_by(None)
-        .order_by(Order.created_at, Order.id)  # oldest first
+        .outerjoin(since, since.c.order_id == Order.id)
+        .order_by(review_since_column(since), Order.id)  # oldest first
     )
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
@@ -384,8 +405,16 @@ def approvals():
         ]
         return export_response(fmt, f"approvals-{today()}", header, rows)
     page = list_page(stmt)
+    waiting = review_since([o.id for o in page["items"]])
+    now = utcnow()
     rows = [
-        {"order": o, "excess": services.excess_over_available(o), "may": services.may_approve(current_user, o)}
+        {
+            "order": o,
+            "excess": services.excess_over_available(o),
+            "may": services.may_approve(current_user, o),
+            "since": waiting.get(o.id, o.created_at),
+            "waited": int((now - waiting.get(o.id, o.created_at)).total_seconds()),
+        }
         for o in page["items"]
     ]
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()

@@ -43,6 +43,7 @@ from portal.shipping.models import Shipment, ShipmentLine, ShipmentUnit
 
 SHIPPABLE = OPEN_FOR_CREDIT  # approved, in production, built: approved and not yet (fully) shipped
 
+
 def shipped_value(dealer_id):
     """Gross already shipped (so invoiced) of a dealer's orders that still count as open: taken off their gross in
     the exposure, as SQL (a receiver of `credit.events.open_order_exposure`)."""
@@ -52,8 +53,6 @@ def shipped_value(dealer_id):
         .where(Shipment.dealer_id == dealer_id, Order.status.in_(OPEN_FOR_CREDIT))
         .scalar_subquery()
     )
-
-
 
 
 def refuse_cancel_after_shipping(actor, order: Order) -> None:
@@ -104,7 +103,10 @@ def remaining(order: Order, so_far: dict | None = None) -> dict[int, int]:
 
 
 def _lock(order: Order) -> Order:
-    stmt = select(Order).where(Order.id == order.id).with_for_update(of=Order)
+    # FOR NO KEY UPDATE: two shipments of the order wait for each other, while a receipt allocating to the order's
+    # backorders (which references the order from its moves, a KEY SHARE lock) does not wait for the shipment that
+    # itself waits for the receipt's stock rows (portal.inventory.hq: one lock order)
+    stmt = select(Order).where(Order.id == order.id).with_for_update(of=Order, key_share=True)
     return db.session.execute(stmt.execution_options(populate_existing=True)).unique().scalar_one()
 
 
