@@ -111,6 +111,9 @@ def _load(reset: bool, echo) -> None:
     pw_hash = generate_password_hash(DEMO_PASSWORD)
     with freeze(local(story_start - dt.timedelta(days=21), 9)):  # the channel as it was set up, before the story
         regions, dealers, users = _channel(rng, pw_hash)
+        from portal.dealers.demo import add_people_and_places
+
+        add_people_and_places(dealers, users)  # contacts, ship-to addresses, account managers (a generator of its own)
         by_name = {u.username: u for u in users}
         load_catalogue(by_name["channel"], rng, Story.business_day(now), dealers)
     story = Story(dealers, by_name, rng, now, echo=echo)

@@ -5,14 +5,24 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from portal.dealers import services
+from portal.dealers import overview, services
 from portal.dealers.models import Region, User
 from portal.dealers.schemas import (
+    AddressCreateSchema,
+    AddressSchema,
+    AddressUpdateSchema,
+    ContactCreateSchema,
+    ContactSchema,
+    ContactUpdateSchema,
     DealerCreateSchema,
+    DealerListItemSchema,
     DealerQuerySchema,
     DealerSchema,
     DealerUpdateSchema,
     MeUpdateSchema,
+    NoteCreateSchema,
+    NoteSchema,
+    OverviewSchema,
     RegionCreateSchema,
     RegionQuerySchema,
     RegionSchema,
@@ -25,7 +35,8 @@ from portal.dealers.schemas import (
     UserUpdateSchema,
 )
 from portal.platform.api import api_blueprint, page_of, paginate
-from portal.platform.auth import issue_personal_token, requires
+from portal.platform.auth import can, issue_personal_token, requires
+from portal.platform.errors import Forbidden
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.uow import commit
 
@@ -92,11 +103,14 @@ def update_region(body, code):
 @blp.route("/dealers", methods=["GET"])
 @requires("dealers.read")
 @blp.arguments(DealerQuerySchema, location="query")
-@blp.response(200, page_of(DealerSchema))
+@blp.response(200, page_of(DealerListItemSchema))
 def list_dealers(args):
-    """Dealers in the caller's scope, filtered."""
+    """Dealers in the caller's scope, filtered, with their balance, overdue amount and credit utilisation (the figures
+    of their overviews); `sort` by code (the default), balance, overdue or utilisation, `dir` asc or desc."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(services.dealers_query(current_scope(), **args), page, per_page)
+    sort, direction = args.pop("sort"), args.pop("dir")
+    stmt = services.dealers_query(current_scope(), **args)
+    return services.dealer_rows(stmt, sort=sort, direction=direction, page=page, per_page=per_page)
 
 
 @blp.route("/dealers", methods=["POST"])
@@ -122,6 +136,132 @@ def get_dealer(code):
 @blp.response(200, DealerSchema)
 def update_dealer(body, code):
     return services.update_dealer(current_user, dealer_or_404(code), body)
+
+
+@blp.route("/dealers/<code>/overview", methods=["GET"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, OverviewSchema)
+def get_overview(code):
+    """The dealer's whole picture (一户一档): the figures of its credit, ageing, open invoices, orders and backorders,
+    shipments in transit, statements, stock and sell-through, rebates, contacts and addresses — each as the dealer's
+    own list or page computes it. A dealer user gets its own without HQ's internal fields (notes: null)."""
+    scope = current_scope()
+    dealer = dealer_or_404(code)
+    return overview.build(scope, dealer, internal=not scope.is_dealer, may_read_statements=can("statements.read"))
+
+
+# ------------------------------------------------------------------ contacts, ship-to addresses, notes
+#
+# The item paths take the id as a plain path segment (not `<int:…>`): with two rules on one path (PATCH and DELETE)
+# werkzeug answers an id the int converter refuses (beyond 2³¹ − 1) with 404 for one method and 405 for the other;
+# the services answer anything that is no id of the dealer's with 404.
+
+
+@blp.route("/dealers/<code>/contacts", methods=["GET"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, ContactSchema(many=True))
+def list_contacts(code):
+    """The dealer's contacts, by role (owner, general manager, purchasing, finance …)."""
+    return services.contacts_of(dealer_or_404(code))
+
+
+@blp.route("/dealers/<code>/contacts", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(ContactCreateSchema)
+@blp.response(201, ContactSchema)
+def create_contact(body, code):
+    """HQ (administrators, channel managers) and the dealer's own dealer_admin; a phone or an e-mail is required."""
+    return services.add_contact(current_user, dealer_or_404(code), body)
+
+
+@blp.route("/dealers/<code>/contacts/<contact_id>", methods=["PATCH"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(ContactUpdateSchema)
+@blp.response(200, ContactSchema)
+def update_contact(body, code, contact_id):
+    dealer = dealer_or_404(code)
+    return services.update_contact(current_user, dealer, services.contact_of(dealer, contact_id), body)
+
+
+@blp.route("/dealers/<code>/contacts/<contact_id>", methods=["DELETE"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, ContactSchema)
+def delete_contact(code, contact_id):
+    """Remove a contact; the answer is the contact as it was."""
+    dealer = dealer_or_404(code)
+    contact = services.contact_of(dealer, contact_id)
+    services.remove_contact(current_user, dealer, contact)
+    return contact
+
+
+@blp.route("/dealers/<code>/addresses", methods=["GET"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, AddressSchema(many=True))
+def list_addresses(code):
+    """The dealer's ship-to addresses in use, the default first."""
+    return services.addresses_of(dealer_or_404(code))
+
+
+@blp.route("/dealers/<code>/addresses", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(AddressCreateSchema)
+@blp.response(201, AddressSchema)
+def create_address(body, code):
+    """HQ and the dealer's own dealer_admin. The first address, or one sent with `is_default: true`, becomes the
+    default (the previous default stops being it): a dealer with addresses always has exactly one default."""
+    return services.add_address(current_user, dealer_or_404(code), body)
+
+
+@blp.route("/dealers/<code>/addresses/<address_id>", methods=["PATCH"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(AddressUpdateSchema)
+@blp.response(200, AddressSchema)
+def update_address(body, code, address_id):
+    dealer = dealer_or_404(code)
+    return services.update_address(current_user, dealer, services.address_of(dealer, address_id), body)
+
+
+@blp.route("/dealers/<code>/addresses/<address_id>", methods=["DELETE"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, AddressSchema)
+def delete_address(code, address_id):
+    """The address is no longer offered (orders sent there keep it); removing the default makes the oldest remaining
+    address the default. The answer is the removed address."""
+    dealer = dealer_or_404(code)
+    address = services.address_of(dealer, address_id)
+    services.remove_address(current_user, dealer, address)
+    return address
+
+
+@blp.route("/dealers/<code>/notes", methods=["GET"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.response(200, NoteSchema(many=True))
+def list_notes(code):
+    """HQ's and the region's internal notes about the dealer, newest first (dealer users: 403)."""
+    dealer = dealer_or_404(code)
+    if not services.may_read_notes(current_user):
+        raise Forbidden()
+    return services.notes_of(dealer)
+
+
+@blp.route("/dealers/<code>/notes", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(NoteCreateSchema)
+@blp.response(201, NoteSchema)
+def create_note(body, code):
+    """HQ and the dealer's region manager add internal notes (a call, a visit); they are never changed."""
+    return services.add_note(current_user, dealer_or_404(code), body)
 
 
 # ------------------------------------------------------------------ users

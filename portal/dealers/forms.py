@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import Email as EmailValidator
 
-from portal.dealers.models import CHANNEL_TYPES, DEALER_STATUSES, ROLES, TIERS
+from portal.dealers.models import CHANNEL_TYPES, CONTACT_ROLES, DEALER_STATUSES, ROLES, TIERS
 from portal.dealers.services import MIN_PASSWORD
 from portal.platform.web import CHANNEL_TYPE_LABELS, ROLE_LABELS, STATUS_LABELS, as_choices
 
@@ -51,6 +51,54 @@ class DealerForm(FlaskForm):
     contact_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     contact_email = StringField(_l("E-mail"), validators=[Optional(), EmailValidator(), Length(max=200)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    account_manager = SelectField(
+        _l("Account manager"),
+        validators=[Optional()],
+        description=_l("The channel manager or region manager who looks after this dealer."),
+    )
+
+
+CONTACT_ROLE_LABELS = {
+    "owner": _l("Owner"),
+    "general_manager": _l("General manager"),
+    "purchasing": _l("Purchasing"),
+    "finance": _l("Finance"),
+    "logistics": _l("Logistics"),
+    "sales": _l("Sales"),
+    "service": _l("After-sales service"),
+    "other": _l("Other"),
+}
+
+
+class ContactForm(FlaskForm):
+    """Checks the shape; the rules (a phone or an e-mail, the phone's form) are the service's, as for the API."""
+
+    role = SelectField(_l("Role"), choices=as_choices((r, CONTACT_ROLE_LABELS[r]) for r in CONTACT_ROLES))
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = StringField(_l("E-mail"), validators=[Optional(), EmailValidator(), Length(max=200)])
+
+
+class AddressForm(FlaskForm):
+    label = StringField(
+        _l("Label"), validators=[DataRequired(), Length(max=60)], description=_l("e.g. Showroom, Warehouse")
+    )
+    recipient = StringField(_l("Recipient"), validators=[Optional(), Length(max=120)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=300)])
+    is_default = BooleanField(_l("Default ship-to address"))
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Note"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("Internal: HQ and the region see it, the dealer never does."),
+    )
+
+
+class ActionForm(FlaskForm):
+    """CSRF for a button (remove, make default)."""
 
 
 class UserForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.dealers.models import CHANNEL_TYPES, DEALER_STATUSES, LOCALES, ROLES, TIERS
+from portal.dealers.models import CHANNEL_TYPES, CONTACT_ROLES, DEALER_STATUSES, LOCALES, ROLES, TIERS
 from portal.platform.api import StrictSchema
 from portal.platform.money import Money
 
@@ -55,6 +55,11 @@ _contact = {
     "contact_email": fields.Email(allow_none=True, validate=validate.Length(max=200)),
     "address": fields.String(allow_none=True, validate=validate.Length(max=300)),
 }
+_account_manager = fields.String(
+    allow_none=True,
+    validate=validate.Length(max=64),
+    metadata={"description": "username of a channel manager, or a region manager of the dealer's region; null clears"},
+)
 
 
 class DealerCreateSchema(StrictSchema):
@@ -69,6 +74,7 @@ class DealerCreateSchema(StrictSchema):
     contact_phone = _contact["contact_phone"]
     contact_email = _contact["contact_email"]
     address = _contact["address"]
+    account_manager = _account_manager
 
 
 class DealerUpdateSchema(StrictSchema):
@@ -82,6 +88,7 @@ class DealerUpdateSchema(StrictSchema):
     contact_phone = _contact["contact_phone"]
     contact_email = _contact["contact_email"]
     address = _contact["address"]
+    account_manager = _account_manager
 
 
 class DealerSchema(Schema):
@@ -97,6 +104,27 @@ class DealerSchema(Schema):
     contact_phone = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
+    account_manager = fields.Function(
+        lambda d: d.account_manager.username if d.account_manager else None,
+        allow_none=True,
+        metadata={"type": "string", "description": "username of the HQ or region person looking after the dealer"},
+    )
+    account_manager_name = fields.Function(
+        lambda d: d.account_manager.label if d.account_manager else None, allow_none=True, metadata={"type": "string"}
+    )
+
+
+class DealerListItemSchema(DealerSchema):
+    """A dealer of the list, with the figures the list sorts by (as its overview shows them)."""
+
+    balance = Money(allow_negative=True, metadata={"description": "ledger balance: what the dealer owes"})
+    overdue = Money(allow_negative=True, metadata={"description": "open invoice amounts past their due date"})
+    credit = Money(metadata={"description": "credit limit plus temporary increases in force"})
+    exposure = Money(allow_negative=True)
+    available = Money(allow_negative=True)
+    utilisation = fields.Decimal(
+        as_string=True, allow_none=True, metadata={"description": "exposure / credit in percent (null without credit)"}
+    )
 
 
 class DealerQuerySchema(StrictSchema):
@@ -107,6 +135,12 @@ class DealerQuerySchema(StrictSchema):
     tier = fields.String(validate=validate.OneOf(TIERS))
     channel_type = fields.String(validate=validate.OneOf(CHANNEL_TYPES))
     status = fields.String(validate=validate.OneOf(DEALER_STATUSES))
+    sort = fields.String(
+        load_default="code",
+        validate=validate.OneOf(("code", "balance", "overdue", "utilisation")),
+        metadata={"description": "order of the list (dealers without credit come last when sorting by utilisation)"},
+    )
+    dir = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
 
 
 class UserCreateSchema(StrictSchema):
@@ -156,3 +190,286 @@ class MeUpdateSchema(StrictSchema):
     locale = fields.String(validate=validate.OneOf(LOCALES))
     current_password = fields.String(load_only=True, validate=validate.Length(max=256))
     password = fields.String(load_only=True, validate=validate.Length(max=256))
+
+
+# ---------------------------------------------------------------- contacts, ship-to addresses, notes
+
+_phone = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={"example": "021-6234 5678"})
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    role = fields.String(metadata={"enum": list(CONTACT_ROLES)})
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+# Required fields are checked by the service, after the dealer is found in the caller's scope: another dealer's answers
+# 404 whatever the body (PRODUCT.md §1), never a 422 that would tell it exists.
+
+
+class ContactCreateSchema(StrictSchema):
+    role = fields.String(
+        load_default=None, validate=validate.OneOf(CONTACT_ROLES), metadata={"description": "required"}
+    )
+    name = fields.String(load_default=None, validate=validate.Length(max=120), metadata={"description": "required"})
+    phone = _phone
+    email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+
+
+class ContactUpdateSchema(StrictSchema):
+    role = fields.String(validate=validate.OneOf(CONTACT_ROLES))
+    name = fields.String(validate=validate.Length(max=120))
+    phone = _phone
+    email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+
+
+class AddressSchema(Schema):
+    id = fields.Integer()
+    label = fields.String()
+    recipient = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String()
+    is_default = fields.Boolean()
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class AddressCreateSchema(StrictSchema):
+    label = fields.String(load_default=None, validate=validate.Length(max=60), metadata={"description": "required"})
+    recipient = fields.String(allow_none=True, validate=validate.Length(max=120))
+    phone = _phone
+    address = fields.String(load_default=None, validate=validate.Length(max=300), metadata={"description": "required"})
+    is_default = fields.Boolean(
+        truthy={True}, falsy={False}, metadata={"description": "make it the default (the first address always is)"}
+    )
+
+
+class AddressUpdateSchema(StrictSchema):
+    label = fields.String(validate=validate.Length(max=60))
+    recipient = fields.String(allow_none=True, validate=validate.Length(max=120))
+    phone = _phone
+    address = fields.String(validate=validate.Length(max=300))
+    is_default = fields.Boolean(
+        truthy={True}, falsy={False}, metadata={"description": "true makes it the default; false on the default: 422"}
+    )
+
+
+class NoteSchema(Schema):
+    id = fields.Integer()
+    body = fields.String()
+    author = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class NoteCreateSchema(StrictSchema):
+    body = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"description": "required"})
+
+
+# ---------------------------------------------------------------- the overview (一户一档)
+
+
+def _buckets(*names: str) -> dict:
+    return {n: Money(allow_negative=True) for n in names}
+
+
+class _Manager(Schema):
+    username = fields.String()
+    name = fields.String(attribute="label")
+    role = fields.String()
+
+
+class OverviewDealerSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    region_code = fields.Function(lambda d: d.region.code)
+    region_name = fields.Function(lambda d: d.region.name)
+    tier = fields.String()
+    channel_type = fields.String()
+    payment_terms_days = fields.Integer()
+    status = fields.String()
+
+
+class OverviewIncreaseSchema(Schema):
+    amount = Money()
+    valid_from = fields.Date()
+    valid_until = fields.Date()
+    in_force = fields.Boolean()
+    reason = fields.String()
+    approved_by = fields.String(allow_none=True, metadata={"description": "HQ and region only (null for dealers)"})
+
+
+class OverviewCreditSchema(Schema):
+    credit_limit = Money()
+    temporary = Money()
+    credit_total = Money(metadata={"description": "limit + temporary increases in force"})
+    exposure = Money(allow_negative=True)
+    open_receivables = Money(allow_negative=True)
+    open_orders = Money()
+    available = Money(allow_negative=True)
+    utilisation = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "exposure / credit, %"})
+    on_hold = fields.Boolean()
+    hold_reason = fields.String(allow_none=True)
+    hold_source = fields.String(allow_none=True)
+    held_at = fields.AwareDateTime(allow_none=True, metadata={"description": "HQ and region only"})
+    held_by = fields.String(allow_none=True, metadata={"description": "HQ and region only"})
+    increases = fields.List(fields.Nested(OverviewIncreaseSchema))
+
+
+OverviewAgeingSchema = Schema.from_dict(
+    _buckets("not_due", "1_30", "31_60", "61_90", "over_90", "unapplied", "total", "overdue"),
+    name="OverviewAgeingSchema",
+)
+
+
+class OverviewInvoiceSchema(Schema):
+    id = fields.Integer(metadata={"description": "the ledger entry: GET /api/v1/entries/{id}"})
+    number = fields.String()
+    issued_on = fields.Date()
+    due_on = fields.Date()
+    amount = Money()
+    paid = Money(allow_negative=True)
+    open = Money(allow_negative=True)
+    days_overdue = fields.Integer()
+    order_number = fields.String(allow_none=True)
+
+
+class OverviewInvoicesSchema(Schema):
+    count = fields.Integer()
+    total = Money(allow_negative=True)
+    overdue_count = fields.Integer()
+    items = fields.List(fields.Nested(OverviewInvoiceSchema), metadata={"description": "the oldest due first"})
+
+
+class OverviewStatusCountSchema(Schema):
+    status = fields.String()
+    count = fields.Integer()
+    gross = Money()
+
+
+class OverviewOrderSchema(Schema):
+    number = fields.String()
+    status = fields.String()
+    gross = Money()
+    created_at = fields.AwareDateTime()
+
+
+class OverviewOrdersSchema(Schema):
+    open_count = fields.Integer()
+    open_gross = Money()
+    by_status = fields.List(fields.Nested(OverviewStatusCountSchema), metadata={"description": "open statuses"})
+    closed = fields.List(fields.Nested(OverviewStatusCountSchema), metadata={"description": "delivered, rejected…"})
+    recent = fields.List(fields.Nested(OverviewOrderSchema))
+
+
+class OverviewBackorderSchema(Schema):
+    order_number = fields.String()
+    sku = fields.String()
+    quantity = fields.Integer()
+    backordered = fields.Integer()
+    promised_on = fields.Date(allow_none=True)
+
+
+class OverviewBackordersSchema(Schema):
+    lines = fields.Integer()
+    quantity = fields.Integer()
+    orders = fields.Integer()
+    items = fields.List(fields.Nested(OverviewBackorderSchema))
+
+
+class OverviewShipmentSchema(Schema):
+    number = fields.String()
+    order_number = fields.String()
+    shipped_on = fields.Date()
+    gross = Money()
+
+
+class OverviewShipmentsSchema(Schema):
+    count = fields.Integer()
+    gross = Money()
+    items = fields.List(fields.Nested(OverviewShipmentSchema))
+
+
+class OverviewStatementSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    period = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    closing = Money(allow_negative=True)
+    issued_on = fields.Date()
+
+
+class OverviewStatementCountSchema(Schema):
+    status = fields.String()
+    count = fields.Integer()
+
+
+class OverviewStatementsSchema(Schema):
+    count = fields.Integer()
+    to_confirm = fields.Integer()
+    by_status = fields.List(fields.Nested(OverviewStatementCountSchema))
+    items = fields.List(fields.Nested(OverviewStatementSchema))
+
+
+OverviewStockAgeSchema = Schema.from_dict(
+    {k: fields.Integer() for k in ("0_30", "31_60", "61_90", "91_180", "over_180")}, name="OverviewStockAgeSchema"
+)
+
+
+class OverviewStockSchema(Schema):
+    on_hand = fields.Integer()
+    incoming = fields.Integer()
+    skus = fields.Integer()
+    vins = fields.Integer()
+    age = fields.Nested(OverviewStockAgeSchema)
+
+
+class OverviewSellThroughSchema(Schema):
+    since = fields.Date()
+    until = fields.Date()
+    lines = fields.Integer()
+    quantity = fields.Integer()
+    amount = Money()
+
+
+class OverviewRebateSchema(Schema):
+    programme = fields.Function(lambda r: r["programme"].code)
+    name = fields.Function(lambda r: r["programme"].name)
+    status = fields.Function(lambda r: r["programme"].status)
+    period_start = fields.Function(lambda r: r["programme"].period_start.isoformat())
+    period_end = fields.Function(lambda r: r["programme"].period_end.isoformat())
+    unit = fields.String(metadata={"description": "amount (CNY) or units"})
+    basis = fields.Decimal(as_string=True)
+    tier_index = fields.Integer(allow_none=True)
+    rate = fields.Decimal(as_string=True, allow_none=True)
+    rebate = Money()
+    next_threshold = fields.Decimal(as_string=True, allow_none=True)
+    needed = fields.Decimal(as_string=True, allow_none=True)
+    progress_pct = fields.Integer()
+
+
+class OverviewSchema(Schema):
+    dealer = fields.Nested(OverviewDealerSchema)
+    as_of = fields.Date()
+    account_manager = fields.Nested(_Manager, allow_none=True)
+    credit = fields.Nested(OverviewCreditSchema)
+    ageing = fields.Nested(OverviewAgeingSchema)
+    open_invoices = fields.Nested(OverviewInvoicesSchema)
+    orders = fields.Nested(OverviewOrdersSchema)
+    backorders = fields.Nested(OverviewBackordersSchema)
+    shipments = fields.Nested(OverviewShipmentsSchema, metadata={"description": "shipments in transit"})
+    statements = fields.Nested(
+        OverviewStatementsSchema, allow_none=True, metadata={"description": "null for callers without statements"}
+    )
+    stock = fields.Nested(OverviewStockSchema)
+    sell_through = fields.Nested(OverviewSellThroughSchema, metadata={"description": "the last 30 days"})
+    rebates = fields.List(fields.Nested(OverviewRebateSchema))
+    contacts = fields.List(fields.Nested(ContactSchema))
+    addresses = fields.List(fields.Nested(AddressSchema))
+    notes = fields.List(
+        fields.Nested(NoteSchema), allow_none=True, metadata={"description": "HQ and region only: null for dealers"}
+    )

@@ -6,19 +6,35 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
-from portal.dealers import services
-from portal.dealers.forms import DealerForm, LocaleForm, LoginForm, PasswordForm, RegionForm, UserForm
+from portal.credit.labels import BUCKET_LABELS
+from portal.dealers import overview, services
+from portal.dealers.forms import (
+    CONTACT_ROLE_LABELS,
+    ActionForm,
+    AddressForm,
+    ContactForm,
+    DealerForm,
+    LocaleForm,
+    LoginForm,
+    NoteForm,
+    PasswordForm,
+    RegionForm,
+    UserForm,
+)
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.platform.auth import can, requires
-from portal.platform.errors import Invalid, Throttled
+from portal.platform.errors import Forbidden, Invalid, Throttled
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.uow import commit
 from portal.platform.web import (
+    AUDIT_ACTION_LABELS,
     CHANNEL_TYPE_LABELS,
     ROLE_LABELS,
     STATUS_LABELS,
@@ -26,10 +42,32 @@ from portal.platform.web import (
     as_choices,
     csv_response,
     list_page,
+    page_args,
     render_form,
 )
 
-bp = Blueprint("dealers", __name__)
+bp = Blueprint("dealers", __name__, static_folder="static", static_url_path="/dealers-static")
+
+# the audit page's labels of the overview's actions (portal/platform/web.py holds the others)
+AUDIT_ACTION_LABELS.update(
+    {
+        "dealer.contact.add": _l("Dealer contact added"),
+        "dealer.contact.update": _l("Dealer contact changed"),
+        "dealer.contact.remove": _l("Dealer contact removed"),
+        "dealer.address.add": _l("Ship-to address added"),
+        "dealer.address.update": _l("Ship-to address changed"),
+        "dealer.address.remove": _l("Ship-to address removed"),
+        "dealer.note.add": _l("Internal note added"),
+    }
+)
+# the stock page's age buckets (portal/inventory/dealer_stock.py AGE_BUCKETS), as that page names them
+AGE_LABELS = {
+    "0_30": _l("0–30 days"),
+    "31_60": _l("31–60 days"),
+    "61_90": _l("61–90 days"),
+    "91_180": _l("91–180 days"),
+    "over_180": _l("Over 180 days"),
+}
 auth_bp = Blueprint("auth", __name__)
 
 
@@ -197,7 +235,7 @@ def dealers():
     filters = {k: request.args.get(k) or None for k in DEALER_FILTERS}
     stmt = services.dealers_query(current_scope(), **filters)
     if request.args.get("format") == "csv":
-        rows = db.session.execute(stmt).unique().scalars()
+        rows = db.session.execute(stmt.options(joinedload(Dealer.account_manager))).unique().scalars()
         return csv_response(
             "dealers.csv",
             [
@@ -213,6 +251,7 @@ def dealers():
                 "contact_phone",
                 "contact_email",
                 "address",
+                "account_manager",
             ],
             (
                 [
@@ -228,27 +267,45 @@ def dealers():
                     d.contact_phone,
                     d.contact_email,
                     d.address,
+                    d.account_manager.username if d.account_manager else "",
                 ]
                 for d in rows
             ),
         )
+    sort = request.args.get("sort") if request.args.get("sort") in services.LIST_SORTS else "code"
+    direction = "desc" if request.args.get("dir") == "desc" else "asc"
+    page_no, per_page = page_args()
+    page = services.dealer_rows(stmt, sort=sort, direction=direction, page=page_no, per_page=per_page)
+    page["pages"] = max(1, -(-page["total"] // per_page))
     return render_template(
         "dealers/dealers.html",
-        page=list_page(stmt),
+        page=page,
         filters=filters,
+        sort=sort,
+        direction=direction,
         region_choices=_region_choices() if can("regions.read") else [],
         CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
     )
 
 
-def _dealer_form(form: DealerForm) -> DealerForm:
+def _dealer_form(form: DealerForm, dealer: Dealer | None = None) -> DealerForm:
     form.region_code.choices = as_choices(_region_choices(blank=False))
+    managers = services.account_manager_choices(dealer)
+    form.account_manager.choices = as_choices(
+        [("", "—")]
+        + [
+            (u.username, f"{u.label} · {ROLE_LABELS[u.role]}" + (f" · {u.region.name}" if u.region else ""))
+            for u in managers
+        ]
+    )
     return form
 
 
 def _dealer_form_data(form: DealerForm) -> dict:
-    return {f: getattr(form, f).data for f in services.DEALER_FIELDS if f != "code"}
+    data = {f: getattr(form, f).data for f in services.DEALER_FIELDS if f != "code"}
+    data["account_manager"] = form.account_manager.data or None
+    return data
 
 
 @bp.route("/dealers/new", methods=["GET", "POST"])
@@ -266,20 +323,68 @@ def dealer_new():
     return render_form("dealers/dealer_form.html", form, form=form, dealer=None)
 
 
-@bp.route("/dealers/<code>")
+@bp.route("/my/dealer")
 @requires("dealers.read")
-@tenant_route("dealer")
-def dealer_detail(code):
-    dealer = dealer_or_404(code)
+def my_dealer():
+    """A dealer user's own overview (一户一档); HQ and regions find theirs in the dealer list."""
+    if current_user.dealer_id is None:
+        return redirect(url_for("dealers.dealers"))
+    return redirect(url_for("dealers.dealer_detail", code=current_user.dealer.code))
+
+
+def _overview_page(dealer: Dealer, *, forms: dict | None = None, status: int = 200):
+    """The overview of a dealer the caller sees (HQ, its region, or the dealer itself)."""
+    scope = current_scope()
+    data = overview.build(scope, dealer, internal=not scope.is_dealer, may_read_statements=can("statements.read"))
+    may_edit = services.may_edit_contacts(current_user, dealer)
+    may_note = services.may_read_notes(current_user)
+    forms = forms or {}
+    forms.setdefault("contact", ContactForm(prefix="contact", formdata=None) if may_edit else None)
+    forms.setdefault("address", AddressForm(prefix="address", formdata=None) if may_edit else None)
+    forms.setdefault("note", NoteForm(prefix="note", formdata=None) if may_note else None)
     users = []
-    if can("users.read"):
+    if can("users.read") and not scope.is_dealer:
         users = (
             db.session.execute(current_scope().select(User).where(User.dealer_id == dealer.id).order_by(User.username))
             .unique()
             .scalars()
             .all()
         )
-    return render_template("dealers/dealer_detail.html", dealer=dealer, users=users)
+    body, failed = render_form(
+        "dealers/dealer_detail.html",
+        *[f for f in forms.values() if f is not None],
+        dealer=dealer,
+        o=data,
+        users=users,
+        forms=forms,
+        action_form=ActionForm(),
+        may_edit=may_edit,
+        may_note=may_note,
+        backorder_url=_backorder_url(dealer),
+        CONTACT_ROLE_LABELS=CONTACT_ROLE_LABELS,
+        BUCKET_LABELS=BUCKET_LABELS,
+        AGE_LABELS=AGE_LABELS,
+    )
+    return body, max(status, failed)
+
+
+def _backorder_url(dealer: Dealer) -> str | None:
+    """HQ's backorder list filtered to the dealer, when the checkout has one (§12); else None (then each backorder
+    links to its order)."""
+    from flask import current_app
+
+    for endpoint in ("orders.backorders", "backorders.index", "inventory.backorders", "hq_stock.backorders"):
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, dealer=dealer.code)
+    return None
+
+
+@bp.route("/dealers/<code>")
+@requires("dealers.read")
+@tenant_route("dealer")
+def dealer_detail(code):
+    """The dealer's overview (一户一档): HQ, its region manager, and the dealer's own users (less HQ's notes)."""
+    return _overview_page(dealer_or_404(code))
 
 
 @bp.route("/dealers/<code>/edit", methods=["GET", "POST"])
@@ -287,9 +392,10 @@ def dealer_detail(code):
 @tenant_route("dealer")
 def dealer_edit(code):
     dealer = dealer_or_404(code)
-    form = _dealer_form(DealerForm(obj=dealer))
+    form = _dealer_form(DealerForm(obj=dealer), dealer)
     if request.method == "GET":
         form.region_code.data = dealer.region.code
+        form.account_manager.data = dealer.account_manager.username if dealer.account_manager else ""
     form.code.data = dealer.code
     if form.validate_on_submit():
         try:
@@ -300,6 +406,156 @@ def dealer_edit(code):
             flash(_("Dealer %(code)s saved.", code=dealer.code), "success")
             return redirect(url_for("dealers.dealer_detail", code=dealer.code))
     return render_form("dealers/dealer_form.html", form, form=form, dealer=dealer)
+
+
+# ------------------------------------------------------------------ contacts, ship-to addresses, notes (overview)
+
+
+def _back(dealer: Dealer, anchor: str):
+    return redirect(url_for("dealers.dealer_detail", code=dealer.code, _anchor=anchor))
+
+
+def _contact_data(form: ContactForm) -> dict:
+    return {f: getattr(form, f).data for f in ("role", "name", "phone", "email")}
+
+
+def _address_data(form: AddressForm) -> dict:
+    data = {f: getattr(form, f).data for f in ("label", "recipient", "phone", "address")}
+    data["is_default"] = bool(form.is_default.data)
+    return data
+
+
+@bp.route("/dealers/<code>/contacts", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def contact_add(code):
+    dealer = dealer_or_404(code)
+    form = ContactForm(prefix="contact")
+    if form.validate_on_submit():
+        try:
+            services.add_contact(current_user, dealer, _contact_data(form))
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Contact added."), "success")
+            return _back(dealer, "contacts")
+    elif not services.may_edit_contacts(current_user, dealer):
+        raise Forbidden()
+    return _overview_page(dealer, forms={"contact": form}, status=422)
+
+
+@bp.route("/dealers/<code>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def contact_edit(code, contact_id):
+    dealer = dealer_or_404(code)
+    contact = services.contact_of(dealer, contact_id)
+    if not services.may_edit_contacts(current_user, dealer):
+        raise Forbidden()
+    form = ContactForm(obj=contact)
+    if form.validate_on_submit():
+        try:
+            services.update_contact(current_user, dealer, contact, _contact_data(form))
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Contact saved."), "success")
+            return _back(dealer, "contacts")
+    return render_form("dealers/contact_form.html", form, form=form, dealer=dealer, contact=contact)
+
+
+@bp.route("/dealers/<code>/contacts/<int:contact_id>/delete", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def contact_delete(code, contact_id):
+    dealer = dealer_or_404(code)
+    contact = services.contact_of(dealer, contact_id)
+    services.remove_contact(current_user, dealer, contact)
+    flash(_("Contact removed."), "success")
+    return _back(dealer, "contacts")
+
+
+@bp.route("/dealers/<code>/addresses", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def address_add(code):
+    dealer = dealer_or_404(code)
+    form = AddressForm(prefix="address")
+    if form.validate_on_submit():
+        try:
+            services.add_address(current_user, dealer, _address_data(form))
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Ship-to address added."), "success")
+            return _back(dealer, "addresses")
+    elif not services.may_edit_contacts(current_user, dealer):
+        raise Forbidden()
+    return _overview_page(dealer, forms={"address": form}, status=422)
+
+
+@bp.route("/dealers/<code>/addresses/<int:address_id>/edit", methods=["GET", "POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def address_edit(code, address_id):
+    dealer = dealer_or_404(code)
+    address = services.address_of(dealer, address_id)
+    if not services.may_edit_contacts(current_user, dealer):
+        raise Forbidden()
+    form = AddressForm(obj=address)
+    if form.validate_on_submit():
+        data = _address_data(form)
+        if not data["is_default"]:
+            data.pop("is_default")  # an unticked box changes nothing: another address is made the default instead
+        try:
+            services.update_address(current_user, dealer, address, data)
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Ship-to address saved."), "success")
+            return _back(dealer, "addresses")
+    return render_form("dealers/address_form.html", form, form=form, dealer=dealer, address=address)
+
+
+@bp.route("/dealers/<code>/addresses/<int:address_id>/default", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def address_default(code, address_id):
+    dealer = dealer_or_404(code)
+    address = services.address_of(dealer, address_id)
+    services.update_address(current_user, dealer, address, {"is_default": True})
+    flash(_("Default ship-to address: %(label)s.", label=address.label), "success")
+    return _back(dealer, "addresses")
+
+
+@bp.route("/dealers/<code>/addresses/<int:address_id>/delete", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def address_delete(code, address_id):
+    dealer = dealer_or_404(code)
+    address = services.address_of(dealer, address_id)
+    services.remove_address(current_user, dealer, address)
+    flash(_("Ship-to address removed."), "success")
+    return _back(dealer, "addresses")
+
+
+@bp.route("/dealers/<code>/notes", methods=["POST"])
+@requires("dealers.read")
+@tenant_route("dealer")
+def note_add(code):
+    dealer = dealer_or_404(code)
+    if not services.may_read_notes(current_user):
+        raise Forbidden()
+    form = NoteForm(prefix="note")
+    if form.validate_on_submit():
+        try:
+            services.add_note(current_user, dealer, {"body": form.body.data})
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Note added."), "success")
+            return _back(dealer, "notes")
+    return _overview_page(dealer, forms={"note": form}, status=422)
 
 
 # ------------------------------------------------------------------ users
