@@ -116,3 +116,30 @@ def test_hq_home_counts_orders_by_status(client, world, channel):
     html = _main(client)
     counts = dict(re.findall(r'data-status="([a-z_]+)" href="[^"]*">(\d+)<', html))
     assert sum(int(v) for v in counts.values()) == 1
+
+
+def test_finance_home_is_finances_queue_then_receivables_not_the_channel_overview(client, world, channel):
+    """Finance's own home (§8, §12): what waits for finance first, then receivables — ageing, overdue, the dealers most
+    overdue, the latest payments — and none of the channel overview (orders, units, sell-through)."""
+    now = today()
+    world.invoice("BJ-1", "INV-BJ-OLD", amount="9000.00", issued_on=now - dt.timedelta(days=130),
+                  due_on=now - dt.timedelta(days=100))  # fmt: skip
+    world.invoice("SH-1", "INV-SH-LATE", amount="2000.00", issued_on=now - dt.timedelta(days=50),
+                  due_on=now - dt.timedelta(days=20))  # fmt: skip
+    world.payment("BJ-1", "1000.00", received_on=now - dt.timedelta(days=2), reference="BANK-RECENT")
+    world.hold("BJ-1")
+    login(client, world.user("finance"))
+    html = _main(client)
+    assert html.index("data-queues") < html.index("data-receivables")
+    assert 'data-queue="credit_holds"' in html and 'data-dealer="BJ-1"' in html
+    assert "Channel overview" not in html and "data-orders-by-status" not in html and "data-units-by-stage" not in html
+    assert 'data-chart="trend"' not in html and 'data-chart="regions"' not in html
+    # receivables: the fixture's 5,000 (SH-1, issued on the 2nd of last month) + 2,000 + 9,000 − 1,000
+    total, link = _figure(html, "receivables")
+    assert total == "15,000.00" and link == "/receivables"
+    overdue = _figure(html, "overdue")[0]
+    assert overdue in ("10,000.00", "15,000.00")  # the fixture's invoice is overdue or not depending on the day
+    assert _figure(html, "over-90")[0] == "8,000.00"  # 9,000 less the 1,000 applied to it (oldest first)
+    assert _figure(html, "on-hold") == ("1", "/home/queues/credit_holds")
+    assert html.index('data-overdue-dealer="BJ-1"') < html.index('data-overdue-dealer="SH-1"')  # most overdue first
+    assert 'data-payment="BANK-RECENT"' in html and "data-ageing" in html and 'data-bucket="over_90"' in html

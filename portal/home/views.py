@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -12,16 +13,22 @@ from portal.credit import reports
 from portal.credit.services import credit_summary
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
+from portal.home import queues as work_queues
 from portal.notify.models import Notification
 from portal.platform.auth import can, requires
+from portal.platform.errors import NotFound
 from portal.platform.money import ZERO, money
-from portal.platform.tenancy import current_scope
+from portal.platform.tenancy import current_scope, not_tenant_route
 from portal.platform.timeutil import today
+from portal.platform.web import page_args
 
 SELL_THROUGH_DAYS = 30
-AWAITING_CONFIRMATION = ("issued", "resolved")
+TOP_OVERDUE = 8  # dealers most overdue on finance's home
+RECENT_PAYMENTS = 8
+MAX_PAGE = 100_000  # a queue's page number beyond any real queue (keeps OFFSET small)
 
-bp = Blueprint("home", __name__)
+bp = Blueprint("home", __name__, static_folder="static", static_url_path="/home/static")
+bp.add_app_template_global(work_queues.age_label, "age_label")  # "3 d", "5 h" (the approvals page too)
 
 
 def _receivables_summary(scope) -> dict:
@@ -42,15 +49,6 @@ def _counts(column, scope_model=Dealer) -> dict:
     scope = current_scope()
     rows = db.session.execute(select(column, func.count()).where(scope.clause(scope_model)).group_by(column)).all()
     return dict(rows)
-
-
-def _statements_awaiting(scope) -> list:
-    """The dealer's current statements still to confirm (issued, or their disputes settled)."""
-    from portal.statements.models import Statement
-    from portal.statements.services import statements_query
-
-    stmt = statements_query(scope).where(Statement.status.in_(AWAITING_CONFIRMATION)).limit(5)
-    return db.session.execute(stmt).unique().scalars().all()
 
 
 def _stock_and_sales(scope, dealer: Dealer) -> dict:
@@ -133,11 +131,56 @@ def root():
     return redirect(url_for("home.index") if current_user.is_authenticated else url_for("auth.login"))
 
 
+def _finance_receivables(scope) -> dict:
+    """Finance's receivables today: ageing totals, the dealers most overdue and the latest payments."""
+    from portal.credit.models import DealerCredit, LedgerEntry
+
+    on = today()
+    by_dealer = reports.ageing(scope, on, "dealer")
+    totals = by_dealer["totals"]
+
+    def overdue_of(row) -> Decimal:
+        return row["1_30"] + row["31_60"] + row["61_90"] + row["over_90"]
+
+    top = sorted((r for r in by_dealer["rows"] if overdue_of(r) > 0), key=lambda r: (-overdue_of(r), r["key"]))
+    payments = (
+        db.session.execute(
+            scope.select(LedgerEntry)
+            .where(LedgerEntry.type == "payment")
+            .order_by(LedgerEntry.entry_date.desc(), LedgerEntry.id.desc())
+            .limit(RECENT_PAYMENTS)
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+    on_hold = db.session.execute(
+        select(func.count())
+        .select_from(DealerCredit)
+        .where(DealerCredit.on_hold.is_(True), scope.dealer_clause(DealerCredit.dealer_id))
+    ).scalar_one()
+    return {
+        "totals": totals,
+        "bucket_top": max([totals[b] for b in reports.BUCKETS] + [Decimal("0.01")]),
+        "overdue": overdue_of(totals),
+        "overdue_dealers": len(top),
+        "top_overdue": [{**r, "overdue": overdue_of(r)} for r in top[:TOP_OVERDUE]],
+        "payments": payments,
+        "on_hold": on_hold,
+        "dso": reports.dso(scope.dealer_clause, on),
+    }
+
+
 @bp.route("/home")
 @requires("home.view")
 def index():
     scope = current_scope()
-    ctx: dict = {"today_date": today()}
+    ctx: dict = {"today_date": today(), "queues": work_queues.queues_for(current_user, scope)}
+    if current_user.role == "finance":
+        from portal.credit.labels import BUCKET_LABELS
+
+        ctx["finance"] = _finance_receivables(scope)
+        return render_template("home/finance.html", BUCKET_LABELS=BUCKET_LABELS, **ctx)
     ctx["receivables"] = _receivables_summary(scope)
     if scope.is_dealer:
         ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)
@@ -163,12 +206,6 @@ def index():
         from portal.production.services import open_orders_with_stage
 
         ctx["open_orders"] = open_orders_with_stage(scope, limit=10)
-        from portal.shipping.services import shipments_query
-
-        ctx["incoming"] = (
-            db.session.execute(shipments_query(scope, status="in_transit").limit(5)).unique().scalars().all()
-        )
-        ctx["statements"] = _statements_awaiting(scope) if can("statements.read") else []
         ctx["stock"] = _stock_and_sales(scope, ctx["dealer"])
         ctx["policies"] = _price_policies(ctx["dealer"])
         if can("rebates.read"):
@@ -253,3 +290,20 @@ def index():
     ctx["by_region"] = channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region"])
     ctx["rebates"] = _rebates_accrued(scope)
     return render_template("home/hq.html", **ctx)
+
+
+@bp.route("/home/queues/<key>")
+@requires("home.view")
+@not_tenant_route("a work queue's name, not a dealer-owned object; its items are read through the caller's scope")
+def queue(key):
+    """Every item of one of the caller's work queues, oldest first, a page at a time."""
+    page = min(page_args()[0], MAX_PAGE)
+    found = work_queues.one_queue(current_user, current_scope(), key, page)
+    if found is None:
+        raise NotFound(_("%(kind)s not found.", kind="Queue"))
+    pages = max(1, -(-found.total // work_queues.PAGE))
+    return render_template(
+        "home/queue.html",
+        queue=found,
+        page={"items": found.items, "page": page, "per_page": work_queues.PAGE, "total": found.total, "pages": pages},
+    )
