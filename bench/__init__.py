@@ -8,5 +8,7 @@ BENCHMARKS = (
     "bench.production",
     "bench.statements",
     "bench.channel",
+    "bench.backorders",
+    "bench.overview",
     "bench.mixed",
 )

@@ -4,6 +4,8 @@
 `--production-only` runs only the build-line benchmark (bench/production.py);
 `--statements-only` runs only the monthly statement run benchmark (bench/statements.py);
 `--channel-only` runs only the channel flow benchmark (bench/channel.py);
+`--backorders-only` runs only the backorders benchmark (bench/backorders.py: a receipt for 1,000 waiting lines);
+`--overview-only` runs only the dealer overview benchmark (bench/overview.py: the busiest dealer at 1M invoices);
 `--mixed-only` runs only the mixed-load benchmark (bench/mixed.py: its own `--minutes`, `--users` and
 `--hq-users` options; a full run ends with it: 10 minutes of load, 1.5 with `--quick`);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
@@ -19,7 +21,9 @@ STATEMENTS = "bench.statements"
 CHANNEL = "bench.channel"
 MIXED = "bench.mixed"
 # no options of their own but --quick
-ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL}
+ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL,
+        "--backorders-only": "bench.backorders",
+        "--overview-only": "bench.overview"}  # the dealer overview (一户一档), also --runs N  # fmt: skip
 
 
 def main(argv: list[str]) -> None:

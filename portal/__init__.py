@@ -134,9 +134,10 @@ def _register_blueprints(app) -> None:
     from portal.credit import views as credit_views
     from portal.dealers import api as dealers_api
     from portal.dealers import views as dealers_views
+    from portal.home import api as home_api
     from portal.home import views as home_views
     from portal.inventory import api as inventory_api
-    from portal.inventory import hq_api, hq_views
+    from portal.inventory import backorders_api, backorders_views, hq_api, hq_views
     from portal.inventory import views as inventory_views
     from portal.notify import api as notify_api
     from portal.notify import views as notify_views
@@ -168,6 +169,7 @@ def _register_blueprints(app) -> None:
         shipping_views.bp,
         statements_views.bp,
         hq_views.bp,
+        backorders_views.bp,
         inventory_views.bp,
         analytics_views.bp,
         rebates_views.bp,
@@ -188,9 +190,11 @@ def _register_blueprints(app) -> None:
         shipping_api.blp,
         statements_api.blp,
         hq_api.blp,
+        backorders_api.blp,
         inventory_api.blp,
         analytics_api.blp,
         rebates_api.blp,
+        home_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

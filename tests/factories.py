@@ -547,3 +547,246 @@ class World:
             return {c.key: getattr(settlement, c.key) for c in RebateSettlement.__table__.columns}
 
         return self._in_request(make)
+
+    # --- work queues (tests/test_work_queues*.py) ---
+    def dispute(self, statement_id: int, comment: str = "not our invoice", at=None) -> int:
+        """The dealer disputes the first line of a statement through the service (the clock at `at`); its id."""
+        from contextlib import nullcontext
+
+        from portal.platform.timeutil import freeze
+        from portal.statements import services
+        from portal.statements.models import Statement
+
+        line_id = self.statement_lines(statement_id)[0]
+
+        def make():
+            with freeze(at) if at is not None else nullcontext():
+                return services.dispute(None, db.session.get(Statement, statement_id), [line_id], comment).id
+
+        return self._in_request(make)
+
+    def hold(self, dealer: str, reason: str = "late payments", at=None) -> None:
+        """Finance puts the dealer on credit hold through the service (the clock at `at`)."""
+        from contextlib import nullcontext
+
+        from portal.credit import services
+        from portal.platform.timeutil import freeze
+
+        def make():
+            with freeze(at) if at is not None else nullcontext():
+                services.set_hold(None, self._dealer_obj(dealer), reason)
+
+        self._in_request(make)
+
+    def failed_job(self, username: str | None, kind: str = "payment_import", finished_at=None) -> str:
+        """A background job that failed at `finished_at` (default now), started by `username` (None: the schedule)."""
+        import uuid
+
+        from portal.background.models import JobRecord
+        from portal.dealers.models import User
+        from portal.platform.timeutil import utcnow
+
+        job_id = str(uuid.uuid4())
+
+        def make():
+            user = db.session.query(User).filter_by(username=username).one() if username else None
+            when = finished_at or utcnow()
+            db.session.add(
+                JobRecord(
+                    id=job_id,
+                    kind=kind,
+                    status="failed",
+                    started_by_id=user.id if user else None,
+                    error="boom",
+                    created_at=when,
+                    finished_at=when,
+                )
+            )
+
+        self.run(make)
+        return job_id
+
+    def backorder(self, order: str, sku: str, quantity: int, promised_on=None) -> None:
+        """Mark `quantity` of an order line as backordered with its promised date, directly (no allocation moves: for
+        pages that only read the columns; HQ stock's own tests make backorders through its services)."""
+        from portal.orders.models import Order, OrderLine
+
+        def make():
+            order_id = db.session.query(Order.id).filter_by(number=order).scalar()
+            line = db.session.query(OrderLine).filter_by(order_id=order_id, sku=sku).one()
+            line.backordered, line.promised_on = quantity, promised_on
+
+        self.run(make)
+
+    def notification(self, username: str, link: str | None = "/orders", title: str = "通知", at=None) -> int:
+        """An in-app notification to a user (no e-mail), unread; its id."""
+        from portal.dealers.models import User
+        from portal.notify.models import Notification
+        from portal.platform.timeutil import utcnow
+
+        def make():
+            user = db.session.query(User).filter_by(username=username).one()
+            note = Notification(
+                user_id=user.id,
+                kind="test",
+                title=title,
+                body="正文",
+                link=link,
+                dedupe_key=f"test:{next(_seq)}",
+                created_at=at or utcnow(),
+            )
+            db.session.add(note)
+            db.session.flush()
+            return note.id
+
+        return self.run(make)
+
+    # --- the dealer overview: contacts, ship-to addresses, notes, account manager ---
+    def contact(
+        self,
+        dealer: str,
+        role: str = "purchasing",
+        name: str = "王伟",
+        phone: str | None = "13800138000",
+        email: str | None = None,
+    ) -> int:
+        """A contact of the dealer made through the service (as HQ would add it); its id."""
+        from portal.dealers import services
+
+        class _Hq:
+            role, username, id, dealer_id = "hq_admin", "factory", None, None
+
+        return self._in_request(
+            lambda: (
+                services.add_contact(
+                    _Hq(), self._dealer_obj(dealer), {"role": role, "name": name, "phone": phone, "email": email}
+                ).id
+            )
+        )
+
+    def address(
+        self,
+        dealer: str,
+        label: str = "展厅",
+        address: str = "上海市浦东新区世纪大道1号",
+        is_default: bool = False,
+        recipient: str | None = None,
+        phone: str | None = None,
+    ) -> int:
+        """A ship-to address made through the service (the first one becomes the default); its id."""
+        from portal.dealers import services
+
+        class _Hq:
+            role, username, id, dealer_id = "hq_admin", "factory", None, None
+
+        data = {"label": label, "address": address, "is_default": is_default, "recipient": recipient, "phone": phone}
+        return self._in_request(lambda: services.add_address(_Hq(), self._dealer_obj(dealer), data).id)
+
+    def note(self, dealer: str, body: str = "拜访：库存偏高") -> int:
+        from portal.dealers import services
+
+        class _Hq:
+            role, username, id, dealer_id = "channel_manager", "factory", None, None
+
+        return self._in_request(lambda: services.add_note(_Hq(), self._dealer_obj(dealer), {"body": body}).id)
+
+    def account_manager(self, dealer: str, username: str | None) -> None:
+        """Set (or clear) the dealer's account manager directly."""
+        from portal.dealers.models import User
+
+        def make():
+            d = self._dealer_obj(dealer)
+            d.account_manager = db.session.query(User).filter_by(username=username).one() if username else None
+
+        self.run(make)
+
+    def busy_dealer(self, code: str = "SH-001", region: str = "SH", *, invoices: int = 3, orders: int = 2) -> dict:
+        """A dealer with something in every section of its overview (一户一档), as of today: invoices in several ageing
+        buckets and a payment, open orders (one partly shipped and in transit, one waiting for stock), a statement, a
+        temporary increase, stock received and sold, a rebate programme, contacts, addresses, a note. `invoices` and
+        `orders` add that many more (the statement-count test grows them). Answers the numbers made."""
+        import datetime as dt
+
+        from portal.platform.timeutil import today
+
+        t = today()
+        for r, parent in (("EAST", None), (region, "EAST")):
+            if (
+                self.run(
+                    lambda r=r: db.session.execute(db.text("SELECT 1 FROM regions WHERE code = :c"), {"c": r}).first()
+                )
+                is None
+            ):
+                self.region(r, parent=parent)
+        self.dealer(code, region, tier="A")
+        for sku, bto in (("P-1", False), ("BTO-1", True)):
+            if (
+                self.run(
+                    lambda s=sku: db.session.execute(db.text("SELECT 1 FROM products WHERE sku = :s"), {"s": s}).first()
+                )
+                is None
+            ):
+                self.product(sku, build_to_order=bto, list_price="1000.00")
+        self.stock("P-1", 200)
+        self.credit_limit(code, "500000.00")
+        self.credit_increase(code, "50000.00", t - dt.timedelta(days=5), t + dt.timedelta(days=20))
+        made = {"invoices": [], "orders": []}
+        made["invoices"].append(self.invoice(code, f"{code}-INV-OLD", "1000.00", issued_on=t - dt.timedelta(days=150)))
+        made["invoices"].append(
+            self.invoice(
+                code,
+                f"{code}-INV-MID",
+                "2000.00",
+                issued_on=t - dt.timedelta(days=40),
+                due_on=t - dt.timedelta(days=10),
+            )
+        )
+        for n in range(invoices):
+            made["invoices"].append(
+                self.invoice(code, f"{code}-INV-{n:04d}", f"{300 + n}.50", issued_on=t - dt.timedelta(days=n % 200))
+            )
+        self.payment(code, "400.00", received_on=t - dt.timedelta(days=3), reference=f"{code}-BANK-1")
+        shipped = self.order(code, [("P-1", 3)])
+        self.shipment(shipped, [("P-1", 1)])
+        made["orders"].append(shipped)
+        waiting = self.order(code, [("P-1", 5)])
+        made["orders"].append(waiting)
+        made["orders"].append(self.order(code, [("BTO-1", 1)]))
+        for _n in range(orders):
+            made["orders"].append(self.order(code, [("P-1", 1)]))
+        last_month = (t.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        made["statement"] = self.statement(code, last_month)
+        self.dealer_receipt(code, "P-1", 10, on=t - dt.timedelta(days=60))
+        self.sold(code, "P-1", t - dt.timedelta(days=45), 1, "1100.00")
+        self.sold(code, "P-1", t - dt.timedelta(days=10), 3, "1200.00")
+        made["rebate"] = self.rebate_programme(
+            f"RB-{code}",
+            scope=f"dealer:{code}",
+            period_start=t.replace(day=1),
+            period_end=t.replace(day=28) + dt.timedelta(days=10),
+        )
+        made["contacts"] = [
+            self.contact(code, "owner", "张强", "13900000001"),
+            self.contact(code, "finance", "林静", None, "finance@dealer.example.cn"),
+        ]
+        made["addresses"] = [
+            self.address(code, "展厅", "上海市浦东新区世纪大道1号"),
+            self.address(code, "仓库", "上海市嘉定区安亭镇2号", recipient="李娜", phone="021-6234 5678"),
+        ]
+        made["note"] = self.note(code, "月度拜访：库存偏高，建议促销")
+        self.backorder(waiting, "P-1", 2, t + dt.timedelta(days=10))  # last: a later order could allocate it
+        return made
+
+    def credit_increase(self, dealer: str, amount: str, valid_from, valid_until) -> None:
+        from portal.credit import services
+
+        self._in_request(
+            lambda: services.add_credit_increase(
+                None,
+                self._dealer_obj(dealer),
+                amount=Decimal(amount),
+                valid_from=valid_from,
+                valid_until=valid_until,
+                reason="旺季备货",
+            )
+        )

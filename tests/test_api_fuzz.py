@@ -129,7 +129,16 @@ def _channel(world) -> dict:
         "notifications": notifications,
         "jobs": {role: world.job(username) for role, username in users.items()},
         "email": world.run(_failed_email),
+        "contact": world.contact("E1", "owner", "张强"),  # the overview's contacts and ship-to addresses
+        "address": world.address("E1"),
+        "expected": _expected_receipt(world),  # HQ's expected receipts (§12)
     }
+
+
+def _expected_receipt(world) -> int:
+    from tests.backorders_helpers import expect
+
+    return expect(world, "OIL-1", 10, dt.date(2099, 1, 1), "WH-1")
 
 
 def _failed_email() -> int:
@@ -158,6 +167,9 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         "statement_id": data["statement"],
         "dispute_id": data["dispute"],
         "dealer": "E1",
+        "contact_id": data["contact"],
+        "address_id": data["address"],
+        "expected_id": data["expected"],
         "number": data["shipment"] if path.startswith("/api/v1/shipments") else data["order"],
         "code": "EAST"
         if path.startswith("/api/v1/regions")

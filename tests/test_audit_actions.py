@@ -632,6 +632,47 @@ def _(h):
                  dealer="SH-1")  # fmt: skip
 
 
+def expected_body(quantity: int = 20) -> dict:
+    return {"warehouse_code": "WH-1", "sku": "OIL-1", "quantity": quantity,
+            "expected_on": (today() + dt.timedelta(days=7)).isoformat(), "note": "工厂排产"}  # fmt: skip
+
+
+@case("stock.expect")
+def _(h):
+    h.world.product("OIL-1")
+    h.world.stock("OIL-1", 5, "WH-1")
+    who = hq(h)
+    h.act()
+    made = h.call("POST", "/api/v1/stock/expected", who, expected_body(), status=201)
+    return Entry("cm", "expected_receipt", str(made["id"]),
+                 after={"warehouse": "WH-1", "sku": "OIL-1", "quantity": 20,
+                        "expected_on": expected_body()["expected_on"], "note": "工厂排产"})  # fmt: skip
+
+
+@case("stock.expect_cancel")
+def _(h):
+    h.world.product("OIL-1")
+    h.world.stock("OIL-1", 5, "WH-1")
+    who = hq(h)
+    made = h.call("POST", "/api/v1/stock/expected", who, expected_body(), status=201)
+    h.act()
+    h.call("POST", f"/api/v1/stock/expected/{made['id']}/cancel", who, {"reason": "工厂延期"})
+    return Entry("cm", "expected_receipt", str(made["id"]),
+                 before={"outstanding": None, "reason": None, "status": "open"},
+                 after={"outstanding": 20, "reason": "工厂延期", "status": "cancelled"})  # fmt: skip
+
+
+@case("order.move_up")
+def _(h):
+    h.world.product("OIL-1")  # HQ holds none: the order waits for all of it
+    order = h.call("POST", "/api/v1/orders", staff(h), {"lines": [{"sku": "OIL-1", "quantity": 3}]}, status=201)
+    who = hq(h)
+    h.act()
+    moved = h.call("POST", f"/api/v1/orders/{order['number']}/move-up", who)["moved_up_at"]
+    return Entry("cm", "order", order["number"], before={"backordered": None, "moved_up_at": None},
+                 after={"backordered": {"OIL-1": 3}, "moved_up_at": moved}, dealer="SH-1")  # fmt: skip
+
+
 # ---------------------------------------------------------------- shipping, dealer stock, sell-through
 
 
@@ -859,6 +900,83 @@ def _(h):
     h.call("POST", f"/api/v1/outbox/{mail_id}/resend", who)
     return Entry("fin", "email", str(mail_id), before={"status": "failed", "attempts": 5},
                  after={"status": "pending", "attempts": 0})  # fmt: skip
+
+
+# ---------------------------------------------------------------- the dealer overview: contacts, addresses, notes
+
+
+def _contact(h, role="owner", name="张强", phone="13900000001", email=None) -> dict:
+    body = {"role": role, "name": name, "phone": phone, "email": email}
+    return h.call("POST", f"/api/v1/dealers/{dealer(h)}/contacts", hq(h), body, status=201)
+
+
+def _address(h, label="展厅") -> dict:
+    body = {"label": label, "address": "上海市浦东新区世纪大道1号"}
+    return h.call("POST", f"/api/v1/dealers/{dealer(h)}/addresses", hq(h), body, status=201)
+
+
+@case("dealer.contact.add")
+def _(h):
+    d = dealer(h)
+    hq(h)
+    h.act()
+    made = _contact(h)
+    after = {"contact": made["id"], "role": "owner", "name": "张强", "phone": "13900000001", "email": None}
+    return Entry("cm", "dealer", d, dealer=d, after=after)
+
+
+@case("dealer.contact.update")
+def _(h):
+    made = _contact(h)
+    h.act()
+    h.call("PATCH", f"/api/v1/dealers/SH-1/contacts/{made['id']}", hq(h), {"phone": "13900000002"})
+    return Entry("cm", "dealer", "SH-1", dealer="SH-1", before={"phone": "13900000001"}, after={"phone": "13900000002"})
+
+
+@case("dealer.contact.remove")
+def _(h):
+    made = _contact(h, "finance", "林静", None, "fin@dealer.example.cn")
+    h.act()
+    h.call("DELETE", f"/api/v1/dealers/SH-1/contacts/{made['id']}", hq(h))
+    return Entry("cm", "dealer", "SH-1", dealer="SH-1",
+                 before={"contact": made["id"], "role": "finance", "name": "林静", "phone": None,
+                         "email": "fin@dealer.example.cn"})  # fmt: skip
+
+
+@case("dealer.address.add")
+def _(h):
+    d = dealer(h)
+    hq(h)
+    h.act()
+    made = _address(h)
+    return Entry("cm", "dealer", d, dealer=d,
+                 after={"address_id": made["id"], "label": "展厅", "recipient": None, "phone": None,
+                        "address": "上海市浦东新区世纪大道1号", "is_default": True, "active": True})  # fmt: skip
+
+
+@case("dealer.address.update")
+def _(h):
+    made = _address(h)
+    h.act()
+    h.call("PATCH", f"/api/v1/dealers/SH-1/addresses/{made['id']}", hq(h), {"label": "旗舰展厅"})
+    return Entry("cm", "dealer", "SH-1", dealer="SH-1", before={"label": "展厅"}, after={"label": "旗舰展厅"})
+
+
+@case("dealer.address.remove")
+def _(h):
+    made = _address(h)
+    h.act()
+    h.call("DELETE", f"/api/v1/dealers/SH-1/addresses/{made['id']}", hq(h))
+    return Entry("cm", "dealer", "SH-1", dealer="SH-1", before={"active": True, "is_default": True},
+                 after={"active": False, "is_default": False})  # fmt: skip
+
+
+@case("dealer.note.add")
+def _(h):
+    d, who = dealer(h), h.user("region_manager", "rm", region="EAST")
+    h.act()
+    made = h.call("POST", f"/api/v1/dealers/{d}/notes", who, {"body": "电话回访：月底前付款"}, status=201)
+    return Entry("rm", "dealer", d, dealer=d, after={"note": made["id"], "body": "电话回访：月底前付款"})
 
 
 # ---------------------------------------------------------------- the tests

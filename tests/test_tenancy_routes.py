@@ -48,6 +48,8 @@ def channel(world):
         "statement": statement,
         "dispute": _dispute(world, statement),
         "rebate": world.rebate_programme("RB-A", scope="dealer:DA"),  # active, covering the insider dealer only
+        "contact": world.contact("DA"),  # a contact and a ship-to address of the insider dealer (its overview)
+        "address": world.address("DA"),
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
@@ -72,7 +74,10 @@ def _dispute(world, statement_id: int) -> int:
 
 # What each kind's identifier is for the insider object, and for an object that does not exist.
 KIND_ARGS = {
-    "dealer": (lambda ch: {"code": "DA", "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
+    "dealer": (
+        lambda ch: {"code": "DA", "dealer": "DA", "contact_id": ch["contact"], "address_id": ch["address"]},
+        {"code": "NO-SUCH", "dealer": "NO-SUCH", "contact_id": 987654, "address_id": 987654},
+    ),
     "region": (lambda ch: {"code": "RA1"}, {"code": "NO-SUCH"}),
     "user": (lambda ch: {"username": ch["insider_user"]}, {"username": "no.such.user"}),
     "ledger_entry": (lambda ch: {"entry_id": ch["payment"]}, {"entry_id": 987654}),
