@@ -12,9 +12,10 @@ Buckets compare dates, not day differences, so the same SQL runs on PostgreSQL a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select
 
 from portal.credit.models import Application, LedgerEntry
 from portal.dealers.models import Dealer, Region
@@ -169,6 +170,13 @@ def dealer_ageing_select(dealer_clause, as_of: dt.date):
         .outerjoin(recent, recent.c.dealer_id == led.c.dealer_id)
     )
 
+
+
+@functools.lru_cache(maxsize=16)
+def one_dealer_ageing_select(as_of: dt.date):
+    """`dealer_ageing_select` for one dealer, bound at execution (`{"dealer_id": …}`), built once per date: building
+    the expression costs more than running it for one dealer (statements, the dealer overview)."""
+    return dealer_ageing_select(lambda col: col == bindparam("dealer_id"), as_of)
 
 def _row(key: str, name: str, values) -> dict:
     out = {"key": key, "name": name}

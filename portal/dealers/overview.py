@@ -29,10 +29,9 @@ why it is on hold and who its account manager is (the person to call); only HQ s
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import func, literal, select
 
 from portal.dealers.models import Dealer
 from portal.extensions import db
@@ -116,20 +115,11 @@ def credit(dealer: Dealer, on: dt.date, *, internal: bool) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=8)
-def _ageing_statement(on: dt.date):
-    """The credit page's ageing of one dealer (`dealer_id` bound at execution) on `on`, built once a day: building the
-    expression costs more than running it for one dealer (as portal/statements/services.py found)."""
-    from portal.credit import reports
-
-    return reports.dealer_ageing_select(lambda col: col == bindparam("dealer_id"), on)
-
-
 def ageing(dealer: Dealer, on: dt.date) -> dict:
     """The dealer's ageing on `on`, as the credit page computes it, with its overdue part."""
     from portal.credit import reports
 
-    row = db.session.execute(_ageing_statement(on), {"dealer_id": dealer.id}).first()
+    row = db.session.execute(reports.one_dealer_ageing_select(on), {"dealer_id": dealer.id}).first()
     keys = (*reports.BUCKETS, "unapplied", "total")
     out = {k: money(getattr(row, k) or 0) if row else ZERO for k in keys}
     out["overdue"] = money(out["1_30"] + out["31_60"] + out["61_90"] + out["over_90"])

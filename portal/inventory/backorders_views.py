@@ -17,7 +17,7 @@ from portal.orders.models import Order
 from portal.platform.auth import requires
 from portal.platform.errors import DomainError
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
-from portal.platform.timeutil import portal_tz, today
+from portal.platform.timeutil import local_naive, today
 from portal.platform.web import export_response, page_args
 
 bp = Blueprint("backorders", __name__)
@@ -29,9 +29,6 @@ EXPORT_COLUMNS = ["sku", "name", "order_number", "dealer_code", "dealer_name", "
 class MoveUpForm(FlaskForm):
     back = HiddenField(validators=[Optional(), AnyOf(["order", "list"])])
 
-
-def _local(moment):
-    return moment.astimezone(portal_tz()).replace(tzinfo=None) if moment else None
 
 
 @bp.route("/backorders")
@@ -46,7 +43,7 @@ def index():
     if fmt in ("csv", "xlsx"):
         rows = [
             [r.sku, r.name, r.order_number, r.dealer_code, r.dealer_name, r.quantity, r.backordered, r.promised_on,
-             _local(r.approved_at), _local(r.moved_up_at)]
+             local_naive(r.approved_at), local_naive(r.moved_up_at)]
             for r in db.session.execute(stmt).all()
         ]  # fmt: skip
         return export_response(fmt, f"backorders-{today():%Y%m%d}", EXPORT_COLUMNS, rows)

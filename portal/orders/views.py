@@ -26,7 +26,7 @@ from portal.platform.auth import can, requires
 from portal.platform.errors import Conflict, DomainError, Invalid
 from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, tenant_route
-from portal.platform.timeutil import portal_tz, today
+from portal.platform.timeutil import local_naive, today
 from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg
 from portal.production import services as production
 from portal.shipping import services as shipping
@@ -204,9 +204,6 @@ def _filters() -> dict:
     return filters
 
 
-def _local(moment):
-    return moment.astimezone(portal_tz()).replace(tzinfo=None) if moment else None
-
 
 @bp.route("/orders")
 @requires("orders.read")
@@ -237,7 +234,7 @@ def index():
         rows = [
             [
                 o.number,
-                _local(o.created_at),
+                local_naive(o.created_at),
                 o.dealer.code,
                 o.dealer.name,
                 o.dealer.region.code,
@@ -393,7 +390,7 @@ def approvals():
         rows = [
             [
                 o.number,
-                _local(o.created_at),
+                local_naive(o.created_at),
                 o.dealer.code,
                 o.dealer.name,
                 o.dealer.region.code,

@@ -61,3 +61,8 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def local_naive(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored (UTC) moment as the portal's wall-clock time, without a zone (what pages and exports show)."""
+    return moment.astimezone(portal_tz()).replace(tzinfo=None) if moment else None

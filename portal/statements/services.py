@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -118,12 +117,6 @@ _CURRENT = select(Statement.id, Statement.content_hash).where(
 )
 
 
-@functools.lru_cache(maxsize=16)
-def _ageing_statement(as_of: dt.date):
-    """The ageing of one dealer (`dealer_id` bound at execution) on `as_of`; one per month end, reused."""
-    return reports.dealer_ageing_select(lambda col: col == bindparam("dealer_id"), as_of)
-
-
 def content(dealer_id: int, start: dt.date, end: dt.date) -> dict:
     """What a statement of [start, end] says, from the ledger as it is now: the opening (balance before `start`),
     the entries of the month in date order with the running balance, the closing (the balance at the end of `end`,
@@ -150,7 +143,7 @@ def content(dealer_id: int, start: dt.date, end: dt.date) -> dict:
             }
         )
     closing = running
-    row = db.session.execute(_ageing_statement(end), {"dealer_id": dealer_id}).first()
+    row = db.session.execute(reports.one_dealer_ageing_select(end), {"dealer_id": dealer_id}).first()
     ageing = {key: str(_no_negative_zero(getattr(row, key) if row is not None else ZERO)) for key in AGEING_KEYS}
     digest = hashlib.sha256(
         json.dumps(
