@@ -29,6 +29,10 @@ def connections() -> tuple[tuple, ...]:
         # cancelling: refused once anything is shipped; once cancelled, the allocations go back
         (order_events.order_before_cancel, shipping.refuse_cancel_after_shipping),
         (order_events.order_cancelled, hq.release_order),
+        # amending: refused once anything is shipped; then HQ stock and production follow the new lines
+        (order_events.order_before_amend, shipping.refuse_amend_after_shipping),
+        (order_events.order_amended, hq.follow_amendment),
+        (order_events.order_amended, production.follow_amendment),
         # shipping: the stock quantities leave HQ's warehouses (or the shipment is refused)
         (shipping_events.goods_shipped, hq.consume_shipment),
     )

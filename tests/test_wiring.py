@@ -9,7 +9,13 @@ from pathlib import Path
 
 from portal import wiring
 from portal.credit.events import open_order_exposure
-from portal.orders.events import order_approved, order_before_cancel, order_cancelled
+from portal.orders.events import (
+    order_amended,
+    order_approved,
+    order_before_amend,
+    order_before_cancel,
+    order_cancelled,
+)
 from portal.shipping.events import goods_shipped
 
 EXPECTED = {
@@ -17,9 +23,19 @@ EXPECTED = {
     "order-approved": ["portal.inventory.hq.allocate_order", "portal.production.services.create_units"],
     "order-before-cancel": ["portal.shipping.services.refuse_cancel_after_shipping"],
     "order-cancelled": ["portal.inventory.hq.release_order"],
+    "order-before-amend": ["portal.shipping.services.refuse_amend_after_shipping"],
+    "order-amended": ["portal.inventory.hq.follow_amendment", "portal.production.services.follow_amendment"],
     "goods-shipped": ["portal.inventory.hq.consume_shipment"],
 }
-SIGNALS = (open_order_exposure, order_approved, order_before_cancel, order_cancelled, goods_shipped)
+SIGNALS = (
+    open_order_exposure,
+    order_approved,
+    order_before_cancel,
+    order_cancelled,
+    order_before_amend,
+    order_amended,
+    goods_shipped,
+)
 
 
 def _name(fn) -> str:

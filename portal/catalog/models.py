@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, false, true
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -39,6 +39,40 @@ class Product(db.Model):
     @classmethod
     def __scope_clause__(cls, scope):
         # the catalogue is shared by the whole channel; inactive products are for HQ only
+        return true() if scope.is_hq else cls.active.is_(True) if scope.kind != "none" else false()
+
+
+OPTION_GROUPS = ("colour", "interior", "trim", "package")  # what an option chooses (labels: portal.catalog.labels)
+
+
+class ProductOption(db.Model):
+    """A choice a build-to-order product offers (§12): a colour, an interior, a trim, a package — one option of each
+    group the product declares is chosen per order line and carried onto each unit. `price_delta` is added to the
+    product's list price (net, CNY) and goes through the dealer's price rule like the rest of the price."""
+
+    __tablename__ = "product_options"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    group: Mapped[str] = mapped_column("option_group", String(16))  # "group" is an SQL keyword
+    code: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(60))  # Chinese
+    label_en: Mapped[str] = mapped_column(String(60))
+    price_delta: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))
+    is_default: Mapped[bool] = mapped_column(default=False)  # taken when a line does not choose in this group
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("product_id", "option_group", "code", name="uq_product_options_product_group_code"),
+        CheckConstraint("price_delta >= 0", name="price_delta_non_negative"),
+        CheckConstraint("option_group IN ('colour', 'interior', 'trim', 'package')", name="group_valid"),
+        Index("ix_product_options_product", "product_id", "option_group", "position"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
         return true() if scope.is_hq else cls.active.is_(True) if scope.kind != "none" else false()
 
 

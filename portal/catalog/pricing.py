@@ -5,6 +5,10 @@ take the most specific scope (dealer > region > tier > all; a deeper region beat
 priority, then the lowest resulting price (then the oldest rule, so ties are stable). With no rule the price is
 the list price. A rule gives a fixed net unit price, or a discount in percent off the list price, rounded to
 cents half up.
+
+Options of a build-to-order product (§12) add their price delta to the list price: a discount takes its percent off
+the list price with the delta, a fixed price is the product's price and the delta is added to it, and with no rule
+the price is the list price with the delta. The rules compete on the price with the delta.
 """
 
 from __future__ import annotations
@@ -145,10 +149,10 @@ def candidates_for(dealer: Dealer, on: dt.date, products) -> list[tuple[_ListRow
     return out
 
 
-def _rule_price(rule: PriceRule, product: Product) -> Decimal:
+def _rule_price(rule: PriceRule, product: Product, extra: Decimal = Decimal(0)) -> Decimal:
     if rule.unit_price is not None:
-        return money(rule.unit_price)
-    return money(product.list_price * (HUNDRED - rule.discount_pct) / HUNDRED)
+        return money(rule.unit_price + extra)
+    return money((product.list_price + extra) * (HUNDRED - rule.discount_pct) / HUNDRED)
 
 
 def _describe(pl: PriceList, rule: PriceRule) -> dict:
@@ -168,12 +172,13 @@ def _describe(pl: PriceList, rule: PriceRule) -> dict:
     return out
 
 
-def resolve_with(lists, product: Product, quantity: int) -> Resolved:
-    """Resolve from already-loaded candidate lists (one query serves a whole catalogue page)."""
-    return resolve_all(lists, [product], quantity)[0]
+def resolve_with(lists, product: Product, quantity: int, extra: Decimal = Decimal(0)) -> Resolved:
+    """Resolve from already-loaded candidate lists (one query serves a whole catalogue page); `extra` is the list-price
+    delta of the options chosen (net)."""
+    return resolve_all(lists, [product], quantity, extra)[0]
 
 
-def resolve_all(lists, products, quantity: int) -> list[Resolved]:
+def resolve_all(lists, products, quantity: int, extra: Decimal = Decimal(0)) -> list[Resolved]:
     """Resolve many products at once (a whole catalogue page) from already-loaded candidate lists: the rules are
     indexed once by their SKU or category (a rule has exactly one of the two), so each product looks only at the
     rules that can apply to it instead of at every rule of every candidate list."""
@@ -193,11 +198,11 @@ def resolve_all(lists, products, quantity: int) -> list[Resolved]:
         for pl, rank, rule in (*by_sku.get(product.sku, ()), *by_category.get(product.category, ())):
             if rule.category is not None and rule.category != product.category:
                 continue
-            price = _rule_price(rule, product)
+            price = _rule_price(rule, product, extra)
             key = (rank, pl.priority, -price, -rule.id)
             if best is None or key > best[0]:
                 best = (key, pl, rule, price)
-        list_price = money(product.list_price)
+        list_price = money(product.list_price + extra)
         if best is None:
             out.append(Resolved(product.sku, quantity, list_price, list_price, None))
         else:

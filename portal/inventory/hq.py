@@ -665,6 +665,56 @@ def release_order(actor, order: Order) -> int:
     return sum(released.values())
 
 
+def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False) -> int:
+    """An amended order's stock lines (receives `portal.orders.events.order_amended`, before nothing is shipped):
+    while the order is approved each line holds at most its new quantity — what it held beyond goes back to the
+    SKU's queue — and waits for the rest (an increase joins the queue at the order's place); removed lines, and
+    every line of an order that went back to credit review, hold and wait for nothing. Answers the quantity
+    released."""
+    gone = [ln for ln in removed if not ln.product.build_to_order]
+    lines = list({ln.id: ln for ln in _stock_lines(order) + gone}.values())  # removed lines are still on the order
+    if not lines:
+        return 0
+    holding = order.status in WAITING_STATUSES
+    pids = [ln.product_id for ln in lines]
+    stock = _lock_products(pids)  # stock rows first, then the lines and allocations: one lock order
+    locked = {ln.id: ln for ln in _lock_lines(OrderLine.id.in_([ln.id for ln in lines]))}
+    allocations = _allocations(locked)
+    rows = {(r.warehouse_id, r.product_id): r for rs in stock.values() for r in rs}
+    gone_ids = {ln.id for ln in gone}
+    who, released = actor_name(actor), {}
+    for line_id, line in sorted(locked.items()):
+        target = line.quantity if holding and line_id not in gone_ids else 0
+        mine = sorted(((w, a) for (held_line, w), a in allocations.items() if held_line == line_id and a.quantity > 0),
+                      key=lambda wa: (wa[1].quantity, wa[0]))  # fmt: skip
+        held = sum(a.quantity for _w, a in mine)
+        excess = held - target
+        for warehouse_id, alloc in mine:  # give back from the smallest holdings first
+            if excess <= 0:
+                break
+            give = min(excess, alloc.quantity)
+            _move(rows[(warehouse_id, line.product_id)], "release", 0, -give, who, order_id=order.id)
+            alloc.quantity -= give
+            excess -= give
+            released[line.sku] = released.get(line.sku, 0) + give
+        line.backordered = max(0, target - min(held, target))
+        if not line.backordered:
+            line.promised_on = None
+    if gone_ids:  # the removed lines are deleted after this: their (empty) allocation rows go first
+        db.session.flush()
+        for (line_id, _w), alloc in allocations.items():
+            if line_id in gone_ids:
+                db.session.delete(alloc)
+    settled = _settle(stock, pids, who, today())  # what was given back goes to the queues; dates are replanned
+    if released:
+        after = {"released": released}
+        if settled.allocations:
+            after["allocated"] = settled.by_order()
+        record(actor, "stock.release", "order", order.number, after=after, dealer_id=order.dealer_id)
+    db.session.flush()
+    return sum(released.values())
+
+
 # ---------------------------------------------------------------- shipping: consume
 
 

@@ -19,3 +19,14 @@ order_cancelled = Signal(
     "order-cancelled",
     "An order was cancelled: HQ stock gives back its allocations.",
 )
+order_before_amend = Signal(
+    "order-before-amend",
+    "An order is about to be amended; a receiver refuses by raising `Conflict(code='not_amendable')` (shipping: "
+    "nothing may be shipped yet). Also asked under `uow.probing` to decide whether to offer the amend button.",
+)
+order_amended = Signal(
+    "order-amended",
+    "An order's lines changed (`removed`: the lines about to be deleted; `was_approved`: whether it was approved "
+    "before). HQ stock trims or backorders its stock lines and releases what removed lines held; production adds or "
+    "removes units of build-to-order lines. An order now out of `approved` holds nothing and has no units.",
+)

@@ -44,8 +44,15 @@ class Order(db.Model):
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # a channel manager moved the order up the backorder queue at this moment (earlier moves first), else None
     moved_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # §12: when the dealer wants the goods (None: as soon as possible) and where to (one of the dealer's addresses)
+    requested_on: Mapped[dt.date | None] = mapped_column(Date)
+    ship_to_id: Mapped[int | None] = mapped_column(ForeignKey("dealer_addresses.id"))
+    # an order HQ or the region placed for the dealer (代客下单): who placed it; None when the dealer did
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+    ship_to = relationship("DealerAddress", lazy="joined")
+    placed_by = relationship("User", lazy="joined", foreign_keys=[placed_by_id])
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_no", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -88,6 +95,9 @@ class OrderLine(db.Model):
     # stock lines (§12): the part HQ could not allocate yet, and when it is promised (None when nothing waits)
     backordered: Mapped[int] = mapped_column(default=0, server_default="0")
     promised_on: Mapped[dt.date | None] = mapped_column(Date)
+    # build-to-order options chosen (§12): [{group, code, label, label_en, price_delta}] (None: none declared);
+    # list_price already includes their deltas
+    options: Mapped[list | None] = mapped_column(JSON)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product = relationship("Product", lazy="joined")
@@ -114,3 +124,27 @@ class OrderEvent(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON)
 
     order: Mapped[Order] = relationship(back_populates="events")
+
+
+class OrderDraft(db.Model):
+    """A basket being built (§12): one per user, kept on the server so it survives leaving the page and logging out.
+    Lines as the user put them ([{sku, quantity, options}]); priced live whenever shown, never stored priced."""
+
+    __tablename__ = "order_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)  # whom the order will be for
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_on: Mapped[dt.date | None] = mapped_column(Date)
+    ship_to_id: Mapped[int | None] = mapped_column(ForeignKey("dealer_addresses.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+    ship_to = relationship("DealerAddress", lazy="joined")
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)

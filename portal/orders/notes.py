@@ -14,6 +14,8 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 OVER_AVAILABLE = "over_available"  # submitted above the dealer's available credit: sent to credit review
+PLACED_FOR = "placed_for"  # placed on the dealer's behalf by HQ or its region (代客下单)
+AMENDED = "amended"  # the lines changed (§12): the gross before and after, and what the order could be
 
 
 def over_available(available: Decimal, gross: Decimal) -> dict:
@@ -30,4 +32,16 @@ def event_note(event) -> str | None:
         except (KeyError, TypeError, InvalidOperation):
             return event.comment
         return _("Exceeds available credit by %(x)s CNY.", x=format_decimal(excess, format="#,##0.00"))
+    if data.get("note") == PLACED_FOR:
+        return _("Placed on the dealer's behalf by %(who)s.", who=event.actor)
+    if data.get("note") == AMENDED:
+        try:
+            before, after, room = Decimal(data["before"]), Decimal(data["after"]), Decimal(data["available"])
+        except (KeyError, TypeError, InvalidOperation):
+            return event.comment
+        grouped = lambda x: format_decimal(x, format="#,##0.00")  # noqa: E731
+        text = _("Amended: gross %(before)s → %(after)s CNY.", before=grouped(before), after=grouped(after))
+        if event.to_status == "credit_review" and after > room:
+            text += " " + _("Exceeds available credit by %(x)s CNY.", x=grouped(after - room))
+        return text
     return event.comment

@@ -16,10 +16,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.audit.services import record
+from portal.catalog import options as catalog_options
 from portal.catalog import pricing
 from portal.catalog.models import Product
 from portal.credit import services as credit
-from portal.dealers.models import Dealer, Region, User
+from portal.dealers.models import Dealer, DealerAddress, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
 from portal.orders import events, notes
@@ -33,6 +34,9 @@ from portal.platform.uow import probing
 MAX_QUANTITY = 100_000
 MAX_LINES = 200
 DEALER_CANCELLABLE = ("submitted", "credit_review", "approved")
+AMENDABLE = ("submitted", "credit_review", "approved")  # and nothing shipped yet (`order_before_amend`)
+PLACE_FOR_ROLES = ("channel_manager", "region_manager")  # may place an order on a dealer's behalf (代客下单)
+UNSET = object()
 HQ_CANCELLABLE = ("submitted", "credit_review", "approved", "in_production", "built")
 
 
@@ -52,62 +56,153 @@ def _approved(actor, order: Order) -> None:
     events.order_approved.send(actor, order=order)  # HQ stock allocates, production makes the units (portal.wiring)
 
 
-def request_hash(lines: list[dict], note: str | None) -> str:
-    canonical = json.dumps(
-        {"lines": [{"sku": ln["sku"], "quantity": ln["quantity"]} for ln in lines], "note": note or None},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+def request_hash(
+    lines: list[dict], note: str | None, requested_on: dt.date | None = None, ship_to: int | None = None
+) -> str:
+    """The body an Idempotency-Key was used with. Options, the requested date and the ship-to enter only when given,
+    so the hash of an order placed before they existed is unchanged."""
+    canonical_lines = []
+    for ln in lines:
+        item = {"sku": ln["sku"], "quantity": ln["quantity"]}
+        chosen = ln.get("options")
+        if chosen:  # a malformed choice is refused by the checks; the hash only has to be stable
+            if isinstance(chosen, dict):
+                chosen = {str(k): str(v).strip().upper() for k, v in sorted(chosen.items())}
+            item["options"] = chosen
+        canonical_lines.append(item)
+    body: dict = {"lines": canonical_lines, "note": note or None}
+    if requested_on is not None:
+        body["requested_on"] = requested_on.isoformat()
+    if ship_to is not None:
+        body["ship_to"] = ship_to
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_lines(lines: list[dict]) -> dict[str, Product]:
+def _check_lines(lines: list[dict]) -> tuple[dict[str, Product], dict[int, list[dict]]]:
+    """The products of the lines and the options each line gets ({index: stored options}); every error at once."""
     errors: dict[str, list[str]] = {}
     if not lines:
         raise Invalid(fields={"lines": [_("An order needs at least one line.")]})
     if len(lines) > MAX_LINES:
         raise Invalid(fields={"lines": [_("At most %(n)s lines.", n=MAX_LINES)]})
     skus = [ln["sku"] for ln in lines]
-    dupes = sorted({s for s in skus if skus.count(s) > 1})
-    if dupes:
-        errors["lines"] = [_("Each SKU once per order: %(skus)s.", skus=", ".join(dupes))]
     products = {p.sku: p for p in db.session.execute(select(Product).where(Product.sku.in_(skus))).scalars()}
+    offered = catalog_options.options_by_product(p.id for p in products.values() if p.build_to_order)
+    chosen: dict[int, list[dict]] = {}
+    seen: dict[tuple, int] = {}
+    dupes: set[str] = set()
     for i, ln in enumerate(lines):
         product = products.get(ln["sku"])
         if product is None or not product.active:
             errors[f"lines.{i}.sku"] = [_("Unknown or inactive SKU %(sku)s.", sku=ln["sku"])]
+        else:
+            stored, problems = catalog_options.choose(product, ln.get("options"), offered.get(product.id, []))
+            if problems:
+                errors[f"lines.{i}.options"] = problems
+            chosen[i] = stored
+            key = (product.sku, tuple((o["group"], o["code"]) for o in stored))
+            if key in seen:
+                dupes.add(product.sku)
+            seen.setdefault(key, i)
         q = ln["quantity"]
         if not isinstance(q, int) or isinstance(q, bool) or q < 1 or q > MAX_QUANTITY:
             errors[f"lines.{i}.quantity"] = [_("A whole number from 1 to %(n)s.", n=MAX_QUANTITY)]
+    if dupes:
+        errors["lines"] = [_("Each SKU once per order: %(skus)s.", skus=", ".join(sorted(dupes)))]
     if errors:
         raise Invalid(fields=errors)
-    return products
+    return products, chosen
 
 
 def quote(dealer: Dealer, lines: list[dict], on: dt.date | None = None) -> dict:
-    """Price every line the way an order would be priced (no credit check, nothing stored)."""
-    products = _check_lines(lines)
+    """Price every line the way an order would be priced (no credit check, nothing stored). A line's options add
+    their price delta to the list price, which goes through the dealer's price rule (portal.catalog.pricing)."""
+    products, chosen = _check_lines(lines)
     lists = pricing.candidates_for(dealer, on or today(), products.values())
     out_lines = []
     for n, ln in enumerate(lines, start=1):
         product = products[ln["sku"]]
-        resolved = pricing.resolve_with(lists, product, ln["quantity"])
+        options = chosen.get(n - 1) or []
+        delta = catalog_options.delta_of(options)
+        resolved = pricing.resolve_with(lists, product, ln["quantity"], delta)
         amounts = pricing.price_line(resolved.unit_price, ln["quantity"], product.tax_rate)
+        rule = resolved.rule
+        if options and delta:
+            rule = {**(rule or {}), "options_delta": str(delta)} if rule else None
         out_lines.append(
             {
                 "line_no": n,
                 "product": product,
                 "sku": product.sku,
                 "quantity": ln["quantity"],
+                "options": options or None,
                 "list_price": resolved.list_price,
                 "unit_price": resolved.unit_price,
                 "tax_rate": product.tax_rate,
-                "rule": resolved.rule,
+                "rule": rule,
                 **amounts,
             }
         )
     totals = {k: money(sum((ln[k] for ln in out_lines), ZERO)) for k in ("net", "tax", "gross")}
     return {"lines": out_lines, **totals}
+
+
+def _requested_on(value) -> dt.date | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.date) or value < today():
+        raise Invalid(fields={"requested_on": [_("A delivery date from today on.")]})
+    return value
+
+
+def _ship_to(dealer: Dealer, value) -> DealerAddress | None:
+    """The ship-to address chosen (an id of one of the dealer's active addresses), else the dealer's default one."""
+    if value is None:
+        return db.session.execute(
+            select(DealerAddress)
+            .where(DealerAddress.dealer_id == dealer.id, DealerAddress.active.is_(True))
+            .order_by(DealerAddress.is_default.desc(), DealerAddress.id)
+            .limit(1)
+        ).scalar_one_or_none()
+    address = db.session.get(DealerAddress, value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if address is None or address.dealer_id != dealer.id or not address.active:
+        raise Invalid(fields={"ship_to": [_("Not one of %(dealer)s's ship-to addresses.", dealer=dealer.code)]})
+    return address
+
+
+def is_dealer_user(actor) -> bool:
+    return getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
+
+
+def may_place_for(actor, dealer: Dealer) -> bool:
+    """Whether the actor may place (and amend) orders for this dealer: its own users, or HQ's channel managers and
+    the region managers of the dealer's region (代客下单). The caller has already found the dealer in its scope."""
+    role = getattr(actor, "role", None)
+    if role in ("dealer_staff", "dealer_admin"):
+        return actor.dealer_id == dealer.id
+    if role == "channel_manager":
+        return True
+    if role == "region_manager" and actor.region is not None:
+        return dealer.region.path.startswith(actor.region.path)
+    return False
+
+
+def _new_line(ln: dict) -> OrderLine:
+    return OrderLine(
+        line_no=ln["line_no"],
+        product=ln["product"],
+        sku=ln["sku"],
+        quantity=ln["quantity"],
+        options=ln["options"],
+        list_price=ln["list_price"],
+        unit_price=ln["unit_price"],
+        tax_rate=ln["tax_rate"],
+        net=ln["net"],
+        tax=ln["tax"],
+        gross=ln["gross"],
+        rule=ln["rule"],
+    )
 
 
 def _event(
@@ -139,15 +234,40 @@ def _same_key(dealer: Dealer, idempotency_key: str, digest: str) -> Order | None
 
 
 def place_order(
-    actor, dealer: Dealer, lines: list[dict], note: str | None = None, idempotency_key: str | None = None
+    actor,
+    dealer: Dealer,
+    lines: list[dict],
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    *,
+    requested_on: dt.date | None = None,
+    ship_to: int | None = None,
 ) -> tuple[Order, bool]:
-    """Price, check credit and store an order in one transaction. Returns (order, created)."""
-    digest = request_hash(lines, note)
+    """Price, check credit and store an order in one transaction. Returns (order, created).
+
+    `lines`: [{sku, quantity, options?: {group: code}}]; `requested_on`: the delivery date wanted (None: as soon as
+    possible); `ship_to`: the id of one of the dealer's addresses (None: its default address). An actor who is not
+    one of the dealer's users places it on the dealer's behalf: recorded as `placed_by`, and the dealer is told."""
+    if actor is not None and not may_place_for(actor, dealer):  # None: the portal itself (imports, demo, tests)
+        raise Forbidden(_("You may not place orders for %(dealer)s.", dealer=dealer.code))
+    digest = request_hash(lines, note, requested_on, ship_to)
     if idempotency_key and (existing := _same_key(dealer, idempotency_key, digest)) is not None:
         return existing, False
     if dealer.status != "active":
         raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
-    priced = quote(dealer, lines)
+    problems: dict[str, list[str]] = {}
+    for check in (lambda: _requested_on(requested_on), lambda: _ship_to(dealer, ship_to)):
+        try:
+            check()
+        except Invalid as exc:
+            problems.update(exc.fields)
+    try:
+        priced = quote(dealer, lines)
+    except Invalid as exc:
+        raise Invalid(fields={**problems, **exc.fields}) from None
+    if problems:
+        raise Invalid(fields=problems)
+    address = _ship_to(dealer, ship_to)
     row = credit.lock_credit(dealer)  # the gate: serialised per dealer from here to the commit
     # a concurrent twin may have committed while we waited for the lock
     if idempotency_key and (twin := _same_key(dealer, idempotency_key, digest)) is not None:
@@ -158,6 +278,7 @@ def place_order(
         )
     available = credit.credit_summary(dealer)["available"]
     status = "approved" if priced["gross"] <= available else "credit_review"
+    on_behalf = actor is not None and not is_dealer_user(actor)
     order_id = next_id(Order)
     order = Order(
         id=order_id,
@@ -172,43 +293,173 @@ def place_order(
         request_hash=digest,
         available_at_submit=available,
         created_by=credit.actor_name(actor),
+        requested_on=requested_on,
+        ship_to=address,
+        placed_by_id=actor.id if on_behalf else None,
         events=[],
-        lines=[
-            OrderLine(
-                line_no=ln["line_no"],
-                product=ln["product"],
-                sku=ln["sku"],
-                quantity=ln["quantity"],
-                list_price=ln["list_price"],
-                unit_price=ln["unit_price"],
-                tax_rate=ln["tax_rate"],
-                net=ln["net"],
-                tax=ln["tax"],
-                gross=ln["gross"],
-                rule=ln["rule"],
-            )
-            for ln in priced["lines"]
-        ],
+        lines=[_new_line(ln) for ln in priced["lines"]],
     )
-    _event(order, actor, None, "submitted")
+    _event(order, actor, None, "submitted", data={"note": notes.PLACED_FOR} if on_behalf else None)
     # the review's reason is a code with its figures, said in each reader's language (portal/orders/notes.py)
     figures = notes.over_available(available, priced["gross"])
     if status == "approved":
         figures.pop("note")
     _event(order, actor, "submitted", status, data=figures)
     db.session.add(order)
-    record(
-        actor,
-        "order.submit",
-        "order",
-        order.number,
-        after={"status": status, "gross": str(order.gross)},
-        dealer_id=dealer.id,
-    )
+    after = {"status": status, "gross": str(order.gross)}
+    if on_behalf:
+        after["placed_by"] = credit.actor_name(actor)
+    if requested_on is not None:
+        after["requested_on"] = requested_on.isoformat()
+    record(actor, "order.submit", "order", order.number, after=after, dealer_id=dealer.id)
     db.session.flush()  # one flush: the order, its lines, its events and the audit entry
     if status == "approved":
         _approved(actor, order)
+    if on_behalf:
+        _notify_placed_for(order, actor)
     return order, True
+
+
+# ---------------------------------------------------------------- amendments
+
+
+def may_amend(actor, order: Order) -> bool:
+    """Whether `amend` would let this actor amend the order now (the page offers the button only then)."""
+    if order.status not in AMENDABLE or not may_place_for(actor, order.dealer) or order.dealer.status != "active":
+        return False
+    try:
+        with probing():  # a refusal here only hides the button
+            events.order_before_amend.send(actor, order=order)
+    except Conflict:
+        return False
+    return True
+
+
+def _lock_order(order: Order) -> Order:
+    """The order's row, locked for the rest of the transaction and read again (after the dealer's credit row: one
+    lock order, credit → order → HQ stock, everywhere)."""
+    stmt = select(Order).where(Order.id == order.id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Order, key_share=True)
+    return db.session.execute(stmt).unique().scalar_one()
+
+
+def _line_key(sku: str, options: list[dict] | None) -> tuple:
+    return (sku, tuple((o["group"], o["code"]) for o in options or ()))
+
+
+def _lines_brief(lines) -> dict[str, int]:
+    out = {}
+    for ln in lines:
+        sku, options = (ln.sku, ln.options) if isinstance(ln, OrderLine) else (ln["sku"], ln["options"])
+        codes = "/".join(o["code"] for o in options or ())
+        out[f"{sku}[{codes}]" if codes else sku] = ln.quantity if isinstance(ln, OrderLine) else ln["quantity"]
+    return out
+
+
+def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET, ship_to=UNSET) -> Order:
+    """Change an order's lines (quantities, lines added or removed) before production starts (build-to-order) or
+    anything ships (stock), in one transaction: re-priced at today's prices, the credit gate again on the new gross
+    (an approved order whose gross grows beyond what is available goes to credit review; one whose gross does not
+    grow stays approved: it cannot raise the exposure), HQ's allocations and backorders and the build-to-order units
+    follow, and the change is an order event. 409 `not_amendable` once production or shipping started."""
+    dealer = order.dealer
+    if actor is not None and not may_place_for(actor, dealer):
+        raise Forbidden(_("You may not amend orders of %(dealer)s.", dealer=dealer.code))
+    row = credit.lock_credit(dealer)
+    order = _lock_order(order)
+    if order.status not in AMENDABLE:
+        raise Conflict(
+            _("Order %(number)s can no longer be amended: production or shipping has started.", number=order.number),
+            code="not_amendable",
+        )
+    events.order_before_amend.send(actor, order=order)  # shipping refuses once anything is shipped
+    if dealer.status != "active":
+        raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
+    problems: dict[str, list[str]] = {}
+    if requested_on is not UNSET and requested_on != order.requested_on:
+        try:
+            _requested_on(requested_on)
+        except Invalid as exc:
+            problems.update(exc.fields)
+    if ship_to is not UNSET:
+        try:
+            _ship_to(dealer, ship_to) if ship_to is not None else None
+        except Invalid as exc:
+            problems.update(exc.fields)
+    try:
+        priced = quote(dealer, lines)
+    except Invalid as exc:
+        raise Invalid(fields={**problems, **exc.fields}) from None
+    if problems:
+        raise Invalid(fields=problems)
+    before_status, old_gross = order.status, order.gross
+    counted = before_status in OPEN_FOR_CREDIT  # its gross is part of the exposure now
+    summary = credit.credit_summary(dealer)
+    room = money(summary["available"] + (old_gross if counted else ZERO))  # what the order may be, all told
+    new_gross = priced["gross"]
+    if counted and new_gross <= old_gross:
+        status = "approved"
+    elif row.on_hold:
+        if new_gross > old_gross:
+            raise Conflict(
+                _("The dealer is on credit hold: %(reason)s", reason=credit.hold_reason(row)), code="credit_hold"
+            )
+        status = before_status
+    else:
+        status = "approved" if new_gross <= room else "credit_review"
+    before_lines = _lines_brief(order.lines)
+    # the lines: one kept per SKU and choice of options (its allocations and units stay with it), the others added;
+    # lines no longer wanted are removed once HQ stock and production have let go of them
+    current = {_line_key(ln.sku, ln.options): ln for ln in order.lines}
+    kept_ids, new_lines = set(), []
+    for ln in priced["lines"]:
+        line = current.get(_line_key(ln["sku"], ln["options"]))
+        if line is None:
+            line = _new_line(ln)
+            order.lines.append(line)
+        else:
+            kept_ids.add(line.id)
+            for attr in ("line_no", "quantity", "list_price", "unit_price", "tax_rate", "net", "tax", "gross", "rule"):
+                setattr(line, attr, ln[attr])
+        new_lines.append(line)
+    removed = [ln for ln in order.lines if ln.id not in kept_ids and ln not in new_lines]
+    order.net, order.tax, order.gross = priced["net"], priced["tax"], priced["gross"]
+    order.status = status
+    if note is not UNSET:
+        order.note = (note or "").strip() or None
+    if requested_on is not UNSET:
+        order.requested_on = requested_on
+    if ship_to is not UNSET:
+        order.ship_to = _ship_to(dealer, ship_to)
+    db.session.flush()  # the added lines get their ids
+    # HQ stock and production follow: allocations trimmed or backordered, units added or removed (portal.wiring)
+    events.order_amended.send(actor, order=order, removed=removed, was_approved=counted)
+    for line in removed:
+        order.lines.remove(line)
+    order.lines.sort(key=lambda ln: ln.line_no)
+    data = {
+        "note": notes.AMENDED,
+        "before": str(old_gross),
+        "after": str(new_gross),
+        "available": str(room),
+    }
+    _event(order, actor, before_status, status, data=data)
+    record(
+        actor,
+        "order.amend",
+        "order",
+        order.number,
+        before={"status": before_status, "gross": str(old_gross), "lines": before_lines},
+        after={"status": status, "gross": str(new_gross), "lines": _lines_brief(order.lines)},
+        dealer_id=dealer.id,
+    )
+    db.session.flush()
+    if status == "approved" and not counted:
+        _approved(actor, order)
+    if actor is not None and not is_dealer_user(actor):
+        _notify_amended(order, actor)
+    return order
 
 
 # ---------------------------------------------------------------- approvals and cancellation
@@ -337,6 +588,39 @@ def _notify_dealer(order: Order, status: str, comment: str | None) -> None:
             link=f"/orders/{order.number}",
             dedupe_key=f"order:{order.number}:{status}",
         )
+
+
+def _dealer_users(dealer_id: int) -> list[User]:
+    return (
+        db.session.execute(select(User).where(User.dealer_id == dealer_id, User.active.is_(True)))
+        .unique()
+        .scalars()
+        .all()
+    )
+
+
+def _notify_placed_for(order: Order, actor) -> None:
+    from flask_babel import force_locale
+
+    for user in _dealer_users(order.dealer_id):
+        with force_locale(user.locale):
+            title = _("Order %(number)s placed for you", number=order.number)
+            who = credit.actor_name(actor)
+            body = _("%(who)s placed order %(number)s on your behalf.", who=who, number=order.number)
+        notify(user, kind="order_placed_for", title=title, body=body, link=f"/orders/{order.number}",
+               dedupe_key=f"order:{order.number}:placed_for")  # fmt: skip
+
+
+def _notify_amended(order: Order, actor) -> None:
+    from flask_babel import force_locale
+
+    revision = len([e for e in order.events if (e.data or {}).get("note") == notes.AMENDED])
+    for user in _dealer_users(order.dealer_id):
+        with force_locale(user.locale):
+            title = _("Order %(number)s amended", number=order.number)
+            body = _("%(who)s amended order %(number)s.", who=credit.actor_name(actor), number=order.number)
+        notify(user, kind="order_amended", title=title, body=body, link=f"/orders/{order.number}",
+               dedupe_key=f"order:{order.number}:amended:{revision}")  # fmt: skip
 
 
 def orders_query(scope, *, status=None, dealer=None, region=None, sku=None, date_from=None, date_to=None, q=None):

@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "prices.manage": ("channel_manager", "hq_admin"),
     "prices.read": ALL_PEOPLE,
     "orders.place": ("dealer_staff", "dealer_admin"),
+    "orders.place_for": ("channel_manager", "region_manager"),  # on a dealer's behalf (代客下单), §12
     "orders.read": ALL_PEOPLE,
     "orders.approve": ("region_manager", "channel_manager", "finance", "hq_admin"),
     "orders.cancel": ("dealer_staff", "dealer_admin", "channel_manager", "finance", "hq_admin"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -26,6 +26,8 @@ class Unit(db.Model):
     stage: Mapped[str] = mapped_column(String(32))  # the furthest stage reached (portal.production.stages)
     stage_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # when it entered that stage
     line: Mapped[str | None] = mapped_column(String(32))  # the build line, as the MES last reported it
+    # the options its order line chose (§12): [{group, code, label, label_en}] (None: none)
+    options: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)  # scheduled (order approved)
 
     order = relationship("Order")

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import lazyload
@@ -64,21 +64,25 @@ def reserve_unit_ids(n: int) -> list[int]:
     return list(range(start + 1, start + n + 1))
 
 
-def create_units(actor, order: Order) -> int:
-    """One unit per piece of each build-to-order line of a newly approved order; answers how many."""
-    lines = [ln for ln in order.lines if ln.product.build_to_order]
-    count = sum(ln.quantity for ln in lines)
+def _unit_options(line) -> list[dict] | None:
+    """What a unit carries of its line's options (no prices: a unit is a vehicle, not an invoice line)."""
+    if not line.options:
+        return None
+    return [{k: o[k] for k in ("group", "code", "label", "label_en")} for o in line.options]
+
+
+def _make_units(order: Order, wanted: list[tuple]) -> int:
+    """Insert `n` new units for each (line, n) of `wanted`; answers how many."""
+    count = sum(n for _ln, n in wanted)
     if not count:
-        return 0
-    already = db.session.execute(select(func.count()).where(Unit.order_id == order.id)).scalar_one()
-    if already:  # approved once already (never twice, but creating units twice would be worse)
         return 0
     ids = iter(reserve_unit_ids(count))
     wmi = current_app.config["PORTAL_VIN_WMI"]
     now, on, first = utcnow(), today(), st.first()
     rows = []
-    for ln in lines:
-        for _i in range(ln.quantity):
+    for ln, n in wanted:
+        options = _unit_options(ln)
+        for _i in range(n):
             unit_id = next(ids)
             rows.append(
                 {
@@ -92,6 +96,7 @@ def create_units(actor, order: Order) -> int:
                     "stage": first,
                     "stage_at": now,
                     "line": None,
+                    "options": options,
                     "created_at": now,
                 }
             )
@@ -100,6 +105,51 @@ def create_units(actor, order: Order) -> int:
     db.session.execute(insert(Unit.__table__), rows)
     return count
 
+
+def create_units(actor, order: Order) -> int:
+    """One unit per piece of each build-to-order line of a newly approved order, with the line's options; answers
+    how many."""
+    lines = [ln for ln in order.lines if ln.product.build_to_order]
+    if not sum(ln.quantity for ln in lines):
+        return 0
+    already = db.session.execute(select(func.count()).where(Unit.order_id == order.id)).scalar_one()
+    if already:  # approved once already (never twice, but creating units twice would be worse)
+        return 0
+    return _make_units(order, [(ln, ln.quantity) for ln in lines])
+
+
+def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False) -> None:
+    """An amended order's units (receives `portal.orders.events.order_amended`; the order has not entered the build
+    line, so every unit is still at the first stage): while approved, each build-to-order line has one unit per
+    piece — the newest surplus units go, missing ones are made —; removed lines, and every line of an order that went
+    back to credit review (its units are made again when it is approved), have none."""
+    held = db.session.execute(
+        select(Unit.id, Unit.order_line_id).where(Unit.order_id == order.id).order_by(Unit.id)
+    ).all()
+    by_line: dict[int, list[int]] = defaultdict(list)
+    for unit_id, line_id in held:
+        by_line[line_id].append(unit_id)
+    gone = {ln.id for ln in removed}
+    approved = order.status == "approved"
+    surplus, wanted = [], []
+    for line in order.lines:
+        if not line.product.build_to_order:
+            continue
+        mine = by_line.pop(line.id, [])
+        target = line.quantity if approved and line.id not in gone else 0
+        if len(mine) > target:
+            surplus += mine[target:]
+        elif len(mine) < target and mine:
+            wanted.append((line, target - len(mine)))
+        elif target and not mine and (approved and was_approved):
+            wanted.append((line, target))
+    for rest in by_line.values():  # units of lines no longer on the order
+        surplus += rest
+    if surplus:
+        db.session.execute(delete(StageEvent).where(StageEvent.unit_id.in_(surplus)))
+        db.session.execute(delete(Unit).where(Unit.id.in_(surplus)))
+    if wanted:
+        _make_units(order, wanted)
 
 
 # ---------------------------------------------------------------- MES ingest

@@ -62,6 +62,17 @@ def refuse_cancel_after_shipping(actor, order: Order) -> None:
         raise Conflict(_("Part of this order is shipped and invoiced; it can no longer be cancelled."), code="shipped")
 
 
+def refuse_amend_after_shipping(actor, order: Order) -> None:
+    """A receiver of `orders.events.order_before_amend`: once anything of the order is shipped (and invoiced), its
+    lines stay as they are."""
+    shipped = db.session.execute(select(Shipment.id).where(Shipment.order_id == order.id).limit(1)).first()
+    if shipped:
+        raise Conflict(
+            _("Part of order %(number)s is shipped; it can no longer be amended.", number=order.number),
+            code="not_amendable",
+        )
+
+
 def request_hash(serials: list[str], lines: list[dict], shipped_on: dt.date | None) -> str:
     canonical = json.dumps(
         {
@@ -211,6 +222,9 @@ def ship(
     serials = [s.strip().upper() for s in serials or [] if s.strip()]
     lines = lines or []
     digest = request_hash(serials, lines, shipped_on)
+    # the dealer's credit row before the order's (the invoice posts under it): one lock order with the credit gate
+    # and amendments (credit → order → HQ stock), so a shipment never deadlocks with an amendment of its order
+    credit.lock_credit(order.dealer)
     order = _lock(order)
     if idempotency_key and (existing := _same_key(order, idempotency_key, digest)) is not None:
         return existing, False
