@@ -427,16 +427,18 @@ def order_refs(order_ids) -> dict[int, tuple[str, str]]:
 
 
 def units_brief(order: Order) -> list[dict]:
-    """The units of an order as the order's JSON lists them (PRODUCT.md §9.1 `units`)."""
+    """The units of an order as the order's JSON lists them (PRODUCT.md §9.1 `units`), with the options each carries
+    (§12: `[{group, code, label, label_en}]`, or null)."""
     rows = db.session.execute(
-        select(Unit.serial, Unit.sku, Unit.stage, Unit.stage_at, Unit.line)
+        select(Unit.serial, Unit.sku, Unit.stage, Unit.stage_at, Unit.line, Unit.options)
         .where(Unit.order_id == order.id)
         .order_by(Unit.id)
     ).all()
     return [
-        {"serial": r.serial, "sku": r.sku, "stage": r.stage, "stage_at": r.stage_at.isoformat(), "line": r.line}
+        {"serial": r.serial, "sku": r.sku, "stage": r.stage, "stage_at": r.stage_at.isoformat(), "line": r.line,
+         "options": r.options or None}
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 def units_of_order(order: Order) -> list[Unit]:
