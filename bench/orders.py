@@ -25,6 +25,10 @@ Then, in this process: what the credit gate's row lock also locks (another deale
 for the dealer), and through the Flask test client where the time of an order goes against the baseline: the SQL
 statements (count, client-side time, EXPLAIN ANALYZE of the reads), wall time per function of the order path, a
 cProfile, and what-ifs (one change each, made at run time in this process only, interleaved with the app as is).
+
+Last, a dealer's click on "submit" of a server-side draft (PRODUCT.md §12) against the same order placed directly:
+`PUT /api/v1/orders/draft` + `POST /api/v1/orders/draft/submit` against `POST /api/v1/orders`, interleaved in this
+process (`profile_drafts`; `--drafts-only` builds the data and runs only that).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import datetime as dt
 import hashlib
 import http.client
 import io
+import itertools
 import json
 import os
 import pstats
@@ -43,6 +48,7 @@ import re
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -87,6 +93,9 @@ PAST_ORDERS = 40
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "out"
 ORDERS_PATH = "/api/v1/orders"
+DRAFT_PATH = "/api/v1/orders/draft"
+SUBMIT_PATH = "/api/v1/orders/draft/submit"
+DRAFT_GOAL = 1.2  # submitting a draft may cost at most 1.2 x placing the same order directly (PRODUCT.md §12)
 BASELINE_PATH = "/api/v1/bench/baseline"
 LARGE_LIMIT = 500_000_000_00  # cents: 500 million CNY, every order of the run fits
 
@@ -484,6 +493,8 @@ def reset_run(url: str, data: Data, gate_limit: int | None = None) -> None:
             )
             conn.execute("DELETE FROM units WHERE order_id > %s", (data.history_max_order,))
         conn.execute("DELETE FROM orders WHERE id > %s", (data.history_max_order,))
+        if conn.execute("SELECT to_regclass('order_drafts')").fetchone()[0] is not None:
+            conn.execute("DELETE FROM order_drafts")  # left by a draft run that stopped half-way
         conn.execute("DELETE FROM audit_log")
         if gate_limit is not None:
             conn.execute("UPDATE dealer_credit SET credit_limit = %s WHERE dealer_id = %s", (gate_limit, data.gate.id))
@@ -1334,10 +1345,152 @@ def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- the draft's submit against a direct order
+
+
+def profile_drafts(url: str, data: Data, rounds: int = 60, batch: int = 5) -> dict:
+    """What a dealer's click costs (PRODUCT.md §12): an order placed directly (`POST /api/v1/orders`) against the same
+    lines put in the user's draft (`PUT /api/v1/orders/draft`, what the builder saves as the dealer edits) and then
+    submitted (`POST /api/v1/orders/draft/submit`, the click). Through the Flask test client in this process (no
+    HTTP, no gunicorn), interleaved in rounds of `batch` of each kind in turn (the machine is shared), the first two
+    rounds warming up; every order and every submit carries its own Idempotency-Key. Per request: wall time, SQL
+    statements and their client-side time.
+
+    Checked afterwards: each submit answered 201 with the draft's lines and left no draft, as many new orders as
+    answers 201, and 10 submits replayed with their key answer 200 with the same order and create nothing."""
+    from sqlalchemy import event
+
+    from portal import create_app
+    from portal.config import normalise_database_url
+    from portal.extensions import db
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+         "REDIS_URL": None}
+    )  # fmt: skip
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client()
+    capture: dict = {"on": False, "statements": []}
+    starts: dict = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        starts[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if capture["on"]:
+            capture["statements"].append((statement, time.perf_counter() - starts.pop(id(cursor), 0)))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+
+    def timed(method: str, path: str, headers: dict, body: bytes | None, expect: int) -> tuple[float, int, float, dict]:
+        capture["statements"] = []
+        capture["on"] = True
+        start = time.perf_counter()
+        response = client.open(path, method=method, data=body, headers=headers, content_type="application/json")
+        took = time.perf_counter() - start
+        capture["on"] = False
+        if response.status_code != expect:
+            answer = response.get_data(as_text=True)[:300]
+            raise SystemExit(f"{method} {path} answered {response.status_code}: {answer}")
+        sql_time = sum(spent for _statement, spent in capture["statements"])
+        return took, len(capture["statements"]), sql_time, response.get_json() or {}
+
+    def stream(tag: str):
+        per_client = [data.dealers[c::CLIENTS] for c in range(CLIENTS)]
+        streams = [request_stream(c, per_client[c], data.catalogue.skus, tag) for c in range(CLIENTS)]
+        for k in itertools.count():
+            yield next(streams[k % CLIENTS])
+
+    with connect(url) as conn:
+        orders_before = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+    kinds = ("direct", "draft")
+    streams = {kind: stream(f"drafts-{kind}") for kind in kinds}
+    samples: dict[str, list[tuple[float, int, float]]] = defaultdict(list)
+    created, submitted, problems = 0, [], []
+    for r in range(rounds + 2):
+        for kind in kinds[r % 2 :] + kinds[: r % 2]:
+            for _ in range(batch):
+                req = next(streams[kind])
+                auth = {"Authorization": f"Bearer {req.token}"}
+                keyed = {**auth, "Idempotency-Key": req.key}
+                if kind == "direct":
+                    took = timed("POST", ORDERS_PATH, keyed, req.body, 201)
+                    measured = {"direct": took[:3]}
+                else:
+                    lines = json.loads(req.body)["lines"]
+                    put = timed("PUT", DRAFT_PATH, auth, json.dumps({"lines": lines}).encode(), 200)
+                    sub = timed("POST", SUBMIT_PATH, keyed, None, 201)
+                    measured = {"put": put[:3], "submit": sub[:3]}
+                    answer = sub[3]
+                    got = [(ln["sku"], ln["quantity"]) for ln in answer.get("lines", [])]
+                    if got != [(ln["sku"], ln["quantity"]) for ln in lines]:
+                        problems.append(f"submit {req.key}: lines {got} are not the draft's")
+                    submitted.append((keyed, answer.get("number")))
+                created += 1
+                if r >= 2:
+                    for name, sample in measured.items():
+                        samples[name].append(sample)
+    for keyed, number in submitted[-10:]:  # replays: the same order, nothing created
+        again = timed("POST", SUBMIT_PATH, keyed, None, 200)[3]
+        if again.get("number") != number:
+            problems.append(f"replayed submit answered {again.get('number')}, not {number}")
+    event.remove(engine, "before_cursor_execute", before)
+    event.remove(engine, "after_cursor_execute", after)
+    with connect(url) as conn:
+        orders_after = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+        drafts_left = conn.execute("SELECT count(*) FROM order_drafts").fetchone()[0]
+    if orders_after - orders_before != created:
+        problems.append(f"{orders_after - orders_before} new orders for {created} answers 201")
+    if drafts_left:
+        problems.append(f"{drafts_left} drafts left after their submit")
+
+    def figures(values: list[tuple[float, int, float]]) -> dict:
+        walls = [v[0] for v in values]
+        return {"n": len(values), "mean": statistics.fmean(walls), "p50": percentile(walls, 50),
+                "p95": percentile(walls, 95), "statements": statistics.fmean(v[1] for v in values),
+                "sql": statistics.fmean(v[2] for v in values)}  # fmt: skip
+
+    out = {name: figures(values) for name, values in samples.items()}
+    click = [(p[0] + s[0], p[1] + s[1], p[2] + s[2]) for p, s in zip(samples["put"], samples["submit"], strict=True)]
+    out["put + submit"] = figures(click)
+    direct = out["direct"]
+    out["ratios"] = {name: (out[name]["p50"] / direct["p50"], out[name]["mean"] / direct["mean"])
+                     for name in ("submit", "put + submit")}  # fmt: skip
+    out["problems"] = problems
+    out["rounds"], out["batch"] = rounds, batch
+    return out
+
+
+def report_drafts(result: dict) -> None:
+    rows = []
+    labels = {"direct": f"POST {ORDERS_PATH}", "put": f"PUT {DRAFT_PATH}", "submit": f"POST {SUBMIT_PATH}",
+              "put + submit": "PUT draft + POST draft/submit"}  # fmt: skip
+    for name, label in labels.items():
+        f = result[name]
+        ratio = result["ratios"].get(name)
+        rows.append([label, ms(f["p50"]), ms(f["mean"]), ms(f["p95"]), f"{f['statements']:.1f}", ms(f["sql"]),
+                     f"{ratio[0]:.2f}x / {ratio[1]:.2f}x" if ratio else "-"])  # fmt: skip
+    say(table(["request", "p50", "mean", "p95", "statements", "in SQL", "÷ direct (p50 / mean)"], rows))
+    submit_p50 = result["ratios"]["submit"][0]
+    verdict = "met" if submit_p50 <= DRAFT_GOAL else "NOT met"
+    say(f"  goal: the submit <= {DRAFT_GOAL}x the direct order (p50): {submit_p50:.2f}x, {verdict}; with the PUT before"
+        f" it {result['ratios']['put + submit'][0]:.2f}x. Checks (lines, no draft left, one order per 201, replays):"
+        f" {'all true' if not result['problems'] else 'PROBLEMS'}")  # fmt: skip
+    for p in result["problems"][:20]:
+        say(f"    PROBLEM {p}")
+
+
 # ---------------------------------------------------------------- the run
 
 
-def run(quick: bool = False, seconds: float | None = None, workers: tuple[int, ...] | None = None) -> dict:
+def run(
+    quick: bool = False,
+    seconds: float | None = None,
+    workers: tuple[int, ...] | None = None,
+    drafts_only: bool = False,
+) -> dict:
     url = database_url()
     started = time.perf_counter()
     seconds = seconds or (10 if quick else 30)
@@ -1356,6 +1509,11 @@ def run(quick: bool = False, seconds: float | None = None, workers: tuple[int, .
         f" {CLIENTS} clients x {seconds:.0f} s per endpoint; {load()}")  # fmt: skip
     results: dict = {"timings": {}, "configs": [], "seconds": seconds}
     data = build_data(app, url, today, results["timings"])
+    if drafts_only:
+        results["drafts"] = run_drafts(url, data, quick)
+        reset_run(url, data)
+        say(f"  whole run: {time.perf_counter() - started:.0f} s; {load()}")
+        return results
     for w in workers:
         results["configs"].append(run_config(app, url, data, w, seconds))
     reset_run(url, data)
@@ -1370,9 +1528,21 @@ def run(quick: bool = False, seconds: float | None = None, workers: tuple[int, .
     results["profile"] = prof
     report_profile(prof)
     reset_run(url, data)
+    results["drafts"] = run_drafts(url, data, quick)
+    reset_run(url, data)
     results["total"] = time.perf_counter() - started
     summary(results)
     return results
+
+
+def run_drafts(url: str, data: Data, quick: bool) -> dict:
+    rounds = 20 if quick else 60
+    say("")
+    say(f"== a draft's submit against the same order placed directly (in this process, Flask test client, {rounds} x 5"
+        f" of each, interleaved); {load()}")  # fmt: skip
+    result = profile_drafts(url, data, rounds=rounds)
+    report_drafts(result)
+    return result
 
 
 def report_profile(prof: dict) -> None:
@@ -1447,6 +1617,10 @@ def summary(results: dict) -> None:
     o = p["orders, Idempotency-Key"]
     say(f"  in-process order {ms(o['wall'])} ({o['statements']:.0f} statements), baseline"
         f" {ms(p['baseline']['wall'])} ({p['baseline']['statements']:.0f} statements)")  # fmt: skip
+    d = results["drafts"]
+    submit, click = d["ratios"]["submit"][0], d["ratios"]["put + submit"][0]
+    say(f"  draft submit {ms(d['submit']['p50'])} vs direct order {ms(d['direct']['p50'])} (p50): {submit:.2f}x"
+        f" (goal <= {DRAFT_GOAL}x); PUT + submit {click:.2f}x")  # fmt: skip
     t = results["timings"]
     say(f"  data: {t['data total']:.1f} s; whole run: {results['total']:.0f} s")
 
@@ -1454,7 +1628,7 @@ def summary(results: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     workers = tuple(int(w) for w in args.workers.split(",")) if args.workers else None
-    run(quick=args.quick, seconds=args.seconds, workers=workers)
+    run(quick=args.quick, seconds=args.seconds, workers=workers, drafts_only=args.drafts_only)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1462,4 +1636,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="2 workers only, 10 s per endpoint")
     p.add_argument("--seconds", type=float, help="seconds of load per endpoint (default 30, quick 10)")
     p.add_argument("--workers", help="gunicorn worker counts, comma-separated (default 2,4; quick 2)")
+    p.add_argument("--drafts-only", action="store_true",
+                   help="build the data, then only a draft's submit against a direct order (in process)")  # fmt: skip
     return p

@@ -74,7 +74,7 @@ def test_a_generated_client_places_and_reads_back_an_order(world, live_server, g
     missing = prices.sync("NO-SUCH-1", client=dealer)
     assert isinstance(missing, models.Error) and missing.error.code == "not_found"
 
-    body = models.OrderCreate(lines=[models.LineIn(sku="OIL-1", quantity=3)], note="generated client")
+    body = models.OrderCreate(lines=[models.OrderLineIn(sku="OIL-1", quantity=3)], note="generated client")
     placed = create_order.sync(client=dealer, body=body)
     assert isinstance(placed, models.OrderOut), placed
     assert placed.status == "approved" and Decimal(placed.net) == Decimal("270.00")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal.catalog import options as catalog_options
 from portal.catalog.models import Product
 from portal.credit import services as credit
-from portal.dealers.models import Dealer
+from portal.dealers.models import Dealer, DealerAddress
 from portal.extensions import db
 from portal.orders import services
 from portal.orders.models import Order, OrderDraft
@@ -92,7 +92,7 @@ def save_draft(
     draft.lines = lines
     draft.note = (note or "").strip() or None
     draft.requested_on = requested_on
-    draft.ship_to_id = ship_to
+    draft.ship_to = db.session.get(DealerAddress, ship_to) if ship_to is not None else None
     draft.updated_at = utcnow()
     db.session.flush()
     return draft

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import has_request_context
 from marshmallow import Schema, fields, pre_dump, validate
 
 from portal.orders.notes import event_note
@@ -12,13 +13,105 @@ class LineInSchema(StrictSchema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
 
 
+_OPTIONS_IN = {
+    "description": "build-to-order options chosen, one code per option group the product declares, e.g. "
+    '`{"colour": "RED", "trim": "LUX"}`; a group left out takes its default option (§12)',
+    "example": {"colour": "RED"},
+}
+
+
+def _options_in(**kwargs):
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=16)),
+        values=fields.String(validate=validate.Length(min=1, max=20)),
+        metadata=_OPTIONS_IN,
+        **kwargs,
+    )
+
+
+class OrderLineInSchema(LineInSchema):
+    """A line of an order, a quote, a draft or an amendment: a SKU, a quantity and the options chosen."""
+
+    options = _options_in(allow_none=True)
+
+
+def _lines_in(**kwargs):
+    return fields.List(fields.Nested(OrderLineInSchema), **kwargs)
+
+
+_REQUESTED_ON = {"description": "the delivery date the dealer wants, from today on (null: as soon as possible)"}
+_SHIP_TO = {"description": "the id of one of the dealer's ship-to addresses (null: its default address)"}
+_DEALER_CODE = {
+    "description": "the dealer the order is for: channel and region managers (`orders.place_for`, 代客下单) must send "
+    "it; a dealer user may send its own code (another dealer's code answers 404, like an unknown one)"
+}
+
+
 class OrderCreateSchema(StrictSchema):
-    lines = fields.List(fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=200))
+    lines = _lines_in(required=True, validate=validate.Length(min=1, max=200))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    requested_on = fields.Date(allow_none=True, metadata=_REQUESTED_ON)
+    ship_to = fields.Integer(strict=True, allow_none=True, metadata=_SHIP_TO)
+    dealer_code = fields.String(validate=validate.Length(min=1, max=40), metadata=_DEALER_CODE)
 
 
 class QuoteSchema(StrictSchema):
-    lines = fields.List(fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=200))
+    lines = _lines_in(required=True, validate=validate.Length(min=1, max=200))
+    dealer_code = fields.String(validate=validate.Length(min=1, max=40), metadata=_DEALER_CODE)
+
+
+class DraftInSchema(StrictSchema):
+    """The whole draft (PUT replaces it): an empty `lines` keeps an empty basket."""
+
+    lines = _lines_in(required=True, validate=validate.Length(max=200))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    requested_on = fields.Date(allow_none=True, metadata=_REQUESTED_ON)
+    ship_to = fields.Integer(strict=True, allow_none=True, metadata=_SHIP_TO)
+    dealer_code = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={
+            "description": "the dealer the draft is for: managers send it (or keep their draft's dealer by leaving it "
+            "out); a dealer user's draft is always for its own dealer (another dealer's code answers 404)"
+        },
+    )
+
+
+class DraftQuerySchema(StrictSchema):
+    dealer = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "managers: the dealer whose draft to show (an empty one when the draft is another's)"},
+    )
+
+
+class AmendSchema(StrictSchema):
+    """An amendment: the order's lines as they should be (omitted fields stay as they are)."""
+
+    lines = _lines_in(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "required: every line the order should have (at least one)"},
+    )
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    requested_on = fields.Date(allow_none=True, metadata=_REQUESTED_ON)
+    ship_to = fields.Integer(strict=True, allow_none=True, metadata=_SHIP_TO)
+
+
+class OptionOutSchema(Schema):
+    """An option a line got (chosen, or its group's default), as stored on the line when it was priced."""
+
+    group = fields.String()
+    code = fields.String()
+    label = fields.String(metadata={"description": "Chinese label"})
+    label_en = fields.String()
+    price_delta = Money(allow_negative=True, metadata={"description": "added to the list price (net)"})
+
+
+class ShipToSchema(Schema):
+    id = fields.Integer()
+    label = fields.String()
+    recipient = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String()
 
 
 class LineOutSchema(Schema):
@@ -32,6 +125,9 @@ class LineOutSchema(Schema):
     tax = Money()
     gross = Money()
     rule = fields.Dict(allow_none=True)
+    options = fields.List(
+        fields.Nested(OptionOutSchema), allow_none=True, metadata={"description": "null: the product has none"}
+    )
 
 
 class OrderLineOutSchema(LineOutSchema):
@@ -57,6 +153,14 @@ class EventSchema(Schema):
     )
 
 
+def _amendable(order) -> bool:
+    from flask_login import current_user
+
+    from portal.orders.services import may_amend
+
+    return has_request_context() and current_user.is_authenticated and may_amend(current_user, order)
+
+
 class OrderSchema(Schema):
     number = fields.String()
     dealer_code = fields.Function(lambda o: o.dealer.code)
@@ -71,6 +175,17 @@ class OrderSchema(Schema):
     units = fields.Function(lambda o: [], metadata={"description": "build-to-order units (build-line tracking)"})
     approved_at = fields.AwareDateTime(allow_none=True)
     moved_up_at = fields.AwareDateTime(allow_none=True, metadata={"description": "moved up the backorder queue at"})
+    requested_on = fields.Date(allow_none=True, metadata={"description": "the delivery date wanted (null: asap)"})
+    ship_to = fields.Nested(ShipToSchema, allow_none=True)
+    placed_by = fields.Function(
+        lambda o: o.placed_by.username if o.placed_by is not None else None,
+        allow_none=True,
+        metadata={"type": "string", "description": "who placed it on the dealer's behalf (代客下单); null: the dealer"},
+    )
+    amendable = fields.Function(
+        _amendable,
+        metadata={"type": "boolean", "description": "whether the caller may amend it now (PATCH)"},
+    )
 
     @pre_dump
     def _held(self, order, **kwargs):
@@ -94,12 +209,80 @@ class OrderSummarySchema(Schema):
 
 
 class QuoteOutSchema(Schema):
+    dealer_code = fields.String()
     lines = fields.List(fields.Nested(LineOutSchema))
     net = Money()
     tax = Money()
     gross = Money()
     available = Money(allow_negative=True)
     on_hold = fields.Boolean()
+
+
+_PRICED = ("line_no", "list_price", "unit_price", "tax_rate", "net", "tax", "gross", "rule", "options")
+
+
+class DraftLineOutSchema(Schema):
+    """A line of the draft priced today, or with what stops it from being ordered (`errors`; prices null)."""
+
+    line_no = fields.Integer(allow_none=True)
+    sku = fields.String()
+    quantity = fields.Integer()
+    options = fields.Dict(
+        attribute="chosen",
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "the options as chosen, `{group: code}` (what PUT takes)"},
+    )
+    option_details = fields.List(
+        fields.Nested(OptionOutSchema),
+        attribute="options",
+        allow_none=True,
+        metadata={"description": "the options the line gets (defaults filled in) with their labels and deltas"},
+    )
+    list_price = Money(allow_none=True)
+    unit_price = Money(allow_none=True)
+    tax_rate = fields.Decimal(as_string=True, allow_none=True)
+    net = Money(allow_none=True)
+    tax = Money(allow_none=True)
+    gross = Money(allow_none=True)
+    rule = fields.Dict(allow_none=True)
+    errors = fields.List(fields.String(), metadata={"description": "why the line cannot be ordered (empty: it can)"})
+
+    @pre_dump
+    def _unpriced(self, line, **kwargs):
+        return {**dict.fromkeys(_PRICED), **line}
+
+
+class DraftOutSchema(Schema):
+    """The caller's draft priced live (§12). `dealer_code` null: a manager with no draft and no dealer named."""
+
+    dealer_code = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(DraftLineOutSchema))
+    orderable = fields.Boolean(metadata={"description": "every line can be ordered (submit would not answer 422)"})
+    net = Money()
+    tax = Money()
+    gross = Money(metadata={"description": "of the lines that can be ordered"})
+    available = Money(allow_negative=True, allow_none=True, metadata={"description": "the dealer's available credit"})
+    on_hold = fields.Boolean(allow_none=True)
+    hold_reason = fields.String(allow_none=True)
+    excess = Money(allow_none=True, metadata={"description": "how much the gross exceeds the available credit"})
+    note = fields.String(allow_none=True)
+    requested_on = fields.Date(allow_none=True)
+    ship_to = fields.Nested(ShipToSchema, allow_none=True)
+    updated_at = fields.AwareDateTime(allow_none=True, metadata={"description": "null: there is no draft"})
+
+
+class SkippedSchema(Schema):
+    sku = fields.String()
+    quantity = fields.Integer()
+    reason = fields.String()
+
+
+class ReorderOutSchema(DraftOutSchema):
+    skipped = fields.List(
+        fields.Nested(SkippedSchema),
+        metadata={"description": "the past order's lines not copied (no longer sold, options withdrawn), with why"},
+    )
 
 
 class OrderQuerySchema(StrictSchema):
