@@ -216,7 +216,12 @@ def _channel(rng: random.Random, pw_hash: str) -> tuple[dict, list, list]:
 
 
 def reset_all() -> None:
-    """Delete every row of every table (children first)."""
+    """Delete every row of every table (children first; dealers' account managers are users: that link goes first)."""
+    from sqlalchemy import update
+
+    from portal.dealers.models import Dealer
+
+    db.session.execute(update(Dealer).values(account_manager_id=None))
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
     db.session.flush()

@@ -10,7 +10,10 @@ The story (`Story.tell`), from the first day of the month a year ago to now:
 
 - before it starts: the dealers' credit limits, the stock they carried over, HQ's first lots of parts;
 - every dealer orders on its cycle what its customers will want until the next delivery
-  (`portal.orders.demo.replenishment`); orders over the credit limit wait for finance or the region manager;
+  (`portal.orders.demo.replenishment`); orders over the credit limit wait for finance or the region manager; the
+  cars' options, the delivery date asked for and the ship-to address are chosen as dealers do
+  (`portal.orders.demo.Choices`); the channel manager and a region manager place an order on a dealer's behalf
+  (代客下单), and the English-speaking dealer user leaves a basket (a server-side draft) to finish later;
 - the build line reports its units' stages once a day (`portal.production.demo`); HQ ships an order once it is
   built (stock orders within days), the dealer confirms receipt days later; HQ's warehouses get a factory lot of
   each part every other Monday (`portal.inventory.demo_hq`);
@@ -113,6 +116,8 @@ class Story:
         self.settled = None
         self.accounts: dict[int, sales.Account] = {}
         self.backordered: list[int] = []  # the wiper orders of the last fortnight (`_backorders`)
+        self.choices: orders_demo.Choices | None = None  # options, delivery dates, ship-to addresses (`tell`)
+        self.by_sku: dict[str, Product] = {}
 
     @staticmethod
     def business_day(now: dt.datetime) -> dt.date:
@@ -132,7 +137,9 @@ class Story:
         rng, first, now_day = self.rng, self.first, self.today
         products = db.session.execute(select(Product).order_by(Product.sku)).scalars().all()
         self.products = {p.id: p for p in products}
+        self.by_sku = {p.sku: p for p in products}
         self.parts = [p for p in products if not p.build_to_order]
+        self.choices = orders_demo.Choices()
         staff = {}
         for user in self.people.values():
             if user.dealer_id and user.role == "dealer_staff":
@@ -187,6 +194,8 @@ class Story:
         self._channel_and_finance_days()
         self._own_orders()
         self._backorders()
+        self._on_behalf()
+        tl.at(tl.last - dt.timedelta(minutes=40), self.leave_draft)
         tl.at(tl.last, self.final)
         tl.run()
 
@@ -258,6 +267,48 @@ class Story:
             self.tl.at(moment, self.backorder, account, wiper.sku, rng.choice((10, 15, 20, 25)))
         self.tl.at(local(now_day - dt.timedelta(days=2), 11, 15), self.move_up_last, wiper.id)
 
+    def _on_behalf(self) -> None:
+        """Two orders placed on a dealer's behalf (代客下单) in the last week: the channel manager orders a fleet
+        customer's SUV, with the options the customer wants, for the headline dealer; the East region manager orders
+        electric SUVs for one of its dealers after a visit."""
+        headline = self.accounts.get(self.dealers[0].id)
+        if headline is not None and headline.user is not None:
+            moment = local(workday(self.today - dt.timedelta(days=5)), 15, 20)
+            options = {"colour": "BLU", "interior": "TAN-LEA", "trim": "FLAG", "package": "ADAS"}
+            self.tl.at(moment, self.for_dealer, headline, self.channel, [{"sku": "V-SUV-X7", "quantity": 1,
+                                                                           "options": options}])  # fmt: skip
+        manager = self.people.get("rm.east")
+        east = sorted((a for a in self.accounts.values() if a.user is not None and a.dealer.status == "active"
+                       and a.dealer.id != self.dealers[0].id and a.dealer.region.path.startswith("/HQ/EAST/")
+                       and any(p.sku == "V-EV-E5" for p in a.products)), key=lambda a: a.id)  # fmt: skip
+        if manager is not None and east:
+            moment = local(workday(self.today - dt.timedelta(days=3)), 11, 5)
+            lines = [{"sku": "V-EV-E5", "quantity": 2, "options": {"colour": "GRN", "trim": "LUX"}}]
+            self.tl.at(moment, self.for_dealer, east[0], manager, lines)
+
+    def for_dealer(self, account: sales.Account, who, lines: list[dict]) -> None:
+        """An order placed on the dealer's behalf: its customer wants the car within five weeks."""
+        if account.dealer.status == "active" and self.place(account, lines, own=True, by=who, within=35) is not None:
+            self.counts["placed on behalf"] += 1
+
+    def leave_draft(self) -> None:
+        """The English-speaking user of the headline dealer starts a basket and leaves it for later (§12)."""
+        from portal.orders import drafts
+
+        user = self.people.get("dealer.en")
+        dealer = self.dealers[0]
+        if user is None or dealer.status != "active":
+            return
+        addresses = self.choices.addresses.get(dealer.id, [])
+        lines = [
+            {"sku": "V-EV-E5", "quantity": 2, "options": {"colour": "GRN", "interior": "BLK-LEA", "trim": "LUX"}},
+            {"sku": "P-CHARGER-7KW", "quantity": 2},
+            {"sku": "P-MAT-SET", "quantity": 5},
+        ]
+        drafts.save_draft(user, dealer, lines, note="Showroom restock for the EV weekend; check the colours first.",
+                          ship_to=addresses[-1] if addresses else None)  # fmt: skip
+        self.counts["drafts"] += 1
+
     def expect_lots(self, product_id: int, lots: list) -> None:
         from portal.inventory import hq
 
@@ -305,9 +356,17 @@ class Story:
         if order is not None and order.status != "rejected":
             account.promise(product, quantity, today() + dt.timedelta(days=orders_demo.LEAD_DAYS[True] + 4))
 
-    def place(self, account: sales.Account, lines: list[dict], own: bool = False) -> Order | None:
+    def place(
+        self, account: sales.Account, lines: list[dict], own: bool = False, by=None, within: int | None = None
+    ) -> Order | None:
+        """`by`: the channel or region manager who places the order on the dealer's behalf (else the dealer's user);
+        `within`: the goods are wanted within this many days (else as the dealer's choices say)."""
+        lines = self.choices.lines(lines, self.by_sku)
+        delivery = self.choices.delivery(account.dealer.id, lines, self.by_sku, today())
+        if within is not None:
+            delivery["requested_on"] = today() + dt.timedelta(days=within)
         try:
-            order, _created = orders.place_order(account.user, account.dealer, lines)
+            order, _created = orders.place_order(by or account.user, account.dealer, lines, **delivery)
         except Conflict as exc:  # a dealer on hold or suspended is refused, as in real life
             if exc.code not in ("credit_hold", "dealer_suspended"):
                 raise
@@ -625,7 +684,8 @@ class Story:
         rebate = c.get("rebate") or {}
         return [
             f"Orders: {c['orders']} over 12 months ({c['review approved']} approved, {c['review rejected']} rejected "
-            f"and {c['review cancelled']} withdrawn in credit review, {c['cancelled']} cancelled in all); build line: "
+            f"and {c['review cancelled']} withdrawn in credit review, {c['cancelled']} cancelled in all; "
+            f"{c['placed on behalf']} placed on a dealer's behalf, {c['drafts']} basket left as a draft); build line: "
             f"{c['stage events']} stage events; waiting for credit review: {', '.join(waiting) or 'none'}.",
             f"  HQ stock: {len(self.warehouses)} warehouses, {c['factory lots']} factory lots; shipments: "
             f"{c['shipments']} ({c['received']} received, {c['shipments'] - c['received']} on their way); "

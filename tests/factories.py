@@ -790,3 +790,52 @@ class World:
                 reason="旺季备货",
             )
         )
+
+    # --- build-to-order options and §12 orders ---
+    def option(
+        self,
+        sku: str,
+        group: str,
+        code: str,
+        label: str,
+        label_en: str,
+        delta: str = "0.00",
+        default: bool = False,
+        position: int = 0,
+    ) -> int:
+        """An option of a build-to-order product, made through HQ's service (as the options page would); its id."""
+        from portal.catalog import option_admin
+        from portal.catalog.models import Product
+
+        def make():
+            product = db.session.query(Product).filter_by(sku=sku).one()
+            return option_admin.create_option(
+                None, product, group, code, label, label_en, Decimal(delta), is_default=default, position=position
+            ).id
+
+        return self._in_request(make)
+
+    def order_with(
+        self,
+        dealer: str,
+        lines: list[dict],
+        *,
+        username: str | None = None,
+        requested_on=None,
+        ship_to: int | None = None,
+        note: str | None = None,
+    ) -> str:
+        """An order with lines as the API takes them ({sku, quantity, options?}), a requested delivery date and a
+        ship-to address id (§12), through the service; placed by `username` (HQ or a region manager: on the dealer's
+        behalf), else by the portal itself. Answers its number."""
+        from portal.dealers.models import User
+        from portal.orders import services
+
+        def make():
+            actor = db.session.query(User).filter_by(username=username).one() if username else None
+            order, _created = services.place_order(
+                actor, self._dealer_obj(dealer), lines, note, requested_on=requested_on, ship_to=ship_to
+            )
+            return order.number
+
+        return self._in_request(make)

@@ -161,7 +161,8 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         "job_id": data["jobs"].get(caller, "00000000-0000-0000-0000-000000000000"),
         "notification_id": data["notifications"].get(caller, 1),
         "email_id": data["email"],
-        "sku": "OIL-1",
+        "sku": "CAR-1" if "/options" in path else "OIL-1",
+        "group": "colour",
         "price_list_id": data["price_list"],
         "query": data["serial"],
         "statement_id": data["statement"],
@@ -175,6 +176,8 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         if path.startswith("/api/v1/regions")
         else "RB-1"
         if path.startswith("/api/v1/rebates")
+        else "WHT"
+        if "/options/" in path
         else "E1",
     }
     return {name: values[name] for name in _path_names(path)}

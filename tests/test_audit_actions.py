@@ -495,6 +495,23 @@ def _(h):
     return Entry(who, "order", order["number"], after={"status": "approved", "gross": "3390.00"}, dealer="SH-1")
 
 
+@case("order.amend")
+def _(h):
+    h.world.product("OIL-1", list_price="1000.00")
+    who = staff(h)
+    order = h.call("POST", "/api/v1/orders", who, {"lines": [{"sku": "OIL-1", "quantity": 3}]}, status=201)
+    h.act()
+    h.call("PATCH", f"/api/v1/orders/{order['number']}", who, {"lines": [{"sku": "OIL-1", "quantity": 2}]})
+    return Entry(
+        who,
+        "order",
+        order["number"],
+        before={"gross": "3390.00", "lines": {"OIL-1": 3}},  # the status did not change: kept out of the diff
+        after={"gross": "2260.00", "lines": {"OIL-1": 2}},
+        dealer="SH-1",
+    )
+
+
 @case("order.approved")
 def _(h):
     order = review_order(h)
@@ -1009,3 +1026,46 @@ def test_every_recorded_action_has_a_case():
     assert sorted(in_code - covered - EXCLUDED) == [], "actions recorded in the code without a case here"
     assert sorted(covered - in_code) == [], "cases of actions the code no longer records"
     assert len({c.id for c in CASES}) == len(CASES), "two cases with the same id: give one a variant"
+
+
+# ---------------------------------------------------------------- a build-to-order product's options (§12)
+
+
+def car_with_options(h: Harness) -> str:
+    """CAR-7, built to order, offering colour WHT (the default); the channel manager."""
+    h.world.product("CAR-7", list_price="100000.00", category="vehicles", build_to_order=True)
+    h.world.option("CAR-7", "colour", "WHT", "珍珠白", "Pearl white", default=True)
+    return hq(h)
+
+
+@case("product_option.create")
+def _(h):
+    who = car_with_options(h)
+    h.act()
+    body = {"group": "colour", "code": "RED", "label": "烈焰红", "label_en": "Flame red", "price_delta": "3000.00"}
+    h.call("POST", "/api/v1/products/CAR-7/options", who, body, status=201)
+    return Entry(
+        "cm",
+        "product_option",
+        "CAR-7/colour/RED",
+        after={"group": "colour", "code": "RED", "label": "烈焰红", "label_en": "Flame red", "price_delta": "3000.00",
+               "is_default": False, "active": True, "position": 0},
+    )  # fmt: skip
+
+
+@case("product_option.update")
+def _(h):
+    who = car_with_options(h)
+    h.act()
+    h.call("PATCH", "/api/v1/products/CAR-7/options/colour/WHT", who, {"label_en": "Pearl", "price_delta": "500"})
+    return Entry("cm", "product_option", "CAR-7/colour/WHT", before={"label_en": "Pearl white", "price_delta": "0.00"},
+                 after={"label_en": "Pearl", "price_delta": "500.00"})  # fmt: skip
+
+
+@case("product_option.deactivate")
+def _(h):
+    who = car_with_options(h)
+    h.act()
+    h.call("PATCH", "/api/v1/products/CAR-7/options/colour/WHT", who, {"active": False})
+    return Entry("cm", "product_option", "CAR-7/colour/WHT", before={"is_default": True, "active": True},
+                 after={"is_default": False, "active": False})  # fmt: skip

@@ -67,3 +67,14 @@ def test_demo_logins_work(app, world, client):
         c = app.test_client()
         assert login(c, username, "demo-pass-2026").status_code == 302, username
         assert c.get("/home").status_code == 200, username
+
+
+def test_the_demos_reset_empties_a_database_where_dealers_have_account_managers(app, world):
+    from portal.demo import reset_all
+
+    world.region("EAST")
+    world.dealer("SH-001", "EAST")
+    world.user("channel_manager", username="cm")
+    world.account_manager("SH-001", "cm")  # dealers.account_manager_id -> users: a cycle for "children first"
+    world.run(reset_all)
+    assert world.count(Dealer) == world.count(User) == world.count(Region) == 0

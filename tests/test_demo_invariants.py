@@ -59,6 +59,7 @@ FUTURE_BY_DESIGN = {
     ("rebate_settlements", "period_end"),
     ("rebate_settlements", "period_start"),
     ("expected_receipts", "expected_on"),  # goods HQ expects (§12)
+    ("orders", "requested_on"),  # the delivery date an open order asks for (§12)
     ("order_lines", "promised_on"),  # when a backorder is promised
 }
 

@@ -170,3 +170,30 @@ def test_another_dealers_user_may_not_amend(world, shop):
     number = place(world, "sh1", "SH-1", [{"sku": "OIL-1", "quantity": 5}])
     with pytest.raises(Forbidden):
         amend(world, "sh2", number, [{"sku": "OIL-1", "quantity": 6}])
+
+
+def test_a_line_kept_as_it_is_may_keep_an_option_or_a_product_withdrawn_since(world, shop):
+    from portal.catalog.models import Product, ProductOption
+    from portal.extensions import db
+    from tests.ordering_helpers import option
+
+    option(world, "CAR-1", "colour", "RED", "红", "Red", delta="100.00", default=True)
+    red = {"sku": "CAR-1", "quantity": 1, "options": {"colour": "RED"}}
+    number = place(world, "sh1", "SH-1", [red, {"sku": "FLT-1", "quantity": 1}, {"sku": "OIL-1", "quantity": 1}])
+
+    def withdraw():
+        db.session.query(ProductOption).filter_by(code="RED").one().active = False
+        db.session.query(Product).filter_by(sku="FLT-1").one().active = False
+
+    world.run(withdraw)
+    amend(world, "sh1", number, [{"sku": "CAR-1", "quantity": 1, "options": {"colour": "red"}},
+                                 {"sku": "FLT-1", "quantity": 1}, {"sku": "OIL-1", "quantity": 4}])  # fmt: skip
+    got = order_of(world, number)["lines"]
+    assert [(ln["sku"], ln["quantity"], ln["options"]) for ln in got] == [
+        ("CAR-1", 1, ["RED"]), ("FLT-1", 1, []), ("OIL-1", 4, [])
+    ]  # fmt: skip
+    assert got[0]["unit_price"] == Decimal("1100.00")  # the delta it was chosen with
+    for more in ({"sku": "CAR-1", "quantity": 2, "options": {"colour": "RED"}}, {"sku": "FLT-1", "quantity": 2}):
+        with pytest.raises(Invalid) as caught:  # more of what is withdrawn: refused
+            amend(world, "sh1", number, [more, {"sku": "OIL-1", "quantity": 4}])
+        assert "lines.0.quantity" in caught.value.fields

@@ -1,4 +1,4 @@
-"""JSON API for products, price lists and a dealer's prices (PRODUCT.md §9.1)."""
+"""JSON API for products and their options, price lists and a dealer's prices (PRODUCT.md §9.1, §12)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
 
-from portal.catalog import services
-from portal.catalog.models import Category, PriceList, Product
+from portal.catalog import option_admin, services
+from portal.catalog.models import OPTION_GROUPS, Category, PriceList, Product, ProductOption
 from portal.catalog.schemas import (
     CategorySchema,
     CategoryUpdateSchema,
@@ -17,6 +17,10 @@ from portal.catalog.schemas import (
     PriceQuerySchema,
     PricesSchema,
     ProductCreateSchema,
+    ProductOptionCreateSchema,
+    ProductOptionSchema,
+    ProductOptionsSchema,
+    ProductOptionUpdateSchema,
     ProductQuerySchema,
     ProductSchema,
     ProductUpdateSchema,
@@ -25,7 +29,7 @@ from portal.catalog.schemas import (
 from portal.catalog.services import dealer_prices, products_query
 from portal.platform.api import PageArgs, api_blueprint, page_of, paginate
 from portal.platform.auth import requires
-from portal.platform.errors import Invalid
+from portal.platform.errors import Invalid, NotFound
 from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.timeutil import today
 
@@ -67,6 +71,52 @@ def get_product(sku):
 @blp.response(200, ProductSchema)
 def update_product(body, sku):
     return services.update_product(current_user, current_scope().get_or_404(Product, sku=sku), body)
+
+
+@blp.route("/products/<sku>/options", methods=["GET"])
+@requires("catalog.read")
+@not_tenant_route("products are the whole channel's catalogue; dealers see active options of active products only")
+@blp.response(200, ProductOptionsSchema)
+def list_product_options(sku):
+    """A build-to-order product's options by group (colour, interior, trim, package), then position; HQ sees the
+    inactive ones too. A stock product has none."""
+    product = current_scope().get_or_404(Product, sku=sku)
+    options = option_admin.product_options(product, active_only=not current_scope().is_hq)
+    return {"items": options}
+
+
+@blp.route("/products/<sku>/options", methods=["POST"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+@blp.arguments(ProductOptionCreateSchema)
+@blp.response(201, ProductOptionSchema)
+def create_product_option(body, sku):
+    """A new option (422 when the product is a stock product, the code is taken in its group, …); `is_default`
+    takes the mark from the group's previous default."""
+    product = current_scope().get_or_404(Product, sku=sku)
+    return option_admin.create_option(current_user, product, **body)
+
+
+@blp.route("/products/<sku>/options/<group>/<code>", methods=["PATCH"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+@blp.arguments(ProductOptionUpdateSchema)
+@blp.response(200, ProductOptionSchema)
+def update_product_option(body, sku, group, code):
+    """Change an option's labels, price delta, default mark or position; `active: false` deactivates it (409 when it
+    is inactive already), `active: true` offers it again. Its group and code never change."""
+    product = current_scope().get_or_404(Product, sku=sku)
+    if group not in OPTION_GROUPS:
+        raise NotFound(_("%(kind)s not found.", kind=ProductOption.__name__))
+    option = current_scope().get_or_404(ProductOption, product_id=product.id, group=group, code=code.upper())
+    deactivate = body.get("active") is False
+    if deactivate:
+        body.pop("active")
+    if body:
+        option_admin.update_option(current_user, option, **body)
+    if deactivate:
+        option_admin.deactivate_option(current_user, option)
+    return option
 
 
 class ImportSchema(Schema):

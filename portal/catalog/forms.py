@@ -9,9 +9,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, StringField
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.catalog.labels import OPTION_GROUP_LABELS
+from portal.catalog.option_admin import LABEL_MAX, POSITION_RANGE
 from portal.catalog.services import PRIORITY_RANGE
 
 
@@ -110,3 +113,38 @@ class CategoryForm(FlaskForm):
 
     name = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=120)])
     name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
+
+
+class OptionEditForm(FlaskForm):
+    """An option's labels, price delta, default mark and position (its group and code never change)."""
+
+    label = StringField(_l("Label (Chinese)"), validators=[DataRequired(), Length(max=LABEL_MAX)])
+    label_en = StringField(_l("Label (English)"), validators=[DataRequired(), Length(max=LABEL_MAX)])
+    price_delta = MoneyField(
+        _l("Price delta (CNY, net of tax)"),
+        default="0.00",
+        validators=[Optional(), Length(max=20)],
+        description=_l("Added to the list price, then priced by the dealer's price policy; 0 for none."),
+    )
+    position = IntegerField(
+        _l("Position"),
+        default=0,
+        validators=[InputRequired(message=_l("A whole number.")), NumberRange(*POSITION_RANGE)],
+        description=_l("Smaller first within the group."),
+    )
+    is_default = BooleanField(
+        _l("Default of its group"), description=_l("Taken when an order line does not choose in this group.")
+    )
+
+
+class OptionForm(OptionEditForm):
+    """A new option of a build-to-order product."""
+
+    group = SelectField(
+        _l("Group"), choices=lambda: [SelectChoice(g, label) for g, label in OPTION_GROUP_LABELS.items()]
+    )
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("Capital letters, digits and -, e.g. WHT; unique within the group."),
+    )

@@ -1,15 +1,16 @@
-"""How the catalogue's codes read on pages and in exports: category names (data, the `categories` table) and units
-(a small fixed vocabulary), in the reader's language.
+"""How the catalogue's codes read on pages and in exports: category names (data, the `categories` table), units
+and option groups (small fixed vocabularies), and the options an order line chose, in the reader's language.
 
 `category_label(code)` reads every category's names once per request (one query, kept on `flask.g`); a code without
 a row (or outside a request) shows as itself. `unit_label(unit)` knows the units the catalogue uses; any other unit
-shows as stored.
+shows as stored. `options_text(options)` renders what a line (or a unit) chose as one short line:
+"Colour: Pearl white · Trim: Luxury" / "车身颜色：珍珠白 · 配置：豪华版".
 """
 
 from __future__ import annotations
 
 from flask import g, has_request_context
-from flask_babel import lazy_pgettext
+from flask_babel import gettext, lazy_pgettext
 from sqlalchemy import select
 
 from portal.catalog.models import Category
@@ -25,6 +26,13 @@ UNIT_LABELS = {
     "L": lazy_pgettext("unit of measure", "L"),
     "kg": lazy_pgettext("unit of measure", "kg"),
     "box": lazy_pgettext("unit of measure", "box"),
+}
+# what a build-to-order product's options choose (portal.catalog.models.OPTION_GROUPS), in that order
+OPTION_GROUP_LABELS = {
+    "colour": lazy_pgettext("option group", "Colour"),
+    "interior": lazy_pgettext("option group", "Interior"),
+    "trim": lazy_pgettext("option group", "Trim"),
+    "package": lazy_pgettext("option group", "Package"),
 }
 
 
@@ -71,3 +79,30 @@ def unit_label(unit: str | None) -> str:
 def category_choices(codes) -> list[tuple[str, str]]:
     """(code, label) for a filter's options, in the order given."""
     return [(c, category_label(c)) for c in codes]
+
+
+def option_group_label(group: str | None) -> str:
+    """An option group in the current language; an unknown one as stored."""
+    if not group:
+        return ""
+    label = OPTION_GROUP_LABELS.get(group)
+    return str(label) if label is not None else group
+
+
+def option_label(option) -> str:
+    """One option's label in the current language: a stored choice (a dict) or a ProductOption alike."""
+    read = option.get if isinstance(option, dict) else lambda name: getattr(option, name, None)
+    label, label_en = read("label"), read("label_en")
+    return ((label_en if is_english() else label) or label or label_en or read("code") or "").strip()
+
+
+def options_text(options) -> str:
+    """The options a line or a unit chose as one short line in the current language ('' for none):
+    "Colour: Pearl white · Trim: Luxury" / "车身颜色：珍珠白 · 配置：豪华版"."""
+    parts = []
+    for option in options or ():
+        read = option.get if isinstance(option, dict) else lambda name, o=option: getattr(o, name, None)
+        label = option_label(option)
+        group = option_group_label(read("group"))
+        parts.append(gettext("%(group)s: %(label)s", group=group, label=label) if group else label)
+    return " · ".join(p for p in parts if p)

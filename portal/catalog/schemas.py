@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from portal.catalog.models import OPTION_GROUPS
 from portal.platform.api import StrictSchema
 from portal.platform.money import Money
 
@@ -159,3 +160,43 @@ class CategorySchema(Schema):
 class CategoryUpdateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=120))
     name_en = fields.String(validate=validate.Length(min=1, max=120))
+
+
+_OPTION_CODE = {"pattern": "^[A-Za-z0-9-]{1,20}$", "description": "stored in capitals; unique per product and group"}
+
+
+class ProductOptionSchema(Schema):
+    group = fields.String(metadata={"enum": list(OPTION_GROUPS)})
+    code = fields.String()
+    label = fields.String(metadata={"description": "Chinese label"})
+    label_en = fields.String(metadata={"description": "English label"})
+    price_delta = Money(metadata={"description": "added to the list price (net, CNY), then priced by the dealer's "
+                                                 "price policy"})  # fmt: skip
+    is_default = fields.Boolean(metadata={"description": "taken when an order line does not choose in this group"})
+    active = fields.Boolean()
+    position = fields.Integer()
+
+
+class ProductOptionsSchema(Schema):
+    items = fields.List(fields.Nested(ProductOptionSchema), required=True)
+
+
+class ProductOptionCreateSchema(StrictSchema):
+    group = fields.String(required=True, validate=validate.OneOf(OPTION_GROUPS))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=20), metadata=_OPTION_CODE)
+    label = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    label_en = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    price_delta = Money(load_default=None)
+    is_default = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    position = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=9999))
+
+
+class ProductOptionUpdateSchema(StrictSchema):
+    label = fields.String(validate=validate.Length(min=1, max=60))
+    label_en = fields.String(validate=validate.Length(min=1, max=60))
+    price_delta = Money()
+    is_default = fields.Boolean(truthy={True}, falsy={False})
+    position = fields.Integer(strict=True, validate=validate.Range(min=0, max=9999))
+    active = fields.Boolean(
+        truthy={True}, falsy={False}, metadata={"description": "false deactivates the option, true offers it again"}
+    )

@@ -1,5 +1,5 @@
-"""Browser pages: the catalogue (with each dealer's own prices), product forms and CSV import, price lists,
-the price preview and a dealer's "my prices"."""
+"""Browser pages: the catalogue (with each dealer's own prices), product forms and CSV import, a build-to-order
+product's options, price lists, the price preview and a dealer's "my prices"."""
 
 from __future__ import annotations
 
@@ -7,22 +7,47 @@ from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from portal.catalog import pricing, services
-from portal.catalog.forms import CategoryForm, PriceListForm, PricePreviewForm, ProductForm, ProductImportForm
-from portal.catalog.labels import category_label, forget_category_names, unit_label
-from portal.catalog.models import Category, PriceList, Product
+from portal.catalog import option_admin, pricing, services
+from portal.catalog.forms import (
+    CategoryForm,
+    OptionEditForm,
+    OptionForm,
+    PriceListForm,
+    PricePreviewForm,
+    ProductForm,
+    ProductImportForm,
+)
+from portal.catalog.labels import (
+    OPTION_GROUP_LABELS,
+    category_label,
+    forget_category_names,
+    option_group_label,
+    option_label,
+    options_text,
+    unit_label,
+)
+from portal.catalog.models import OPTION_GROUPS, Category, PriceList, Product, ProductOption
 from portal.catalog.services import dealer_prices, products_query
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import requires
-from portal.platform.errors import Invalid
+from portal.platform.errors import Conflict, Invalid, NotFound
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, export_response, list_page, page_args, parse_date_arg, render_form
+from portal.platform.web import (
+    AUDIT_ACTION_LABELS,
+    apply_errors,
+    export_response,
+    list_page,
+    page_args,
+    parse_date_arg,
+    render_form,
+)
 
 bp = Blueprint("catalog", __name__)
 
@@ -33,6 +58,19 @@ EXPORT_COLUMNS = [c for col in PRODUCT_COLUMNS for c in ((col, "category_name") 
 # category names and units in the reader's language, on every page that shows a product (portal/catalog/labels.py)
 bp.add_app_template_global(category_label, "category_label")
 bp.add_app_template_global(unit_label, "unit_label")
+# a build-to-order line's (or unit's) options as one short line, on the order, tracking and shipping pages
+bp.add_app_template_global(options_text, "options_text")
+bp.add_app_template_global(option_label, "option_label")
+bp.add_app_template_global(OPTION_GROUP_LABELS, "OPTION_GROUP_LABELS")
+
+# the audit page's labels of the options' actions (portal/platform/web.py holds the others)
+AUDIT_ACTION_LABELS.update(
+    {
+        "product_option.create": _l("Product option added"),
+        "product_option.update": _l("Product option changed"),
+        "product_option.deactivate": _l("Product option deactivated"),
+    }
+)
 
 
 def own_dealer() -> Dealer | None:
@@ -171,6 +209,117 @@ def product_edit(sku):
             flash(_("Product %(sku)s saved.", sku=product.sku), "success")
             return redirect(url_for("catalog.products", q=product.sku))
     return render_form("catalog/product_form.html", form, form=form, product=product, categories=known)
+
+
+# ------------------------------------------------------------------ a build-to-order product's options
+
+
+def _option_or_404(product: Product, group: str, code: str) -> ProductOption:
+    if group not in OPTION_GROUPS:  # the same answer as a missing option
+        raise NotFound(_("%(kind)s not found.", kind=ProductOption.__name__))
+    return current_scope().get_or_404(ProductOption, product_id=product.id, group=group, code=code)
+
+
+def _delta(form) -> str:
+    return (form.price_delta.data or "").strip() or "0"
+
+
+@bp.route("/products/<sku>/options", methods=["GET", "POST"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+def product_options(sku):
+    """The product's options by group (inactive ones too), and a form to add one."""
+    product = current_scope().get_or_404(Product, sku=sku)
+    form = OptionForm()
+    if form.validate_on_submit():
+        try:
+            option = option_admin.create_option(
+                current_user,
+                product,
+                form.group.data,
+                form.code.data,
+                form.label.data,
+                form.label_en.data,
+                _delta(form),
+                is_default=bool(form.is_default.data),
+                position=form.position.data,
+            )
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(
+                _("Option %(group)s %(code)s added.", group=option_group_label(option.group), code=option.code),
+                "success",
+            )
+            return redirect(url_for("catalog.product_options", sku=product.sku))
+    options = option_admin.product_options(product)
+    groups = [(g, [o for o in options if o.group == g]) for g in OPTION_GROUPS]
+    return render_form(
+        "catalog/product_options.html", form, form=form, product=product, groups=groups, count=len(options)
+    )
+
+
+@bp.route("/products/<sku>/options/<group>/<code>/edit", methods=["GET", "POST"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+def product_option_edit(sku, group, code):
+    product = current_scope().get_or_404(Product, sku=sku)
+    option = _option_or_404(product, group, code)
+    form = OptionEditForm(obj=option)
+    if request.method == "GET":
+        form.price_delta.data = str(option.price_delta)
+    if form.validate_on_submit():
+        try:
+            option_admin.update_option(
+                current_user,
+                option,
+                label=form.label.data,
+                label_en=form.label_en.data,
+                price_delta=_delta(form),
+                is_default=bool(form.is_default.data),
+                position=form.position.data,
+            )
+        except Invalid as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Option %(group)s %(code)s saved.", group=option_group_label(group), code=option.code), "success")
+            return redirect(url_for("catalog.product_options", sku=product.sku))
+    return render_form("catalog/product_option_form.html", form, form=form, product=product, option=option)
+
+
+@bp.route("/products/<sku>/options/<group>/<code>/deactivate", methods=["POST"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+def product_option_deactivate(sku, group, code):
+    product = current_scope().get_or_404(Product, sku=sku)
+    option = _option_or_404(product, group, code)
+    try:
+        option_admin.deactivate_option(current_user, option)
+    except Conflict as exc:
+        flash(exc.message, "info")
+    else:
+        flash(
+            _("Option %(group)s %(code)s deactivated: new orders cannot choose it.", group=option_group_label(group),
+              code=option.code),
+            "success",
+        )  # fmt: skip
+    return redirect(url_for("catalog.product_options", sku=product.sku))
+
+
+@bp.route("/products/<sku>/options/<group>/<code>/reactivate", methods=["POST"])
+@requires("catalog.write")
+@not_tenant_route("products and their options belong to HQ, not to a dealer")
+def product_option_reactivate(sku, group, code):
+    product = current_scope().get_or_404(Product, sku=sku)
+    option = _option_or_404(product, group, code)
+    try:
+        option_admin.update_option(current_user, option, active=True)
+    except Invalid as exc:
+        flash(exc.message, "warning")  # the product is built to order no more
+    else:
+        flash(_("Option %(group)s %(code)s is offered again.", group=option_group_label(group), code=option.code),
+              "success")  # fmt: skip
+    return redirect(url_for("catalog.product_options", sku=product.sku))
 
 
 @bp.route("/products/import", methods=["GET", "POST"])

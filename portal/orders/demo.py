@@ -7,6 +7,11 @@ usually holds vehicles and parts (HQ ships them together once the vehicles are b
 no vehicle is needed it is a stock order, shipped within days. Orders go through the services (credit gate
 included); the ones sent to credit review are decided by finance or the region manager a day or three later — most
 approved, some rejected, a few withdrawn by the dealer — except the last days' ones, still waiting.
+
+Ordering as dealers do it (§12): about half the car lines choose their options (a colour, an interior, a trim, a
+package), the others take the defaults; most orders ask for a delivery date (the lead time and a few days) and name
+one of the dealer's ship-to addresses, usually the default one. These choices come from a random generator of their
+own (`Choices`), so the rest of the story draws the same numbers with or without them.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ PROMOTION_DAYS = 60  # the East EV promotion started this long ago
 
 def load_catalogue(cm, rng: random.Random, today: dt.date, dealers) -> None:
     """The products and the year's price lists (the East EV promotion comes later: `east_ev_promotion`)."""
-    from portal.catalog.demo import load_categories
+    from portal.catalog.demo import load_categories, load_options
 
     load_categories(cm)  # named first: the products bring only their codes
     for sku, name, name_en, category, price in VEHICLES:
@@ -77,6 +82,7 @@ def load_catalogue(cm, rng: random.Random, today: dt.date, dealers) -> None:
                 "lead_time_days": rng.choice([21, 28, 35]),
             },
         )
+    load_options(cm)  # the cars' colours, interiors, trims and packages
     for sku, name, name_en, category, price, unit in PARTS:
         catalog.create_product(
             cm,
@@ -203,3 +209,70 @@ def decide(order, rng: random.Random, people: dict, dealer_user) -> str:
         return "approved"
     orders.reject(people["finance"], order, REJECTED)
     return "rejected"
+
+
+class Choices:
+    """What dealers choose when they order (§12), drawn from a generator of its own: the cars' options, the delivery
+    date they ask for and the ship-to address."""
+
+    CHOOSE_SHARE = 0.55  # car lines that choose their options (the others take the defaults)
+    REQUESTED_SHARE = 0.85  # orders that ask for a delivery date (the others: as soon as possible)
+    OTHER_ADDRESS_SHARE = 0.3  # orders to a yard or a service centre rather than the showroom
+
+    def __init__(self, seed: int = 20261212):
+        self.rng = random.Random(seed)  # noqa: S311 (demo data, reproducible)
+        from sqlalchemy import select
+
+        from portal.dealers.models import DealerAddress
+        from portal.extensions import db
+
+        self.addresses: dict[int, list[int]] = {}
+        rows = db.session.execute(
+            select(DealerAddress.dealer_id, DealerAddress.id)
+            .where(DealerAddress.active.is_(True))
+            .order_by(DealerAddress.dealer_id, DealerAddress.is_default.desc(), DealerAddress.id)
+        )
+        for dealer_id, address_id in rows:
+            self.addresses.setdefault(dealer_id, []).append(address_id)
+
+    def options(self, sku: str) -> dict[str, str]:
+        """A choice of one option per group the car offers, the default more often than any other."""
+        from portal.catalog.demo import OFFERS
+
+        chosen = {}
+        for group, offered in OFFERS.get(sku, {}).items():
+            codes = [code for code, _delta in offered]
+            weights = [3] + [1] * (len(codes) - 1)
+            chosen[group] = self.rng.choices(codes, weights=weights)[0]
+        return chosen
+
+    def lines(self, lines: list[dict], products: dict[str, object]) -> list[dict]:
+        """The lines with the options their cars choose; other lines, and lines that chose already, as they are.
+        (One line per SKU: HQ's demo shipments ship an order's lines by SKU.)"""
+        from portal.catalog.demo import OFFERS
+
+        out = []
+        for line in lines:
+            product = products.get(line["sku"])
+            if product is None or not product.build_to_order or line["sku"] not in OFFERS or "options" in line:
+                out.append(line)
+                continue
+            if self.rng.random() >= self.CHOOSE_SHARE:
+                out.append(line)  # the defaults
+                continue
+            out.append({**line, "options": self.options(line["sku"])})
+        return out
+
+    def delivery(self, dealer_id: int, lines: list[dict], products: dict[str, object], day: dt.date) -> dict:
+        """`requested_on` and `ship_to` for an order placed on `day`: the lead time and a few days (most orders),
+        and the default address or, sometimes, another of the dealer's."""
+        cars = any(getattr(products.get(ln["sku"]), "build_to_order", False) for ln in lines)
+        requested = None
+        if self.rng.random() < self.REQUESTED_SHARE:
+            requested = day + dt.timedelta(days=LEAD_DAYS[cars] + self.rng.randint(0, 10 if cars else 5))
+        addresses = self.addresses.get(dealer_id, [])
+        ship_to = None
+        if addresses:
+            other = len(addresses) > 1 and self.rng.random() < self.OTHER_ADDRESS_SHARE
+            ship_to = self.rng.choice(addresses[1:]) if other else addresses[0]
+        return {"requested_on": requested, "ship_to": ship_to}

@@ -79,8 +79,13 @@ def request_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_lines(lines: list[dict]) -> tuple[dict[str, Product], dict[int, list[dict]]]:
-    """The products of the lines and the options each line gets ({index: stored options}); every error at once."""
+def _check_lines(lines: list[dict], kept: dict | None = None) -> tuple[dict[str, Product], dict[int, list[dict]]]:
+    """The products of the lines and the options each line gets ({index: stored options}); every error at once.
+
+    `kept` ({index: (stored options, quantity)}, amendments): lines that stay as the order has them keep their options
+    as chosen then, and may keep (never raise) the quantity of a product or an option withdrawn since; everything
+    else is checked against today's catalogue."""
+    kept = kept or {}
     errors: dict[str, list[str]] = {}
     if not lines:
         raise Invalid(fields={"lines": [_("An order needs at least one line.")]})
@@ -94,10 +99,20 @@ def _check_lines(lines: list[dict]) -> tuple[dict[str, Product], dict[int, list[
     dupes: set[str] = set()
     for i, ln in enumerate(lines):
         product = products.get(ln["sku"])
-        if product is None or not product.active:
+        if product is None or (not product.active and i not in kept):
             errors[f"lines.{i}.sku"] = [_("Unknown or inactive SKU %(sku)s.", sku=ln["sku"])]
         else:
-            stored, problems = catalog_options.choose(product, ln.get("options"), offered.get(product.id, []))
+            if i in kept:
+                stored, was = list(kept[i][0]), kept[i][1]
+                active = {(o.group, o.code) for o in offered.get(product.id, [])}
+                withdrawn = not product.active or any((o["group"], o["code"]) not in active for o in stored)
+                problems = []
+                if withdrawn and isinstance(ln["quantity"], int) and ln["quantity"] > was:
+                    errors[f"lines.{i}.quantity"] = [
+                        _("%(sku)s is no longer sold as ordered: at most %(n)s.", sku=product.sku, n=was)
+                    ]
+            else:
+                stored, problems = catalog_options.choose(product, ln.get("options"), offered.get(product.id, []))
             if problems:
                 errors[f"lines.{i}.options"] = problems
             chosen[i] = stored
@@ -115,10 +130,11 @@ def _check_lines(lines: list[dict]) -> tuple[dict[str, Product], dict[int, list[
     return products, chosen
 
 
-def quote(dealer: Dealer, lines: list[dict], on: dt.date | None = None) -> dict:
+def quote(dealer: Dealer, lines: list[dict], on: dt.date | None = None, kept: dict | None = None) -> dict:
     """Price every line the way an order would be priced (no credit check, nothing stored). A line's options add
-    their price delta to the list price, which goes through the dealer's price rule (portal.catalog.pricing)."""
-    products, chosen = _check_lines(lines)
+    their price delta to the list price, which goes through the dealer's price rule (portal.catalog.pricing).
+    `kept`: see `_check_lines`."""
+    products, chosen = _check_lines(lines, kept)
     lists = pricing.candidates_for(dealer, on or today(), products.values())
     out_lines = []
     for n, ln in enumerate(lines, start=1):
@@ -357,6 +373,28 @@ def _lines_brief(lines) -> dict[str, int]:
     return out
 
 
+def _kept_lines(order: Order, lines: list[dict]) -> dict[int, tuple[list[dict], int]]:
+    """Which lines of an amendment are lines the order has ({index: (stored options, quantity)}): the same SKU with the
+    same option codes (`{group: code}` as the order shows them), or — with no options sent — the order's only line of
+    that SKU when it has none."""
+    kept: dict[int, tuple[list[dict], int]] = {}
+    for i, ln in enumerate(lines):
+        if not isinstance(ln, dict):
+            continue
+        same = [o for o in order.lines if o.sku == ln.get("sku")]
+        chosen = ln.get("options")
+        for line in same:
+            stored = {o["group"]: o["code"] for o in line.options or ()}
+            if isinstance(chosen, dict) and chosen:
+                match = {str(k): str(v).strip().upper() for k, v in chosen.items()} == stored
+            else:
+                match = not chosen and not stored and len(same) == 1
+            if match:
+                kept[i] = (line.options or [], line.quantity)
+                break
+    return kept
+
+
 def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET, ship_to=UNSET) -> Order:
     """Change an order's lines (quantities, lines added or removed) before production starts (build-to-order) or
     anything ships (stock), in one transaction: re-priced at today's prices, the credit gate again on the new gross
@@ -388,7 +426,7 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
         except Invalid as exc:
             problems.update(exc.fields)
     try:
-        priced = quote(dealer, lines)
+        priced = quote(dealer, lines, kept=_kept_lines(order, lines))
     except Invalid as exc:
         raise Invalid(fields={**problems, **exc.fields}) from None
     if problems:

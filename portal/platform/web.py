@@ -56,6 +56,7 @@ AUDIT_ACTION_LABELS = {
     "price_list.create": _l("Price list created"),
     "price_list.update": _l("Price list changed"),
     "order.submit": _l("Order submitted"),
+    "order.amend": _l("Order amended"),
     "order.approved": _l("Order approved"),
     "order.rejected": _l("Order rejected"),
     "order.cancelled": _l("Order cancelled"),

@@ -4,6 +4,7 @@ HQ production view."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from portal.dealers.models import Region
 from portal.extensions import db
@@ -14,6 +15,7 @@ from portal.platform.timeutil import portal_tz
 from portal.platform.web import page_args
 from portal.production import reports, services
 from portal.production import stages as st
+from portal.production.models import Unit
 
 bp = Blueprint("production", __name__, static_folder="static", static_url_path="/production/static")
 
@@ -40,6 +42,18 @@ def track_form():
     return render_template("production/track_form.html", q="", open_orders=recent)
 
 
+def with_options(view: dict) -> dict:
+    """Each unit of a tracking view with the options it was ordered with (§12), read in one query when the view does
+    not carry them."""
+    missing = [u for u in view["units"] if "options" not in u]
+    if missing:
+        stmt = select(Unit.serial, Unit.options).where(Unit.serial.in_([u["serial"] for u in missing]))
+        found = dict(db.session.execute(stmt).all())
+        for u in missing:
+            u["options"] = found.get(u["serial"])
+    return view
+
+
 @bp.route("/track/<query>")
 @requires("tracking.read")
 @tenant_route("track")
@@ -50,7 +64,10 @@ def track(query):
     except NotFound:
         return render_template("production/track_form.html", q=query, not_found=True, open_orders=[]), 404
     return render_template(
-        "production/track.html", t=view, tz=portal_tz().key, api_url=url_for("api_production.track", query=query)
+        "production/track.html",
+        t=with_options(view),
+        tz=portal_tz().key,
+        api_url=url_for("api_production.track", query=query),
     )
 
 

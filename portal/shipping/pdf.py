@@ -1,5 +1,10 @@
 """The delivery note (发货单) of a shipment, as PDF (ReportLab). Labels in Chinese and English on one document: it
 travels with the goods and is read by the driver, the dealer's yard and finance alike. Made on request, never stored.
+
+Where the goods go is the order's ship-to address (label, recipient, phone, address; the dealer's own address and
+contact when the order chose none), with the delivery date the dealer asked for (or "as soon as possible"); the
+vehicles' VINs are listed under their line, each group of VINs followed by the options those vehicles were built
+with (§12), in both languages.
 """
 
 from __future__ import annotations
@@ -59,12 +64,24 @@ def delivery_note(shipment) -> bytes:
         )
     )
     story = [banner, Spacer(1, 4 * mm)]
+    ship_to = getattr(order, "ship_to", None)
+    requested = getattr(order, "requested_on", None)
+    placed_by = getattr(order, "placed_by", None)  # HQ or the region placed the order for the dealer
+    if ship_to is not None:
+        where = [_text(ship_to.label), _text(ship_to.address)]
+        who = " ".join(filter(None, [ship_to.recipient, ship_to.phone])) or " ".join(
+            filter(None, [dealer.contact_name, dealer.contact_phone])
+        )
+    else:
+        where = [_text(dealer.address)]
+        who = " ".join(filter(None, [dealer.contact_name, dealer.contact_phone]))
     head_rows = [
         ["发货日期 Shipped on", shipment.shipped_on.isoformat(), "订单 Order", order.number],
         ["经销商 Dealer", f"{_text(dealer.code)} {_text(dealer.name)}", "发票 Invoice", invoice.number],
-        ["地址 Address", _text(dealer.address), "到期日 Due on", invoice.due_on.isoformat()],
-        ["联系人 Contact", _text(" ".join(filter(None, [dealer.contact_name, dealer.contact_phone]))),
-         "付款条件 Terms", f"{dealer.payment_terms_days} 天 days"],
+        ["收货地址 Ship to", "<br/>".join(where), "到期日 Due on", invoice.due_on.isoformat()],
+        ["收货人 Recipient", _text(who), "付款条件 Terms", f"{dealer.payment_terms_days} 天 days"],
+        ["要求交付 Requested", requested.isoformat() if requested else "尽快 As soon as possible",
+         *(["代客下单 Placed by", _text(placed_by.display_name or placed_by.username)] if placed_by else ["", ""])],
     ]  # fmt: skip
     head_table = Table(
         [[Paragraph(str(c), cell) for c in row] for row in head_rows],
@@ -107,23 +124,31 @@ def delivery_note(shipment) -> bytes:
                 _money(line.gross),
             ]
         )
-        serials = [u.serial for u in line.units]
-        for i in range(0, len(serials), VINS_PER_ROW):
-            r = len(rows)
-            rows.append(["", "VIN" if i == 0 else "", Paragraph(", ".join(serials[i : i + VINS_PER_ROW]), vin)])
-            rows[-1] += [""] * 5
-            style += [
-                ("SPAN", (2, r), (-1, r)),
-                ("TEXTCOLOR", (1, r), (1, r), GREY),
-                ("TOPPADDING", (0, r), (-1, r), 0),
-            ]
+        for options, serials in _by_options(line):
+            for i in range(0, len(serials), VINS_PER_ROW):
+                r = len(rows)
+                rows.append(["", "VIN" if i == 0 else "", Paragraph(", ".join(serials[i : i + VINS_PER_ROW]), vin)])
+                rows[-1] += [""] * 5
+                style += [
+                    ("SPAN", (2, r), (-1, r)),
+                    ("TEXTCOLOR", (1, r), (1, r), GREY),
+                    ("TOPPADDING", (0, r), (-1, r), 0),
+                ]
+            if options:
+                r = len(rows)
+                rows.append(["", Paragraph("选装<br/>Options", cell), Paragraph(options, cell)] + [""] * 5)
+                style += [
+                    ("SPAN", (2, r), (-1, r)),
+                    ("TEXTCOLOR", (1, r), (1, r), GREY),
+                    ("TOPPADDING", (0, r), (-1, r), 0),
+                ]
         style.append(("LINEBELOW", (0, len(rows) - 1), (-1, len(rows) - 1), 0.25, RULE))
     rows.append(["", "", "合计 Total", str(sum(ln.quantity for ln in shipment.lines)), "", _money(shipment.net),
                  _money(shipment.tax), _money(shipment.gross)])  # fmt: skip
     style.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.black))
     table = Table(
         rows,
-        colWidths=[7 * mm, 24 * mm, 55 * mm, 14 * mm, 20 * mm, 20 * mm, 17 * mm, 21 * mm],
+        colWidths=[7 * mm, 28 * mm, 51 * mm, 14 * mm, 20 * mm, 20 * mm, 17 * mm, 21 * mm],  # SKUs up to 13 characters
         repeatRows=1,
     )
     table.setStyle(TableStyle(style))
@@ -158,3 +183,28 @@ def delivery_note(shipment) -> bytes:
         parts.append(f"已收货 Received {shipment.received_on.isoformat()}")
     doc.build(story, canvasmaker=numbered_canvas(" | ".join(parts), font=font))  # footer and "x / y" on each page
     return buffer.getvalue()
+
+
+def options_both(options) -> str:
+    """A vehicle's options in Chinese, then English (Paragraph markup, escaped); "" for none."""
+    if not options:
+        return ""
+    from flask_babel import force_locale
+
+    from portal.catalog.labels import options_text
+
+    with force_locale("zh_CN"):
+        chinese = options_text(options)
+    with force_locale("en"):
+        english = options_text(options)
+    return escape(chinese) if chinese == english else f"{escape(chinese)}<br/>{escape(english)}"
+
+
+def _by_options(line) -> list[tuple[str, list[str]]]:
+    """A shipment line's VINs grouped by the options their vehicles carry (a unit without its own: the order line's),
+    in unit order: [(options text, serials)]."""
+    fallback = getattr(line.order_line, "options", None)
+    groups: dict[str, list[str]] = {}
+    for unit in line.units:
+        groups.setdefault(options_both(getattr(unit, "options", None) or fallback), []).append(unit.serial)
+    return list(groups.items())

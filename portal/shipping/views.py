@@ -22,6 +22,7 @@ from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import today
 from portal.platform.web import ORDER_STATUS_LABELS, apply_errors, export_response, list_page, parse_date_arg
+from portal.production.models import Unit
 from portal.shipping import services
 from portal.shipping.forms import ReceiveForm, ShipForm
 from portal.shipping.models import SHIPMENT_STATUSES, Shipment
@@ -41,11 +42,17 @@ def _new_key() -> str:
 
 
 def _rows(order: Order) -> list[dict]:
-    """One row per order line: ordered, shipped, left, and for build-to-order lines the built units waiting."""
+    """One row per order line: ordered, shipped, left, and for build-to-order lines the built units waiting (serial,
+    completion, options)."""
     so_far = services.shipped_so_far(order.id)
+    units = services.ready_units(order.id)
+    # each built unit with the options it was built with (§12), read in one query
+    options = dict(db.session.execute(select(Unit.id, Unit.options).where(Unit.id.in_([u.id for u in units]))).all())
     ready = defaultdict(list)
-    for unit in services.ready_units(order.id):
-        ready[unit.order_line_id].append(unit)
+    for unit in units:
+        ready[unit.order_line_id].append(
+            {"serial": unit.serial, "stage_at": unit.stage_at, "options": options.get(unit.id)}
+        )
     rows = []
     for line in order.lines:
         done_qty, done_net, done_tax = so_far.get(line.id, (0, ZERO, ZERO))
@@ -86,8 +93,8 @@ def _select(rows: list[dict], posted: bool) -> list[str]:
     for row in rows:
         if row["built_to_order"]:
             if not posted:
-                chosen.extend(u.serial for u in row["units"])
-            serials = {u.serial for u in row["units"]}
+                chosen.extend(u["serial"] for u in row["units"])
+            serials = {u["serial"] for u in row["units"]}
             row["quantity"] = len([s for s in chosen if s in serials])
             continue
         if not posted:
@@ -110,7 +117,7 @@ def _select(rows: list[dict], posted: bool) -> list[str]:
 
 def _apply_ship_errors(form: ShipForm, rows: list[dict], serials: list[str], stock_rows: list[dict], exc) -> dict:
     """The service's field errors next to the fields they are about; the rest at the top. Answers VIN → errors."""
-    shown = {u.serial for row in rows for u in row["units"]}
+    shown = {u["serial"] for row in rows for u in row["units"]}
     by_vin: dict[str, list[str]] = defaultdict(list)
     for key, messages in (exc.fields or {}).items():
         messages = messages if isinstance(messages, list) else [messages]

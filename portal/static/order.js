@@ -1,268 +1,247 @@
-// The order builder (/orders/new): add and remove lines in place and price them live through
-// POST /api/v1/orders/quote (the browser session, with the X-CSRFToken header from <meta name="csrf-token">).
-// The form still posts normally (sku[] / quantity[]), so the page works without this script, and the server
-// prices the order again when it is placed: nothing shown here is trusted.
-// Money stays in strings and integer cents (BigInt); floats never touch it.
+// The order builder (/orders/new) and the amendment page (/orders/<number>/amend).
+//
+// Both pages are plain forms that work without this script: every button posts and the server answers the page.
+// This script sends the same forms with fetch and the header `X-Requested-With: order.js`; the server answers JSON
+// {ok, message, count, field_errors, fragments} and the parts of the page that changed (`[data-fragment=name]`) are
+// replaced by the server's HTML. Nothing is priced here: every figure comes from the server.
+//
+// - product cards (`form[data-add-form]`): Add puts the product into the draft; the basket and the phone's bar
+//   update in place and a message says what was added;
+// - a live form (`form[data-live=<action>]`): a changed field posts the form with that action (the builder saves
+//   the draft, the amendment page recalculates); buttons marked `data-live-button` (remove, add, search) post
+//   their own name and value; the other buttons (place the order, save the amendment) submit the page as usual,
+//   once: the button is disabled after the first click;
+// - `form[data-confirm]` asks first.
+//
+// Requests go one at a time, in order, so a slower earlier save never overwrites a later one. A change is sent with
+// the form as it is when its turn comes (changes waiting together go as one); a button's request is built when it
+// is clicked, so it names the line the user saw (the server refuses it if the draft has moved on since).
 (function () {
   "use strict";
-  var form = document.getElementById("order-builder");
-  if (!form || !window.fetch) { return; }
-  var meta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = meta ? meta.getAttribute("content") : "";
-  var body = form.querySelector("[data-lines]");
-  var empty = body.querySelector("[data-empty]");
-  var template = document.getElementById("order-line-template");
-  var statusEl = form.querySelector("[data-quote-status]");
-  var creditMsg = form.querySelector("[data-credit-msg]");
-  var availableEl = form.querySelector("[data-available]");
-  var afterEl = form.querySelector("[data-after]");
-  var refresh = form.querySelector("[data-refresh]");
-  var onHold = !!document.querySelector("[data-hold]");
-  var MAX = 100000;
-  var seq = 0;
-  var timer = null;
+  if (!window.fetch || !window.FormData || !window.Promise) { return; }
+  var HEADER = "order.js";
+  var toast = document.querySelector("[data-toast]");
+  var toastTimer = null;
+  var queue = [];
+  var running = false;
+  var waiters = [];
 
-  if (refresh) { refresh.classList.add("d-none"); } // totals are live
-
-  function label(name, values) {
-    var text = form.getAttribute("data-" + name) || "";
-    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(values[k])); });
-    return text;
+  function say(message, ok) {
+    if (!toast || !message) { return; }
+    toast.textContent = message;
+    toast.classList.toggle("alert-success", !!ok);
+    toast.classList.toggle("alert-danger", !ok);
+    toast.hidden = false;
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(function () { toast.hidden = true; }, ok ? 3000 : 6000);
   }
 
-  function cents(s) {
-    var m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(s).trim());
-    if (!m) { return null; }
-    return BigInt(m[1] + m[2] + (m[3] || "").padEnd(2, "0"));
+  // the element that had the focus, to give it back once its fragment is replaced
+  function focusState() {
+    var el = document.activeElement;
+    if (!el || !el.id) { return null; }
+    var state = {id: el.id};
+    try { state.start = el.selectionStart; state.end = el.selectionEnd; } catch (e) { /* not a text field */ }
+    return state;
   }
 
-  function fromCents(c) {
-    var neg = c < BigInt(0);
-    var digits = (neg ? -c : c).toString().padStart(3, "0");
-    var whole = digits.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    return (neg ? "-" : "") + whole + "." + digits.slice(-2);
-  }
-
-  function fmt(s) {
-    var c = cents(s);
-    return c === null ? String(s) : fromCents(c);
-  }
-
-  function rows() { return Array.prototype.slice.call(body.querySelectorAll("tr[data-line]")); }
-  function skuOf(row) { return row.querySelector('input[name="sku[]"]').value; }
-  function qtyInput(row) { return row.querySelector('input[name="quantity[]"]'); }
-
-  function qtyOf(input) {
-    var v = input.value.trim();
-    if (!/^\d+$/.test(v)) { return null; }
-    var n = parseInt(v, 10);
-    return n >= 1 && n <= MAX ? n : null;
-  }
-
-  function setText(root, selector, text) {
-    root.querySelectorAll(selector).forEach(function (el) { el.textContent = text; });
-  }
-
-  function clearPrices(row) {
-    ["[data-unit-price]", "[data-net]", "[data-tax]", "[data-gross]"].forEach(function (s) { setText(row, s, "—"); });
-    setText(row, "[data-rule]", "");
-  }
-
-  function setErrors(row, messages) {
-    var box = row.querySelector("[data-errors]");
-    box.textContent = "";
-    messages.forEach(function (m) {
-      var div = document.createElement("div");
-      div.textContent = m;
-      box.appendChild(div);
-    });
-    qtyInput(row).classList.toggle("is-invalid", messages.length > 0);
-  }
-
-  function plainPct(s) { // Decimal.normalize() writes 10 as "1E+1"
-    var m = /^(\d+)E\+(\d+)$/.exec(String(s));
-    return m ? m[1] + "0".repeat(parseInt(m[2], 10)) : String(s);
-  }
-
-  function ruleText(rule) {
-    if (!rule) { return label("label-list"); }
-    var how = rule.discount_pct !== undefined && rule.discount_pct !== null
-      ? label("label-off", {pct: plainPct(rule.discount_pct)})
-      : label("label-fixed", {price: fmt(rule.unit_price)});
-    var from = rule.min_qty > 1 ? label("label-from", {n: rule.min_qty}) + " · " : "";
-    return rule.price_list + " · " + from + how;
-  }
-
-  function showCredit(gross, available) {
-    var g = cents(gross), a = cents(available);
-    if (g === null || a === null) { return; }
-    var after = a - g;
-    availableEl.textContent = fromCents(a);
-    availableEl.classList.toggle("text-danger", a < BigInt(0));
-    afterEl.textContent = fromCents(after);
-    afterEl.classList.toggle("text-danger", after < BigInt(0));
-    creditMsg.classList.toggle("d-none", rows().length === 0 || onHold);
-    var review = g > a;
-    creditMsg.textContent = review ? label("msg-review", {x: fromCents(g - a)}) : label("msg-fits");
-    creditMsg.classList.toggle("alert-warning", review);
-    creditMsg.classList.toggle("alert-success", !review);
-  }
-
-  function setTotals(net, tax, gross) {
-    setText(form, '[data-total="net"]', fmt(net));
-    setText(form, '[data-total="tax"]', fmt(tax));
-    setText(form, '[data-total="gross"]', fmt(gross));
-  }
-
-  // API errors: {"lines.0.quantity": [...]} from the service, {"lines": {"0": {"quantity": [...]}}} from the schema
-  function lineErrors(fields) {
-    var out = {general: []};
-    function add(i, msgs) {
-      (out[i] = out[i] || []).push.apply(out[i], Array.isArray(msgs) ? msgs : [String(msgs)]);
+  function restoreFocus(state) {
+    if (!state) { return; }
+    var el = document.getElementById(state.id);
+    if (!el || el === document.activeElement) { return; }
+    el.focus({preventScroll: true});
+    if (typeof state.start === "number") {
+      try { el.setSelectionRange(state.start, state.end); } catch (e) { /* number inputs have no selection */ }
     }
-    Object.keys(fields || {}).forEach(function (key) {
-      var value = fields[key];
-      var m = /^lines\.(\d+)/.exec(key);
-      if (m) {
-        add(m[1], value);
-      } else if (key === "lines" && value && !Array.isArray(value) && typeof value === "object") {
-        Object.keys(value).forEach(function (i) {
-          var v = value[i];
-          if (Array.isArray(v)) { add(i, v); } else { Object.keys(v).forEach(function (f) { add(i, v[f]); }); }
-        });
-      } else {
-        add("general", value);
-      }
-    });
-    return out;
   }
 
   function apply(data) {
-    var all = rows();
-    data.lines.forEach(function (ln, i) {
-      var row = all[i];
-      if (!row) { return; }
-      setText(row, "[data-unit-price]", fmt(ln.unit_price));
-      setText(row, "[data-net]", fmt(ln.net));
-      setText(row, "[data-tax]", fmt(ln.tax));
-      setText(row, "[data-gross]", fmt(ln.gross));
-      setText(row, "[data-rule]", ruleText(ln.rule));
+    var focus = focusState();
+    Object.keys(data.fragments || {}).forEach(function (name) {
+      var old = document.querySelector('[data-fragment="' + name + '"]');
+      if (!old) { return; }
+      var holder = document.createElement("div");
+      holder.innerHTML = data.fragments[name];
+      var fresh = holder.firstElementChild;
+      if (fresh) { old.replaceWith(fresh); }
     });
-    setTotals(data.net, data.tax, data.gross);
-    availableEl.setAttribute("data-value", data.available);
-    onHold = onHold || !!data.on_hold;
-    showCredit(data.gross, data.available);
+    document.querySelectorAll("[data-errors-for]").forEach(function (box) {
+      var name = box.getAttribute("data-errors-for");
+      var messages = (data.field_errors || {})[name] || [];
+      box.textContent = "";
+      messages.forEach(function (m) {
+        var div = document.createElement("div");
+        div.textContent = m;
+        box.appendChild(div);
+      });
+      var form = box.closest("form");
+      var input = form && form.querySelector('[name="' + name + '"]');
+      if (input) { input.classList.toggle("is-invalid", messages.length > 0); }
+    });
+    var basket = document.getElementById("basket-form");
+    if (basket && typeof data.count === "number") {
+      basket.classList.toggle("is-empty", data.count === 0);
+      var place = basket.querySelector("[data-place]");
+      var bar = document.querySelector("[data-place-bar]");
+      if (place && bar) { place.disabled = bar.disabled; }
+    }
+    restoreFocus(focus);
   }
 
-  function quote() {
-    window.clearTimeout(timer);
-    var all = rows();
-    var mine = ++seq;
-    empty.classList.toggle("d-none", all.length > 0);
-    var lines = [];
-    var bad = false;
-    all.forEach(function (row) {
-      var q = qtyOf(qtyInput(row));
-      setErrors(row, q === null ? [label("msg-quantity")] : []);
-      if (q === null) { bad = true; clearPrices(row); }
-      lines.push({sku: skuOf(row), quantity: q});
-    });
-    statusEl.textContent = "";
-    if (all.length === 0) {
-      setTotals("0.00", "0.00", "0.00");
-      showCredit("0.00", availableEl.getAttribute("data-value"));
-      return;
-    }
-    if (bad) { return; }
-    fetch(form.getAttribute("data-quote-url"), {
+  // a form's own address (form.action is shadowed by its buttons named "action")
+  function urlOf(form) { return form.getAttribute("action") || window.location.href; }
+
+  function formData(form, params) {
+    var body = new FormData(form);
+    Object.keys(params || {}).forEach(function (name) { body.set(name, params[name]); });
+    return body;
+  }
+
+  function send(form, body) {
+    return fetch(urlOf(form), {
       method: "POST",
+      body: body,
       credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
-      body: JSON.stringify({lines: lines})
-    })
-      .then(function (r) {
-        return r.json().then(function (data) { return {ok: r.ok, status: r.status, data: data}; });
-      })
-      .then(function (res) {
-        if (mine !== seq) { return; } // a newer quote is on its way
-        if (res.ok) {
-          apply(res.data);
-        } else if (res.status === 422 && res.data && res.data.error) {
-          var errs = lineErrors(res.data.error.fields);
-          rows().forEach(function (row, i) {
-            setErrors(row, errs[String(i)] || []);
-            if (errs[String(i)]) { clearPrices(row); }
-          });
-          statusEl.textContent = errs.general.join(" ") || res.data.error.message;
-        } else {
-          statusEl.textContent = (res.data && res.data.error && res.data.error.message) || label("msg-failed");
-        }
-      })
-      .catch(function () { if (mine === seq) { statusEl.textContent = label("msg-failed"); } });
+      headers: {"X-Requested-With": HEADER, "Accept": "application/json"}
+    }).then(function (r) {
+      var type = r.headers.get("Content-Type") || "";
+      if (type.indexOf("application/json") === -1) { throw new Error("not json"); }
+      return r.json();
+    }).then(function (data) {
+      apply(data);
+      if (data.message) { say(data.message, data.ok); }
+      return data;
+    });
   }
 
-  function schedule() {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(quote, 300);
+  // no JSON (a session that ended, a server error): let the page post and show what happened
+  function fallback(form, params) {
+    Object.keys(params || {}).forEach(function (name) {
+      var hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = name;
+      hidden.value = params[name];
+      form.appendChild(hidden);
+    });
+    form.submit();
   }
 
-  function addLine(sku, name, qty) {
-    var existing = rows().filter(function (r) { return skuOf(r) === sku; })[0];
-    if (existing) {
-      var input = qtyInput(existing);
-      input.value = Math.min(MAX, (qtyOf(input) || 0) + qty);
+  function busy(on) {
+    running = on;
+    document.body.toggleAttribute("data-order-busy", on); // a change is on its way to the server
+  }
+
+  function run() {
+    var next = queue.shift();
+    if (!next) {
+      busy(false);
+      waiters.splice(0).forEach(function (resolve) { resolve(); });
       return;
     }
-    var row = template.content.firstElementChild.cloneNode(true);
-    row.querySelector('input[name="sku[]"]').value = sku;
-    qtyInput(row).value = qty;
-    row.querySelector('button[name="remove"]').value = sku;
-    setText(row, "[data-sku]", sku);
-    setText(row, "[data-name]", name);
-    body.insertBefore(row, empty);
+    busy(true);
+    next.form.setAttribute("aria-busy", "true");
+    send(next.form, next.body || formData(next.form, next.params))
+      .then(next.done || function () {})
+      .catch(function () {
+        queue = [];
+        busy(false);
+        fallback(next.form, next.params);
+      })
+      .finally(function () {
+        next.form.removeAttribute("aria-busy");
+        if (next.always) { next.always(); }
+        run();
+      });
   }
 
-  form.addEventListener("click", function (e) {
-    var btn = e.target.closest("button");
-    if (!btn || !form.contains(btn)) { return; }
-    if (btn.name === "add") {
-      e.preventDefault();
-      var product = btn.closest("tr[data-product]");
-      var input = product.querySelector("input.input-qty");
-      var qty = qtyOf(input);
-      input.classList.toggle("is-invalid", qty === null);
-      if (qty === null) { return; }
-      addLine(btn.value, product.getAttribute("data-title") || "", qty);
-      input.value = "1";
-      btn.classList.replace("btn-outline-primary", "btn-success");
-      window.setTimeout(function () { btn.classList.replace("btn-success", "btn-outline-primary"); }, 700);
-      quote();
-    } else if (btn.name === "remove") {
-      e.preventDefault();
-      btn.closest("tr[data-line]").remove();
-      quote();
-    }
+  // task: {form, params, change?, body?, done?, always?}
+  function enqueue(task) {
+    var last = queue[queue.length - 1];
+    if (task.change && last && last.change && last.form === task.form) { return; } // already waiting to go
+    queue.push(task);
+    if (!running) { run(); }
+  }
+
+  function idle() {
+    return running ? new Promise(function (resolve) { waiters.push(resolve); }) : Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- product cards: add to the draft in place
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches("form[data-add-form]")) { return; }
+    e.preventDefault();
+    if (!form.reportValidity()) { return; }
+    var button = form.querySelector("[data-add]");
+    if (button) { button.disabled = true; }
+    enqueue({
+      form: form,
+      params: {},
+      body: formData(form, {}),
+      done: function (data) {
+        if (!data.ok) { return; }
+        var qty = form.querySelector('input[name="quantity"]');
+        if (qty) { qty.value = "1"; }
+        if (button) {
+          button.classList.replace("btn-primary", "btn-success");
+          window.setTimeout(function () { button.classList.replace("btn-success", "btn-primary"); }, 1200);
+        }
+      },
+      always: function () { if (button) { button.disabled = false; } }
+    });
   });
 
-  body.addEventListener("input", function (e) {
-    if (e.target.name === "quantity[]") { schedule(); }
+  // ---------------------------------------------------------------- live forms
+  document.querySelectorAll("form[data-live]").forEach(function (form) {
+    var action = form.getAttribute("data-live");
+
+    form.addEventListener("change", function (e) {
+      var el = e.target;
+      if (!el.name || el.hasAttribute("data-no-live") || el.type === "hidden") { return; }
+      enqueue({form: form, params: {action: action}, change: true});
+    });
+
+    form.addEventListener("click", function (e) {
+      var button = e.target.closest("button[data-live-button]");
+      if (!button || !form.contains(button)) { return; }
+      e.preventDefault();
+      var params = {action: action};
+      params[button.name] = button.value;
+      enqueue({form: form, params: params, body: formData(form, params)});
+    });
+
+    form.addEventListener("keydown", function (e) { // Enter in the search box searches
+      var target = e.key === "Enter" && e.target.getAttribute && e.target.getAttribute("data-enter");
+      var button = target && form.querySelector(target);
+      if (button) {
+        e.preventDefault();
+        button.click();
+      }
+    });
+
+    form.addEventListener("submit", function (e) {
+      var by = e.submitter;
+      var value = by ? by.value : "";
+      if (!by || (by.name === "action" && value === action)) { // Enter, or the page's own "update" button
+        e.preventDefault();
+        enqueue({form: form, params: {action: action}, change: true});
+        return;
+      }
+      if (running || queue.length) { // a change still on its way: submit once it has landed
+        e.preventDefault();
+        idle().then(function () { form.requestSubmit(by); });
+        return;
+      }
+      window.setTimeout(function () { // one click, one order (the Idempotency-Key covers a second one anyway)
+        document.querySelectorAll('button[value="' + value + '"]').forEach(function (b) { b.disabled = true; });
+      }, 0);
+    });
   });
 
-  form.addEventListener("keydown", function (e) {
-    if (e.key !== "Enter" || e.target.tagName !== "INPUT") { return; }
-    if (e.target.name === "quantity[]") {
-      e.preventDefault();
-      quote();
-    } else if (e.target.closest("tr[data-product]")) {
-      e.preventDefault();
-      e.target.closest("tr[data-product]").querySelector('button[name="add"]').click();
-    }
-  });
-
-  form.addEventListener("submit", function (e) {
-    var by = e.submitter;
-    if (by && by.value === "place") {
-      window.setTimeout(function () { by.disabled = true; }, 0); // one click, one order
-    }
+  // the bar's "Place the order" belongs to the basket form (form="basket-form"), so the handler above covers it too
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { e.preventDefault(); }
+    });
   });
 })();
