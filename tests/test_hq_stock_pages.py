@@ -153,8 +153,12 @@ def test_one_availability_for_a_product_on_every_dealer_page(app, world, shop):
     pages = {url: client.get(url).get_data(as_text=True) for url in ("/products", "/dealers/SH-1/prices",
                                                                       "/orders/new?q=")}  # fmt: skip
 
-    def band(html: str, sku: str) -> str:
-        row = next(r for r in html.split("<tr") if sku in r)
+    def band(html: str, sku: str) -> str:  # a table row, or the product's card in the order builder
+        card = f'data-product="{sku}"'
+        if card in html:
+            row = html.split(card, 1)[1].split("data-product=", 1)[0]
+        else:
+            row = next(r for r in html.split("<tr") if sku in r)
         found = re.search(r'data-band="(\w+)"', row)
         return found.group(1) if found else "build_to_order" if "Built to order" in row else "?"
 

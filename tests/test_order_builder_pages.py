@@ -515,3 +515,24 @@ def test_order_js_saves_a_change_and_gets_the_totals_back(app, world, shop):
     )
     assert resp.status_code == 422
     assert resp.get_json()["field_errors"] == {"requested_on": ["A delivery date from today on."]}
+
+
+def test_an_order_beyond_the_available_credit_is_placed_for_credit_review(app, world, shop):
+    world.credit_limit("SH-1", "100000")
+    client = as_(app, "sh1.staff")
+    add(client, "CAR-1", "1")  # 113,000.00 > 100,000.00
+    page = text(client.get("/orders/new"))
+    assert "113,000.00" in page
+    data = {**basket_form(page), "action": "place"}
+    placed = client.post("/orders/new", data=data)
+    assert placed.status_code == 302
+    number = placed.headers["Location"].rsplit("/", 1)[-1]
+    assert order_of(world, number)["status"] == "credit_review"
+
+
+@pytest.mark.parametrize("username", ["fin"])
+def test_finance_does_not_place_orders(app, world, shop, username):
+    client = as_(app, username)
+    assert client.get("/orders/new").status_code == 403
+    assert add(client, "OIL-1").status_code == 403
+    assert world.count(OrderDraft) == 0

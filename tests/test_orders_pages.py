@@ -1,5 +1,5 @@
-"""The order pages: the builder (with and without JavaScript), the list with filters and exports, one order with its
-history and actions, the approval queue — for each role, with refusals, and nothing written on bad input."""
+"""The order pages: the list with filters and exports, one order with its history and actions, the approval queue —
+for each role, with refusals, and nothing written on bad input (the builder: tests/test_order_builder_pages.py)."""
 
 from __future__ import annotations
 
@@ -58,114 +58,6 @@ def test_every_status_has_a_label():
 
 
 # ------------------------------------------------------------------ the builder
-
-
-def test_the_builder_shows_the_catalogue_my_prices_and_the_available_credit(client, channel):
-    login(client, channel["sh_staff"])
-    page = text(client.get("/orders/new"))
-    assert '<meta name="csrf-token" content="' in page and "order.js" in page
-    assert "P-1" in page and "90.00" in page and "1,000.00" in page  # my price for parts, the list price else
-    assert "10,000.00" in page  # available credit
-    page = text(client.get("/orders/new?add=P-2&qty=3"))
-    assert 'name="sku[]" value="P-2"' in page and 'name="quantity[]" value="3"' in page
-    assert "3,390.00" in page  # priced on the server too: 3 × 1000 + 13 % tax
-    assert 'name="sku[]" value="NOPE"' not in text(client.get("/orders/new?add=NOPE"))
-
-
-def test_without_javascript_lines_are_added_searched_and_removed_and_nothing_is_written(client, world, channel):
-    login(client, channel["sh_staff"])
-    before = world.snapshot()
-    resp = builder(client, add="P-1", **{"addqty-P-1": "3"})
-    page = text(resp)
-    assert resp.status_code == 200
-    assert 'name="quantity[]" value="3"' in page and "270.00" in page and "305.10" in page  # 3 × 90.00, +13 %
-    resp = builder(client, add="P-1", **{"addqty-P-1": "2", "sku[]": "P-1", "quantity[]": "3"})
-    assert 'name="quantity[]" value="5"' in text(resp)  # the same SKU adds up on one line
-    resp = builder(client, action="search", q="空调", **{"sku[]": "P-1", "quantity[]": "3"})
-    page = text(resp)
-    assert 'data-product="P-2"' in page and 'data-product="P-1"' not in page and 'value="P-1"' in page
-    resp = builder(client, remove="P-1", **{"sku[]": "P-1", "quantity[]": "3"})
-    assert 'name="sku[]"' not in text(resp).split("<template")[0]
-    resp = builder(client, action="refresh", **{"sku[]": "P-1", "quantity[]": "abc"})
-    assert resp.status_code == 422 and "A whole number from 1 to 100000." in text(resp)
-    assert world.snapshot() == before
-
-
-def test_an_order_that_fits_the_credit_is_placed_and_approved(client, world, channel):
-    login(client, channel["sh_staff"])
-    resp = builder(client, action="place", note="请尽快发货", **{"sku[]": ["P-1", "P-2"], "quantity[]": ["2", "1"]})
-    assert resp.status_code == 302
-    number = order_number(resp.headers["Location"])
-    order = world.get(Order, number=number)
-    assert order["status"] == "approved" and str(order["gross"]) == "1333.40"  # 180 + 1000 net, +13 %
-    assert order["note"] == "请尽快发货"
-    page = text(client.get(resp.headers["Location"]))
-    assert f"Order {number} placed and approved." in page
-    assert "A级配件政策" in page and "10% off the list price" in page and "1,333.40" in page
-
-
-def test_an_order_beyond_the_credit_goes_to_credit_review(client, world, channel):
-    login(client, channel["sh_staff"])
-    resp = builder(client, action="place", **{"sku[]": "P-2", "quantity[]": "9"})  # 10 170.00 gross > 10 000
-    assert resp.status_code == 302
-    number = order_number(resp.headers["Location"])
-    assert world.get(Order, number=number)["status"] == "credit_review"
-    page = text(client.get(resp.headers["Location"]))
-    assert "waits for credit review" in page and "170.00" in page
-
-
-def test_a_dealer_on_credit_hold_is_told_why_and_nothing_is_stored(client, world, channel):
-    from portal.credit import services as credit
-
-    world._in_request(lambda: credit.set_hold(None, world._dealer_obj("SH-1"), "逾期未付"))
-    login(client, channel["sh_staff"])
-    page = text(client.get("/orders/new"))
-    assert "Your account is on credit hold: 逾期未付" in page and "data-place disabled" in page
-    before = world.snapshot()
-    resp = builder(client, action="place", **{"sku[]": "P-1", "quantity[]": "1"})
-    assert resp.status_code == 409
-    assert "The dealer is on credit hold: 逾期未付" in text(resp)
-    assert world.snapshot() == before
-
-
-@pytest.mark.parametrize(
-    "lines, message",
-    [
-        ({}, "An order needs at least one line."),
-        ({"sku[]": "P-1", "quantity[]": "0"}, "A whole number from 1 to 100000."),
-        ({"sku[]": "P-1", "quantity[]": "1.5"}, "A whole number from 1 to 100000."),
-        ({"sku[]": "NOPE", "quantity[]": "1"}, "Unknown or inactive SKU NOPE."),
-        ({"sku[]": ["P-1", "P-1"], "quantity[]": ["1", "2"]}, "Each SKU once per order: P-1."),
-    ],
-)
-def test_bad_lines_are_shown_and_nothing_is_stored(client, world, channel, lines, message):
-    login(client, channel["sh_staff"])
-    before = world.snapshot()
-    resp = builder(client, action="place", **lines)
-    assert resp.status_code == 422
-    assert message in text(resp)
-    assert world.snapshot() == before
-
-
-def test_a_double_submit_places_one_order(client, world, channel):
-    login(client, channel["sh_staff"])
-    csrf = page_csrf(client, "/orders/new")
-    data = {"csrf_token": csrf, "key": "web-test-key-1", "action": "place", "sku[]": "P-1", "quantity[]": "1"}
-    first = client.post("/orders/new", data=data)
-    second = client.post("/orders/new", data=data)
-    assert first.headers["Location"] == second.headers["Location"]
-    assert world.count(Order) == 1
-    assert "was already placed" in text(client.get(second.headers["Location"]))
-    changed = client.post("/orders/new", data={**data, "quantity[]": "2"})
-    assert changed.status_code == 422 and "already used for another order" in text(changed)
-    assert world.count(Order) == 1
-
-
-def test_hq_and_region_managers_do_not_place_orders(client, channel):
-    for user in (channel["finance"], channel["rm_east"]):
-        c = client.application.test_client()
-        login(c, user)
-        assert c.get("/orders/new").status_code == 403
 
 
 def test_the_quote_api_answers_the_browser_session_with_the_csrf_header(client, channel):

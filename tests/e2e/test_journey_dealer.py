@@ -40,7 +40,7 @@ def test_a_dealer_orders_tracks_and_confirms_its_statement(page, live_server, ap
     base, statement = live_server, channel["statement"]
     log_in(page, base, channel["dealer"], PASSWORD)
 
-    # my prices for two vehicles, from the menu; "Order" on the row starts an order with that line
+    # my prices for two vehicles, from the menu; "Add to order" on the row puts that line into the order draft
     page.click("[data-nav=catalogue]")
     page.click("a.dropdown-item[href='/dealers/SH-001/prices']")
     page.wait_for_url(f"{base}/dealers/SH-001/prices")
@@ -51,12 +51,12 @@ def test_a_dealer_orders_tracks_and_confirms_its_statement(page, live_server, ap
     expect(row).to_contain_text("95,000.00")
     expect(row).to_contain_text("上海华通专享价")
     page.screenshot(path=str(artifacts_dir / "journey_dealer_prices_zh_CN.png"), full_page=True)
-    row.locator("a[href*='/orders/new']").click()
-    page.wait_for_url(re.compile(rf"{base}/orders/new\?.*"))
-    lines = page.locator("tbody[data-lines] tr[data-line]")
-    expect(lines).to_have_count(1)
-    expect(lines.first.locator("input[name='quantity[]']")).to_have_value("2")
-    expect(page.locator("tfoot [data-total='gross']")).to_have_text("214,700.00")  # 2 × 95 000 + 13 % tax
+    row.locator("form[data-draft-add] button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"{base}/dealers/SH-001/prices.*"))
+    expect(page.locator(".alert").first).to_contain_text("V-1")  # stays on the page, says what was added
+    page.goto(f"{base}/orders/new")
+    expect(page.locator("#basket li[data-line]")).to_have_count(1)
+    expect(page.locator("#basket [data-total='gross']")).to_have_text("214,700.00")  # 2 × 95 000 + 13 % tax
     page.screenshot(path=str(artifacts_dir / "journey_dealer_builder_zh_CN.png"), full_page=True)
     page.click("[data-place]")
     page.wait_for_url(re.compile(rf"{base}/orders/SO-\d{{6}}-\d{{6}}$"))
