@@ -1191,26 +1191,20 @@ def combined(*managers):
         yield
 
 
-def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
-    """Statements and time per request through the Flask test client: orders (with and without an
-    Idempotency-Key) and the baseline; EXPLAIN ANALYZE of the order's reads; a cProfile of the order path."""
+def _capturing_app(url: str, **config):
+    """The portal on `url` in this process, its test client, and `capture`: while `capture["on"]`, every SQL
+    statement run goes to `capture["statements"]` as (statement, parameters, seconds on the client side);
+    `capture["stop"]()` stops listening."""
     from sqlalchemy import event
 
     from portal import create_app
     from portal.config import normalise_database_url
     from portal.extensions import db
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": normalise_database_url(url),
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-            "REDIS_URL": None,
-            "PORTAL_BENCH_ENDPOINTS": True,
-        }
-    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "PASSWORD_HASH_METHOD":
+                      "pbkdf2:sha256:1000", "REDIS_URL": None, **config})  # fmt: skip
     with app.app_context():
         engine = db.engine
-    client = app.test_client()
     capture: dict = {"on": False, "statements": []}
     starts: dict = {}
 
@@ -1223,6 +1217,21 @@ def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
+
+    def stop():
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+    capture["stop"] = stop
+    return app, app.test_client(), capture
+
+
+def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
+    """Statements and time per request through the Flask test client: orders (with and without an
+    Idempotency-Key) and the baseline; EXPLAIN ANALYZE of the order's reads; a cProfile of the order path."""
+
+
+    app, client, capture = _capturing_app(url, PORTAL_BENCH_ENDPOINTS=True)
 
     def calls(path: str, tag: str, with_key: bool, n: int):
         per_client = [data.dealers[c::CLIENTS] for c in range(CLIENTS)]
@@ -1340,8 +1349,7 @@ def profile_in_process(url: str, data: Data, count: int = 300) -> dict:
         line = save_explain(app, f"orders-statement-{len(explained) + 1:02d}", statement, params)
         explained.append((label, line))
     out["explained"] = explained
-    event.remove(engine, "before_cursor_execute", before)
-    event.remove(engine, "after_cursor_execute", after)
+    capture["stop"]()
     return out
 
 
@@ -1358,31 +1366,9 @@ def profile_drafts(url: str, data: Data, rounds: int = 60, batch: int = 5) -> di
 
     Checked afterwards: each submit answered 201 with the draft's lines and left no draft, as many new orders as
     answers 201, and 10 submits replayed with their key answer 200 with the same order and create nothing."""
-    from sqlalchemy import event
 
-    from portal import create_app
-    from portal.config import normalise_database_url
-    from portal.extensions import db
 
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-         "REDIS_URL": None}
-    )  # fmt: skip
-    with app.app_context():
-        engine = db.engine
-    client = app.test_client()
-    capture: dict = {"on": False, "statements": []}
-    starts: dict = {}
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        starts[id(cursor)] = time.perf_counter()
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        if capture["on"]:
-            capture["statements"].append((statement, time.perf_counter() - starts.pop(id(cursor), 0)))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
+    app, client, capture = _capturing_app(url)
 
     def timed(method: str, path: str, headers: dict, body: bytes | None, expect: int) -> tuple[float, int, float, dict]:
         capture["statements"] = []
@@ -1394,7 +1380,7 @@ def profile_drafts(url: str, data: Data, rounds: int = 60, batch: int = 5) -> di
         if response.status_code != expect:
             answer = response.get_data(as_text=True)[:300]
             raise SystemExit(f"{method} {path} answered {response.status_code}: {answer}")
-        sql_time = sum(spent for _statement, spent in capture["statements"])
+        sql_time = sum(spent for _statement, _params, spent in capture["statements"])
         return took, len(capture["statements"]), sql_time, response.get_json() or {}
 
     def stream(tag: str):
@@ -1436,8 +1422,7 @@ def profile_drafts(url: str, data: Data, rounds: int = 60, batch: int = 5) -> di
         again = timed("POST", SUBMIT_PATH, keyed, None, 200)[3]
         if again.get("number") != number:
             problems.append(f"replayed submit answered {again.get('number')}, not {number}")
-    event.remove(engine, "before_cursor_execute", before)
-    event.remove(engine, "after_cursor_execute", after)
+    capture["stop"]()
     with connect(url) as conn:
         orders_after = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
         drafts_left = conn.execute("SELECT count(*) FROM order_drafts").fetchone()[0]

@@ -636,6 +636,19 @@ def allocate_order(actor, order: Order) -> dict[str, int]:
     return backorder
 
 
+def _given_back(actor, order: Order, stock, pids, who: str, released: dict[str, int]) -> int:
+    """What an order gave back goes to the SKUs' queues (dates replanned), audited as `stock.release` with whom it
+    went to; answers the quantity released."""
+    settled = _settle(stock, pids, who, today())
+    if released:
+        after = {"released": released}
+        if settled.allocations:
+            after["allocated"] = settled.by_order()
+        record(actor, "stock.release", "order", order.number, after=after, dealer_id=order.dealer_id)
+    db.session.flush()
+    return sum(released.values())
+
+
 def release_order(actor, order: Order) -> int:
     """A cancelled order waits no more and gives back what it holds, which goes to the SKUs' queues; answers the
     quantity released."""
@@ -655,14 +668,7 @@ def release_order(actor, order: Order) -> int:
         _move(rows[(warehouse_id, line.product_id)], "release", 0, -alloc.quantity, who, order_id=order.id)
         released[line.sku] = released.get(line.sku, 0) + alloc.quantity
         alloc.quantity = 0
-    settled = _settle(stock, pids, who, today())  # what was given back goes to the queues; dates are replanned
-    if released:
-        after = {"released": released}
-        if settled.allocations:
-            after["allocated"] = settled.by_order()
-        record(actor, "stock.release", "order", order.number, after=after, dealer_id=order.dealer_id)
-    db.session.flush()
-    return sum(released.values())
+    return _given_back(actor, order, stock, pids, who, released)
 
 
 def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False) -> int:
@@ -705,14 +711,7 @@ def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False
         for (line_id, _w), alloc in allocations.items():
             if line_id in gone_ids:
                 db.session.delete(alloc)
-    settled = _settle(stock, pids, who, today())  # what was given back goes to the queues; dates are replanned
-    if released:
-        after = {"released": released}
-        if settled.allocations:
-            after["allocated"] = settled.by_order()
-        record(actor, "stock.release", "order", order.number, after=after, dealer_id=order.dealer_id)
-    db.session.flush()
-    return sum(released.values())
+    return _given_back(actor, order, stock, pids, who, released)
 
 
 # ---------------------------------------------------------------- shipping: consume
