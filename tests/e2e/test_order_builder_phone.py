@@ -25,7 +25,7 @@ LOCALES = {"zh_CN": "zh-CN", "en": "en"}
 # must sit on one line — all the rectangles of its Range share their top (±2 px).
 SPLIT_CHECK = r"""
 () => {
-  const patterns = [/-?\d{1,3}(,\d{3})*(\.\d+)?/g, /[A-Z]{2,}-[A-Z0-9-]+/g];
+  const patterns = [/(?<![\w.,-])-?\d{1,3}(,\d{3})*(\.\d+)?(?!\w)/g, /[A-Z]{2,}-[A-Z0-9-]+/g];
   const broken = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   let node;
