@@ -108,7 +108,9 @@ def _register_models() -> None:
     """Every model module, so the mappers and the metadata know every table (nothing else: no side effects)."""
     import portal.audit.models  # noqa: F401
     import portal.background.models  # noqa: F401
+    import portal.banking.models  # noqa: F401
     import portal.catalog.models  # noqa: F401
+    import portal.collections.models  # noqa: F401
     import portal.credit.models  # noqa: F401
     import portal.dealers.models  # noqa: F401
     import portal.inventory.models  # noqa: F401

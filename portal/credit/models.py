@@ -105,6 +105,9 @@ class DealerCredit(db.Model):
     hold_reason: Mapped[str | None] = mapped_column(String(300))
     held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     held_by: Mapped[str | None] = mapped_column(String(120))
+    # the dunning level the daily scan put the dealer at (§14: the policy level's days past due; 0: none) and since
+    dunning_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    dunning_since: Mapped[dt.date | None] = mapped_column(Date)
 
     dealer = relationship("Dealer", lazy="joined", innerjoin=True)
 
@@ -148,6 +151,85 @@ class CreditIncrease(db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("valid_until >= valid_from", name="window_ordered"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+REQUEST_STATUSES = ("pending", "approved", "rejected", "withdrawn")
+NOTICE_STATUSES = ("notified", "matched", "queried")
+
+
+class CreditRequest(db.Model):
+    """A dealer administrator's request for a temporary credit increase (§14). The region manager decides when the
+    amount is within its region's approval limit, finance otherwise (or after the region: `stage`); approval creates
+    the `CreditIncrease` in the same transaction, under the dealer's credit lock."""
+
+    __tablename__ = "credit_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    stage: Mapped[str] = mapped_column(String(16))  # who decides now: region | finance
+    requested_by: Mapped[str] = mapped_column(String(120))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    increase_id: Mapped[int | None] = mapped_column(ForeignKey("credit_increases.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status_valid"),
+        CheckConstraint("stage IN ('region', 'finance')", name="stage_valid"),
+        Index("ix_credit_requests_status", "status", "created_at"),
+        Index("ix_credit_requests_dealer", "dealer_id", "created_at"),
+    )
+
+    @classmethod
+    def __scope_clause__(cls, scope):
+        return scope.dealer_clause(cls.dealer_id)
+
+
+class PaymentNotice(db.Model):
+    """A dealer's "we paid" (回款通知, §14) with its voucher: never money itself. `notified` until matched to a posted
+    payment (same reference and amount, automatically, or by finance by hand: `matched`), or queried by finance."""
+
+    __tablename__ = "payment_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    amount: Mapped[Decimal] = mapped_column(MoneyColumn)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    voucher_path: Mapped[str | None] = mapped_column(String(200))  # under PORTAL_STORAGE, named by the portal
+    voucher_name: Mapped[str | None] = mapped_column(String(200))  # as uploaded (shown, never used as a path)
+    voucher_type: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="notified")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    matched_by: Mapped[str | None] = mapped_column(String(120))
+    matched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    query: Mapped[str | None] = mapped_column(Text)  # finance's question when queried
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+    payment = relationship(LedgerEntry, lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('notified', 'matched', 'queried')", name="status_valid"),
+        CheckConstraint("(status = 'matched') = (payment_id IS NOT NULL)", name="matched_has_payment"),
+        Index("ix_payment_notices_dealer_reference", "dealer_id", "reference"),
+        Index("ix_payment_notices_status", "status", "created_at"),
     )
 
     @classmethod

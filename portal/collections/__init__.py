@@ -1,0 +1,1 @@
+"""Collections (催收, PRODUCT.md §14): dunning levels, the collections worklist, promises to pay, contact notes."""
