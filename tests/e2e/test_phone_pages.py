@@ -43,7 +43,8 @@ PAGE_PROBLEMS = r"""
   if (!phone) return problems;
 
   // a number (1,234.50, 0.00) or a code (SO-202612-000001, SH-001) lies on one line: its pieces share one top
-  const pattern = /(?<![\w.,-])-?\d{1,3}(?:,\d{3})*(?:\.\d+)?(?!\w)|[A-Z]{2,}-[A-Z0-9-]+/g;  // not inside a word (an id)
+  // (a figure stands alone: never inside a word such as an id)
+  const pattern = /(?<![\w.,-])-?\d{1,3}(?:,\d{3})*(?:\.\d+)?(?!\w)|[A-Z]{2,}-[A-Z0-9-]+/g;
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
