@@ -10,3 +10,8 @@ open_order_exposure = Signal(
     "the dealer's open-order exposure (§3: approved orders not yet invoiced). Orders add the gross of approved, in "
     "production and built orders; shipping takes off what of them is already shipped (so invoiced).",
 )
+payment_posted = Signal(
+    "payment-posted",
+    "A payment was posted (by hand, by the API, from a file or a bank statement), after it was applied: receivers get "
+    "`(actor, payment=entry)` in the same transaction. Payment notices with the same reference and amount are matched.",
+)

@@ -271,6 +271,7 @@ def post_payment(
         after={"amount": str(payment.amount), "received_on": received_on.isoformat()},
         dealer_id=dealer.id,
     )
+    events.payment_posted.send(actor, payment=payment)  # a payment notice with this reference and amount is matched
     return payment
 
 
