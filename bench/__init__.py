@@ -11,4 +11,5 @@ BENCHMARKS = (
     "bench.backorders",
     "bench.overview",
     "bench.mixed",
+    "bench.banking",
 )

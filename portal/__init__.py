@@ -130,9 +130,15 @@ def _register_blueprints(app) -> None:
     from portal.audit import views as audit_views
     from portal.background import api as jobs_api
     from portal.background import views as jobs_views
+    from portal.banking import api as banking_api
+    from portal.banking import views as banking_views
     from portal.catalog import api as catalog_api
     from portal.catalog import views as catalog_views
+    from portal.collections import api as collections_api
+    from portal.collections import services as collections_services
+    from portal.collections import views as collections_views
     from portal.credit import api as credit_api
+    from portal.credit import notices_api, notices_views, requests_api, requests_views
     from portal.credit import views as credit_views
     from portal.dealers import api as dealers_api
     from portal.dealers import views as dealers_views
@@ -156,6 +162,7 @@ def _register_blueprints(app) -> None:
     from portal.statements import api as statements_api
     from portal.statements import views as statements_views
 
+    collections_services.policy(app.config)  # the dunning policy is checked at start-up (a ConfigError stops it)
     for bp in (
         home_views.bp,
         dealers_views.bp,
@@ -175,6 +182,10 @@ def _register_blueprints(app) -> None:
         inventory_views.bp,
         analytics_views.bp,
         rebates_views.bp,
+        banking_views.bp,
+        collections_views.bp,
+        requests_views.bp,
+        notices_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)
@@ -197,6 +208,10 @@ def _register_blueprints(app) -> None:
         analytics_api.blp,
         rebates_api.blp,
         home_api.blp,
+        banking_api.blp,
+        collections_api.blp,
+        requests_api.blp,
+        notices_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

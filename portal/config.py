@@ -17,7 +17,10 @@
 | PORTAL_LOGIN_LOCK_MINUTES | 15 | lock duration and failure-counting window |
 | PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
 | PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
+| PORTAL_DUNNING_LEVELS | 1:remind,15:region,30:review,60:finance,90:hold | dunning policy (§14), days:action |
+|  |  | (remind, region, review, finance, hold; hold: = PORTAL_OVERDUE_HOLD_DAYS; checked at start-up) |
 | PORTAL_OVERDUE_SCAN_CRON | 0 18 * * * | when the daily overdue scan runs (cron, UTC; 02:00 Shanghai) |
+| PORTAL_BANK_LAYOUTS | unset | JSON file of bank statement layouts added to the shipped ones (docs/COLLECTIONS.md) |
 | MAIL_SERVER, MAIL_PORT, MAIL_FROM | unset, 25 (465 with MAIL_USE_SSL), portal@localhost | SMTP for e-mails |
 | MAIL_USERNAME, MAIL_PASSWORD | unset | SMTP login (AUTH), when the server wants one |
 | MAIL_USE_TLS / MAIL_USE_SSL | 0 / 0 | STARTTLS on a plain connection / TLS from the start (SMTPS); not both |
@@ -108,8 +111,13 @@ class Config:
         self.PORTAL_LOGIN_LOCK_MINUTES = int(env.get("PORTAL_LOGIN_LOCK_MINUTES", "15"))
         self.PORTAL_BENCH_ENDPOINTS = _bool(env.get("PORTAL_BENCH_ENDPOINTS"))  # bench/ only, never in production
         self.PORTAL_OVERDUE_HOLD_DAYS = int(env.get("PORTAL_OVERDUE_HOLD_DAYS", "90"))
+        # the dunning policy (PRODUCT.md §14, portal/collections/services.py); unset: the default, its hold level at
+        # PORTAL_OVERDUE_HOLD_DAYS; parsed and checked when the app starts
+        self.PORTAL_DUNNING_LEVELS = env.get("PORTAL_DUNNING_LEVELS") or None
         # the daily overdue scan, as a cron line in UTC: 18:00 UTC is 02:00 in Asia/Shanghai
         self.PORTAL_OVERDUE_SCAN_CRON = env.get("PORTAL_OVERDUE_SCAN_CRON", "0 18 * * *")
+        # more bank statement layouts (portal/banking/layouts.py), read when a statement is imported
+        self.PORTAL_BANK_LAYOUTS = env.get("PORTAL_BANK_LAYOUTS", "")
         self.PASSWORD_HASH_METHOD = env.get("PORTAL_PASSWORD_HASH", "scrypt")
         secure = _bool(env.get("PORTAL_SECURE_COOKIES"), default=production)
         self.PORTAL_TRUSTED_PROXIES = int(env.get("PORTAL_TRUSTED_PROXIES", "0"))

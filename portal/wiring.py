@@ -12,6 +12,7 @@ from __future__ import annotations
 def connections() -> tuple[tuple, ...]:
     """(signal, receiver) in call order per signal."""
     from portal.credit import events as credit_events
+    from portal.credit import notices
     from portal.inventory import hq
     from portal.orders import events as order_events
     from portal.orders import services as orders
@@ -35,6 +36,8 @@ def connections() -> tuple[tuple, ...]:
         (order_events.order_amended, production.follow_amendment),
         # shipping: the stock quantities leave HQ's warehouses (or the shipment is refused)
         (shipping_events.goods_shipped, hq.consume_shipment),
+        # a posted payment matches the dealer's payment notice with its reference and amount (§14)
+        (credit_events.payment_posted, notices.match_posted),
     )
 
 

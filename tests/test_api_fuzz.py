@@ -132,7 +132,31 @@ def _channel(world) -> dict:
         "contact": world.contact("E1", "owner", "张强"),  # the overview's contacts and ship-to addresses
         "address": world.address("E1"),
         "expected": _expected_receipt(world),  # HQ's expected receipts (§12)
+        **_collections(world),  # §14: a credit request, a payment notice, an unmatched receipt
     }
+
+
+def _collections(world) -> dict:
+    from decimal import Decimal
+
+    from portal.banking.models import UnmatchedReceipt
+    from portal.credit import notices, requests
+    from portal.platform.timeutil import today
+
+    def make():
+        dealer = world._dealer_obj("E1")
+        request = requests.create_request(None, dealer, amount=Decimal("5000"),
+                                          valid_until=today() + dt.timedelta(days=30), reason="旺季")  # fmt: skip
+        notice = notices.send_notice(None, dealer, amount=Decimal("300"), paid_on=dt.date(2026, 1, 20),
+                                     reference="PN-FUZZ-1")  # fmt: skip
+        receipt = UnmatchedReceipt(bank="icbc", serial="FUZZ-SERIAL-1", received_on=dt.date(2026, 1, 21),
+                                   amount=Decimal("800.00"), payer_account="6222000000000001",
+                                   payer_name="某贸易公司")  # fmt: skip
+        db.session.add(receipt)
+        db.session.flush()
+        return {"credit_request": request.id, "payment_notice": notice.id, "receipt": receipt.id}
+
+    return world._in_request(make)
 
 
 def _expected_receipt(world) -> int:
@@ -171,6 +195,9 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         "contact_id": data["contact"],
         "address_id": data["address"],
         "expected_id": data["expected"],
+        "request_id": data["credit_request"],
+        "notice_id": data["payment_notice"],
+        "receipt_id": data["receipt"],
         "number": data["shipment"] if path.startswith("/api/v1/shipments") else data["order"],
         "code": "EAST"
         if path.startswith("/api/v1/regions")

@@ -1069,3 +1069,264 @@ def _(h):
     h.call("PATCH", "/api/v1/products/CAR-7/options/colour/WHT", who, {"active": False})
     return Entry("cm", "product_option", "CAR-7/colour/WHT", before={"is_default": True, "active": True},
                  after={"is_default": False, "active": False})  # fmt: skip
+
+
+# ---------------------------------------------------------------- credit requests and payment notices (§14)
+
+
+def credit_request(h: Harness, amount: str = "20000.00") -> tuple[int, str]:
+    """A pending request of SH-1 (EAST's approval limit is 100,000: the region manager decides); (id, valid_until)."""
+    until = (today() + dt.timedelta(days=30)).isoformat()
+    body = {"amount": amount, "valid_until": until, "reason": "旺季备货"}
+    return h.call("POST", "/api/v1/credit-requests", dealer_admin(h), body, status=201)["id"], until
+
+
+PENDING = {"status": "pending", "comment": None}
+
+
+def region_manager(h: Harness) -> str:
+    dealer(h)
+    return h.user("region_manager", "rm", region="EAST")
+
+
+@case("credit_request.create")
+def _(h):
+    who = dealer_admin(h)
+    until = (today() + dt.timedelta(days=30)).isoformat()
+    h.act()
+    body = {"amount": "20000.00", "valid_until": until, "reason": "旺季备货"}
+    req = h.call("POST", "/api/v1/credit-requests", who, body, status=201)
+    after = {"amount": "20000.00", "valid_until": until, "reason": "旺季备货", "stage": "region"}
+    return Entry("sh-1.admin", "credit_request", str(req["id"]), dealer="SH-1", after=after)
+
+
+@case("credit_request.approve")
+def _(h):
+    request_id, _until = credit_request(h)
+    who = region_manager(h)
+    h.act()
+    req = h.call("POST", f"/api/v1/credit-requests/{request_id}/approve", who, {"comment": "同意"})
+    return Entry("rm", "credit_request", str(request_id), dealer="SH-1", before={**PENDING, "increase_id": None},
+                 after={"status": "approved", "comment": "同意", "increase_id": req["increase_id"]})  # fmt: skip
+
+
+@case("credit_request.reject")
+def _(h):
+    request_id, _until = credit_request(h)
+    who = region_manager(h)
+    h.act()
+    h.call("POST", f"/api/v1/credit-requests/{request_id}/reject", who, {"comment": "逾期未清"})
+    return Entry("rm", "credit_request", str(request_id), dealer="SH-1", before=PENDING,
+                 after={"status": "rejected", "comment": "逾期未清"})  # fmt: skip
+
+
+@case("credit_request.forward")
+def _(h):
+    request_id, _until = credit_request(h)
+    who = region_manager(h)
+    h.act()
+    h.call("POST", f"/api/v1/credit-requests/{request_id}/forward", who, {"comment": "请财务定"})
+    return Entry("rm", "credit_request", str(request_id), dealer="SH-1", before={"stage": "region", "comment": None},
+                 after={"stage": "finance", "comment": "请财务定"})  # fmt: skip
+
+
+def payment_notice(h: Harness, reference: str = "TRX-1", amount: str = "800.00", voucher=None) -> dict:
+    import io
+
+    data = {"amount": amount, "paid_on": today().isoformat(), "reference": reference}
+    if voucher is not None:
+        data["file"] = (io.BytesIO(voucher[0]), voucher[1])
+    resp = h.client.post("/api/v1/payment-notices", data=data, headers=h.headers(staff(h)),
+                         content_type="multipart/form-data")  # fmt: skip
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+NOTIFIED = {"status": "notified", "payment": None, "amount": None, "how": None}
+
+
+@case("payment_notice.create")
+def _(h):
+    staff(h)
+    h.act()
+    sent = payment_notice(h, voucher=(b"%PDF-1.7\n%\xe2\xe3\n", "回单.pdf"))
+    return Entry("sh-1.staff", "payment_notice", str(sent["id"]), dealer="SH-1",
+                 after={"amount": "800.00", "paid_on": today().isoformat(), "reference": "TRX-1",
+                        "voucher": "回单.pdf"})  # fmt: skip
+
+
+@case("payment_notice.match")
+def _(h):
+    sent = payment_notice(h, reference="MY-REF")
+    who = finance(h)
+    body = {"dealer_code": "SH-1", "amount": "790.00", "received_on": "2026-01-20", "reference": "BANK-9"}
+    payment = h.call("POST", "/api/v1/payments", who, body, status=201)
+    h.act()
+    h.call("POST", f"/api/v1/payment-notices/{sent['id']}/match", who, {"payment_id": payment["id"]})
+    return Entry("fin", "payment_notice", str(sent["id"]), dealer="SH-1", before=NOTIFIED,
+                 after={"status": "matched", "payment": "BANK-9", "amount": "790.00", "how": "hand"})  # fmt: skip
+
+
+@case("payment_notice.match", variant="posted")
+def _(h):
+    sent = payment_notice(h)
+    who = finance(h)
+    h.act()
+    body = {"dealer_code": "SH-1", "amount": "800.00", "received_on": "2026-01-20", "reference": "TRX-1"}
+    h.call("POST", "/api/v1/payments", who, body, status=201)
+    return Entry("fin", "payment_notice", str(sent["id"]), dealer="SH-1", before=NOTIFIED,
+                 after={"status": "matched", "payment": "TRX-1", "amount": "800.00", "how": "auto"})  # fmt: skip
+
+
+@case("payment_notice.query")
+def _(h):
+    sent = payment_notice(h)
+    who = finance(h)
+    h.act()
+    h.call("POST", f"/api/v1/payment-notices/{sent['id']}/query", who, {"query": "请补充回单"})
+    return Entry("fin", "payment_notice", str(sent["id"]), dealer="SH-1", before={"status": "notified", "query": None},
+                 after={"status": "queried", "query": "请补充回单"})  # fmt: skip
+
+
+# ---------------------------------------------------------------- collections (§14)
+
+
+def _scan(h, who, on=None):
+    from portal.platform.timeutil import freeze
+
+    moment = dt.datetime.combine(on or today(), dt.time(4), tzinfo=dt.UTC)
+    with freeze(moment):
+        h.call("POST", "/api/v1/credit/overdue-scan", who, status=202)
+        h.drain()
+
+
+@case("credit.dunning_level")
+def _(h):
+    d = dealer(h)
+    day = today()
+    h.world.invoice(d, "INV-D1", "1000.00", issued_on=day - dt.timedelta(days=40), due_on=day - dt.timedelta(days=20))
+    who = finance(h)
+    h.act()
+    _scan(h, who)
+    return Entry("system", "dealer", d, before={"dunning_level": 0}, after={"dunning_level": 15}, dealer=d)
+
+
+@case("promise.create")
+def _(h):
+    d, who = dealer(h), finance(h)
+    h.act()
+    on = (today() + dt.timedelta(days=7)).isoformat()
+    made = h.call("POST", f"/api/v1/dealers/{d}/promises", who, {"amount": "800", "promised_on": on, "note": "月底前"},
+                  status=201)  # fmt: skip
+    return Entry("fin", "promise", str(made["id"]), after={"amount": "800.00", "promised_on": on, "note": "月底前"},
+                 dealer=d)  # fmt: skip
+
+
+@case("promise.cancel")
+def _(h):
+    d, who = dealer(h), finance(h)
+    on = (today() + dt.timedelta(days=7)).isoformat()
+    first = h.call("POST", f"/api/v1/dealers/{d}/promises", who, {"amount": "800", "promised_on": on}, status=201)
+    h.act()
+    h.call("POST", f"/api/v1/dealers/{d}/promises", who, {"amount": "900", "promised_on": on}, status=201)
+    return Entry("fin", "promise", str(first["id"]), before={"status": "open"}, after={"status": "cancelled"}, dealer=d)
+
+
+@case("promise.settle")
+def _(h):
+    from portal.platform.timeutil import freeze
+
+    d, who = dealer(h), finance(h)
+    made_on = today() - dt.timedelta(days=5)
+    with freeze(dt.datetime.combine(made_on, dt.time(4), tzinfo=dt.UTC)):
+        body = {"amount": "800", "promised_on": (made_on + dt.timedelta(days=2)).isoformat()}
+        made = h.call("POST", f"/api/v1/dealers/{d}/promises", who, body, status=201)
+    h.act()
+    _scan(h, who)
+    return Entry("system", "promise", str(made["id"]), before={"status": "open"}, after={"status": "broken"}, dealer=d)
+
+
+@case("collection_contact.create")
+def _(h):
+    d, who = dealer(h), finance(h)
+    h.act()
+    made = h.call("POST", f"/api/v1/dealers/{d}/collection-contacts", who, {"channel": "phone", "note": "已电话催收"},
+                  status=201)  # fmt: skip
+    after = {"channel": "phone", "note": "已电话催收"}
+    return Entry("fin", "collection_contact", str(made["id"]), after=after, dealer=d)
+
+
+# ---------------------------------------------------------------- payer accounts and unmatched receipts (§14)
+
+
+def payer_account(h: Harness, number: str = "6222000000000001", active: bool = True) -> str:
+    """A payer account of SH-1 registered by finance before the action; the finance user."""
+    d, who = dealer(h), finance(h)
+    h.call("POST", f"/api/v1/dealers/{d}/payer-accounts", who, {"account_number": number, "account_name": "甲"},
+           status=201)  # fmt: skip
+    if not active:
+        h.call("POST", f"/api/v1/dealers/{d}/payer-accounts/deactivate", who, {"account_number": number})
+    return who
+
+
+def unmatched_receipt(h: Harness, serial: str = "BK-U-1") -> int:
+    from decimal import Decimal
+
+    from portal.banking.models import UnmatchedReceipt
+
+    def make():
+        row = UnmatchedReceipt(bank="icbc", serial=serial, received_on=dt.date(2026, 3, 2), amount=Decimal("800.00"),
+                               payer_account="9999888877776666", payer_name="某公司", status="open")  # fmt: skip
+        db.session.add(row)
+        db.session.flush()
+        return row.id
+
+    return h.world.run(make)
+
+
+@case("payer_account.create")
+def _(h):
+    d, who = dealer(h), finance(h)
+    h.act()
+    h.call("POST", f"/api/v1/dealers/{d}/payer-accounts", who,
+           {"account_number": "6222 0000 0000 0001", "account_name": "上海甲"}, status=201)  # fmt: skip
+    return Entry("fin", "payer_account", "6222000000000001", after={"account_name": "上海甲"}, dealer=d)
+
+
+@case("payer_account.update")
+def _(h):
+    who = payer_account(h, active=False)
+    h.act()
+    h.call("POST", "/api/v1/dealers/SH-1/payer-accounts", who,
+           {"account_number": "6222000000000001", "account_name": "乙"}, status=201)  # fmt: skip
+    return Entry("fin", "payer_account", "6222000000000001", before={"account_name": "甲", "active": False},
+                 after={"account_name": "乙", "active": True}, dealer="SH-1")  # fmt: skip
+
+
+@case("payer_account.deactivate")
+def _(h):
+    who = payer_account(h)
+    h.act()
+    h.call("POST", "/api/v1/dealers/SH-1/payer-accounts/deactivate", who, {"account_number": "6222000000000001"})
+    return Entry("fin", "payer_account", "6222000000000001", before={"active": True}, after={"active": False},
+                 dealer="SH-1")  # fmt: skip
+
+
+@case("unmatched_receipt.assign")
+def _(h):
+    d, who = dealer(h), finance(h)
+    rid = unmatched_receipt(h)
+    h.act()
+    h.call("POST", f"/api/v1/unmatched-receipts/{rid}/assign", who, {"dealer_code": d})
+    return Entry("fin", "unmatched_receipt", "BK-U-1", before={"dealer_code": None, "status": "open"},
+                 after={"dealer_code": d, "status": "assigned"}, dealer=d)  # fmt: skip
+
+
+@case("unmatched_receipt.dismiss")
+def _(h):
+    who = finance(h)
+    rid = unmatched_receipt(h)
+    h.act()
+    h.call("POST", f"/api/v1/unmatched-receipts/{rid}/dismiss", who, {"reason": "银行结息"})
+    return Entry("fin", "unmatched_receipt", "BK-U-1", before={"reason": None, "status": "open"},
+                 after={"reason": "银行结息", "status": "dismissed"})  # fmt: skip

@@ -44,6 +44,7 @@ def test_available_is_limit_plus_increases_minus_exposure(client, world, setup):
         "on_hold": False,
         "hold_reason": None,
         "hold_source": None,
+        "dunning_level": 0,  # §14
     }
     outside = client.get(f"/api/v1/dealers/{dealer}/credit?date=2026-12-01", headers=fin).get_json()
     assert outside["temporary"] == "0.00" and outside["available"] == "75000.00"

@@ -232,9 +232,36 @@ def _build_side(world, ch: Channel, side: str) -> None:
     for nid, who in world.run(notifications):
         ch.objects.append(Obj("notification", nid, side, user=who))
 
+    # §14: a pending credit increase request and a payment notice of each dealer
+    for d in (d1, d2):
+        ch.objects.append(Obj("credit_request", _credit_request(world, d, side), side, dealer=d))
+        ch.objects.append(Obj("payment_notice", _payment_notice(world, d, m), side, dealer=d))
+
     ch.dealer_ids[side] = world.run(
         lambda: [i for (i,) in db.session.query(Dealer.id).filter(Dealer.code.startswith(m))]
     )
+
+
+def _credit_request(world, dealer: str, side: str) -> int:
+    from decimal import Decimal
+
+    from portal.credit import requests
+    from portal.platform.timeutil import today
+
+    amount = Decimal("500") if side == "A" else Decimal("6000000")
+    until = today() + dt.timedelta(days=30)
+    return world._in_request(lambda: requests.create_request(
+        None, world._dealer_obj(dealer), amount=amount, valid_until=until, reason=f"{dealer} 旺季").id)  # fmt: skip
+
+
+def _payment_notice(world, dealer: str, m: str) -> int:
+    from decimal import Decimal
+
+    from portal.credit import notices
+
+    return world._in_request(lambda: notices.send_notice(
+        None, world._dealer_obj(dealer), amount=Decimal("300"), paid_on=dt.date(2026, 1, 20),
+        reference=f"PN-{dealer}").id)  # fmt: skip
 
 
 def world_decimal(text: str):

@@ -50,11 +50,35 @@ def channel(world):
         "rebate": world.rebate_programme("RB-A", scope="dealer:DA"),  # active, covering the insider dealer only
         "contact": world.contact("DA"),  # a contact and a ship-to address of the insider dealer (its overview)
         "address": world.address("DA"),
+        "credit_request": _credit_request(world),  # §14: a pending increase request and a payment notice of DA
+        "payment_notice": _payment_notice(world),
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
         },
     }
+
+
+def _credit_request(world) -> int:
+    import datetime as dt
+    from decimal import Decimal
+
+    from portal.credit import requests
+    from portal.platform.timeutil import today
+
+    until = today() + dt.timedelta(days=30)
+    return world._in_request(lambda: requests.create_request(
+        None, world._dealer_obj("DA"), amount=Decimal("5000"), valid_until=until, reason="旺季").id)
+
+
+def _payment_notice(world) -> int:
+    import datetime as dt
+    from decimal import Decimal
+
+    from portal.credit import notices
+
+    return world._in_request(lambda: notices.send_notice(
+        None, world._dealer_obj("DA"), amount=Decimal("300"), paid_on=dt.date(2026, 1, 20), reference="PN-A-1").id)
 
 
 def _dispute(world, statement_id: int) -> int:
@@ -90,6 +114,8 @@ KIND_ARGS = {
     "dispute": (lambda ch: {"dispute_id": ch["dispute"]}, {"dispute_id": 987654}),
     # a rebate programme by its code (with the insider dealer where a route also names one)
     "rebate": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
+    "credit_request": (lambda ch: {"request_id": ch["credit_request"]}, {"request_id": 987654}),
+    "payment_notice": (lambda ch: {"notice_id": ch["payment_notice"]}, {"notice_id": 987654}),
     "rebate_settlement": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
 }
 

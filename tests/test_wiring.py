@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 from portal import wiring
-from portal.credit.events import open_order_exposure
+from portal.credit.events import open_order_exposure, payment_posted
 from portal.orders.events import (
     order_amended,
     order_approved,
@@ -26,6 +26,7 @@ EXPECTED = {
     "order-before-amend": ["portal.shipping.services.refuse_amend_after_shipping"],
     "order-amended": ["portal.inventory.hq.follow_amendment", "portal.production.services.follow_amendment"],
     "goods-shipped": ["portal.inventory.hq.consume_shipment"],
+    "payment-posted": ["portal.credit.notices.match_posted"],
 }
 SIGNALS = (
     open_order_exposure,
@@ -35,6 +36,7 @@ SIGNALS = (
     order_before_amend,
     order_amended,
     goods_shipped,
+    payment_posted,
 )
 
 

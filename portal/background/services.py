@@ -48,6 +48,7 @@ def start_job(
 INTERRUPTED_HINT = {
     "sell_through_import": " Upload the file again.",
     "payment_import": " Upload the file again.",
+    "bank_statement_import": " Upload the file again.",
     "statement_run": " Retry the run.",
 }
 
@@ -82,6 +83,7 @@ def check_interrupted(record: JobRecord) -> bool:
 
 IMPORTS = {  # kind -> (the job's function, the file name shown when the upload had none)
     "payment_import": ("portal.jobs.imports.run_payment_import", "payments.csv"),
+    "bank_statement_import": ("portal.jobs.banking.run_bank_statement_import", "statement.csv"),
     "sell_through_import": ("portal.jobs.sellthrough.run_sell_through_import", "sell-through.csv"),
 }
 

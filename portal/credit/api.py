@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from portal.background.services import start_import, start_job
+from portal.collections.services import dunning_level
 from portal.credit import overdue, reports, services
 from portal.credit.models import Application, CreditIncrease, LedgerEntry
 from portal.credit.schemas import (
@@ -155,7 +156,7 @@ def dealer_ledger(args, code):
 @blp.response(200, CreditSchema)
 def dealer_credit(args, code):
     dealer = dealer_or_404(code)
-    return services.credit_summary(dealer, args.get("date"))
+    return {**services.credit_summary(dealer, args.get("date")), "dunning_level": dunning_level(dealer)}
 
 
 @blp.route("/dealers/<code>/credit-limit", methods=["PUT"])

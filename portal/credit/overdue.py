@@ -1,4 +1,6 @@
-"""The daily overdue scan: automatic credit holds, and reminders to the dealer's users and region managers.
+"""The daily overdue scan: automatic credit holds, and reminders to the dealer's users and region managers; then
+the dunning step (each dealer to its level of PORTAL_DUNNING_LEVELS, acting once per level and invoice) and the
+settlement of promises to pay whose date has passed (portal/collections/services.py).
 
 Run twice on the same day it changes and sends nothing twice (notifications and e-mails carry a dedupe
 key of dealer and day; holds are only set when absent and lifted when present).
@@ -17,6 +19,7 @@ from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from portal.collections import services as collections
 from portal.credit import services
 from portal.credit.models import Application, DealerCredit, LedgerEntry
 from portal.dealers.models import Dealer, Region, User
@@ -145,4 +148,6 @@ def overdue_scan(on: dt.date, actor=None, progress=None, dry_run: bool = False) 
                     summary["reminders_sent"] += 1
         if progress:
             progress(i, len(dealer_ids))
+    summary.update(collections.dunning_step(on, dry_run))
+    summary.update(collections.settle_promises(on, dry_run))
     return summary

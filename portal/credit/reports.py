@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select
 
 from portal.credit.models import Application, LedgerEntry
-from portal.dealers.models import Dealer, Region
+from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.platform.money import ZERO, money, sql_round, sql_sum
 
@@ -208,7 +208,7 @@ def scoped_clause(scope, region: Region | None = None):
 
 def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | None = None) -> dict:
     """Ageing in the caller's scope, grouped by dealer, by region (each child region of `region`, or of the
-    top of the caller's tree, rolling up its subtree) or for the whole channel (`total`)."""
+    top of the caller's tree, rolling up its subtree), by account manager or for the whole channel (`total`)."""
 
     per_dealer = dealer_ageing_select(scoped_clause(scope, region), as_of).subquery()
     if group_by == "dealer":
@@ -220,6 +220,18 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
         rows = [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
     elif group_by == "region":
         return ageing_by_region_and_dealer(scope, as_of, region)[0]
+    elif group_by == "account_manager":  # §14: each account manager's dealers; "" for dealers nobody looks after
+        manager = func.coalesce(User.username, "")
+        stmt = (
+            select(manager.label("key"), *[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
+            .select_from(per_dealer)
+            .join(Dealer, per_dealer.c.dealer_id == Dealer.id)
+            .outerjoin(User, User.id == Dealer.account_manager_id)
+            .group_by(manager)
+            .order_by(manager)
+        )
+        labels = dict(db.session.execute(select(User.username, User.display_name)).all())
+        rows = [_row(r.key, labels.get(r.key) or "", r) for r in db.session.execute(stmt).all()]
     else:
         stmt = select(*[sql_sum(per_dealer.c[b]).label(b) for b in (*BUCKETS, "unapplied", "total")])
         values = db.session.execute(stmt).one()

@@ -101,6 +101,9 @@ class CreditSchema(Schema):
     on_hold = fields.Boolean()
     hold_reason = fields.String(allow_none=True)
     hold_source = fields.String(allow_none=True)
+    dunning_level = fields.Integer(
+        metadata={"description": "§14: the dunning level reached (days past due of the level; 0 none)"}
+    )
 
 
 class CreditQuerySchema(StrictSchema):
@@ -134,7 +137,9 @@ class HoldSchema(StrictSchema):
 
 class AgeingQuerySchema(StrictSchema):
     as_of = fields.Date()
-    group_by = fields.String(load_default="dealer", validate=validate.OneOf(("dealer", "region", "total")))
+    group_by = fields.String(
+        load_default="dealer", validate=validate.OneOf(("dealer", "region", "account_manager", "total"))
+    )
     region = fields.String(metadata={"description": "region code: only its subtree; region rows are its children"})
 
 

@@ -62,7 +62,7 @@ def receivables():
     scope = current_scope()
     as_of = parse_date_arg("as_of", today())
     group_by = request.args.get("group_by") or ("dealer" if scope.is_dealer else "region")
-    if group_by not in ("dealer", "region", "total"):
+    if group_by not in ("dealer", "region", "account_manager", "total"):
         group_by = "region"
     region = scope.first(Region, code=request.args["region"]) if request.args.get("region") else None
     if group_by == "region":  # the region rows and the overdue dealers from one ageing computation
@@ -74,7 +74,7 @@ def receivables():
         header = ["key", "name", "not_due", "1_30", "31_60", "61_90", "over_90", "unapplied", "total"]
         return export_response(fmt, f"ageing-{as_of}", header, ([r[h] for h in header] for r in [*result["rows"]]))
     clause = reports.scoped_clause(scope, region)
-    if group_by == "total":
+    if group_by in ("total", "account_manager"):
         by_dealer_result = reports.ageing(scope, as_of, "dealer", region)
     by_dealer = by_dealer_result["rows"]
     overdue = sorted(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.collections.schemas import AccountManagerSchema
 from portal.dealers import overview, services
 from portal.dealers.models import Region, User
 from portal.dealers.schemas import (
@@ -36,7 +38,7 @@ from portal.dealers.schemas import (
 )
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import can, issue_personal_token, requires
-from portal.platform.errors import Forbidden
+from portal.platform.errors import Forbidden, Invalid
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.uow import commit
 
@@ -136,6 +138,20 @@ def get_dealer(code):
 @blp.response(200, DealerSchema)
 def update_dealer(body, code):
     return services.update_dealer(current_user, dealer_or_404(code), body)
+
+
+@blp.route("/dealers/<code>/account-manager", methods=["PUT"])
+@requires("dealers.write")
+@tenant_route("dealer")
+@blp.arguments(AccountManagerSchema)
+@blp.response(200, DealerSchema)
+def put_account_manager(body, code):
+    """Name the dealer's account manager (§14): a channel manager, or a region manager of the dealer's region or a
+    region above it (else 422); `null` clears. Audited as a dealer update."""
+    dealer = dealer_or_404(code)
+    if "username" not in body:
+        raise Invalid(fields={"username": [_("Required.")]})
+    return services.update_dealer(current_user, dealer, {"account_manager": body["username"]})
 
 
 @blp.route("/dealers/<code>/overview", methods=["GET"])

@@ -44,7 +44,7 @@ STALE_STATEMENT_DAYS = 10  # finance follows up a statement still unconfirmed th
 FAILED_JOB_DAYS = 14  # a failed job stays in the queue this long (nothing closes a failed job)
 AWAITING_CONFIRMATION = ("issued", "resolved")  # a current statement the dealer still has to confirm
 BACKORDER_STATUSES = ("approved", "in_production", "built")
-FINANCE_JOB_KINDS = ("payment_import", "overdue_scan", "statement_run", "rebate_settlement")
+FINANCE_JOB_KINDS = ("payment_import", "overdue_scan", "statement_run", "rebate_settlement", "bank_statement_import")
 
 # The few labels the queues say, as the pages say them (same msgids as portal.platform.web and the statements pages;
 # this module stays out of the web layer, tests/test_wiring.py)
@@ -55,6 +55,7 @@ JOB_KINDS = {
     "sell_through_import": _l("Sell-through import"),
     "statement_run": _l("Monthly statement run"),
     "rebate_settlement": _l("Rebate settlement"),
+    "bank_statement_import": _l("Bank statement import"),
 }
 
 ROLE_QUEUES: dict[str, tuple[str, ...]] = {

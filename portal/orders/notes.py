@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 OVER_AVAILABLE = "over_available"  # submitted above the dealer's available credit: sent to credit review
 PLACED_FOR = "placed_for"  # placed on the dealer's behalf by HQ or its region (代客下单)
+DUNNING_REVIEW = "dunning_review"  # §14: the dealer is at the dunning level that sends every order to review
 AMENDED = "amended"  # the lines changed (§12): the gross before and after, and what the order could be
 
 
@@ -32,6 +33,8 @@ def event_note(event) -> str | None:
         except (KeyError, TypeError, InvalidOperation):
             return event.comment
         return _("Exceeds available credit by %(x)s CNY.", x=format_decimal(excess, format="#,##0.00"))
+    if data.get("note") == DUNNING_REVIEW:
+        return _("Overdue invoices reached the dunning review level: every new order goes to credit review.")
     if data.get("note") == PLACED_FOR:
         return _("Placed on the dealer's behalf by %(who)s.", who=event.actor)
     if data.get("note") == AMENDED:
@@ -43,5 +46,7 @@ def event_note(event) -> str | None:
         text = _("Amended: gross %(before)s → %(after)s CNY.", before=grouped(before), after=grouped(after))
         if event.to_status == "credit_review" and after > room:
             text += " " + _("Exceeds available credit by %(x)s CNY.", x=grouped(after - room))
+        elif event.to_status == "credit_review" and data.get("dunning"):
+            text += " " + _("Overdue invoices reached the dunning review level: every new order goes to credit review.")
         return text
     return event.comment

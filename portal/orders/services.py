@@ -19,6 +19,7 @@ from portal.audit.services import record
 from portal.catalog import options as catalog_options
 from portal.catalog import pricing
 from portal.catalog.models import Product
+from portal.collections import services as collections
 from portal.credit import services as credit
 from portal.dealers.models import Dealer, DealerAddress, Region, User
 from portal.extensions import db
@@ -293,7 +294,8 @@ def place_order(
             _("The dealer is on credit hold: %(reason)s", reason=credit.hold_reason(row)), code="credit_hold"
         )
     available = credit.credit_summary(dealer)["available"]
-    status = "approved" if priced["gross"] <= available else "credit_review"
+    dunning = collections.requires_review(dealer)  # §14: at the review level every order is reviewed
+    status = "approved" if priced["gross"] <= available and not dunning else "credit_review"
     on_behalf = actor is not None and not is_dealer_user(actor)
     order_id = next_id(Order)
     order = Order(
@@ -320,6 +322,8 @@ def place_order(
     figures = notes.over_available(available, priced["gross"])
     if status == "approved":
         figures.pop("note")
+    elif dunning and priced["gross"] <= available:
+        figures["note"] = notes.DUNNING_REVIEW
     _event(order, actor, "submitted", status, data=figures)
     db.session.add(order)
     after = {"status": status, "gross": str(order.gross)}
@@ -432,6 +436,7 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
     if problems:
         raise Invalid(fields=problems)
     before_status, old_gross = order.status, order.gross
+    dunning_note = False
     counted = before_status in OPEN_FOR_CREDIT  # its gross is part of the exposure now
     summary = credit.credit_summary(dealer)
     room = money(summary["available"] + (old_gross if counted else ZERO))  # what the order may be, all told
@@ -446,6 +451,9 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
         status = before_status
     else:
         status = "approved" if new_gross <= room else "credit_review"
+        if status == "approved" and (not counted or new_gross > old_gross) and collections.requires_review(dealer):
+            status = "credit_review"  # §14: at the dunning review level an order that grows is reviewed
+            dunning_note = True
     before_lines = _lines_brief(order.lines)
     # the lines: one kept per SKU and choice of options (its allocations and units stay with it), the others added;
     # lines no longer wanted are removed once HQ stock and production have let go of them
@@ -482,6 +490,8 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
         "after": str(new_gross),
         "available": str(room),
     }
+    if dunning_note:
+        data["dunning"] = True
     _event(order, actor, before_status, status, data=data)
     record(
         actor,

@@ -42,6 +42,13 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "credit_notes.write": ("finance",),
     "applications.manage": ("finance",),
     "credit.manage": ("finance",),
+    # §14: temporary increase requests (decided by the region manager within its limit, else finance) and notices
+    "credit_requests.create": ("dealer_admin",),
+    "credit_requests.read": ALL_PEOPLE,
+    "credit_requests.decide": ("region_manager", "finance"),
+    "payment_notices.send": ("dealer_staff", "dealer_admin"),
+    "payment_notices.read": ALL_PEOPLE,
+    "payment_notices.manage": ("finance",),
     "jobs.read": ALL_PEOPLE,
     "notifications.read": ALL_PEOPLE,
     "outbox.read": ("finance", "hq_admin"),
@@ -82,6 +89,15 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "rebates.read": ALL_PEOPLE,
     "rebates.manage": ("channel_manager", "hq_admin"),
     "rebates.settle": ("finance",),
+    # bank statements (§14): payer accounts (finance for any dealer, a dealer admin for its own), the statement import
+    # and the unmatched receipts (finance)
+    "payer_accounts.read": ("dealer_admin", "region_manager") + HQ,
+    "payer_accounts.manage": ("dealer_admin", "finance"),
+    "bank_statements.import": ("finance",),
+    "receipts.manage": ("finance",),
+    # collections (§14): the worklist, contact notes and promises to pay (regions: their own dealers)
+    "collections.read": ("region_manager",) + HQ,
+    "collections.manage": ("region_manager",) + HQ,
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

@@ -91,6 +91,13 @@ def accepts_workbooks(view):
     return view
 
 
+def accepts_vouchers(view):
+    """Mark a view whose upload is a payment voucher (JPEG, PNG or PDF), not a CSV: the CSV check is skipped and the
+    view checks the file's content and size itself (portal.credit.notices.check_voucher)."""
+    view.accepts_vouchers = True
+    return view
+
+
 def upload_problem(upload, *, workbooks: bool = False) -> str | None:
     """Why this uploaded file is not acceptable as a CSV (or, with `workbooks`, as a CSV or an XLSX workbook), or
     None. Reads the head and rewinds the stream."""
@@ -117,7 +124,10 @@ def check_uploads():
     if not request.files or not current_user.is_authenticated:
         return None
     problems: dict[str, list[str]] = {}
-    workbooks = getattr(current_app.view_functions.get(request.endpoint or ""), "accepts_workbooks", False)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "accepts_vouchers", False):
+        return None
+    workbooks = getattr(view, "accepts_workbooks", False)
     for field, upload in request.files.items(multi=True):
         if not upload.filename:
             continue  # an empty file input: the form's own validators answer

@@ -90,6 +90,23 @@ AUDIT_ACTION_LABELS = {
     "rebate.settlement.adjust": _l("Rebate settlement adjusted"),
     "rebate.settlement.approve": _l("Rebate settlement approved"),
     "email.resend": _l("E-mail sent again"),
+    "payer_account.create": _l("Payer account registered"),
+    "payer_account.update": _l("Payer account registered again"),
+    "payer_account.deactivate": _l("Payer account deactivated"),
+    "unmatched_receipt.assign": _l("Unmatched receipt assigned"),
+    "unmatched_receipt.dismiss": _l("Unmatched receipt dismissed"),
+    "credit_request.create": _l("Credit increase requested"),
+    "credit_request.approve": _l("Credit increase request approved"),
+    "credit_request.reject": _l("Credit increase request rejected"),
+    "credit_request.forward": _l("Credit increase request forwarded to finance"),
+    "payment_notice.create": _l("Payment notice sent"),
+    "payment_notice.match": _l("Payment notice matched"),
+    "payment_notice.query": _l("Payment notice queried"),
+    "credit.dunning_level": _l("Dunning level changed"),
+    "promise.create": _l("Promise to pay recorded"),
+    "promise.cancel": _l("Promise to pay replaced"),
+    "promise.settle": _l("Promise to pay settled"),
+    "collection_contact.create": _l("Collection contact recorded"),
 }
 ENTRY_TYPE_LABELS = {
     "invoice": _l("Invoice"),
@@ -102,6 +119,7 @@ JOB_KIND_LABELS = {
     "sell_through_import": _l("Sell-through import"),
     "statement_run": _l("Monthly statement run"),
     "rebate_settlement": _l("Rebate settlement"),
+    "bank_statement_import": _l("Bank statement import"),
 }
 JOB_STATUS_LABELS = {
     "queued": _l("Waiting to start"),
