@@ -54,7 +54,7 @@ def test_the_channel_managers_queues_as_json(client, world, shop):
 def test_scoped_like_the_home_page(client, world, shop):
     first, second, third = shop["orders"]
     queues = client.get("/api/v1/home/queues", headers=world.auth("rm.ea")).get_json()["queues"]
-    assert [q["key"] for q in queues] == ["approvals", "waiting_for_hq"]
+    assert [q["key"] for q in queues] == ["approvals", "waiting_for_hq", "credit_requests", "broken_promises"]
     assert queues[0]["total"] == 0  # an approval limit of 0: everything waits for HQ
     assert [i["label"] for i in queues[1]["items"]] == [first, third] and second not in str(queues)
     queues = client.get("/api/v1/home/queues", headers=world.auth("bj.staff")).get_json()["queues"]

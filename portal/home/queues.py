@@ -59,8 +59,9 @@ JOB_KINDS = {
 }
 
 ROLE_QUEUES: dict[str, tuple[str, ...]] = {
-    "finance": ("disputes", "stale_statements", "unapplied_cash", "approvals", "credit_holds", "failed_jobs"),
-    "region_manager": ("approvals", "waiting_for_hq"),
+    "finance": ("disputes", "stale_statements", "payment_notices", "unmatched_receipts", "unapplied_cash",
+                "approvals", "credit_requests", "credit_holds", "failed_jobs"),
+    "region_manager": ("approvals", "waiting_for_hq", "credit_requests", "broken_promises"),
     "channel_manager": ("approvals", "backorders", "built_units"),
     "hq_admin": ("failed_jobs", "approvals", "credit_holds"),
     "dealer_admin": ("statements_to_confirm", "shipments_to_receive", "backorders"),
@@ -605,6 +606,112 @@ def _shipments_to_receive(ctx: Ctx, limit: int, offset: int):
     return _count(stmt), items
 
 
+# ------------------------------------------------------------------ collections (§14)
+
+
+def _payment_notices(ctx: Ctx, limit: int, offset: int):
+    """Dealers' payment notices no posted payment matches yet, oldest first (finance matches or queries them)."""
+    from portal.credit.models import PaymentNotice
+
+    stmt = (
+        select(PaymentNotice.id, PaymentNotice.amount, PaymentNotice.reference, PaymentNotice.created_at, Dealer.code,
+               Dealer.name)
+        .join(Dealer, Dealer.id == PaymentNotice.dealer_id)
+        .where(ctx.scope.clause(PaymentNotice), PaymentNotice.status == "notified")
+        .order_by(PaymentNotice.created_at, PaymentNotice.id)
+    )  # fmt: skip
+    items = [
+        Item(
+            key=str(r.id),
+            label=r.reference,
+            parts=[_dealer(r.code, r.name), keep(_money(r.amount))],
+            since=r.created_at,
+            link=url_for("payment_notices.detail", notice_id=r.id),
+        )
+        for r in _page(stmt, limit, offset)
+    ]
+    return _count(stmt), items
+
+
+def _unmatched_receipts(ctx: Ctx, limit: int, offset: int):
+    """Bank receipts no dealer was matched to, oldest first (finance assigns or dismisses them)."""
+    from portal.banking.models import UnmatchedReceipt
+
+    stmt = (
+        select(UnmatchedReceipt.id, UnmatchedReceipt.serial, UnmatchedReceipt.amount, UnmatchedReceipt.payer_name,
+               UnmatchedReceipt.received_on)
+        .where(ctx.scope.clause(UnmatchedReceipt), UnmatchedReceipt.status == "open")
+        .order_by(UnmatchedReceipt.received_on, UnmatchedReceipt.id)
+    )  # fmt: skip
+    items = [
+        Item(
+            key=str(r.id),
+            label=r.serial,
+            parts=[p for p in (wrap(r.payer_name) if r.payer_name else None, keep(_money(r.amount))) if p],
+            since=_midnight(r.received_on),
+            date_only=True,
+            link=url_for("banking.receipts", _anchor=f"receipt-{r.id}"),
+        )
+        for r in _page(stmt, limit, offset)
+    ]
+    return _count(stmt), items
+
+
+def _credit_requests(ctx: Ctx, limit: int, offset: int):
+    """Requests for a temporary credit increase waiting for this person: a region manager those of its region
+    within its limit (stage region), finance the others (stage finance)."""
+    from portal.credit.models import CreditRequest
+
+    stage = "region" if ctx.scope.is_region else "finance"
+    stmt = (
+        select(CreditRequest.id, CreditRequest.amount, CreditRequest.valid_until, CreditRequest.created_at, Dealer.code,
+               Dealer.name)
+        .join(Dealer, Dealer.id == CreditRequest.dealer_id)
+        .where(ctx.scope.clause(CreditRequest), CreditRequest.status == "pending", CreditRequest.stage == stage)
+        .order_by(CreditRequest.created_at, CreditRequest.id)
+    )  # fmt: skip
+    items = [
+        Item(
+            key=str(r.id),
+            label=r.code,
+            parts=[wrap(r.name), keep(_money(r.amount)), keep(_("until %(day)s", day=r.valid_until.isoformat()))],
+            since=r.created_at,
+            link=url_for("credit_requests.index", _anchor=f"request-{r.id}"),
+        )
+        for r in _page(stmt, limit, offset)
+    ]
+    return _count(stmt), items
+
+
+def _broken_promises(ctx: Ctx, limit: int, offset: int):
+    """Promises to pay that were broken and not followed by another promise, oldest first."""
+    from sqlalchemy.orm import aliased
+
+    from portal.collections.models import PromiseToPay
+
+    later = aliased(PromiseToPay)
+    stmt = (
+        select(PromiseToPay.id, PromiseToPay.amount, PromiseToPay.promised_on, PromiseToPay.settled_at, Dealer.code,
+               Dealer.name)
+        .join(Dealer, Dealer.id == PromiseToPay.dealer_id)
+        .where(ctx.scope.clause(PromiseToPay), PromiseToPay.status == "broken",
+               ~select(later.id).where(later.dealer_id == PromiseToPay.dealer_id, later.id > PromiseToPay.id)
+               .exists())
+        .order_by(PromiseToPay.promised_on, PromiseToPay.id)
+    )  # fmt: skip
+    items = [
+        Item(
+            key=str(r.id),
+            label=r.code,
+            parts=[wrap(r.name), keep(_money(r.amount)), keep(_("due %(day)s", day=r.promised_on.isoformat()))],
+            since=r.settled_at,
+            link=url_for("collections.dealer", code=r.code),
+        )
+        for r in _page(stmt, limit, offset)
+    ]
+    return _count(stmt), items
+
+
 # ------------------------------------------------------------------ the registry
 
 
@@ -647,6 +754,34 @@ QUEUES: dict[str, QueueDef] = {
             lambda ctx: url_for("orders.approvals"),
             item_attr="data-order",
             note=lambda ctx: _("Orders of your region in credit review that only HQ may approve."),
+        ),
+        QueueDef(
+            "payment_notices",
+            lambda ctx: _("Payment notices to match"),
+            _payment_notices,
+            lambda ctx: url_for("payment_notices.index"),
+            item_attr="data-notice",
+        ),
+        QueueDef(
+            "unmatched_receipts",
+            lambda ctx: _("Unmatched bank receipts"),
+            _unmatched_receipts,
+            lambda ctx: url_for("banking.receipts"),
+            item_attr="data-receipt",
+        ),
+        QueueDef(
+            "credit_requests",
+            lambda ctx: _("Credit increase requests"),
+            _credit_requests,
+            lambda ctx: url_for("credit_requests.index"),
+            item_attr="data-request",
+        ),
+        QueueDef(
+            "broken_promises",
+            lambda ctx: _("Broken payment promises"),
+            _broken_promises,
+            lambda ctx: url_for("collections.worklist"),
+            item_attr="data-promise",
         ),
         QueueDef(
             "credit_holds",
