@@ -118,6 +118,9 @@ def _load(reset: bool, echo) -> None:
         load_catalogue(by_name["channel"], rng, Story.business_day(now), dealers)
     story = Story(dealers, by_name, rng, now, echo=echo)
     story.tell()
+    from portal.collections.demo import add_collections
+
+    add_collections(dealers, by_name)  # payer accounts, a promise, a credit request, payment notices (§14)
     from portal.production.demo import token_hint
 
     for line in story.summary():

@@ -60,6 +60,8 @@ FUTURE_BY_DESIGN = {
     ("rebate_settlements", "period_start"),
     ("expected_receipts", "expected_on"),  # goods HQ expects (§12)
     ("orders", "requested_on"),  # the delivery date an open order asks for (§12)
+    ("promises_to_pay", "promised_on"),  # a promise to pay by a coming date (§14)
+    ("credit_requests", "valid_until"),  # a temporary increase asked for until a coming date (§14)
     ("order_lines", "promised_on"),  # when a backorder is promised
 }
 
