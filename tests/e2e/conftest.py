@@ -61,6 +61,11 @@ def page(browser):
     assert not violations, violations
 
 
+def fits(page) -> bool:
+    """The page needs no sideways scrolling at the viewport's width."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
 def log_in(page, base: str, username: str, password: str):
     page.goto(f"{base}/login")
     page.fill("#username", username)

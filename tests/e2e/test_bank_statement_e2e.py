@@ -15,7 +15,7 @@ from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.timeutil import today
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import fits, log_in
 from tests.test_bank_statements import icbc_gb18030
 from tests.test_overdue_scan import _drain
 
@@ -40,10 +40,6 @@ def channel(world):
         "zh_CN": world.user("finance", username="fin.zh", locale="zh_CN"),
         "en": world.user("finance", username="fin.en", locale="en"),
     }
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from portal.collections.models import CollectionContact, PromiseToPay
 from portal.platform.timeutil import today
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import fits, log_in
 
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
 
@@ -30,10 +30,6 @@ def channel(world):
         "zh_CN": world.user("finance", username="fin.zh", locale="zh_CN"),
         "en": world.user("finance", username="fin.en", locale="en"),
     }
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])

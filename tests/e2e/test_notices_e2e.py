@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from portal.credit.models import PaymentNotice
 from portal.platform.timeutil import today
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import fits, log_in
 
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
@@ -29,10 +29,6 @@ def channel(world):
         "zh_CN": world.user("dealer_staff", dealer="SH-001", username="sh.zh", locale="zh_CN"),
         "en": world.user("dealer_staff", dealer="SH-001", username="sh.en", locale="en"),
     }
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
