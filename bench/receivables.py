@@ -338,6 +338,8 @@ def generate_ledger(url: str, dealers: list[DealerPlan], counts: list[int], star
         acopy.write("".join(abuf))
         ids["ledger"], ids["application"] = lid, aid
     stats["applications"] = aid
+    # the `settled` marker (every entry fully applied): all but what is still open at the end
+    stats["open_ids"] = [item[0] for queue in (*open_invoices, *open_credits) for item in queue]
     # what the daily overdue scan would have done by today (the day after the last one): hold every dealer
     # with an invoice more than PORTAL_OVERDUE_HOLD_DAYS (90) past due
     stats["held"] = [d.id for d, q in zip(dealers, open_invoices, strict=True) if q and DAYS - q[0][2] > 90]
@@ -365,6 +367,12 @@ def build_data(app, url: str, invoices: int, end: dt.date, timings: dict) -> dic
             f"    {stats['invoices']:,} invoices, {stats['payments']:,} payments, {stats['applications']:,} "
             f"applications (plan {stats['plan_s']:.1f} s, generate+stream {stats['stream_s']:.1f} s)"
         )
+        with stopwatch("settled marker (all but the open items)", timings):
+            conn.execute("UPDATE ledger_entries SET settled = true")
+            conn.execute(
+                "UPDATE ledger_entries l SET settled = false FROM unnest(%s::bigint[]) AS o(id) WHERE l.id = o.id",
+                (stats.pop("open_ids"),),
+            )
         conn.execute("SET maintenance_work_mem = '256MB'")
         t_keys = time.perf_counter()
     timings["keys, indexes, foreign keys"] = time.perf_counter() - t_keys
@@ -396,13 +404,14 @@ def build_data(app, url: str, invoices: int, end: dt.date, timings: dict) -> dic
 
 
 def check_application_rule(app, dealers: list[DealerPlan], held: set[int]) -> str:
-    """For one dealer of each profile: delete its applications, let the app's auto_apply redo them, compare,
-    roll back. Matching two FIFO queues depends only on their order and amounts, so posting the documents one
-    at a time (as generated) and applying everything at once give the same applications."""
+    """For one dealer of each profile: delete its applications, let the app's auto_apply redo them, compare (the
+    applications and the `settled` markers), roll back. Matching two FIFO queues depends only on their order and
+    amounts, so posting the documents one at a time (as generated) and applying everything at once give the same
+    applications."""
     from sqlalchemy import delete, text
 
     from portal.credit.models import Application
-    from portal.credit.services import auto_apply, oldest_overdue_days
+    from portal.credit.services import auto_apply, oldest_overdue_days, refresh_settled
     from portal.dealers.models import Dealer
     from portal.extensions import db
     from portal.platform.timeutil import today
@@ -411,6 +420,7 @@ def check_application_rule(app, dealers: list[DealerPlan], held: set[int]) -> st
         "SELECT credit_id, invoice_id, amount, applied_on FROM applications WHERE dealer_id = :d"
         " ORDER BY credit_id, invoice_id, applied_on, amount"
     )
+    settled = text("SELECT id, settled FROM ledger_entries WHERE dealer_id = :d ORDER BY id")
     chosen = {}
     for d in dealers:
         chosen.setdefault(d.profile, d)
@@ -418,12 +428,20 @@ def check_application_rule(app, dealers: list[DealerPlan], held: set[int]) -> st
     with app.test_request_context():
         for profile, d in chosen.items():
             before = db.session.execute(query, {"d": d.id}).all()
+            marked = db.session.execute(settled, {"d": d.id}).all()
+            refresh_settled([d.id])
+            if db.session.execute(settled, {"d": d.id}).all() != marked:
+                raise SystemExit(f"generated settled markers of {d.code} ({profile}) differ from refresh_settled's")
             db.session.execute(delete(Application).where(Application.dealer_id == d.id))
+            refresh_settled([d.id])  # nothing applied: everything open
             auto_apply(db.session.get(Dealer, d.id), "bench")
             after = db.session.execute(query, {"d": d.id}).all()
+            remarked = db.session.execute(settled, {"d": d.id}).all()
             db.session.rollback()
             if before != after:
                 raise SystemExit(f"generated applications of {d.code} ({profile}) differ from auto_apply's")
+            if marked != remarked:
+                raise SystemExit(f"generated settled markers of {d.code} ({profile}) differ from auto_apply's")
             # and the hold, as the daily scan decides it
             days = oldest_overdue_days(d.id, today())
             if (days > app.config["PORTAL_OVERDUE_HOLD_DAYS"]) != (d.id in held):

@@ -1130,6 +1130,16 @@ def _(h):
                  after={"stage": "finance", "comment": "请财务定"})  # fmt: skip
 
 
+@case("credit_request.withdraw")
+def _(h):
+    request_id, _until = credit_request(h)
+    who = dealer_admin(h)
+    h.act()
+    h.call("POST", f"/api/v1/credit-requests/{request_id}/withdraw", who, {})
+    return Entry("sh-1.admin", "credit_request", str(request_id), dealer="SH-1", before={"status": "pending"},
+                 after={"status": "withdrawn"})  # fmt: skip
+
+
 def payment_notice(h: Harness, reference: str = "TRX-1", amount: str = "800.00", voucher=None) -> dict:
     import io
 

@@ -307,3 +307,35 @@ def test_a_dealers_lines_are_applied_fifo_audited_and_lift_an_automatic_hold(cli
                                        ("F0002", newer, "800.00")]  # fmt: skip
     assert world.count(AuditEntry, action="payment.post") == 2
     assert world.get(DealerCredit, dealer_id=world.get(Dealer, code="SH-1")["id"])["on_hold"] is False  # all paid
+
+
+def test_payment_notices_are_matched_by_the_statements_payments(client, fin, world):
+    """The dealer's notices (reference = the bank's serial) are matched when the statement posts those payments, each
+    notice by its own payment; a notice whose amount differs stays waiting, as does one of another dealer."""
+    from portal.credit.models import PaymentNotice
+    from portal.platform.timeutil import today
+
+    register(client, fin, "SH-1", ACME, "上海甲汽车销售有限公司")
+    world.user("dealer_staff", dealer="SH-1", username="sh.staff")
+    world.user("dealer_staff", dealer="SH-2", username="sh2.staff")
+
+    def notify(who, reference, amount):
+        data = {"amount": amount, "paid_on": today().isoformat(), "reference": reference}
+        resp = client.post("/api/v1/payment-notices", data=data, headers=world.auth(who),
+                           content_type="multipart/form-data")  # fmt: skip
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()["id"]
+
+    first, second = notify("sh.staff", "N0001", "800.00"), notify("sh.staff", "N0002", "500.00")
+    wrong_amount, other_dealer = notify("sh.staff", "N0003", "1.00"), notify("sh2.staff", "N0001", "800.00")
+    lines = [
+        ("2026-03-02", "800.00", "", ACME_DIGITS, "上海甲汽车销售有限公司", "货款", "N0001"),
+        ("2026-03-02", "500.00", "", ACME_DIGITS, "上海甲汽车销售有限公司", "货款", "N0002"),
+        ("2026-03-03", "300.00", "", ACME_DIGITS, "上海甲汽车销售有限公司", "货款", "N0003"),
+    ]
+    run_import(client, fin, *icbc_gb18030(lines))
+    payments = {n: world.get(LedgerEntry, type="payment", number=n)["id"] for n in ("N0001", "N0002")}
+    got = {n: world.get(PaymentNotice, id=n) for n in (first, second, wrong_amount, other_dealer)}
+    assert (got[first]["status"], got[first]["payment_id"]) == ("matched", payments["N0001"])
+    assert (got[second]["status"], got[second]["payment_id"]) == ("matched", payments["N0002"])
+    assert got[wrong_amount]["status"] == got[other_dealer]["status"] == "notified"

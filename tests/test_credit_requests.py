@@ -173,3 +173,41 @@ def test_the_pages_ask_and_decide(client, world, people):
     assert resp.status_code == 302
     assert world.get(CreditRequest, id=req["id"])["status"] == "approved"
     assert world.count(CreditIncrease) == 1
+
+
+def test_a_dealer_admin_withdraws_a_pending_request(client, world, people):
+    req = ask(client, world, "sh.admin")
+    got = decide(client, world, "sh.admin", req["id"], action="withdraw")
+    assert got["status"] == "withdrawn" and got["decided_by"] == "sh.admin"
+    pending = client.get("/api/v1/credit-requests?status=pending", headers=world.auth("rm.east")).get_json()
+    assert pending["total"] == 0  # gone from the deciders' lists (and their work queues, which read pending ones)
+    before = state(world)
+    for who, action, comment in (("rm.east", "approve", None), ("fin", "reject", "x"), ("sh.admin", "withdraw", None)):
+        assert decide(client, world, who, req["id"], action, comment, status=409)["error"]["code"] == "already_decided"
+    assert state(world) == before
+    assert world.count(CreditIncrease) == 0
+
+
+def test_only_the_dealer_admin_withdraws_and_not_after_a_decision(client, world, people):
+    req = ask(client, world, "sh.admin")
+    decide(client, world, "sh.staff", req["id"], action="withdraw", status=403)
+    decide(client, world, "rm.east", req["id"], action="withdraw", status=403)
+    decide(client, world, "xa.admin", req["id"], action="withdraw", status=404)
+    assert world.get(CreditRequest, id=req["id"])["status"] == "pending"
+    decide(client, world, "rm.east", req["id"])
+    before = state(world)
+    decide(client, world, "sh.admin", req["id"], action="withdraw", status=409)
+    assert state(world) == before
+
+
+def test_the_page_withdraws(client, world, people):
+    req = ask(client, world, "sh.admin")
+    login(client, "sh.admin")
+    page = client.get("/credit-requests").get_data(as_text=True)
+    assert f'/credit-requests/{req["id"]}/withdraw' in page
+    csrf = page_csrf(client, "/credit-requests")
+    resp = client.post(f"/credit-requests/{req['id']}/withdraw", data={"csrf_token": csrf})
+    assert resp.status_code == 302
+    assert world.get(CreditRequest, id=req["id"])["status"] == "withdrawn"
+    page = client.get("/credit-requests").get_data(as_text=True)
+    assert f'/credit-requests/{req["id"]}/withdraw' not in page

@@ -66,3 +66,44 @@ def test_an_approval_racing_orders_keeps_the_credit_invariant(app, world):
         assert approved >= Decimal("3000.00")  # the limit alone always fitted three
         assert db.session.execute(select(CreditRequest.status)).scalar_one() == "approved"
         db.session.remove()
+
+
+def _race(app, request_id: int, moves: list[tuple[str, dict]]) -> dict:
+    """Each (action, headers) posted to the request at the same moment; {action: status code}."""
+    barrier = threading.Barrier(len(moves))
+    results: dict = {}
+
+    def act(action, headers):
+        client = app.test_client()
+        barrier.wait(timeout=20)
+        results[action] = client.post(f"/api/v1/credit-requests/{request_id}/{action}", json={}, headers=headers)
+        results[action] = results[action].status_code
+
+    threads = [threading.Thread(target=act, args=move) for move in moves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_a_withdrawal_racing_an_approval_leaves_one_of_them(app, world):
+    """The dealer withdraws while the region manager approves, at the same moment, several times over: each time
+    exactly one answers 200 and the other 409, and an increase exists exactly when the request ends approved."""
+    world.region("EAST", approval_limit="50000")
+    world.dealer("SH-1", "EAST")
+    admin = world.auth(world.user("dealer_admin", dealer="SH-1"))
+    rm = world.auth(world.user("region_manager", region="EAST"))
+    body = {"amount": "2000.00", "valid_until": (today() + dt.timedelta(days=10)).isoformat(), "reason": "旺季"}
+    for _round in range(4):
+        request_id = app.test_client().post("/api/v1/credit-requests", json=body, headers=admin).get_json()["id"]
+        results = _race(app, request_id, [("approve", rm), ("withdraw", admin)])
+        assert sorted(results.values()) == [200, 409], results
+        with app.app_context():
+            req = db.session.get(CreditRequest, request_id)
+            status, increase_id = req.status, req.increase_id
+            db.session.remove()
+        winner = "approve" if results["approve"] == 200 else "withdraw"
+        assert status == {"approve": "approved", "withdraw": "withdrawn"}[winner]
+        assert (increase_id is not None) == (winner == "approve")
+        assert world.count(CreditIncrease) == world.count(CreditRequest, status="approved")

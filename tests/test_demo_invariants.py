@@ -17,7 +17,8 @@ of conftest.py, which would empty them after the first test).
 - the flows agree: per dealer and category over the channel-flow year, sell-through = sell-in − the change in
   stock − the change in goods on their way (exact: no stock appears from nowhere), and per category the year's
   sell-in is within SELL_IN_BAND of its sell-through;
-- stock turns over: the age of what dealers hold (first in, first out, as the stock page shows it).
+- stock turns over: the age of what dealers hold (first in, first out, as the stock page shows it);
+- the ledger's settled markers are exact.
 
 `python tests/test_demo_invariants.py sqlite:////path/portal.db` prints the same figures for any loaded database.
 """
@@ -419,6 +420,27 @@ def test_sell_in_and_sell_through_agree(demo):
 
 def test_stock_turns_over(demo):
     assert age_problems(stock_ages(today())) == [], report(_window())
+
+
+def test_settled_markers_exact(demo):
+    """Every ledger entry the demo wrote is marked settled exactly when its applications take its whole amount
+    (the marker the open items are read through: tests/test_settled_marker.py)."""
+    from portal.credit.models import Application, LedgerEntry
+
+    applied = defaultdict(Decimal)
+    for credit_id, invoice_id, amount in db.session.execute(
+        select(Application.credit_id, Application.invoice_id, Application.amount)
+    ):
+        applied[("c", credit_id)] += amount
+        applied[("i", invoice_id)] += amount
+    rows = db.session.execute(select(LedgerEntry.id, LedgerEntry.type, LedgerEntry.amount, LedgerEntry.settled)).all()
+    assert sum(settled for *_rest, settled in rows) > 100
+    wrong = [
+        id_
+        for id_, type_, amount, settled in rows
+        if settled != (amount == applied[("i" if type_ == "invoice" else "c", id_)])
+    ]
+    assert wrong == []
 
 
 if __name__ == "__main__":  # the figures of a loaded database

@@ -197,8 +197,8 @@ def _post_all(actor, dealers: dict[int, Dealer], groups: dict[int, list[dict]], 
     credit rows locked (in id order), the payments inserted (each dealer's oldest first, then in file order; their
     references checked new beforehand by `_already`, and unique per dealer in the database), applied FIFO to the
     oldest open invoices (`auto_apply_many`: the dealers' open items read in a few queries), an automatic overdue
-    hold lifted where they settle it; then per payment its `payment.post` audit entry and the `payment_posted`
-    signal (payment notices match on it)."""
+    hold lifted where they settle it; then per payment its `payment.post` audit entry, and the `payment_posted`
+    signal once for all of them (payment notices match on it, reading their candidates in a few queries)."""
     by = credit.actor_name(actor)
     ids = sorted(groups)
     for dealer_id in ids:
@@ -218,10 +218,9 @@ def _post_all(actor, dealers: dict[int, Dealer], groups: dict[int, list[dict]], 
         record(actor, "payment.post", "payment", payment.number, dealer_id=payment.dealer_id,
                after={"amount": str(payment.amount), "received_on": payment.entry_date.isoformat()})  # fmt: skip
     db.session.flush()  # the audit entries in one go: the receivers' queries then find nothing left to flush
-    for i, payment in enumerate(payments, start=1):
-        events.payment_posted.send(actor, payment=payment)
-        if progress and (i % 100 == 0 or i == len(payments)):
-            progress(i, len(payments))
+    events.payment_posted.send(actor, payments=payments)
+    if progress and payments:
+        progress(len(payments), len(payments))
 
 
 def _already(serials: list[str]) -> tuple[dict[str, str], set[str]]:

@@ -12,6 +12,7 @@ open_order_exposure = Signal(
 )
 payment_posted = Signal(
     "payment-posted",
-    "A payment was posted (by hand, by the API, from a file or a bank statement), after it was applied: receivers get "
-    "`(actor, payment=entry)` in the same transaction. Payment notices with the same reference and amount are matched.",
+    "Payments were posted (by hand, by the API, from a file or a bank statement), after they were applied: receivers "
+    "get `(actor, payments=[entry, …])` in the same transaction — one payment, or a bank statement's all at once. "
+    "Payment notices with the same reference and amount are matched.",
 )

@@ -12,7 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -43,6 +55,14 @@ class LedgerEntry(db.Model):
     source: Mapped[str] = mapped_column(String(16), default="portal")  # portal | api | erp | import | order
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # True once the applications (all of them, whatever their date) take the whole amount: nothing left open on
+    # this invoice, nothing unapplied on this payment or credit note. A marker kept by every writer of applications
+    # (credit.services: `_make_applications`, `apply_credit`, `reverse_application`; `refresh_settled` after a bulk
+    # load) so that the open items are read through `ix_ledger_entries_open` instead of the dealer's whole history.
+    # Never the truth about money: the residuals are always summed from the applications; a False on an entry with
+    # nothing open costs a little time, never a wrong figure (tests/test_settled_marker.py checks it stays exact).
+    # (the index's condition is what `~LedgerEntry.settled` renders on each database, so both planners match it)
+    settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     dealer = relationship("Dealer", lazy="joined", innerjoin=True)
 
@@ -53,6 +73,15 @@ class LedgerEntry(db.Model):
         CheckConstraint("(type = 'invoice') = (due_on IS NOT NULL)", name="due_on_for_invoices"),
         Index("ix_ledger_entries_dealer_date", "dealer_id", "entry_date"),
         Index("ix_ledger_entries_type_date", "type", "entry_date"),
+        # a bank statement's serials looked up whatever the dealer (banking.imports._already)
+        Index("ix_ledger_entries_type_number", "type", "number"),
+        Index(
+            "ix_ledger_entries_open",
+            "dealer_id",
+            "type",
+            postgresql_where=text("NOT settled"),
+            sqlite_where=text("settled = 0"),
+        ),
     )
 
     @property
@@ -70,7 +99,7 @@ class Application(db.Model):
     __tablename__ = "applications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
     credit_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     amount: Mapped[Decimal] = mapped_column(MoneyColumn)  # negative for a reversal
@@ -86,6 +115,8 @@ class Application(db.Model):
         CheckConstraint("amount <> 0", name="amount_non_zero"),
         Index("ix_applications_invoice_date", "invoice_id", "applied_on"),
         Index("ix_applications_credit_date", "credit_id", "applied_on"),
+        # a dealer's applications dated after a day (what an as-of read must add to the open items)
+        Index("ix_applications_dealer_date", "dealer_id", "applied_on"),
     )
 
     @classmethod

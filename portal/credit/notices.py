@@ -163,24 +163,33 @@ def _match(actor, notice: PaymentNotice, payment: LedgerEntry, how: str) -> Paym
     return notice
 
 
-def match_posted(actor, payment: LedgerEntry) -> None:
-    """Receiver of `payment_posted`: the oldest open notice of the dealer with the payment's reference and amount is
-    matched (the dealer's credit row is locked by the posting)."""
-    if _payment_taken(payment.id):
-        return
-    notice = db.session.execute(
-        select(PaymentNotice)
-        .where(
-            PaymentNotice.dealer_id == payment.dealer_id,
-            PaymentNotice.reference == payment.number,
-            PaymentNotice.amount == payment.amount,
-            PaymentNotice.status.in_(("notified", "queried")),
+def match_posted(actor, payments: list[LedgerEntry]) -> None:
+    """Receiver of `payment_posted`: for each payment, in order, the oldest open notice of its dealer with its
+    reference and amount is matched (the dealers' credit rows are locked by the posting). The candidates of all the
+    payments are read in one query per 500 payments (a bank statement posts thousands at once)."""
+    for start in range(0, len(payments), 500):
+        chunk = payments[start : start + 500]
+        taken = set(
+            db.session.execute(
+                select(PaymentNotice.payment_id).where(PaymentNotice.payment_id.in_([p.id for p in chunk]))
+            ).scalars()
         )
-        .order_by(PaymentNotice.created_at, PaymentNotice.id)
-        .limit(1)
-    ).unique().scalar_one_or_none()
-    if notice is not None:
-        _match(actor, notice, payment, "auto")
+        candidates: dict[tuple, list[PaymentNotice]] = {}
+        notices = db.session.execute(
+            select(PaymentNotice)
+            .where(
+                PaymentNotice.dealer_id.in_({p.dealer_id for p in chunk}),
+                PaymentNotice.reference.in_({p.number for p in chunk}),
+                PaymentNotice.status.in_(("notified", "queried")),
+            )
+            .order_by(PaymentNotice.created_at, PaymentNotice.id)
+        ).unique().scalars()
+        for notice in notices:
+            candidates.setdefault((notice.dealer_id, notice.reference, notice.amount), []).append(notice)
+        for payment in chunk:
+            waiting = candidates.get((payment.dealer_id, payment.number, payment.amount))
+            if payment.id not in taken and waiting:
+                _match(actor, waiting.pop(0), payment, "auto")
 
 
 def match_by_hand(actor, notice: PaymentNotice, payment: LedgerEntry) -> PaymentNotice:

@@ -9,6 +9,8 @@
   (`lock_credit`), so the credit gate sees the increase whole or not at all. The request row is locked too, so a
   second approval (or a rejection racing it) answers 409 with nothing written.
 - The dealer's administrators (and the requester) are notified of the decision.
+- A dealer administrator may withdraw its dealer's pending request (`withdrawn`: nobody decides it any more, it
+  leaves the deciders' queues); a decided one answers 409, as a second decision does.
 """
 
 from __future__ import annotations
@@ -146,6 +148,40 @@ def reject(actor, req: CreditRequest, comment: str) -> CreditRequest:
         dealer_id=req.dealer_id,
     )
     _notify_dealer(req)
+    return req
+
+
+def may_withdraw(actor, req: CreditRequest) -> bool:
+    """Whether this person may withdraw the request: a pending one, of its own dealer, by one of its administrators."""
+    return (
+        req.status == "pending"
+        and getattr(actor, "role", None) == "dealer_admin"
+        and getattr(actor, "dealer_id", None) == req.dealer_id
+    )
+
+
+def withdraw(actor, req: CreditRequest) -> CreditRequest:
+    """The dealer takes its pending request back (under the same locks as a decision, so a withdrawal racing an
+    approval leaves one of them: the other answers 409)."""
+    lock_credit(req.dealer)
+    _locked(req)
+    if req.status != "pending":
+        raise Conflict(_("This request is already decided."), code="already_decided")
+    if not may_withdraw(actor, req):
+        raise Forbidden(_("Only the dealer's administrators may withdraw its requests."))
+    before = {"status": req.status}
+    req.status = "withdrawn"
+    req.decided_by, req.decided_at = actor_name(actor), utcnow()
+    db.session.flush()
+    record(
+        actor,
+        "credit_request.withdraw",
+        "credit_request",
+        str(req.id),
+        before=before,
+        after={"status": "withdrawn"},
+        dealer_id=req.dealer_id,
+    )
     return req
 
 

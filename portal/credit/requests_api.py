@@ -98,6 +98,15 @@ def reject_request(body, request_id):
     return requests.reject(current_user, _request(request_id), body.get("comment") or "")
 
 
+@blp.route("/credit-requests/<int:request_id>/withdraw", methods=["POST"])
+@requires("credit_requests.create")
+@tenant_route("credit_request")
+@blp.response(200, CreditRequestSchema)
+def withdraw_request(request_id):
+    """A dealer administrator takes back its dealer's pending request; a decided (or withdrawn) one answers 409."""
+    return requests.withdraw(current_user, _request(request_id))
+
+
 @blp.route("/credit-requests/<int:request_id>/forward", methods=["POST"])
 @requires("credit_requests.decide")
 @tenant_route("credit_request")

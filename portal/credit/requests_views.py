@@ -74,6 +74,7 @@ def index():
         items=items,
         decision=DecisionForm(prefix="dec"),
         may_decide=lambda r: can("credit_requests.decide") and requests.may_decide(current_user, r),
+        may_withdraw=lambda r: can("credit_requests.create") and requests.may_withdraw(current_user, r),
         STATUS_LABELS=STATUS_LABELS,
         STAGE_LABELS=STAGE_LABELS,
         max_days=requests.MAX_DAYS_AHEAD,
@@ -101,4 +102,18 @@ def decide(request_id):
                 flash(_("Passed on to finance."), "success")
         except DomainError as exc:
             flash(exc.fields.get("comment", [exc.message])[0], "danger")
+    return redirect(url_for("credit_requests.index"))
+
+
+@bp.route("/credit-requests/<int:request_id>/withdraw", methods=["POST"])
+@requires("credit_requests.create")
+@tenant_route("credit_request")
+def withdraw(request_id):
+    req = current_scope().get_or_404(CreditRequest, id=request_id)
+    if FlaskForm().validate_on_submit():
+        try:
+            requests.withdraw(current_user, req)
+            flash(_("Request withdrawn."), "success")
+        except DomainError as exc:
+            flash(exc.message, "danger")
     return redirect(url_for("credit_requests.index"))

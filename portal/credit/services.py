@@ -11,7 +11,8 @@ import datetime as dt
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy.orm import lazyload
 
 from portal.audit.services import record
 from portal.credit import events
@@ -57,40 +58,145 @@ def credit_row(dealer: Dealer) -> DealerCredit | None:
 # ---------------------------------------------------------------- residuals
 
 
+def _open_credits(dealer_ids: list[int]) -> dict[int, list]:
+    """{dealer id: [(payment or credit note, unapplied)]} with unapplied > 0, each dealer's oldest first. Only the
+    entries not marked `settled` are read (`ix_ledger_entries_open`), and only their applications summed: the cost
+    follows what is open, not the dealer's history."""
+    found: dict[int, list] = {d: [] for d in dealer_ids}
+    for start in range(0, len(dealer_ids), 500):
+        chunk = dealer_ids[start : start + 500]
+        open_ids = select(LedgerEntry.id).where(
+            LedgerEntry.dealer_id.in_(chunk), LedgerEntry.type.in_(CREDIT_TYPES), ~LedgerEntry.settled
+        )
+        applied = (
+            select(Application.credit_id, func.sum(Application.amount).label("applied"))
+            .where(Application.credit_id.in_(open_ids))
+            .group_by(Application.credit_id)
+            .subquery()
+        )
+        unapplied = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("unapplied")
+        stmt = (
+            select(LedgerEntry, unapplied)
+            .outerjoin(applied, applied.c.credit_id == LedgerEntry.id)
+            .where(
+                LedgerEntry.dealer_id.in_(chunk),
+                LedgerEntry.type.in_(CREDIT_TYPES),
+                ~LedgerEntry.settled,
+                unapplied > 0,
+            )
+            .order_by(LedgerEntry.dealer_id, LedgerEntry.entry_date, LedgerEntry.id)
+        )
+        for credit, amount in db.session.execute(stmt.options(lazyload(LedgerEntry.dealer))).unique().all():
+            found[credit.dealer_id].append((credit, money(amount)))
+    return found
+
+
+def _open_invoices(dealer_ids: list[int], cover: dict[int, Decimal] | None = None) -> dict[int, list]:
+    """{dealer id: [(invoice, residual)]} with residual > 0, each dealer's oldest due date first; read as
+    `_open_credits` reads the credits (what is open, through the marker). With `cover` ({dealer id: an amount}),
+    only each dealer's oldest invoices that this amount reaches (FIFO needs no more): the residuals are read as plain
+    numbers and only those invoices loaded whole — a payment costs what it pays, not what is open."""
+    found: dict[int, list] = {d: [] for d in dealer_ids}
+    for start in range(0, len(dealer_ids), 500):
+        chunk = dealer_ids[start : start + 500]
+        open_ids = select(LedgerEntry.id).where(
+            LedgerEntry.dealer_id.in_(chunk), LedgerEntry.type == "invoice", ~LedgerEntry.settled
+        )
+        applied = (
+            select(Application.invoice_id, func.sum(Application.amount).label("applied"))
+            .where(Application.invoice_id.in_(open_ids))
+            .group_by(Application.invoice_id)
+            .subquery()
+        )
+        residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
+        stmt = (
+            select(LedgerEntry.id, LedgerEntry.dealer_id, residual)
+            .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+            .where(
+                LedgerEntry.dealer_id.in_(chunk),
+                LedgerEntry.type == "invoice",
+                ~LedgerEntry.settled,
+                residual > 0,
+            )
+            .order_by(LedgerEntry.dealer_id, LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
+        )
+        wanted: list[tuple[int, int, Decimal]] = []
+        reached: dict[int, Decimal] = {}
+        for id_, dealer_id, amount in db.session.execute(stmt):
+            if cover is not None:
+                if reached.get(dealer_id, ZERO) >= cover.get(dealer_id, ZERO):
+                    continue
+                reached[dealer_id] = reached.get(dealer_id, ZERO) + money(amount)
+            wanted.append((id_, dealer_id, money(amount)))
+        entries = _entries([id_ for id_, _d, _a in wanted])
+        for id_, dealer_id, amount in wanted:
+            found[dealer_id].append((entries[id_], amount))
+    return found
+
+
+def _entries(ids: list[int]) -> dict[int, LedgerEntry]:
+    """{id: entry} for these ledger entries, 1,000 per query; their dealers come from the session (already there
+    for the callers), not joined into every row."""
+    loaded: dict[int, LedgerEntry] = {}
+    for start in range(0, len(ids), 1000):
+        stmt = select(LedgerEntry).where(LedgerEntry.id.in_(ids[start : start + 1000]))
+        loaded.update((e.id, e) for e in db.session.execute(stmt.options(lazyload(LedgerEntry.dealer))).scalars())
+    return loaded
+
+
 def _invoice_residuals(dealer_id: int, on: dt.date | None = None):
-    """(invoice, residual) for the dealer's invoices with residual > 0, oldest due first."""
-    applied = select(Application.invoice_id, func.sum(Application.amount).label("applied")).where(
-        Application.dealer_id == dealer_id
+    """(invoice, residual) for the dealer's invoices with residual > 0, oldest due first; with `on`, counting only
+    the applications dated on or before it. An invoice open on `on` is either not settled now or has an application
+    dated after `on` (settled since): those two sets, both index-backed (`ix_ledger_entries_open`,
+    `ix_applications_dealer_date`), are all that is read — as of today, usually just the open items."""
+    if on is None:
+        return _open_invoices([dealer_id])[dealer_id]
+    candidates = (
+        select(LedgerEntry.id)
+        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type == "invoice", ~LedgerEntry.settled)
+        .union(select(Application.invoice_id).where(Application.dealer_id == dealer_id, Application.applied_on > on))
+        .subquery()
     )
-    if on is not None:
-        applied = applied.where(Application.applied_on <= on)
-    applied = applied.group_by(Application.invoice_id).subquery()
+    applied = (
+        select(Application.invoice_id, func.sum(Application.amount).label("applied"))
+        .where(Application.invoice_id.in_(select(candidates.c.id)), Application.applied_on <= on)
+        .group_by(Application.invoice_id)
+        .subquery()
+    )
     residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
     stmt = (
         select(LedgerEntry, residual)
         .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
-        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type == "invoice", residual > 0)
+        .where(LedgerEntry.id.in_(select(candidates.c.id)), residual > 0)
         .order_by(LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
+        .options(lazyload(LedgerEntry.dealer))
     )
     return [(inv, money(res)) for inv, res in db.session.execute(stmt).unique().all()]
 
 
 def _credit_unapplied(dealer_id: int):
     """(payment or credit note, unapplied) with unapplied > 0, oldest first."""
+    return _open_credits([dealer_id])[dealer_id]
+
+
+def refresh_settled(dealer_ids: list[int] | None = None) -> None:
+    """Set the `settled` marker of these dealers' entries (all entries: None) from their applications, in one
+    statement: for what writes applications in bulk rather than through this module (the benchmark's COPY)."""
     applied = (
-        select(Application.credit_id, func.sum(Application.amount).label("applied"))
-        .where(Application.dealer_id == dealer_id)
-        .group_by(Application.credit_id)
-        .subquery()
+        select(sql_sum(Application.amount))
+        .where(
+            ((LedgerEntry.type == "invoice") & (Application.invoice_id == LedgerEntry.id))
+            | ((LedgerEntry.type != "invoice") & (Application.credit_id == LedgerEntry.id))
+        )
+        .scalar_subquery()
     )
-    unapplied = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("unapplied")
-    stmt = (
-        select(LedgerEntry, unapplied)
-        .outerjoin(applied, applied.c.credit_id == LedgerEntry.id)
-        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type.in_(CREDIT_TYPES), unapplied > 0)
-        .order_by(LedgerEntry.entry_date, LedgerEntry.id)
-    )
-    return [(c, money(u)) for c, u in db.session.execute(stmt).unique().all()]
+    stmt = update(LedgerEntry).values(settled=sql_round(LedgerEntry.amount - applied) == 0)
+    if dealer_ids is not None:
+        stmt = stmt.where(LedgerEntry.dealer_id.in_(dealer_ids))
+    db.session.execute(stmt.execution_options(synchronize_session=False))
+    for obj in list(db.session.identity_map.values()):  # what the session holds reads the new marker
+        if isinstance(obj, LedgerEntry):
+            db.session.expire(obj, ["settled"])
 
 
 def residual_of(invoice: LedgerEntry) -> Decimal:
@@ -125,10 +231,20 @@ def _application_date(credit: LedgerEntry, invoice: LedgerEntry, on: dt.date) ->
 
 
 def _apply(
-    credit: LedgerEntry, invoice: LedgerEntry, amount: Decimal, on: dt.date, by: str, latest: dict | None = None
+    credit: LedgerEntry,
+    invoice: LedgerEntry,
+    amount: Decimal,
+    on: dt.date,
+    by: str,
+    *,
+    credit_left: Decimal,
+    invoice_left: Decimal,
+    latest: dict | None = None,
 ) -> Application:
-    """`latest`: the latest application date of each credit and invoice concerned ({("c"|"i", id): date}, as
-    `_latest_application_dates` reads them), kept up to date here; without it, they are asked for."""
+    """`credit_left`, `invoice_left`: what stays unapplied on the credit and open on the invoice after this
+    application — the `settled` marker of each follows them. `latest`: the latest application date of each credit
+    and invoice concerned ({("c"|"i", id): date}, as `_latest_application_dates` reads them), kept up to date here;
+    without it, they are asked for."""
     if latest is None:
         applied_on = _application_date(credit, invoice, on)
     else:
@@ -144,6 +260,8 @@ def _apply(
         created_by=by,
     )
     db.session.add(app)
+    credit.settled = credit_left == 0
+    invoice.settled = invoice_left == 0
     return app
 
 
@@ -167,19 +285,22 @@ def _latest_application_dates(credit_ids: set[int], invoice_ids: set[int]) -> di
     return found
 
 
-def _fifo_pairs(credits: list, invoices: list) -> list[tuple[LedgerEntry, LedgerEntry, Decimal]]:
-    """(credit, invoice, amount) matching the unapplied credits, oldest first, to the open invoices, oldest due date
-    first: who pays what depends on the amounts alone."""
+Pair = tuple[LedgerEntry, LedgerEntry, Decimal, Decimal, Decimal]  # credit, invoice, amount, credit left, invoice left
+
+
+def _fifo_pairs(credits: list, invoices: list) -> list[Pair]:
+    """(credit, invoice, amount, left on the credit, left on the invoice) matching the unapplied credits, oldest
+    first, to the open invoices, oldest due date first: who pays what depends on the amounts alone."""
     credits, invoices = list(credits), list(invoices)
-    pairs: list[tuple[LedgerEntry, LedgerEntry, Decimal]] = []
+    pairs: list[Pair] = []
     ci = ii = 0
     while ci < len(credits) and ii < len(invoices):
         credit, unapplied = credits[ci]
         invoice, residual = invoices[ii]
         amount = min(unapplied, residual)
-        pairs.append((credit, invoice, amount))
         credits[ci] = (credit, unapplied - amount)
         invoices[ii] = (invoice, residual - amount)
+        pairs.append((credit, invoice, amount, credits[ci][1], invoices[ii][1]))
         if credits[ci][1] == 0:
             ci += 1
         if invoices[ii][1] == 0:
@@ -187,68 +308,33 @@ def _fifo_pairs(credits: list, invoices: list) -> list[tuple[LedgerEntry, Ledger
     return pairs
 
 
-def _make_applications(pairs: list[tuple[LedgerEntry, LedgerEntry, Decimal]], by: str) -> list[Application]:
+def _make_applications(pairs: list[Pair], by: str) -> list[Application]:
     # the dates: the latest application of every credit and invoice concerned, read at once (not once per pair)
-    latest = _latest_application_dates({c.id for c, _i, _a in pairs}, {i.id for _c, i, _a in pairs}) if pairs else {}
-    made = [_apply(credit, invoice, amount, dt.date.min, by, latest) for credit, invoice, amount in pairs]
+    latest = _latest_application_dates({p[0].id for p in pairs}, {p[1].id for p in pairs}) if pairs else {}
+    made = [
+        _apply(credit, invoice, amount, dt.date.min, by, credit_left=c_left, invoice_left=i_left, latest=latest)
+        for credit, invoice, amount, c_left, i_left in pairs
+    ]
     db.session.flush()
     return made
 
 
 def auto_apply(dealer: Dealer, by: str) -> list[Application]:
     """Apply every unapplied credit, oldest first, to the open invoices, oldest due date first."""
-    credits = _credit_unapplied(dealer.id)
-    if not credits:
-        return []
-    return _make_applications(_fifo_pairs(credits, _invoice_residuals(dealer.id)), by)
-
-
-def _open_items_of(dealer_ids: list[int]) -> tuple[dict[int, list], dict[int, list]]:
-    """`_credit_unapplied` and `_invoice_residuals` of many dealers in a few queries: ({dealer id: [(credit,
-    unapplied)]}, {dealer id: [(invoice, residual)]}), each list in the same order as theirs."""
-    credits: dict[int, list] = {d: [] for d in dealer_ids}
-    invoices: dict[int, list] = {d: [] for d in dealer_ids}
-    for start in range(0, len(dealer_ids), 500):
-        chunk = dealer_ids[start : start + 500]
-        by_credit = (
-            select(Application.credit_id, func.sum(Application.amount).label("applied"))
-            .where(Application.dealer_id.in_(chunk))
-            .group_by(Application.credit_id)
-            .subquery()
-        )
-        unapplied = sql_round(LedgerEntry.amount - func.coalesce(by_credit.c.applied, 0)).label("unapplied")
-        stmt = (
-            select(LedgerEntry, unapplied)
-            .outerjoin(by_credit, by_credit.c.credit_id == LedgerEntry.id)
-            .where(LedgerEntry.dealer_id.in_(chunk), LedgerEntry.type.in_(CREDIT_TYPES), unapplied > 0)
-            .order_by(LedgerEntry.dealer_id, LedgerEntry.entry_date, LedgerEntry.id)
-        )
-        for credit, amount in db.session.execute(stmt).unique().all():
-            credits[credit.dealer_id].append((credit, money(amount)))
-        by_invoice = (
-            select(Application.invoice_id, func.sum(Application.amount).label("applied"))
-            .where(Application.dealer_id.in_(chunk))
-            .group_by(Application.invoice_id)
-            .subquery()
-        )
-        residual = sql_round(LedgerEntry.amount - func.coalesce(by_invoice.c.applied, 0)).label("residual")
-        stmt = (
-            select(LedgerEntry, residual)
-            .outerjoin(by_invoice, by_invoice.c.invoice_id == LedgerEntry.id)
-            .where(LedgerEntry.dealer_id.in_(chunk), LedgerEntry.type == "invoice", residual > 0)
-            .order_by(LedgerEntry.dealer_id, LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
-        )
-        for invoice, amount in db.session.execute(stmt).unique().all():
-            invoices[invoice.dealer_id].append((invoice, money(amount)))
-    return credits, invoices
+    return auto_apply_many([dealer], by)
 
 
 def auto_apply_many(dealers: list[Dealer], by: str) -> list[Application]:
     """`auto_apply` for each of these dealers (their credit rows locked by the caller), their open items read in a
     few set-based queries instead of two per dealer: what a bank statement's import posts for many dealers at once."""
     ids = sorted({d.id for d in dealers})
-    credits, invoices = _open_items_of(ids)
-    return _make_applications([p for d in ids if credits[d] for p in _fifo_pairs(credits[d], invoices[d])], by)
+    credits = _open_credits(ids)
+    with_credit = [d for d in ids if credits[d]]
+    if not with_credit:
+        return []
+    cover = {d: sum((amount for _credit, amount in credits[d]), ZERO) for d in with_credit}
+    invoices = _open_invoices(with_credit, cover)
+    return _make_applications([p for d in with_credit for p in _fifo_pairs(credits[d], invoices[d])], by)
 
 
 # ---------------------------------------------------------------- posting
@@ -362,7 +448,7 @@ def post_payment(
         after={"amount": str(payment.amount), "received_on": received_on.isoformat()},
         dealer_id=dealer.id,
     )
-    events.payment_posted.send(actor, payment=payment)  # a payment notice with this reference and amount is matched
+    events.payment_posted.send(actor, payments=[payment])  # a payment notice with this reference and amount is matched
     return payment
 
 
@@ -416,7 +502,9 @@ def post_credit_note(
     if invoice is not None:
         residual = residual_of(invoice)
         if residual > 0:
-            _apply(note, invoice, min(residual, note.amount), dt.date.min, actor_name(actor))
+            amount = min(residual, note.amount)
+            left = {"credit_left": note.amount - amount, "invoice_left": residual - amount}
+            _apply(note, invoice, amount, dt.date.min, actor_name(actor), **left)
             db.session.flush()
     auto_apply(dealer, actor_name(actor))
     reevaluate_overdue_hold(dealer, today(), actor, may_set=False)
@@ -453,6 +541,7 @@ def reverse_application(actor, application: Application, on: dt.date | None = No
         created_by=actor_name(actor),
     )
     db.session.add(reversal)
+    application.credit.settled = application.invoice.settled = False  # both have the amount open again
     db.session.flush()
     record(
         actor,
@@ -475,11 +564,14 @@ def apply_credit(
     lock_credit(credit.dealer)
     if amount <= 0:
         raise Invalid(fields={"amount": [_("Must be greater than zero.")]})
-    if amount > unapplied_of(credit):
+    amount = money(amount)
+    unapplied, residual = unapplied_of(credit), residual_of(invoice)
+    if amount > unapplied:
         raise Invalid(fields={"amount": [_("More than the unapplied amount of this credit.")]})
-    if amount > residual_of(invoice):
+    if amount > residual:
         raise Invalid(fields={"amount": [_("More than what is still open on this invoice.")]})
-    app = _apply(credit, invoice, money(amount), on or today(), actor_name(actor))
+    left = {"credit_left": unapplied - amount, "invoice_left": residual - amount}
+    app = _apply(credit, invoice, amount, on or today(), actor_name(actor), **left)
     db.session.flush()
     reevaluate_overdue_hold(credit.dealer, today(), actor, may_set=False)
     record(

@@ -99,6 +99,7 @@ AUDIT_ACTION_LABELS = {
     "credit_request.approve": _l("Credit increase request approved"),
     "credit_request.reject": _l("Credit increase request rejected"),
     "credit_request.forward": _l("Credit increase request forwarded to finance"),
+    "credit_request.withdraw": _l("Credit increase request withdrawn"),
     "payment_notice.create": _l("Payment notice sent"),
     "payment_notice.match": _l("Payment notice matched"),
     "payment_notice.query": _l("Payment notice queried"),

@@ -118,13 +118,25 @@ def test_a_dealer_admin_requests_an_increase_and_the_region_manager_approves(bro
             page.click("[data-form=request] button[type=submit]")
             page.wait_for_url(f"{base}/credit-requests")
             expect(page.locator("[data-request]")).to_have_count(1)
+            # a second request, taken back while still pending
+            page.fill("#req-amount", "5000")
+            page.fill("#req-valid_until", (today() + dt.timedelta(days=10)).isoformat())
+            page.fill("#req-reason", "重复申请" if zh else "Sent twice")
+            page.click("[data-form=request] button[type=submit]")
+            page.wait_for_url(f"{base}/credit-requests")
+            page.locator("[data-request]").first.get_by_role("button", name="撤回" if zh else "Withdraw").click()
+            page.wait_for_url(f"{base}/credit-requests")
+            expect(page.locator(".alert")).to_contain_text("申请已撤回" if zh else "Request withdrawn")
+            withdrawn = page.locator("[data-request] .badge").filter(has_text="已撤回" if zh else "Withdrawn")
+            expect(withdrawn).to_have_count(1)
             shot = "requests-sent"
         else:
             page.goto(f"{base}/credit-requests")
             page.fill("[data-request] input[name=dec-comment]", "同意" if zh else "Agreed")
             page.click("[data-request] button[value=approve]")
             page.wait_for_url(f"{base}/credit-requests")
-            expect(page.locator("[data-request] .badge")).to_have_text("已审核" if zh else "Approved")
+            approved = page.locator("[data-request] .badge").filter(has_text="已审核" if zh else "Approved")
+            expect(approved).to_have_count(1)
             shot = "requests-approved"
         assert fits(page), f"the requests page scrolls sideways at {width} px"
         page.screenshot(path=str(artifacts_dir / f"{shot}-{size}-{lang}.png"), full_page=True)
