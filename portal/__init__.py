@@ -119,6 +119,7 @@ def _register_models() -> None:
     import portal.platform.sqlite  # noqa: F401  (transaction handling for the embedded database)
     import portal.production.models  # noqa: F401
     import portal.rebates.models  # noqa: F401
+    import portal.returns.models  # noqa: F401
     import portal.shipping.models  # noqa: F401
     import portal.statements.models  # noqa: F401
 
@@ -157,6 +158,8 @@ def _register_blueprints(app) -> None:
     from portal.production import views as production_views
     from portal.rebates import api as rebates_api
     from portal.rebates import views as rebates_views
+    from portal.returns import api as returns_api
+    from portal.returns import views as returns_views
     from portal.shipping import api as shipping_api
     from portal.shipping import views as shipping_views
     from portal.statements import api as statements_api
@@ -182,6 +185,7 @@ def _register_blueprints(app) -> None:
         inventory_views.bp,
         analytics_views.bp,
         rebates_views.bp,
+        returns_views.bp,
         banking_views.bp,
         collections_views.bp,
         requests_views.bp,
@@ -207,6 +211,7 @@ def _register_blueprints(app) -> None:
         inventory_api.blp,
         analytics_api.blp,
         rebates_api.blp,
+        returns_api.blp,
         home_api.blp,
         banking_api.blp,
         collections_api.blp,

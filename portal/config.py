@@ -17,6 +17,7 @@
 | PORTAL_LOGIN_LOCK_MINUTES | 15 | lock duration and failure-counting window |
 | PORTAL_DEFAULT_LOCALE | zh_CN | language for users who have not chosen one |
 | PORTAL_OVERDUE_HOLD_DAYS | 90 | days past due after which the daily scan puts a dealer on hold |
+| PORTAL_RETURN_DAYS | 90 | days after receiving goods within which a dealer may ask to return them (§13) |
 | PORTAL_DUNNING_LEVELS | 1:remind,15:region,30:review,60:finance,90:hold | dunning policy (§14), days:action |
 |  |  | (remind, region, review, finance, hold; hold: = PORTAL_OVERDUE_HOLD_DAYS; checked at start-up) |
 | PORTAL_OVERDUE_SCAN_CRON | 0 18 * * * | when the daily overdue scan runs (cron, UTC; 02:00 Shanghai) |
@@ -111,6 +112,8 @@ class Config:
         self.PORTAL_LOGIN_LOCK_MINUTES = int(env.get("PORTAL_LOGIN_LOCK_MINUTES", "15"))
         self.PORTAL_BENCH_ENDPOINTS = _bool(env.get("PORTAL_BENCH_ENDPOINTS"))  # bench/ only, never in production
         self.PORTAL_OVERDUE_HOLD_DAYS = int(env.get("PORTAL_OVERDUE_HOLD_DAYS", "90"))
+        # §13: a dealer may ask to return goods within this many days of receiving them
+        self.PORTAL_RETURN_DAYS = int(env.get("PORTAL_RETURN_DAYS", "90"))
         # the dunning policy (PRODUCT.md §14, portal/collections/services.py); unset: the default, its hold level at
         # PORTAL_OVERDUE_HOLD_DAYS; parsed and checked when the app starts
         self.PORTAL_DUNNING_LEVELS = env.get("PORTAL_DUNNING_LEVELS") or None

@@ -121,6 +121,9 @@ def _load(reset: bool, echo) -> None:
     from portal.collections.demo import add_collections
 
     add_collections(dealers, by_name)  # payer accounts, a promise, a credit request, payment notices (§14)
+    from portal.returns.demo import add_returns
+
+    add_returns(by_name, echo)  # returns in every status, two delivery discrepancies (§13)
     from portal.production.demo import token_hint
 
     for line in story.summary():

@@ -133,7 +133,31 @@ def _channel(world) -> dict:
         "address": world.address("E1"),
         "expected": _expected_receipt(world),  # HQ's expected receipts (§12)
         **_collections(world),  # §14: a credit request, a payment notice, an unmatched receipt
+        **_returns(world, parts, users["dealer_admin"]),  # §13: a return and a delivery discrepancy of E1
     }
+
+
+def _returns(world, order: str, admin: str) -> dict:
+    """3 more OIL-1 of the order shipped and received with one declared short (a delivery discrepancy), one of the
+    others asked back by E1's administrator (a return, requested)."""
+    from portal.dealers.models import User
+    from portal.returns import services as returns
+    from portal.returns.models import DeliveryDiscrepancy
+    from portal.shipping import services as shipping
+    from portal.shipping.models import Shipment
+
+    number = world.shipment(order, [("OIL-1", 3)])
+
+    def make():
+        shipment = db.session.query(Shipment).filter_by(number=number).one()
+        shipping.receive(None, shipment, discrepancies=[{"sku": "OIL-1", "quantity": 1, "kind": "short"}])
+        actor = db.session.query(User).filter_by(username=admin).one()
+        ret = returns.request_return(actor, world._dealer_obj("E1"), shipment_number=number,
+                                     lines=[{"sku": "OIL-1", "quantity": 1}], reason="damaged")  # fmt: skip
+        claim = db.session.query(DeliveryDiscrepancy).filter_by(shipment_id=shipment.id).one()
+        return {"return": ret.number, "discrepancy": claim.number}
+
+    return world._in_request(make)
 
 
 def _collections(world) -> dict:
@@ -198,7 +222,13 @@ def _real_path_parameters(path: str, data: dict, caller: str) -> dict:
         "request_id": data["credit_request"],
         "notice_id": data["payment_notice"],
         "receipt_id": data["receipt"],
-        "number": data["shipment"] if path.startswith("/api/v1/shipments") else data["order"],
+        "number": data["shipment"]
+        if path.startswith("/api/v1/shipments")
+        else data["return"]
+        if path.startswith("/api/v1/returns")
+        else data["discrepancy"]
+        if path.startswith("/api/v1/discrepancies")
+        else data["order"],
         "code": "EAST"
         if path.startswith("/api/v1/regions")
         else "RB-1"

@@ -1340,3 +1340,126 @@ def _(h):
     h.call("POST", f"/api/v1/unmatched-receipts/{rid}/dismiss", who, {"reason": "银行结息"})
     return Entry("fin", "unmatched_receipt", "BK-U-1", before={"reason": None, "status": "open"},
                  after={"reason": "银行结息", "status": "dismissed"})  # fmt: skip
+
+
+# ---------------------------------------------------------------- returns (RMA) and delivery discrepancies (§13)
+
+
+def received(h: Harness, discrepancies: list[dict] | None = None) -> str:
+    """The stock order shipped whole (2 × OIL-1, line gross 2,260.00) and received by SH-1's staff; the shipment."""
+    _order, shipment = shipped(h)
+    h.call("POST", f"/api/v1/shipments/{shipment}/receive", staff(h), {"discrepancies": discrepancies or []})
+    return shipment
+
+
+def returned(h: Harness, reason: str = "damaged", *steps: tuple[str, dict]) -> tuple[str, str, str]:
+    """One of the 2 OIL-1 of a received shipment asked back by SH-1's administrator, then taken through `steps`
+    (path suffix, body) by whom each step belongs to; (shipment, return number, dealer administrator)."""
+    shipment = received(h)
+    who = dealer_admin(h)
+    body = {"shipment_number": shipment, "lines": [{"sku": "OIL-1", "quantity": 1}], "reason": reason}
+    number = h.call("POST", "/api/v1/returns", who, body, status=201)["number"]
+    for step, step_body in steps:
+        h.call("POST", f"/api/v1/returns/{number}/{step}", who if step == "ship-back" else hq(h), step_body)
+    return shipment, number, who
+
+
+@case("return.request")
+def _(h):
+    shipment = received(h)
+    who = dealer_admin(h)
+    h.act()
+    body = {"shipment_number": shipment, "lines": [{"sku": "OIL-1", "quantity": 1}], "reason": "damaged",
+            "note": "包装破损"}  # fmt: skip
+    made = h.call("POST", "/api/v1/returns", who, body, status=201)
+    assert made["number"].startswith(f"RT-{today():%Y%m}-")
+    return Entry(who, "return", made["number"], dealer="SH-1",
+                 after={"shipment": shipment, "reason": "damaged", "value": "1130.00",
+                        "lines": [{"sku": "OIL-1", "quantity": 1, "value": "1130.00"}]})  # fmt: skip
+
+
+@case("return.approve")
+def _(h):
+    _shipment, number, _admin = returned(h, "overstock")
+    who = hq(h)
+    h.act()
+    h.call("POST", f"/api/v1/returns/{number}/approve", who, {"restocking_fee_pct": "10", "comment": "同意"})
+    before = {"status": "requested", "restocking_fee_pct": None, "fee": None, "comment": None}
+    after = {"status": "approved", "restocking_fee_pct": "10.00", "fee": "113.00", "comment": "同意"}
+    return Entry("cm", "return", number, before=before, after=after, dealer="SH-1")
+
+
+@case("return.reject")
+def _(h):
+    _shipment, number, _admin = returned(h)
+    who = hq(h)
+    h.act()
+    h.call("POST", f"/api/v1/returns/{number}/reject", who, {"comment": "非质量问题"})
+    return Entry("cm", "return", number, before={"status": "requested", "comment": None},
+                 after={"status": "rejected", "comment": "非质量问题"}, dealer="SH-1")  # fmt: skip
+
+
+@case("return.ship_back")
+def _(h):
+    _shipment, number, who = returned(h, "damaged", ("approve", {}))
+    h.act()
+    h.call("POST", f"/api/v1/returns/{number}/ship-back", who)
+    return Entry(who, "return", number, before={"status": "approved", "shipped_on": None}, dealer="SH-1",
+                 after={"status": "shipped_back", "shipped_on": today().isoformat()})  # fmt: skip
+
+
+@case("return.receive")
+def _(h):
+    _shipment, number, _admin = returned(h, "damaged", ("approve", {}), ("ship-back", {}))
+    who = hq(h)
+    h.act()
+    body = {"warehouse_code": "WH-1", "lines": [{"sku": "OIL-1", "accepted": 1, "scrapped": 0}]}
+    got = h.call("POST", f"/api/v1/returns/{number}/receive", who, body)
+    note = got["credit_note"]["number"]
+    return Entry("cm", "return", number, dealer="SH-1",
+                 before={"status": "shipped_back", "warehouse": None, "received_on": None, "accepted": None,
+                         "scrapped": None, "credit_note": None, "amount": None},
+                 after={"status": "received", "warehouse": "WH-1", "received_on": today().isoformat(),
+                        "accepted": 1, "scrapped": 0, "credit_note": note, "amount": "1130.00"})  # fmt: skip
+
+
+def _only_discrepancy(h: Harness) -> str:
+    items = h.call("GET", "/api/v1/discrepancies", hq(h))["items"]
+    assert len(items) == 1, items
+    return items[0]["number"]
+
+
+@case("discrepancy.declare")
+def _(h):
+    _order, shipment = shipped(h)
+    who = staff(h)
+    h.act()
+    body = {"discrepancies": [{"sku": "OIL-1", "quantity": 1, "kind": "short", "note": "少一桶"}]}
+    h.call("POST", f"/api/v1/shipments/{shipment}/receive", who, body)
+    number = _only_discrepancy(h)
+    assert number.startswith(f"DC-{today():%Y%m}-")
+    return Entry(who, "discrepancy", number, dealer="SH-1",
+                 after={"shipment": shipment, "sku": "OIL-1", "serial": None, "quantity": 1, "kind": "short",
+                        "value": "1130.00", "note": "少一桶"})  # fmt: skip
+
+
+@case("discrepancy.credit")
+def _(h):
+    received(h, [{"sku": "OIL-1", "quantity": 1, "kind": "damaged"}])
+    number, who = _only_discrepancy(h), hq(h)
+    h.act()
+    got = h.call("POST", f"/api/v1/discrepancies/{number}/resolve", who, {"how": "credit"})
+    before = {"status": "open", "credit_note": None, "amount": None}
+    after = {"status": "credited", "credit_note": got["credit_note_number"], "amount": "1130.00"}
+    return Entry("cm", "discrepancy", number, before=before, after=after, dealer="SH-1")
+
+
+@case("discrepancy.reship")
+def _(h):
+    received(h, [{"sku": "OIL-1", "quantity": 1, "kind": "short"}])
+    number, who = _only_discrepancy(h), hq(h)
+    h.act()
+    got = h.call("POST", f"/api/v1/discrepancies/{number}/resolve", who, {"how": "reship"})
+    assert got["reship_number"].startswith("DN-")
+    return Entry("cm", "discrepancy", number, before={"status": "open", "shipment": None}, dealer="SH-1",
+                 after={"status": "reshipped", "shipment": got["reship_number"]})  # fmt: skip

@@ -14,8 +14,9 @@ of conftest.py, which would empty them after the first test).
   their stages in order, shipments leave after the order was placed and the units were built, and arrive after
   they left;
 - dealer stock never negative, per dealer and SKU, at the end of any day; a VIN is received once before it is sold;
-- the flows agree: per dealer and category over the channel-flow year, sell-through = sell-in − the change in
-  stock − the change in goods on their way (exact: no stock appears from nowhere), and per category the year's
+- the flows agree: per dealer and category over the channel-flow year, sell-through = sell-in (less what returns and
+  delivery discrepancies took back) − the change in stock − the change in goods on their way (to the dealer, or back
+  to HQ on a return) (exact: no stock appears from nowhere), and per category the year's
   sell-in is within SELL_IN_BAND of its sell-through;
 - stock turns over: the age of what dealers hold (first in, first out, as the stock page shows it);
 - the ledger's settled markers are exact.
@@ -219,6 +220,7 @@ def flows(date_from: dt.date, date_to: dt.date) -> dict:
     start and the end, adjustments (all in pieces), and the amounts."""
     from portal.catalog.models import Product
     from portal.inventory.models import DealerStockMove, SellThroughLine
+    from portal.returns.models import Return, ReturnLine, SellInCorrection
     from portal.shipping.models import Shipment, ShipmentLine
 
     category = dict(db.session.execute(select(Product.id, Product.category)).all())
@@ -237,6 +239,15 @@ def flows(date_from: dt.date, date_to: dt.date) -> dict:
     ):
         add(dealer_id, product_id, "sell_in", int(qty))
         add(dealer_id, product_id, "sell_in_amount", Decimal(str(gross)))
+    # sell-in taken back by returns received at HQ and delivery discrepancies (§13), on their day
+    for dealer_id, product_id, qty, amount in db.session.execute(
+        select(SellInCorrection.dealer_id, SellInCorrection.product_id, func.sum(SellInCorrection.quantity),
+               func.sum(SellInCorrection.amount))
+        .where(SellInCorrection.corrected_on >= date_from, SellInCorrection.corrected_on <= date_to)
+        .group_by(SellInCorrection.dealer_id, SellInCorrection.product_id)
+    ):  # fmt: skip
+        add(dealer_id, product_id, "sell_in", int(qty))
+        add(dealer_id, product_id, "sell_in_amount", Decimal(str(amount)))
     for dealer_id, product_id, qty, amount in db.session.execute(
         select(SellThroughLine.dealer_id, SellThroughLine.product_id, func.sum(SellThroughLine.quantity),
                func.sum(SellThroughLine.amount))
@@ -257,6 +268,14 @@ def flows(date_from: dt.date, date_to: dt.date) -> dict:
             .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
             .where(Shipment.shipped_on <= on, (Shipment.received_on.is_(None)) | (Shipment.received_on > on))
             .group_by(Shipment.dealer_id, ShipmentLine.product_id)
+        ):
+            add(dealer_id, product_id, key.replace("stock", "transit"), int(qty))
+        # returns on their way back to HQ: out of the dealer's stock, not yet taken off its sell-in
+        for dealer_id, product_id, qty in db.session.execute(
+            select(Return.dealer_id, ReturnLine.product_id, func.sum(ReturnLine.quantity))
+            .join(Return, Return.id == ReturnLine.return_id)
+            .where(Return.shipped_back_on <= on, Return.received_on.is_(None) | (Return.received_on > on))
+            .group_by(Return.dealer_id, ReturnLine.product_id)
         ):
             add(dealer_id, product_id, key.replace("stock", "transit"), int(qty))
     for dealer_id, product_id, qty in db.session.execute(

@@ -167,8 +167,9 @@ def _build_side(world, ch: Channel, side: str) -> None:
         ch.objects.append(Obj("ledger_entry", world._in_request(credit_note), side, dealer=d))
 
     # orders, shipments (which notify the dealer's users), units of a build-to-order product
+    orders = {}
     for d, who in ((d1, staff), (d2, d2staff)):
-        order = world.order(d, [("P-1", 3)], username=who)
+        order = orders[d] = world.order(d, [("P-1", 3)], username=who)
         shipment = world.shipment(order, [("P-1", 1)])
         bto = world.order(d, [("BTO-1", 1)], username=who)
         ch.objects += [Obj("order", order, side, dealer=d), Obj("order", bto, side, dealer=d),
@@ -200,6 +201,14 @@ def _build_side(world, ch: Channel, side: str) -> None:
         world.sold(d, "P-1", dt.date(2026, 1, 15), 1, "1200.00" if side == "A" else "9000000.00", serial=vin,
                    city=f"{m}城{n}")
         ch.dealer_markers[d].append(vin)
+
+    # §13: the rest of each order shipped and received with one piece declared short (a delivery discrepancy), one
+    # of the others asked back (a return)
+    for d in (d1, d2):
+        shipment, ret, claim = _return_and_discrepancy(world, d, orders[d])
+        ch.objects += [Obj("shipment", shipment, side, dealer=d), Obj("return", ret, side, dealer=d),
+                       Obj("discrepancy", claim, side, dealer=d)]  # fmt: skip
+        ch.dealer_markers[d] += [shipment, ret, claim]
 
     # a rebate programme covering dealer 1 only, settled
     code = world.rebate_programme(f"RB-{m}", scope=f"dealer:{d1}")
@@ -240,6 +249,27 @@ def _build_side(world, ch: Channel, side: str) -> None:
     ch.dealer_ids[side] = world.run(
         lambda: [i for (i,) in db.session.query(Dealer.id).filter(Dealer.code.startswith(m))]
     )
+
+
+def _return_and_discrepancy(world, dealer: str, order: str) -> tuple[str, str, str]:
+    """2 × P-1 of the order shipped, received with 1 declared short, the other asked back; the three numbers."""
+    from portal.extensions import db
+    from portal.returns import services as returns
+    from portal.returns.models import DeliveryDiscrepancy
+    from portal.shipping import services as shipping
+    from portal.shipping.models import Shipment
+
+    number = world.shipment(order, [("P-1", 2)])
+
+    def make():
+        shipment = db.session.query(Shipment).filter_by(number=number).one()
+        shipping.receive(None, shipment, discrepancies=[{"sku": "P-1", "quantity": 1, "kind": "short"}])
+        ret = returns.request_return(None, world._dealer_obj(dealer), shipment_number=number,
+                                     lines=[{"sku": "P-1", "quantity": 1}], reason="damaged")  # fmt: skip
+        claim = db.session.query(DeliveryDiscrepancy).filter_by(shipment_id=shipment.id).one()
+        return number, ret.number, claim.number
+
+    return world._in_request(make)
 
 
 def _credit_request(world, dealer: str, side: str) -> int:

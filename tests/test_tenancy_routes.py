@@ -37,6 +37,7 @@ def channel(world):
     payment = world.payment("DA", "300.00", reference="BANK-A-1")
     insider = world.user("dealer_staff", dealer="DA", username="insider.staff")
     statement = world.statement("DA", "2026-01")  # INV-A-1 and BANK-A-1 are dated in January 2026
+    ret, discrepancy = _return_and_discrepancy(world, order)
     return {
         "insider_user": insider,
         "invoice": invoice,
@@ -52,6 +53,8 @@ def channel(world):
         "address": world.address("DA"),
         "credit_request": _credit_request(world),  # §14: a pending increase request and a payment notice of DA
         "payment_notice": _payment_notice(world),
+        "return": ret,  # §13: a return of the insider dealer and a delivery discrepancy declared at a receipt
+        "discrepancy": discrepancy,
         "outsiders": {
             "dealer_admin of another dealer": world.user("dealer_admin", dealer="DB", username="other.dealer"),
             "region_manager of another region": world.user("region_manager", region="RB", username="other.region"),
@@ -79,6 +82,32 @@ def _payment_notice(world) -> int:
 
     return world._in_request(lambda: notices.send_notice(
         None, world._dealer_obj("DA"), amount=Decimal("300"), paid_on=dt.date(2026, 1, 20), reference="PN-A-1").id)
+
+
+def _return_and_discrepancy(world, order: str) -> tuple[str, str]:
+    """The rest of the order (2 × P-1) shipped and received with one declared short (a discrepancy), the other one
+    asked back (a return); (return number, discrepancy number)."""
+    from portal.extensions import db
+    from portal.returns import services as returns
+    from portal.shipping import services as shipping
+    from portal.shipping.models import Shipment
+
+    number = world.shipment(order, [("P-1", 2)])
+
+    def make():
+        shipment = db.session.query(Shipment).filter_by(number=number).one()
+        shipping.receive(None, shipment, discrepancies=[{"sku": "P-1", "quantity": 1, "kind": "short"}])
+        ret = returns.request_return(None, world._dealer_obj("DA"), shipment_number=number,
+                                     lines=[{"sku": "P-1", "quantity": 1}], reason="damaged")  # fmt: skip
+        (claim,) = returns_of(shipment)
+        return ret.number, claim
+
+    def returns_of(shipment):
+        from portal.returns.models import DeliveryDiscrepancy
+
+        return [d.number for d in db.session.query(DeliveryDiscrepancy).filter_by(shipment_id=shipment.id)]
+
+    return world._in_request(make)
 
 
 def _dispute(world, statement_id: int) -> int:
@@ -117,6 +146,8 @@ KIND_ARGS = {
     "credit_request": (lambda ch: {"request_id": ch["credit_request"]}, {"request_id": 987654}),
     "payment_notice": (lambda ch: {"notice_id": ch["payment_notice"]}, {"notice_id": 987654}),
     "rebate_settlement": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
+    "return": (lambda ch: {"number": ch["return"]}, {"number": "RT-209901-999999"}),
+    "discrepancy": (lambda ch: {"number": ch["discrepancy"]}, {"number": "DC-209901-999999"}),
 }
 
 

@@ -35,7 +35,8 @@ def test_the_channel_managers_queues_as_json(client, world, shop):
     resp = client.get("/api/v1/home/queues", headers=world.auth("cm"))
     assert resp.status_code == 200
     queues = resp.get_json()["queues"]
-    assert [q["key"] for q in queues] == ["approvals", "backorders", "built_units"]
+    assert [q["key"] for q in queues] == ["approvals", "backorders", "built_units", "returns_to_decide",
+                                         "returns_to_receive", "discrepancies"]
     approvals = queues[0]
     assert approvals["title"] == "Orders in credit review" and approvals["total"] == 3
     assert approvals["see_all"] == "/approvals"

@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 from portal.platform.i18n import is_english
 
 REBATE = "rebate"
+RETURN = "return"  # a return's credit note (§13): {"code", "number", "shipment"}
+DISCREPANCY = "discrepancy"  # a delivery discrepancy's credit note (§13): {"code", "number", "shipment"}
 
 
 def rebate_memo(code: str, name: str, name_en: str | None) -> dict:
@@ -28,6 +30,11 @@ def memo_text(memo: dict | None, reason: str | None = None) -> str | None:
         english = is_english()
         name = (memo.get("name_en") if english else None) or memo.get("name") or ""
         return _("Rebate %(programme)s %(name)s", programme=memo.get("programme", ""), name=name).strip()
+    if memo.get("code") == RETURN:
+        return _("Return %(number)s of %(shipment)s", number=memo.get("number", ""), shipment=memo.get("shipment", ""))
+    if memo.get("code") == DISCREPANCY:
+        return _("Delivery discrepancy %(number)s of %(shipment)s", number=memo.get("number", ""),
+                 shipment=memo.get("shipment", ""))  # fmt: skip
     return reason
 
 

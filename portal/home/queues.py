@@ -62,9 +62,10 @@ ROLE_QUEUES: dict[str, tuple[str, ...]] = {
     "finance": ("disputes", "stale_statements", "payment_notices", "unmatched_receipts", "unapplied_cash",
                 "approvals", "credit_requests", "credit_holds", "failed_jobs"),
     "region_manager": ("approvals", "waiting_for_hq", "credit_requests", "broken_promises"),
-    "channel_manager": ("approvals", "backorders", "built_units"),
-    "hq_admin": ("failed_jobs", "approvals", "credit_holds"),
-    "dealer_admin": ("statements_to_confirm", "shipments_to_receive", "backorders"),
+    "channel_manager": ("approvals", "backorders", "built_units", "returns_to_decide", "returns_to_receive",
+                        "discrepancies"),
+    "hq_admin": ("failed_jobs", "approvals", "credit_holds", "returns_to_receive"),
+    "dealer_admin": ("statements_to_confirm", "shipments_to_receive", "returns_to_ship", "backorders"),
     "dealer_staff": ("shipments_to_receive", "backorders"),
 }
 
@@ -683,6 +684,63 @@ def _credit_requests(ctx: Ctx, limit: int, offset: int):
     return _count(stmt), items
 
 
+def _returns(status: str, since_col: str):
+    """Returns of one status in scope, oldest first (§13): a channel manager decides requested ones and receives
+    shipped-back ones; a dealer administrator ships approved ones back."""
+
+    def fetch(ctx: Ctx, limit: int, offset: int):
+        from portal.returns.models import Return
+        from portal.returns.services import credit_amount
+
+        since = getattr(Return, since_col)
+        stmt = (
+            select(Return)
+            .where(ctx.scope.clause(Return), Return.status == status)
+            .order_by(since, Return.id)
+        )
+        rows = db.session.execute(stmt.limit(limit).offset(offset)).unique().scalars().all()
+        items = [
+            Item(
+                key=r.number,
+                label=r.number,
+                parts=[wrap(f"{r.dealer.code} {r.dealer.name}"), keep(_money(credit_amount(r))),
+                       keep(r.shipment.number)],
+                since=_midnight(getattr(r, since_col)) if since_col == "shipped_back_on" else getattr(r, since_col),
+                link=url_for("returns.detail", number=r.number),
+                date_only=since_col == "shipped_back_on",
+            )
+            for r in rows
+        ]  # fmt: skip
+        return _count(stmt), items
+
+    return fetch
+
+
+def _discrepancies(ctx: Ctx, limit: int, offset: int):
+    """Delivery discrepancies waiting for HQ to re-ship or credit, oldest first (§13)."""
+    from portal.returns.models import DeliveryDiscrepancy
+
+    stmt = (
+        select(DeliveryDiscrepancy.number, DeliveryDiscrepancy.sku, DeliveryDiscrepancy.serial,
+               DeliveryDiscrepancy.quantity, DeliveryDiscrepancy.value, DeliveryDiscrepancy.created_at, Dealer.code,
+               Dealer.name)
+        .join(Dealer, Dealer.id == DeliveryDiscrepancy.dealer_id)
+        .where(ctx.scope.clause(DeliveryDiscrepancy), DeliveryDiscrepancy.status == "open")
+        .order_by(DeliveryDiscrepancy.created_at, DeliveryDiscrepancy.id)
+    )  # fmt: skip
+    items = [
+        Item(
+            key=r.number,
+            label=r.number,
+            parts=[wrap(f"{r.code} {r.name}"), keep(f"{r.serial or r.sku} ×{r.quantity}"), keep(_money(r.value))],
+            since=r.created_at,
+            link=url_for("returns.discrepancy_list", status="open", _anchor=f"disc-{r.number}"),
+        )
+        for r in _page(stmt, limit, offset)
+    ]
+    return _count(stmt), items
+
+
 def _broken_promises(ctx: Ctx, limit: int, offset: int):
     """Promises to pay that were broken and not followed by another promise, oldest first."""
     from sqlalchemy.orm import aliased
@@ -775,6 +833,34 @@ QUEUES: dict[str, QueueDef] = {
             _credit_requests,
             lambda ctx: url_for("credit_requests.index"),
             item_attr="data-request",
+        ),
+        QueueDef(
+            "returns_to_decide",
+            lambda ctx: _("Returns to decide"),
+            _returns("requested", "created_at"),
+            lambda ctx: url_for("returns.index", status="requested"),
+            item_attr="data-return",
+        ),
+        QueueDef(
+            "returns_to_receive",
+            lambda ctx: _("Returns on their way back"),
+            _returns("shipped_back", "shipped_back_on"),
+            lambda ctx: url_for("returns.index", status="shipped_back"),
+            item_attr="data-return",
+        ),
+        QueueDef(
+            "returns_to_ship",
+            lambda ctx: _("Returns to ship back"),
+            _returns("approved", "decided_at"),
+            lambda ctx: url_for("returns.index", status="approved"),
+            item_attr="data-return",
+        ),
+        QueueDef(
+            "discrepancies",
+            lambda ctx: _("Delivery discrepancies to resolve"),
+            _discrepancies,
+            lambda ctx: url_for("returns.discrepancy_list", status="open"),
+            item_attr="data-discrepancy",
         ),
         QueueDef(
             "broken_promises",

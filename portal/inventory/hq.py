@@ -418,6 +418,24 @@ def receive(actor, warehouse: Warehouse, product: Product, quantity: int, on: dt
     return move
 
 
+def take_back(actor, warehouse: Warehouse, product: Product, quantity: int, *, on: dt.date, return_id: int,
+              note: str | None = None) -> HqStockMove:  # fmt: skip
+    """Goods a dealer returned, accepted into an HQ warehouse (§13): a `return` move, then the SKU's waiting
+    backorders are served in queue order, as after any receipt (no expected receipt is filled: they were not
+    expected from the factory)."""
+    quantity = _quantity(quantity, "accepted")
+    _stock_product(product)
+    _ensure_rows([(warehouse.id, product.id)])
+    stock = _lock_products([product.id])
+    row = next(r for r in stock[product.id] if r.warehouse_id == warehouse.id)
+    who = actor_name(actor)
+    move = _move(row, "return", quantity, 0, who, on=on, note=note)
+    move.return_id = return_id
+    _settle(stock, [product.id], who, on)
+    db.session.flush()
+    return move
+
+
 def _fill_expected(warehouse: Warehouse, product: Product, quantity: int) -> dict[str, int]:
     """A receipt counts against the open expected receipts of its warehouse and SKU, earliest first; answers
     expected receipt id → pieces counted. The caller holds the SKU's HqStock rows."""

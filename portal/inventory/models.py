@@ -27,7 +27,7 @@ from portal.extensions import db
 from portal.platform.money import MoneyColumn
 from portal.platform.timeutil import UTCDateTime, utcnow
 
-MOVE_KINDS = ("receipt", "sale", "adjustment")
+MOVE_KINDS = ("receipt", "sale", "adjustment", "return")  # return: shipped back to HQ (§13)
 
 
 class DealerStockMove(db.Model):
@@ -42,12 +42,13 @@ class DealerStockMove(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     moved_on: Mapped[dt.date] = mapped_column(Date)
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('receipt', 'sale', 'adjustment')", name="kind_valid"),
+        CheckConstraint("kind IN ('receipt', 'sale', 'adjustment', 'return')", name="kind_valid"),
         CheckConstraint("quantity <> 0", name="quantity_non_zero"),
         Index("ix_dealer_stock_moves_dealer_product_on", "dealer_id", "product_id", "moved_on"),
         Index("ix_dealer_stock_moves_serial", "serial"),
@@ -65,7 +66,7 @@ class DealerStockMove(db.Model):
 
 # ---------------------------------------------------------------- HQ stock
 
-HQ_MOVE_KINDS = ("receipt", "adjustment", "allocation", "release", "shipment")
+HQ_MOVE_KINDS = ("receipt", "adjustment", "allocation", "release", "shipment", "return")
 
 
 def _hq_only(scope):
@@ -130,12 +131,15 @@ class HqStockMove(db.Model):
     moved_on: Mapped[dt.date] = mapped_column(Date)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('receipt', 'adjustment', 'allocation', 'release', 'shipment')", name="kind_valid"),
+        CheckConstraint(
+            "kind IN ('receipt', 'adjustment', 'allocation', 'release', 'shipment', 'return')", name="kind_valid"
+        ),
         CheckConstraint("on_hand_delta <> 0 OR allocated_delta <> 0", name="moves_something"),
         Index("ix_hq_stock_moves_product_on", "product_id", "moved_on"),
         Index("ix_hq_stock_moves_order", "order_id"),

@@ -25,6 +25,7 @@ from portal.catalog.models import Product
 from portal.extensions import db
 from portal.inventory.models import ChannelMonthly, DealerStockMove, SellThroughLine, SellThroughMonthly
 from portal.platform.money import ZERO, money, sql_sum
+from portal.returns.models import SellInCorrection
 from portal.shipping.models import Shipment, ShipmentLine
 
 CHANNEL_MEASURES = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount", "moved")
@@ -129,7 +130,7 @@ def _month_sql(col):
 def _channel_sources(product_ids=None):
     """The roll-up's rows recomputed from the underlying rows (optionally for some products only)."""
     zero = literal(0)
-    mv, s, sl, sh = DealerStockMove, SellThroughLine, ShipmentLine, Shipment
+    mv, s, sl, sh, c = DealerStockMove, SellThroughLine, ShipmentLine, Shipment, SellInCorrection
 
     def cols(dealer_id, month, si_q=zero, si_a=zero, st_q=zero, st_a=zero, moved=zero):
         return [dealer_id.label("dealer_id"), Product.category.label("category"), month.label("month"),
@@ -141,6 +142,10 @@ def _channel_sources(product_ids=None):
         .select_from(sl)
         .join(sh, sh.id == sl.shipment_id)
         .join(Product, Product.id == sl.product_id),
+        # sell-in taken back by returns and delivery discrepancies (negative), in the month of the correction
+        select(*cols(c.dealer_id, _month_sql(c.corrected_on), si_q=c.quantity, si_a=c.amount))
+        .select_from(c)
+        .join(Product, Product.id == c.product_id),
         select(*cols(s.dealer_id, _month_sql(s.sold_on), st_q=s.quantity, st_a=s.amount))
         .select_from(s)
         .join(Product, Product.id == s.product_id),

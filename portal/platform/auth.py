@@ -66,6 +66,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "shipments.create": ("channel_manager", "hq_admin"),
     "shipments.read": ALL_PEOPLE,
     "shipments.receive": ("dealer_staff", "dealer_admin"),
+    # §13 returns (RMA) and delivery discrepancies
+    "returns.create": ("dealer_admin",),  # request and ship back its own dealer's returns
+    "returns.read": ALL_PEOPLE,
+    "returns.decide": ("channel_manager",),  # approve or reject returns; resolve discrepancies
+    "returns.receive": ("channel_manager", "hq_admin"),  # receive returned goods into an HQ warehouse
     # build-line tracking
     "tracking.read": ALL_PEOPLE,
     "production.read": ("region_manager",) + HQ,

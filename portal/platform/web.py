@@ -108,6 +108,14 @@ AUDIT_ACTION_LABELS = {
     "promise.cancel": _l("Promise to pay replaced"),
     "promise.settle": _l("Promise to pay settled"),
     "collection_contact.create": _l("Collection contact recorded"),
+    "return.request": _l("Return requested"),
+    "return.approve": _l("Return approved"),
+    "return.reject": _l("Return rejected"),
+    "return.ship_back": _l("Return shipped back"),
+    "return.receive": _l("Return received at HQ"),
+    "discrepancy.declare": _l("Delivery discrepancy declared"),
+    "discrepancy.credit": _l("Delivery discrepancy settled with a credit note"),
+    "discrepancy.reship": _l("Delivery discrepancy settled by reshipping"),
 }
 ENTRY_TYPE_LABELS = {
     "invoice": _l("Invoice"),

@@ -490,6 +490,7 @@ def unit_view(unit: Unit, timeline: dict[str, dt.datetime], meds: dict, now: dt.
                 "current": s == unit.stage,
             }
             for s in st.all_stages()
+            if s != "returned" or unit.stage == "returned"  # a step of a return only, not of every unit's way
         ],
         "eta": expected,
         "late": expected is not None and expected < now,

@@ -2,7 +2,8 @@
 
 `PORTAL_BUILD_STAGES` lists the factory's stages in order (default
 `scheduled,body,paint,assembly,inspection,completed`). The first is a unit's stage when its order is approved,
-the last is "built" (下线). `shipped` and `delivered` always follow; they are set by shipping, never by the MES.
+the last is "built" (下线). `shipped` and `delivered` always follow; they are set by shipping, never by the MES;
+`returned` (a delivered unit the dealer sent back and HQ accepted, §13) is set by returns, and shown only once reached.
 
 A stage's *rank* is its position in the full list. A unit's current stage is the furthest stage reached by rank
 (on a tie, the later time), so a late event for an earlier stage never moves a unit backwards.
@@ -15,7 +16,7 @@ from flask import current_app, has_app_context
 from portal.platform.i18n import current_lang
 
 DEFAULT_BUILD_STAGES = ("scheduled", "body", "paint", "assembly", "inspection", "completed")
-TRAILING = ("shipped", "delivered")
+TRAILING = ("shipped", "delivered", "returned")
 
 # Labels of the default stages (and of the trailing ones), per UI language. A stage configured beyond these is
 # shown by its code.
@@ -28,6 +29,7 @@ LABELS = {
     "completed": {"zh_CN": "下线", "en": "Completed"},
     "shipped": {"zh_CN": "已发运", "en": "Shipped"},
     "delivered": {"zh_CN": "已交付", "en": "Delivered"},
+    "returned": {"zh_CN": "已退回", "en": "Returned"},
 }
 
 
@@ -36,7 +38,9 @@ def parse(text: str | None) -> tuple[str, ...]:
     if len(stages) < 2:
         raise ValueError("PORTAL_BUILD_STAGES needs at least two stages (the first and the completed one)")
     if len(set(stages)) != len(stages) or set(stages) & set(TRAILING):
-        raise ValueError("PORTAL_BUILD_STAGES: each stage once, and never shipped/delivered (they always follow)")
+        raise ValueError(
+            "PORTAL_BUILD_STAGES: each stage once, and never shipped/delivered/returned (they always follow)"
+        )
     if any(len(s) > 32 for s in stages):
         raise ValueError("PORTAL_BUILD_STAGES: a stage code has at most 32 characters")
     return stages

@@ -20,7 +20,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, union_all
 
 from portal.audit.services import record
 from portal.background.models import JobRecord
@@ -453,24 +453,35 @@ def _basis_subquery(programme: RebateProgramme, start: dt.date, end: dt.date):
     from portal.shipping.models import Shipment, ShipmentLine
 
     if programme.flow == "sell_in":
-        line, value = ShipmentLine, (ShipmentLine.gross if programme.is_amount else ShipmentLine.quantity)
-        dealer_col, stmt = (
-            Shipment.dealer_id,
-            select(Shipment.dealer_id).join(ShipmentLine, ShipmentLine.shipment_id == Shipment.id),
+        # shipment lines by ship date, less what returns and delivery discrepancies took back (by their date)
+        from portal.returns.models import SellInCorrection as C
+
+        sl = ShipmentLine
+        shipped = (
+            select(Shipment.dealer_id.label("dealer_id"), sl.product_id.label("product_id"), sl.sku.label("sku"),
+                   sl.gross.label("amount"), sl.quantity.label("quantity"))
+            .join(sl, sl.shipment_id == Shipment.id)
+            .where(Shipment.shipped_on >= start, Shipment.shipped_on <= end)
+        )  # fmt: skip
+        taken_back = select(C.dealer_id, C.product_id, C.sku, C.amount, C.quantity).where(
+            C.corrected_on >= start, C.corrected_on <= end
         )
-        stmt = stmt.where(Shipment.shipped_on >= start, Shipment.shipped_on <= end)
+        line = union_all(shipped, taken_back).subquery("sell_in")
+        value = line.c.amount if programme.is_amount else line.c.quantity
+        dealer_col, stmt = line.c.dealer_id, select(line.c.dealer_id)
     else:
         line, value = SellThroughLine, (SellThroughLine.amount if programme.is_amount else SellThroughLine.quantity)
         dealer_col, stmt = SellThroughLine.dealer_id, select(SellThroughLine.dealer_id)
         stmt = stmt.where(SellThroughLine.sold_on >= start, SellThroughLine.sold_on <= end)
     skus = [t.sku for t in programme.targets if t.sku]
     categories = [t.category for t in programme.targets if t.category]
+    col = line.c if programme.flow == "sell_in" else line
     if categories:
-        stmt = stmt.join(Product, Product.id == line.product_id)
-        stmt = stmt.where(or_(line.sku.in_(skus), Product.category.in_(categories)) if skus else
+        stmt = stmt.join(Product, Product.id == col.product_id)
+        stmt = stmt.where(or_(col.sku.in_(skus), Product.category.in_(categories)) if skus else
                           Product.category.in_(categories))  # fmt: skip
     elif skus:
-        stmt = stmt.where(line.sku.in_(skus))
+        stmt = stmt.where(col.sku.in_(skus))
     total = sql_sum(value) if programme.is_amount else func.coalesce(func.sum(value), 0)
     return stmt.add_columns(total.label("basis")).group_by(dealer_col).subquery("basis")
 

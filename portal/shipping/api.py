@@ -79,7 +79,7 @@ def get_shipment(number):
 def receive_shipment(body, number):
     """The dealer confirms the goods arrived (stock receipts; the order is delivered when all is received)."""
     shipment = current_scope().get_or_404(Shipment, number=number)
-    return services.receive(current_user, shipment, body.get("received_on"))
+    return services.receive(current_user, shipment, body.get("received_on"), body.get("discrepancies"))
 
 
 @blp.route("/shipments/<number>/pdf", methods=["GET"])

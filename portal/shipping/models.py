@@ -13,6 +13,7 @@ from portal.platform.money import MoneyColumn
 from portal.platform.timeutil import UTCDateTime, utcnow
 
 SHIPMENT_STATUSES = ("in_transit", "received")
+SHIPMENT_KINDS = ("sale", "reship")  # reship: goods sent again for a delivery discrepancy, with no new invoice (§13)
 
 
 class Shipment(db.Model):
@@ -27,7 +28,8 @@ class Shipment(db.Model):
     net: Mapped[Decimal] = mapped_column(MoneyColumn)
     tax: Mapped[Decimal] = mapped_column(MoneyColumn)
     gross: Mapped[Decimal] = mapped_column(MoneyColumn)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="sale", server_default="sale")
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(120))
@@ -36,7 +38,7 @@ class Shipment(db.Model):
     received_by: Mapped[str | None] = mapped_column(String(120))
 
     order = relationship("Order", lazy="joined", innerjoin=True)
-    invoice = relationship("LedgerEntry", lazy="joined", innerjoin=True)
+    invoice = relationship("LedgerEntry", lazy="joined")
     lines: Mapped[list[ShipmentLine]] = relationship(
         back_populates="shipment", order_by="ShipmentLine.id", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -45,6 +47,8 @@ class Shipment(db.Model):
         UniqueConstraint("order_id", "idempotency_key", name="uq_shipments_order_idempotency"),
         CheckConstraint("status IN ('in_transit', 'received')", name="status_valid"),
         CheckConstraint("(status = 'received') = (received_on IS NOT NULL)", name="received_shape"),
+        CheckConstraint("kind IN ('sale', 'reship')", name="kind_valid"),
+        CheckConstraint("(kind = 'sale') = (invoice_id IS NOT NULL)", name="invoiced_unless_reship"),
         Index("ix_shipments_order", "order_id"),
         Index("ix_shipments_dealer_status", "dealer_id", "status"),
     )

@@ -77,8 +77,9 @@ def delivery_note(shipment) -> bytes:
         who = " ".join(filter(None, [dealer.contact_name, dealer.contact_phone]))
     head_rows = [
         ["发货日期 Shipped on", shipment.shipped_on.isoformat(), "订单 Order", order.number],
-        ["经销商 Dealer", f"{_text(dealer.code)} {_text(dealer.name)}", "发票 Invoice", invoice.number],
-        ["收货地址 Ship to", "<br/>".join(where), "到期日 Due on", invoice.due_on.isoformat()],
+        ["经销商 Dealer", f"{_text(dealer.code)} {_text(dealer.name)}", "发票 Invoice",
+         invoice.number if invoice else "补发，不另开票 Re-shipment, no invoice"],
+        ["收货地址 Ship to", "<br/>".join(where), "到期日 Due on", invoice.due_on.isoformat() if invoice else "—"],
         ["收货人 Recipient", _text(who), "付款条件 Terms", f"{dealer.payment_terms_days} 天 days"],
         ["要求交付 Requested", requested.isoformat() if requested else "尽快 As soon as possible",
          *(["代客下单 Placed by", _text(placed_by.display_name or placed_by.username)] if placed_by else ["", ""])],

@@ -13,8 +13,21 @@ class ShipmentCreateSchema(StrictSchema):
     shipped_on = fields.Date()
 
 
+class DiscrepancyInSchema(StrictSchema):
+    sku = fields.String(validate=validate.Length(min=1, max=40))
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1))
+    serial = fields.String(validate=validate.Length(min=1, max=17), metadata={"description": "a VIN, instead of sku"})
+    kind = fields.String(required=True, validate=validate.OneOf(("short", "damaged")))
+    note = fields.String(validate=validate.Length(max=1000))
+
+
 class ReceiveSchema(StrictSchema):
     received_on = fields.Date()
+    discrepancies = fields.List(
+        fields.Nested(DiscrepancyInSchema),
+        validate=validate.Length(max=200),
+        metadata={"description": "goods short or damaged (§13): they do not enter the stock; a claim opens for HQ"},
+    )
 
 
 class ShipmentLineOutSchema(Schema):
@@ -45,7 +58,8 @@ class ShipmentSchema(Schema):
     net = Money()
     tax = Money()
     gross = Money()
-    invoice = fields.Nested(InvoiceOutSchema)
+    kind = fields.String(metadata={"description": "sale | reship (goods sent again for a delivery discrepancy, §13)"})
+    invoice = fields.Nested(InvoiceOutSchema, allow_none=True, metadata={"description": "null for a reship"})
     lines = fields.List(fields.Nested(ShipmentLineOutSchema))
 
 

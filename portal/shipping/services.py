@@ -50,7 +50,7 @@ def shipped_value(dealer_id):
     return -(
         select(sql_sum(Shipment.gross))
         .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.dealer_id == dealer_id, Order.status.in_(OPEN_FOR_CREDIT))
+        .where(Shipment.dealer_id == dealer_id, Order.status.in_(OPEN_FOR_CREDIT), Shipment.kind == "sale")
         .scalar_subquery()
     )
 
@@ -91,7 +91,7 @@ def shipped_so_far(order_id: int) -> dict[int, tuple[int, object, object]]:
         select(ShipmentLine.order_line_id, func.sum(ShipmentLine.quantity), sql_sum(ShipmentLine.net),
                sql_sum(ShipmentLine.tax))
         .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
-        .where(Shipment.order_id == order_id)
+        .where(Shipment.order_id == order_id, Shipment.kind == "sale")  # a re-shipment sends nothing new (§13)
         .group_by(ShipmentLine.order_line_id)
     )  # fmt: skip
     return {line_id: (int(q), money(net), money(tax)) for line_id, q, net, tax in db.session.execute(stmt)}
@@ -318,8 +318,13 @@ def ship(
     return shipment, True
 
 
-def receive(actor, shipment: Shipment, received_on: dt.date | None = None) -> Shipment:
-    """The dealer confirms a shipment arrived: stock receipts, units delivered, the order delivered when complete."""
+def receive(actor, shipment: Shipment, received_on: dt.date | None = None,
+            discrepancies: list[dict] | None = None) -> Shipment:  # fmt: skip
+    """The dealer confirms a shipment arrived: stock receipts, units delivered, the order delivered when complete.
+    `discrepancies` (§13): goods declared short or damaged — by SKU quantity or VIN — do not enter the stock (a VIN
+    stays shipped); each opens a claim for HQ (portal.returns.discrepancies)."""
+    from portal.returns import discrepancies as claims
+
     shipment = (
         db.session.execute(
             select(Shipment)
@@ -335,13 +340,20 @@ def receive(actor, shipment: Shipment, received_on: dt.date | None = None) -> Sh
     received_on = received_on or today()
     if received_on > today() or received_on < shipment.shipped_on:
         raise Invalid(fields={"received_on": [_("Between the ship date and today.")]})
+    short_by_line, short_serials, declared = claims.check(shipment, discrepancies or [])
+    resent = claims.reship_serials(shipment)  # a VIN sent again for a discrepancy
     who = credit.actor_name(actor)
     receipts = []
     for line in shipment.lines:
         if line.units:
-            receipts.extend(_receipt(shipment, line, 1, received_on, who, unit.serial) for unit in line.units)
-        else:
-            receipts.append(_receipt(shipment, line, line.quantity, received_on, who, None))
+            receipts.extend(_receipt(shipment, line, 1, received_on, who, unit.serial) for unit in line.units
+                            if unit.serial not in short_serials)  # fmt: skip
+        elif line.id in resent:
+            if resent[line.id] not in short_serials:
+                receipts.append(_receipt(shipment, line, 1, received_on, who, resent[line.id]))
+        elif line.quantity - short_by_line.get(line.id, 0) > 0:
+            receipts.append(_receipt(shipment, line, line.quantity - short_by_line.get(line.id, 0), received_on, who,
+                                     None))  # fmt: skip
     db.session.add_all(receipts)
     add_moves_to_channel(receipts)
     shipment.status = "received"
@@ -357,7 +369,12 @@ def receive(actor, shipment: Shipment, received_on: dt.date | None = None) -> Sh
         dealer_id=shipment.dealer_id,
     )
     db.session.flush()
-    unit_ids = [u.unit_id for line in shipment.lines for u in line.units]
+    claims.declare(actor, shipment, declared, received_on)
+    unit_ids = [u.unit_id for line in shipment.lines for u in line.units if u.serial not in short_serials]
+    if resent:
+        unit_ids += list(db.session.execute(
+            select(Unit.id).where(Unit.serial.in_([s for s in resent.values() if s not in short_serials]))
+        ).scalars())  # fmt: skip
     production.move_units(actor, unit_ids, "delivered", _moment(received_on), source="receipt")
     order = _lock(shipment.order)
     in_transit = db.session.execute(

@@ -12,7 +12,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.orders.models import Order
@@ -288,8 +289,8 @@ def index():
                 s.net,
                 s.tax,
                 s.gross,
-                s.invoice.number,
-                s.invoice.due_on,
+                s.invoice.number if s.invoice else "",  # a re-shipment (§13) has none
+                s.invoice.due_on if s.invoice else None,
                 s.received_on,
                 s.received_by,
                 s.created_by,
@@ -303,14 +304,116 @@ def index():
 # ------------------------------------------------------------------ one shipment, its receipt, its delivery note
 
 
-def _detail(shipment: Shipment, form: ReceiveForm | None = None, status: int = 200):
+CLAIM_KINDS = (("short", _l("Short")), ("damaged", _l("Damaged")))  # portal.returns.models.DISCREPANCY_KINDS
+MAX_CLAIM_NOTE = 1000  # portal.returns.discrepancies.MAX_NOTE
+
+
+def _claim_rows(shipment: Shipment) -> list[dict]:
+    """The receipt form's "something missing or damaged?" rows (§13): one per stock line (a quantity), one per VIN
+    (a kind, empty = received fine). A reship's VIN line (no shipment unit row) is not offered: see the report."""
+    if shipment.status != "in_transit":
+        return []
+    from portal.returns.discrepancies import reship_serials
+
+    resent = reship_serials(shipment)
+    rows = []
+    for ln in shipment.lines:
+        if ln.units:
+            for u in ln.units:
+                rows.append({"line": ln, "serial": u.serial, "sku": ln.sku, "name": f"vin-{u.serial}", "qty": "",
+                             "kind": "", "note": "", "errors": {}})  # fmt: skip
+        elif ln.id not in resent:
+            rows.append({"line": ln, "serial": None, "sku": ln.sku, "name": f"line-{ln.id}", "qty": "0",
+                         "kind": "short", "note": "", "errors": {}})  # fmt: skip
+    return rows
+
+
+def _err(row: dict, field: str, *messages: str) -> None:
+    row["errors"].setdefault(field, []).extend(messages)
+
+
+def _claims_typed(rows: list[dict]) -> bool:
+    """Anything declared or refused: the section is shown open."""
+    return any(r["errors"] or r["qty"] not in ("", "0") or r["note"] or (r["serial"] and r["kind"]) for r in rows)
+
+
+def _read_claims(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The posted rows as the service's `discrepancies` (empty and 0 rows skipped) and, in the same order, the row
+    each item was built from (to show the service's `discrepancies.N.*` errors next to it)."""
+    items, built_from = [], []
+    for row in rows:
+        name = row["name"]
+        row["kind"] = (request.form.get(f"{name}-kind") or "").strip()
+        row["note"] = (request.form.get(f"{name}-note") or "").strip()
+        if row["serial"]:
+            if not row["kind"]:
+                if row["note"]:
+                    _err(row, "kind", _("Short or damaged? Choose one, or clear the note."))
+                continue
+            item = {"serial": row["serial"], "kind": row["kind"], "note": row["note"] or None}
+        else:
+            row["qty"] = (request.form.get(f"{name}-qty") or "").strip()
+            raw = row["qty"] or "0"
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 7):
+                _err(row, "quantity", _("A whole number from 0 to %(n)s.", n=row["line"].quantity))
+                continue
+            if int(raw) == 0:
+                if row["note"]:
+                    _err(row, "quantity", _("How many are short or damaged? Or clear the note."))
+                continue
+            item = {"sku": row["sku"], "quantity": int(raw), "kind": row["kind"], "note": row["note"] or None}
+        items.append(item)
+        built_from.append(row)
+    return items, built_from
+
+
+def _apply_claim_errors(form: ReceiveForm, built_from: list[dict], exc: Invalid) -> None:
+    """`discrepancies.N.<field>` next to the row item N was built from; the rest on the form."""
+    rest = {}
+    for key, messages in (exc.fields or {}).items():
+        messages = messages if isinstance(messages, list) else [messages]
+        parts = key.split(".")
+        if parts[0] == "discrepancies" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(built_from):
+            field = parts[2] if len(parts) > 2 and parts[2] in ("quantity", "kind", "note") else "row"
+            _err(built_from[int(parts[1])], field, *messages)
+        else:
+            rest[key] = messages
+    if rest or not exc.fields:
+        apply_errors(form, Invalid(exc.message, fields=rest or None))
+
+
+def _detail(shipment: Shipment, form: ReceiveForm | None = None, status: int = 200, claim_rows=None):
     if form is None:
         form = ReceiveForm(formdata=None)
         form.received_on.data = today()
     may_receive = can("shipments.receive") and shipment.status == "in_transit"
+    may_return = (
+        shipment.status == "received"
+        and can("returns.create")
+        and getattr(current_user, "dealer_id", None) == shipment.dealer_id
+    )
+    if claim_rows is None:
+        claim_rows = _claim_rows(shipment) if may_receive else []
+    claims = 0
+    if shipment.status == "received":
+        from portal.returns.models import DeliveryDiscrepancy
+
+        claims = db.session.execute(
+            select(func.count()).where(DeliveryDiscrepancy.shipment_id == shipment.id)
+        ).scalar_one()
     return (
         render_template(
-            "shipping/detail.html", shipment=shipment, form=form, may_receive=may_receive, today_iso=today().isoformat()
+            "shipping/detail.html",
+            shipment=shipment,
+            form=form,
+            may_receive=may_receive,
+            may_return=may_return,
+            claim_rows=claim_rows,
+            claim_kinds=CLAIM_KINDS,
+            claims_open=_claims_typed(claim_rows),
+            max_claim_note=MAX_CLAIM_NOTE,
+            claims=claims,
+            today_iso=today().isoformat(),
         ),
         status,
     )
@@ -329,13 +432,16 @@ def detail(number):
 def receive(number):
     shipment = current_scope().get_or_404(Shipment, number=number)
     form = ReceiveForm()
-    if not form.validate_on_submit():
-        return _detail(shipment, form, 422)
+    rows = _claim_rows(shipment)
+    items, built_from = _read_claims(rows)
+    valid = form.validate_on_submit()
+    if not valid or any(r["errors"] for r in rows):
+        return _detail(shipment, form, 422, rows)
     try:
-        services.receive(current_user, shipment, form.received_on.data)
+        services.receive(current_user, shipment, form.received_on.data, discrepancies=items)
     except Invalid as exc:
-        apply_errors(form, exc)
-        return _detail(shipment, form, 422)
+        _apply_claim_errors(form, built_from, exc)
+        return _detail(shipment, form, 422, rows)
     except Conflict as exc:
         flash(exc.message, "info")
         return redirect(url_for("shipping.detail", number=shipment.number))
@@ -347,6 +453,18 @@ def receive(number):
         )  # fmt: skip
     else:
         flash(_("Shipment %(number)s received; the goods are in your stock.", number=shipment.number), "success")
+    if items:
+        if len(items) == 1:
+            said = _("1 delivery discrepancy claim opened for HQ: the goods declared stay out of your stock.")
+        else:
+            said = _("%(n)s delivery discrepancy claims opened for HQ: the goods declared stay out of your stock.",
+                     n=len(items))  # fmt: skip
+        flash(
+            Markup('{} <a class="alert-link" href="{}" data-claims-link>{}</a>').format(
+                said, url_for("returns.discrepancy_list"), _("Delivery discrepancies")
+            ),
+            "warning",
+        )
     return redirect(url_for("shipping.detail", number=shipment.number))
 
 
