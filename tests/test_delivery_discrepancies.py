@@ -109,9 +109,24 @@ def test_a_reshipment_sends_the_goods_again_without_an_invoice(client, world, se
         assert got["status"] == "reshipped" and got["reship_number"].startswith("DN-")
         reship = world.get(Shipment, number=got["reship_number"])
         assert reship["kind"] == "reship" and reship["invoice_id"] is None
+        shown = client.get(f"/api/v1/shipments/{reship['number']}", headers=world.auth("sh.staff")).get_json()
+        assert shown["kind"] == "reship" and shown["invoice"] is None
+        pdf = client.get(f"/api/v1/shipments/{reship['number']}/pdf", headers=world.auth("sh.staff"))
+        assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
         resp = client.post(f"/api/v1/shipments/{reship['number']}/receive", json={}, headers=world.auth("sh.staff"))
         assert resp.status_code == 200, resp.get_json()
     assert world.count(LedgerEntry, type="invoice") == invoices  # nothing invoiced twice
+    from tests.conftest import login
+
+    page = client.application.test_client()
+    login(page, "sh.staff")
+    listed = page.get("/shipments")
+    assert listed.status_code == 200 and "DN-" in listed.get_data(as_text=True)
+    for fmt in ("csv", "xlsx"):
+        assert page.get(f"/shipments?format={fmt}").status_code == 200
+    for number in world.run(lambda: [s.number for s in db.session.query(Shipment).filter_by(kind="reship")]):
+        shown = page.get(f"/shipments/{number}")
+        assert shown.status_code == 200 and "data-reship" in shown.get_data(as_text=True)
     assert held(world, sku="OIL-1") == 7 and held(world, serial=sent["serials"][1]) == 1
     assert world.get(Unit, serial=sent["serials"][1])["stage"] == "delivered"
     # sell-in: taken back at the receipt, back again with the re-shipment — the original sell-in in the end

@@ -144,6 +144,9 @@ def test_the_whole_life_credits_once_and_every_figure_follows(client, world, sho
     hq_after = world.get(HqStock, warehouse_id=hq_before["warehouse_id"], product_id=hq_before["product_id"])
     assert hq_after["on_hand"] == hq_before["on_hand"] + 2  # accepted back; the scrapped one is not
     assert world.get(Unit, serial=car)["stage"] == "returned"
+    tracked = client.get(f"/api/v1/track/{car}", headers=world.auth("cm")).get_json()
+    assert [s["stage"] for s in tracked["stages"]][-2:] == ["delivered", "returned"]  # shown once a unit reaches it
+    assert [s["stage"] for s in tracked["units"][0]["stages"]][-1] == "returned"
     corrections = world.run(lambda: [(c.quantity, c.amount) for c in db.session.query(SellInCorrection)])
     assert sorted(corrections) == [
         (-3, Decimal("-112.99")), (-1, Decimal("-113000.00"))]  # fmt: skip

@@ -539,7 +539,11 @@ def track(scope, query: str) -> dict:
         "dealer_code": order.dealer.code,
         "ordered_at": order.created_at,
         "serial": q if order.number != q else None,
-        "stages": [{"stage": s, "label": st.label(s)} for s in st.all_stages()],
+        "stages": [
+            {"stage": s, "label": st.label(s)}
+            for s in st.all_stages()
+            if s != "returned" or any(u.stage == "returned" for u in units)  # a return's step, not every order's
+        ],
         "units": views,
         "units_total": total,
         "eta": max(etas) if etas else None,

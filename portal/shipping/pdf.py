@@ -205,6 +205,11 @@ def _by_options(line) -> list[tuple[str, list[str]]]:
     """A shipment line's VINs grouped by the options their vehicles carry (a unit without its own: the order line's),
     in unit order: [(options text, serials)]."""
     fallback = getattr(line.order_line, "options", None)
+    if not line.units and getattr(line.shipment, "kind", "sale") == "reship":  # a VIN sent again (§13)
+        from portal.returns.discrepancies import reship_serials
+
+        serial = reship_serials(line.shipment).get(line.id)
+        return [(options_both(fallback), [serial])] if serial else []
     groups: dict[str, list[str]] = {}
     for unit in line.units:
         groups.setdefault(options_both(getattr(unit, "options", None) or fallback), []).append(unit.serial)
