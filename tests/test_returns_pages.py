@@ -14,36 +14,11 @@ import pytest
 from portal.credit.models import LedgerEntry
 from portal.platform.timeutil import freeze, today
 from portal.returns.models import DeliveryDiscrepancy, Return, ReturnLine, ReturnMessage
+from tests import test_returns
 from tests.conftest import login, page_csrf
-from tests.test_shipping_api import T0, complete
+from tests.test_shipping_api import T0
 
-
-@pytest.fixture
-def shop(client, world):
-    """SH-1 received a shipment of 2 cars (VIN) and 7 × OIL-1 (33.33 + 13 %: 263.64 for the line)."""
-    world.region("EAST")
-    world.region("WEST")
-    world.dealer("SH-1", "EAST")
-    world.dealer("XA-1", "WEST")
-    world.product("CAR-1", list_price="100000.00", category="vehicles", build_to_order=True)
-    world.product("OIL-1", list_price="33.33")
-    world.stock("OIL-1", 100)
-    world.credit_limit("SH-1", "10000000")
-    with freeze(T0):
-        order = world.order("SH-1", [("CAR-1", 2), ("OIL-1", 7)])
-    serials = world.serials(order)
-    complete(world, serials)
-    shipment = world.shipment(order, [("OIL-1", 7)], serials=serials)
-    people = {
-        "admin": world.user("dealer_admin", dealer="SH-1", username="sh.admin"),
-        "staff": world.user("dealer_staff", dealer="SH-1", username="sh.staff"),
-        "other": world.user("dealer_admin", dealer="XA-1", username="xa.admin"),
-        "rm": world.user("region_manager", region="EAST", username="rm.east"),
-        "cm": world.user("channel_manager", username="cm"),
-    }
-    resp = client.post(f"/api/v1/shipments/{shipment}/receive", json={}, headers=world.auth("sh.staff"))
-    assert resp.status_code == 200, resp.get_json()
-    return {"order": order, "shipment": shipment, "serials": serials, **people}
+shop = test_returns.shop  # the fixture: SH-1 received 2 cars and 7 × OIL-1
 
 
 @pytest.fixture
