@@ -83,6 +83,7 @@ def test_finance_and_the_dealer_start_from_their_queues(browser, live_server, wo
     page.screenshot(path=str(artifacts_dir / "work_queue_dealer_zh_CN_390.png"), full_page=True)
     # the bell: the notification opens its shipment and is read
     page.click("button.navbar-toggler")
+    expect(page.locator(".navbar-collapse.show")).to_be_visible()  # opened (not still sliding) before the bell
     page.click("[data-bell] > a")
     item = page.locator(f"[data-bell-menu] [data-notification='{channel['note']}']")
     expect(item).to_be_visible()
