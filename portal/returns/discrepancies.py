@@ -85,18 +85,9 @@ def check(shipment: Shipment, items: list[dict]) -> tuple[dict[int, int], dict[s
     return dict(quantities), serials, clean
 
 
-def _value(line: ShipmentLine, quantity: int, taken: tuple[int, object]) -> object:
-    """The invoiced gross of `quantity` pieces of the line (rounded half-up); the claims that take the line's last
-    pieces take exactly what is left of its gross, so a line's claims never add up to more than it was invoiced."""
-    taken_qty, taken_value = taken
-    if taken_qty + quantity >= line.quantity:
-        return money(line.gross - taken_value)
-    return money(line.gross * quantity / line.quantity)
-
-
 def declare(actor, shipment: Shipment, items: list[dict], on: dt.date) -> list[DeliveryDiscrepancy]:
     """The claims of a receipt (`items` as `check` returned them), with their sell-in taken back."""
-    from portal.returns.services import vins_of
+    from portal.returns.services import line_value, vins_of
 
     who = credit.actor_name(actor)
     unit_of = {serial: unit for pairs in vins_of(shipment).values() for serial, unit in pairs}
@@ -105,7 +96,7 @@ def declare(actor, shipment: Shipment, items: list[dict], on: dt.date) -> list[D
     for item in items:
         line, serial = item["line"], item.get("serial")
         quantity = 1 if serial else item["quantity"]
-        value = _value(line, quantity, taken.get(line.id, (0, money(0))))
+        value = line_value(line, quantity, taken.get(line.id, (0, money(0))))
         taken[line.id] = (taken.get(line.id, (0, money(0)))[0] + quantity, taken.get(line.id, (0, money(0)))[1] + value)
         disc = DeliveryDiscrepancy(
             number=f"DC-{on:%Y%m}-{next_id(DeliveryDiscrepancy):06d}",

@@ -184,8 +184,9 @@ def returnable(shipment: Shipment) -> list[dict]:
     return out
 
 
-def _value(line: ShipmentLine, quantity: int, taken: tuple[int, Decimal]) -> Decimal:
-    """The invoiced gross of `quantity` pieces of the line, the rest of it when they are its last ones."""
+def line_value(line: ShipmentLine, quantity: int, taken: tuple[int, Decimal]) -> Decimal:
+    """The invoiced gross of `quantity` pieces of the line (rounded half-up), given what earlier returns or claims
+    `taken` of it (quantity, value): the last pieces take exactly what is left, never more than was invoiced."""
     taken_qty, taken_value = taken
     if taken_qty + quantity >= line.quantity:
         return money(line.gross - taken_value)
@@ -281,12 +282,12 @@ def request_return(actor, dealer: Dealer, *, shipment_number: str, lines: list[d
     line_of = {ln.id: ln for ln in shipment.lines}
     for line_id, quantity in sorted(wanted.items()):
         line = line_of[line_id]
-        value = _value(line, quantity, taken.get(line_id, (0, ZERO)))
+        value = line_value(line, quantity, taken.get(line_id, (0, ZERO)))
         ret.lines.append(ReturnLine(shipment_line_id=line.id, product_id=line.product_id, sku=line.sku,
                                     quantity=quantity, value=value, fee=ZERO))  # fmt: skip
     for line, serial in serials:
         done_qty, done_value = taken.get(line.id, (0, ZERO))
-        value = _value(line, 1, (done_qty, done_value))
+        value = line_value(line, 1, (done_qty, done_value))
         taken[line.id] = (done_qty + 1, done_value + value)
         ret.lines.append(ReturnLine(shipment_line_id=line.id, product_id=line.product_id, sku=line.sku, serial=serial,
                                     unit_id=unit_of[serial], quantity=1, value=value, fee=ZERO))  # fmt: skip
