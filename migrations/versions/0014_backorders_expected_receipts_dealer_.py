@@ -138,7 +138,10 @@ def downgrade():
     op.drop_column('order_lines', 'backordered')
     if op.get_context().dialect.name != 'sqlite':
         op.drop_constraint('fk_dealers_account_manager_id_users', 'dealers', type_='foreignkey')
-    op.drop_column('dealers', 'account_manager_id')
+        op.drop_column('dealers', 'account_manager_id')
+    else:  # a copy (foreign keys are off during migrations): a later batch copy may have made the REFERENCES a
+        with op.batch_alter_table('dealers', schema=None) as batch_op:  # table constraint, which DROP COLUMN refuses
+            batch_op.drop_column('account_manager_id')
 
     with op.batch_alter_table('dealer_notes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealer_notes_dealer_id'))

@@ -86,9 +86,14 @@ def downgrade():
     if op.get_context().dialect.name != 'sqlite':
         op.drop_constraint('fk_orders_placed_by_id_users', 'orders', type_='foreignkey')
         op.drop_constraint('fk_orders_ship_to_id_dealer_addresses', 'orders', type_='foreignkey')
-    op.drop_column('orders', 'placed_by_id')
-    op.drop_column('orders', 'ship_to_id')
-    op.drop_column('orders', 'requested_on')
+        op.drop_column('orders', 'placed_by_id')
+        op.drop_column('orders', 'ship_to_id')
+        op.drop_column('orders', 'requested_on')
+    else:  # a copy (foreign keys are off during migrations): a later batch copy may have made the REFERENCES
+        with op.batch_alter_table('orders', schema=None) as batch_op:  # table constraints, which DROP COLUMN refuses
+            batch_op.drop_column('placed_by_id')
+            batch_op.drop_column('ship_to_id')
+            batch_op.drop_column('requested_on')
     op.drop_column('units', 'options')
     op.drop_column('order_lines', 'options')
 

@@ -104,9 +104,12 @@ class PriceList(db.Model):
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     priority: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # §16: a distributor's list for its sub-dealers (scope all = all its sub-dealers, or dealer:<sub>); None: HQ's
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    seller = relationship("Dealer", lazy="select")
     rules: Mapped[list[PriceRule]] = relationship(
         back_populates="price_list", cascade="all, delete-orphan", order_by="PriceRule.id", lazy="selectin"
     )
@@ -115,6 +118,7 @@ class PriceList(db.Model):
         CheckConstraint("scope_kind IN ('all', 'tier', 'region', 'dealer')", name="scope_kind_valid"),
         CheckConstraint("(scope_kind = 'all') = (scope_value IS NULL)", name="scope_value_shape"),
         CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="window_ordered"),
+        CheckConstraint("seller_id IS NULL OR scope_kind IN ('all', 'dealer')", name="seller_scope_kind"),
         Index("ix_price_lists_scope", "scope_kind", "scope_value"),
     )
 

@@ -9,6 +9,9 @@ cents half up.
 Options of a build-to-order product (§12) add their price delta to the list price: a discount takes its percent off
 the list price with the delta, a fixed price is the product's price and the delta is added to it, and with no rule
 the price is the list price with the delta. The rules compete on the price with the delta.
+
+A sub-dealer (§16) buys from its distributor: only that distributor's lists price it (scope all = all its
+sub-dealers, or dealer:<sub>), never HQ's; a dealer that buys from HQ is priced by HQ's lists only.
 """
 
 from __future__ import annotations
@@ -63,7 +66,9 @@ def _scope_rank(price_list: PriceList, dealer: Dealer) -> tuple[int, int] | None
 def _covers(dealer: Dealer, on: dt.date):
     """SQL: the price list is active, valid on `on`, and its scope covers the dealer."""
     codes = [c for c in dealer.region.path.strip("/").split("/") if c]
+    seller = PriceList.seller_id.is_(None) if dealer.parent_id is None else PriceList.seller_id == dealer.parent_id
     return and_(
+        seller,
         PriceList.active.is_(True),
         or_(PriceList.valid_from.is_(None), PriceList.valid_from <= on),
         or_(PriceList.valid_to.is_(None), PriceList.valid_to >= on),

@@ -97,20 +97,29 @@ class Dealer(db.Model):
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", use_alter=True, name="fk_dealers_account_manager_id_users")
     )
+    # §16: the distributor (一级经销商) this sub-dealer (二级经销商) buys from; None: the dealer buys from HQ. One level
+    # deep, in the distributor's region (checked by the dealers service).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     region: Mapped[Region] = relationship(lazy="joined", innerjoin=True)
+    parent: Mapped[Dealer | None] = relationship(remote_side=[id], foreign_keys=[parent_id], lazy="select")
     account_manager: Mapped[User | None] = relationship(foreign_keys=[account_manager_id], lazy="select")
 
     __table_args__ = (
         CheckConstraint("tier IN ('A', 'B', 'C')", name="tier_valid"),
         CheckConstraint("status IN ('active', 'suspended')", name="status_valid"),
         CheckConstraint("payment_terms_days >= 0", name="payment_terms_non_negative"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="parent_not_self"),
     )
 
     @classmethod
     def __scope_clause__(cls, scope):
         return scope.dealer_clause(cls.id)
+
+    @property
+    def is_sub_dealer(self) -> bool:
+        return self.parent_id is not None
 
     def __repr__(self) -> str:
         return f"<Dealer {self.code}>"
@@ -178,8 +187,8 @@ class User(UserMixin, db.Model):
                 scope.dealer_clause(cls.dealer_id),
                 cls.region_id.in_(select(Region.id).where(Region.__scope_clause__(scope))),
             )
-        if scope.is_dealer:
-            return cls.dealer_id == scope.dealer_id
+        if scope.is_dealer:  # a distributor's admin manages its sub-dealers' users too (§16)
+            return scope.dealer_clause(cls.dealer_id)
         return false()
 
     def __repr__(self) -> str:

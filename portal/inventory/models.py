@@ -27,7 +27,8 @@ from portal.extensions import db
 from portal.platform.money import MoneyColumn
 from portal.platform.timeutil import UTCDateTime, utcnow
 
-MOVE_KINDS = ("receipt", "sale", "adjustment", "return")  # return: shipped back to HQ (§13)
+# return: shipped back to HQ (§13); transfer: out of a distributor's stock to one of its sub-dealers (§16)
+MOVE_KINDS = ("receipt", "sale", "adjustment", "return", "transfer")
 
 
 class DealerStockMove(db.Model):
@@ -48,7 +49,7 @@ class DealerStockMove(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("kind IN ('receipt', 'sale', 'adjustment', 'return')", name="kind_valid"),
+        CheckConstraint("kind IN ('receipt', 'sale', 'adjustment', 'return', 'transfer')", name="kind_valid"),
         CheckConstraint("quantity <> 0", name="quantity_non_zero"),
         Index("ix_dealer_stock_moves_dealer_product_on", "dealer_id", "product_id", "moved_on"),
         Index("ix_dealer_stock_moves_serial", "serial"),

@@ -49,8 +49,11 @@ class Order(db.Model):
     ship_to_id: Mapped[int | None] = mapped_column(ForeignKey("dealer_addresses.id"))
     # an order HQ or the region placed for the dealer (代客下单): who placed it; None when the dealer did
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # §16: who sells: the dealer's distributor for a sub-dealer's order, None for HQ (set at placement, never changed)
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
 
-    dealer = relationship("Dealer", lazy="joined", innerjoin=True)
+    dealer = relationship("Dealer", lazy="joined", innerjoin=True, foreign_keys=[dealer_id])
+    seller = relationship("Dealer", lazy="select", foreign_keys=[seller_id])
     ship_to = relationship("DealerAddress", lazy="joined")
     placed_by = relationship("User", lazy="joined", foreign_keys=[placed_by_id])
     lines: Mapped[list[OrderLine]] = relationship(
@@ -68,6 +71,7 @@ class Order(db.Model):
             name="status_valid",
         ),
         Index("ix_orders_dealer_status", "dealer_id", "status"),
+        Index("ix_orders_seller_status", "seller_id", "status"),
         Index("ix_orders_status_created", "status", "created_at"),
     )
 

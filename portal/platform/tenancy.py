@@ -4,7 +4,9 @@ A `Scope` says which dealers the caller may see:
 
 - HQ roles (and integration tokens): every dealer;
 - a region manager: the dealers of its region and all its sub-regions;
-- a dealer user: its own dealer only.
+- a dealer user: its own dealer and, for a distributor (§16), its sub-dealers — whose every order, ledger, credit,
+  stock and sale lies between them and the distributor, since a sub-dealer buys from its distributor only. A
+  sub-dealer's scope is itself alone: never its distributor's data (prices, credit, orders with HQ) nor a sibling's.
 
 Every model that holds dealer-owned data declares `__scope_clause__(cls, scope)` returning a SQL
 condition; `scope.select(Model)` and `scope.get_or_404(Model, ...)` apply it. A model without the
@@ -37,6 +39,7 @@ class Scope:
     dealer_id: int | None = None
     region_path: str | None = None
     user_id: int | None = None  # the person behind the scope (for objects people own, e.g. their jobs)
+    sub_dealer_ids: tuple[int, ...] = ()  # a distributor's sub-dealers (§16), read once when the scope is made
 
     @classmethod
     def for_principal(cls, principal) -> Scope:
@@ -51,7 +54,12 @@ class Scope:
         if role == "region_manager" and principal.region is not None:
             return cls("region", region_path=principal.region.path, user_id=user_id)
         if role in ("dealer_staff", "dealer_admin") and principal.dealer_id is not None:
-            return cls("dealer", dealer_id=principal.dealer_id, user_id=user_id)
+            return cls(
+                "dealer",
+                dealer_id=principal.dealer_id,
+                user_id=user_id,
+                sub_dealer_ids=sub_dealers_of(principal.dealer_id),
+            )
         return cls("none")
 
     @property
@@ -66,11 +74,25 @@ class Scope:
     def is_dealer(self) -> bool:
         return self.kind == "dealer"
 
+    @property
+    def dealer_ids(self) -> tuple[int, ...]:
+        """A dealer scope's dealers: its own, then its sub-dealers (§16)."""
+        return (self.dealer_id, *self.sub_dealer_ids) if self.is_dealer else ()
+
+    def own_clause(self, dealer_id_column) -> ColumnElement[bool]:
+        """Like `dealer_clause`, but a dealer scope covers its own dealer only (not its sub-dealers): for what a
+        distributor holds with HQ and shares with nobody below it."""
+        if self.is_dealer:
+            return dealer_id_column == self.dealer_id
+        return self.dealer_clause(dealer_id_column)
+
     def dealer_clause(self, dealer_id_column) -> ColumnElement[bool]:
         """Condition on a column holding a dealer id."""
         if self.is_hq:
             return true()
         if self.is_dealer:
+            if self.sub_dealer_ids:
+                return dealer_id_column.in_(self.dealer_ids)
             return dealer_id_column == self.dealer_id
         if self.is_region:
             from portal.dealers.models import Dealer, Region
@@ -100,6 +122,14 @@ class Scope:
     def first(self, model, **by):
         stmt = self.select(model).filter_by(**by)
         return db.session.execute(stmt).unique().scalar_one_or_none()
+
+
+def sub_dealers_of(dealer_id: int) -> tuple[int, ...]:
+    """The ids of a distributor's sub-dealers (§16), by the indexed parent_id; () for any other dealer."""
+    from portal.dealers.models import Dealer
+
+    ids = db.session.execute(select(Dealer.id).where(Dealer.parent_id == dealer_id).order_by(Dealer.id)).scalars()
+    return tuple(ids)
 
 
 def current_scope() -> Scope:

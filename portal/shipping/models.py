@@ -30,6 +30,8 @@ class Shipment(db.Model):
     gross: Mapped[Decimal] = mapped_column(MoneyColumn)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
     kind: Mapped[str] = mapped_column(String(8), default="sale", server_default="sale")
+    # §16: a distributor's transfer to its sub-dealer, out of the distributor's own stock; None: shipped by HQ
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(120))
@@ -38,6 +40,7 @@ class Shipment(db.Model):
     received_by: Mapped[str | None] = mapped_column(String(120))
 
     order = relationship("Order", lazy="joined", innerjoin=True)
+    seller = relationship("Dealer", lazy="select", foreign_keys=[seller_id])
     invoice = relationship("LedgerEntry", lazy="joined")
     lines: Mapped[list[ShipmentLine]] = relationship(
         back_populates="shipment", order_by="ShipmentLine.id", cascade="all, delete-orphan", lazy="selectin"
