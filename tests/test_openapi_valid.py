@@ -89,7 +89,8 @@ def test_every_operation_declares_the_errors_it_answers(app, client, world, spec
     each answer's status is one the operation declares."""
     callers: dict[str, dict] = {}
 
-    def allowed(permission: str) -> dict:
+    def allowed(permission: str | tuple) -> dict:
+        permission = permission[0] if isinstance(permission, tuple) else permission  # any of several: the first
         scope = next((s for s, held in TOKEN_SCOPES.items() if permission in held), None)
         key = f"token:{scope}" if scope else PERMISSIONS[permission][0]
         if key not in callers:
@@ -99,7 +100,8 @@ def test_every_operation_declares_the_errors_it_answers(app, client, world, spec
                 callers[key] = world.auth(world.user(key))
         return callers[key]
 
-    def refused(permission: str) -> dict:
+    def refused(permission: str | tuple) -> dict:
+        permission = permission[0] if isinstance(permission, tuple) else permission
         scope = "erp" if permission in TOKEN_SCOPES["production"] else "production"
         return allowed(TOKEN_SCOPES[scope][0])
 

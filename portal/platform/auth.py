@@ -103,6 +103,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # collections (§14): the worklist, contact notes and promises to pay (regions: their own dealers)
     "collections.read": ("region_manager",) + HQ,
     "collections.manage": ("region_manager",) + HQ,
+    # §16: a distributor's admin sells to its sub-dealers: decides their orders in credit review, sets their credit,
+    # records their payments, keeps their price lists and manages their users (each service checks that the dealer
+    # is one of the caller's sub-dealers: portal.dealers.channel); its staff ship to them out of its stock
+    "sales.manage": ("dealer_admin",),
+    "sales.ship": ("dealer_staff", "dealer_admin"),
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.
@@ -112,16 +117,20 @@ TOKEN_SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def role_can(role: str | None, permission: str) -> bool:
+def role_can(role: str | None, permission: str | tuple[str, ...]) -> bool:
+    """Whether the role holds the permission (or, given several, any of them)."""
+    if isinstance(permission, tuple):
+        return any(role_can(role, p) for p in permission)
     return role in PERMISSIONS.get(permission, ())
 
 
-def can(permission: str, principal=None) -> bool:
+def can(permission: str | tuple[str, ...], principal=None) -> bool:
     principal = principal if principal is not None else current_user
     if not getattr(principal, "is_authenticated", False):
         return False
     if getattr(principal, "is_integration", False):
-        return permission in TOKEN_SCOPES.get(principal.scope, ())
+        held = TOKEN_SCOPES.get(principal.scope, ())
+        return any(p in held for p in permission) if isinstance(permission, tuple) else permission in held
     return role_can(principal.role, permission)
 
 
@@ -221,8 +230,11 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def requires(permission: str):
-    """Declare the permission a view needs. Unauthenticated: 401 (API) or the login page (UI)."""
+def requires(*permissions: str):
+    """Declare the permission a view needs (given several: any of them; the service then checks which side the caller
+    acts for, e.g. HQ's finance or a distributor's admin for its sub-dealers, §16). Unauthenticated: 401 (API) or the
+    login page (UI)."""
+    permission = permissions[0] if len(permissions) == 1 else tuple(permissions)
 
     def decorate(view):
         @functools.wraps(view)
