@@ -89,6 +89,15 @@ class World:
         self.run(make)
         return code
 
+    def sub_dealer(self, parent: str, code: str | None = None, **fields) -> str:
+        """A sub-dealer (二级经销商, §16) of the distributor `parent`, in its region."""
+        from portal.dealers.models import Dealer
+
+        parent_id, region = self.run(
+            lambda: (lambda d: (d.id, d.region.code))(db.session.query(Dealer).filter_by(code=parent).one())
+        )
+        return self.dealer(code, region, parent_id=parent_id, **fields)
+
     def user(
         self,
         role: str,
