@@ -29,9 +29,10 @@ from tests.factories import World
 START = dt.date(2025, 1, 1)
 _seq = itertools.count(1)
 
-# (region code, parent); dealers: (code, region)
+# (region code, parent); dealers: (code, region); SA is a sub-dealer of DA (level 2, §16)
 REGIONS = [("ROOT", None), ("RA", "ROOT"), ("RA1", "RA"), ("RB", "ROOT")]
-DEALERS = [("DA", "RA"), ("DA1", "RA1"), ("DB", "RB"), ("DR", "ROOT")]
+DEALERS = [("DA", "RA"), ("DA1", "RA1"), ("DB", "RB"), ("DR", "ROOT"), ("SA", "RA")]
+PARENTS = {"SA": "DA"}
 PRODUCTS = [("P1", "parts", "100.00"), ("P2", "vehicles", None), ("P3", "parts", "50.00")]
 
 event = st.tuples(
@@ -62,7 +63,8 @@ def _base():
         db.session.add(regions[code])
     dealers = {}
     for code, region in DEALERS:
-        dealers[code] = Dealer(code=code, name=f"经销商{code}", region=regions[region], tier="A", channel_type="chain")
+        dealers[code] = Dealer(code=code, name=f"经销商{code}", region=regions[region], tier="A", channel_type="chain",
+                               parent=dealers.get(PARENTS.get(code)))  # fmt: skip
         db.session.add(dealers[code])
     products = {}
     for sku, category, floor in PRODUCTS:
@@ -191,6 +193,8 @@ def _model(facts, date_from, date_to, group_by, flt, scope_path):
                 out.append(_region_row(dealer_path[f["dealer"]], anchor, paths))
             elif k == "dealer":
                 out.append(f["dealer"])
+            elif k == "level":
+                out.append(2 if f["dealer"] in PARENTS else 1)
             elif k == "category":
                 out.append(category[f["sku"]])
             elif k == "product":
@@ -248,8 +252,8 @@ def _model(facts, date_from, date_to, group_by, flt, scope_path):
 
 
 def _key_of_row(row, group_by):
-    names = {"region": "region_code", "dealer": "dealer_code", "category": "category", "product": "sku",
-             "month": "month"}  # fmt: skip
+    names = {"region": "region_code", "level": "level", "dealer": "dealer_code", "category": "category",
+             "product": "sku", "month": "month"}  # fmt: skip
     return tuple(row[names[k]] for k in group_by)
 
 

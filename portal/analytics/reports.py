@@ -1,7 +1,9 @@
 """Channel flow and price monitoring (PRODUCT.md §7), in SQL (SQLAlchemy Core, the same SQL on PostgreSQL and SQLite).
 
-Channel flow, for a period [from, to] (inclusive dates), grouped by any ordered combination of region, dealer,
-category, product and month, in the caller's scope (region managers: their subtree; dealers: themselves):
+Channel flow, for a period [from, to] (inclusive dates), grouped by any ordered combination of region, level, dealer,
+category, product and month, in the caller's scope (region managers: their subtree; dealers: themselves). The level
+(§16) is 1 for the dealers that buy from HQ (distributors among them) and 2 for sub-dealers, who buy from their
+distributor:
 
 - sell_in_qty / sell_in_amount: what HQ shipped to the dealers (shipment lines, by ship date), gross amount;
 - sell_through_qty / sell_through_amount: the dealers' sales to end customers (what the customers paid);
@@ -69,7 +71,8 @@ from portal.platform.errors import Invalid
 from portal.platform.money import ZERO, money, sql_round, sql_sum
 from portal.shipping.models import Shipment, ShipmentLine
 
-GROUP_KEYS = ("region", "dealer", "category", "product", "month")
+GROUP_KEYS = ("region", "level", "dealer", "category", "product", "month")
+LEVELS = (1, 2)  # 1: dealers that buy from HQ (distributors among them); 2: sub-dealers, who buy from a distributor
 MAX_MONTHS = 60  # a period spans at most five years of months
 FLOWS = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount")
 MEASURES = (
@@ -85,6 +88,7 @@ MEASURES = (
 )
 KEY_COLUMNS = {
     "region": ("region_code", "region_name"),
+    "level": ("level",),
     "dealer": ("dealer_code", "dealer_name"),
     "category": ("category",),
     "product": ("sku", "product_name", "product_name_en"),
@@ -387,9 +391,10 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
         rmap = _region_map(f.anchor())
         from_ = from_.join(rmap, rmap.c.dealer_id == facts.c.dealer_id)
         joins.append(("region", [rmap.c.region_code.label("region_code"), rmap.c.region_name.label("region_name")]))
-    if "dealer" in group_by:
+    if "dealer" in group_by or "level" in group_by:
         from_ = from_.join(Dealer, Dealer.id == facts.c.dealer_id)
         joins.append(("dealer", [Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name")]))
+        joins.append(("level", [case((Dealer.parent_id.is_(None), 1), else_=2).label("level")]))
     if coarse:
         joins.append(("category", [facts.c.item.label("category")]))
     elif "category" in group_by or "product" in group_by:
@@ -440,7 +445,7 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
         ).subquery("flow")
     else:
         agg = agg_stmt.cte("agg")
-        codes = [k for k in keys if k in ("region_code", "dealer_code", "category", "sku")]
+        codes = [k for k in keys if k in ("region_code", "level", "dealer_code", "category", "sku")]
         months = union_all(*[select(_date(m).label("bucket")) for m in buckets]).subquery("months")
         if keys:
             groups = select(*[agg.c[k] for k in keys]).distinct().subquery("groups")
@@ -474,7 +479,7 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
     stmt = select(out).where(
         or_(c.si_q != 0, c.si_a != 0, c.st_q != 0, c.st_a != 0, c.opening != 0, c.ending != 0, c.cash != 0)
     )
-    order = [c[k] for k in keys if k in ("region_code", "dealer_code", "category", "sku")]
+    order = [c[k] for k in keys if k in ("region_code", "level", "dealer_code", "category", "sku")]
     stmt = stmt.order_by(*order, c.bucket)
     return stmt, keys, f, with_cash
 

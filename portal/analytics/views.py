@@ -24,6 +24,7 @@ bp = Blueprint("analytics", __name__)
 
 GROUP_LABELS = {
     "region": _l("Region"),
+    "level": _l("Level"),
     "dealer": _l("Dealer"),
     "category": _l("Category"),
     "product": _l("Product"),
