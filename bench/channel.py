@@ -63,6 +63,8 @@ MONTHS = 24
 YEAR = (dt.date(2025, 11, 1), dt.date(2026, 10, 31))  # the last 12 whole months of the data
 PARTIAL = (dt.date(2025, 5, 15), dt.date(2026, 5, 14))  # mid-month to mid-month
 GOAL = 0.2
+SUB_SHARE = 0.2  # §16: the share of dealers that are sub-dealers
+LEVEL_GOAL = 1.2  # channel flow by level within 1.2× of the same report without levels
 HOME_REQUESTS = 20
 OUT = Path(__file__).resolve().parent / "out"
 CATEGORIES = ("SUV", "轿车", "MPV", "皮卡", "新能源SUV", "新能源轿车", "轻客", "配件", "轮胎", "养护用品")
@@ -97,6 +99,16 @@ class Plan:
             seen[pcode] = seen.get(pcode, 0) + 1
             size = rng.paretovariate(1.5)  # a few large dealers
             self.dealers.append((i, f"{pcode}-{seen[pcode]:03d}", f"{pname}经销商{seen[pcode]:03d}", pid, size))
+        # §16: 20 % of the dealers are sub-dealers of another dealer of their province (one level deep)
+        self.parent: dict[int, int] = {}
+        by_province: dict[int, list[int]] = {}
+        for d in self.dealers:
+            by_province.setdefault(d[3], []).append(d[0])
+        for ids in by_province.values():
+            distributors = ids[: max(1, len(ids) // 3)]
+            for i in ids[len(distributors):]:
+                if len(self.parent) < DEALERS * SUB_SHARE and rng.random() < 0.5:
+                    self.parent[i] = rng.choice(distributors)
         self.products = []  # (id, sku, category, price cents, popularity)
         for i in range(1, PRODUCTS + 1):
             cat = CATEGORIES[i % len(CATEGORIES)]
@@ -151,6 +163,10 @@ def move_rows(plan: Plan, rng: random.Random, counts: dict, out: dict):
             move_id += 1
             day = m + dt.timedelta(days=rng.randrange(5))
             yield f"{move_id}\t{dealer_id}\t{p + 1}\t{sku}\t{n}\treceipt\t{day}\t{STAMP}\t{day} 09:00:00+00\n"
+            parent = plan.parent.get(dealer_id)
+            if parent is not None:  # a sub-dealer's goods come out of its distributor's stock (a transfer)
+                move_id += 1
+                yield f"{move_id}\t{parent}\t{p + 1}\t{sku}\t{-n}\ttransfer\t{day}\t{STAMP}\t{day} 09:00:00+00\n"
         if rng.random() < 0.05:
             move_id += 1
             m = plan.months[rng.randrange(MONTHS)]
@@ -174,9 +190,9 @@ def build(url: str, app, quick: bool, timings: dict) -> dict:
             copy_rows(
                 conn, "dealers",
                 ("id", "code", "name", "region_id", "tier", "channel_type", "payment_terms_days", "status",
-                 "created_at"),
-                (f"{i}\t{c}\t{n}\t{r}\t{'ABC'[i % 3]}\tfranchise\t30\tactive\t{CREATED}\n"
-                 for i, c, n, r, _s in plan.dealers),
+                 "created_at", "parent_id"),
+                (f"{i}\t{c}\t{n}\t{r}\t{'ABC'[i % 3]}\tfranchise\t30\tactive\t{CREATED}\t"
+                 f"{plan.parent.get(i, chr(92) + 'N')}\n" for i, c, n, r, _s in plan.dealers),
             )  # fmt: skip
             copy_rows(
                 conn, "products",
@@ -377,6 +393,50 @@ def measure_queries(app, url: str, results: dict) -> None:
     results["table"] = rows
 
 
+def _level_sums(result: dict, keys: tuple[str, ...]) -> dict:
+    """The rows of a report by level summed over the levels, keyed like the report without levels."""
+    out: dict = {}
+    for r in result["rows"]:
+        key = tuple(r[k] for k in keys)
+        acc = out.setdefault(key, [0, 0, 0, 0])
+        for i, m in enumerate(("sell_through_qty", "sell_through_amount", "opening_stock", "ending_stock")):
+            acc[i] += r[m]
+    return out
+
+
+def measure_levels(app, results: dict) -> None:
+    """§16: the report grouped by level against the same report without it, in this process, on the same data."""
+    from portal.analytics.reports import channel_flow
+    from portal.platform.tenancy import Scope
+
+    cases = [
+        ("(e) level×category×month vs category×month, 12 whole months", YEAR, ["category", "month"]),
+        ("(f) region×level vs region, 12 whole months", YEAR, ["region"]),
+        ("(g) level×category×month vs category×month, 15th → 14th", PARTIAL, ["category", "month"]),
+    ]
+    rows = []
+    for label, (a, b), plain in cases:
+        leveled = (["region", "level"] if plain == ["region"] else ["level", *plain])
+        keys = tuple({"region": "region_code"}.get(k, k) for k in plain)
+
+        def run_report(group_by, a=a, b=b):
+            with app.app_context():
+                return channel_flow(Scope("hq"), a, b, group_by)
+
+        t_plain, times_plain, r_plain = median_of(lambda plain=plain: run_report(plain))
+        t_level, times_level, r_level = median_of(lambda leveled=leveled: run_report(leveled))
+        if _level_sums(r_level, keys) != _level_sums(r_plain, keys):
+            raise SystemExit(f"{label}: the rows by level do not add up to the report without levels")
+        levels = sorted({r["level"] for r in r_level["rows"]})
+        ratio = t_level / t_plain
+        say(f"- {label}: by level {ms(t_level)} (runs {', '.join(f'{t * 1000:.0f}' for t in times_level)} ms), "
+            f"without {ms(t_plain)} (runs {', '.join(f'{t * 1000:.0f}' for t in times_plain)} ms): {ratio:.2f}× — "
+            f"{len(r_level['rows'])} vs {len(r_plain['rows'])} rows, levels {levels}, sums equal: yes; {load()}")
+        rows.append([label.split(" ")[0], f"{len(r_level['rows']):,}", ms(t_level), ms(t_plain), f"{ratio:.2f}×",
+                     "met" if ratio <= LEVEL_GOAL else "NOT met"])  # fmt: skip
+    results["levels"] = rows
+
+
 LATE_DEALERS = 20
 
 
@@ -478,6 +538,9 @@ def run(quick: bool = False) -> dict:
         f"{info['monthly']:,} sell_through_monthly rows, {info['channel_monthly']:,} channel_monthly rows")  # fmt: skip
     say(f"Queries (median of 5 after one warm-up; goal app ≤ {GOAL}× the raw GROUP BY):")
     measure_queries(app, url, results)
+    say(f"Levels (§16: {len(Plan(random.Random(SEED)).parent):,} of {DEALERS:,} dealers are sub-dealers; "
+        f"goal ≤ {LEVEL_GOAL}× the report without levels):")
+    measure_levels(app, results)
     say("Late rows:")
     measure_late_rows(app, url, results)
     say("HQ home page:")
@@ -486,6 +549,7 @@ def run(quick: bool = False) -> dict:
     say(f"SUMMARY (channel{', quick' if quick else ''}; {info['lines']:,} lines; data built in "
         f"{results['build']:.0f} s; {load()} at the end)")  # fmt: skip
     say(table(["case", "rows", "app", "raw GROUP BY", "ratio", f"≤ {GOAL}×"], results["table"]))
+    say(table(["case", "rows", "by level", "without", "ratio", f"≤ {LEVEL_GOAL}×"], results["levels"]))
     say(f"home (hq_admin): p50 {ms(results['home'][0])}, p99 {ms(results['home'][1])}")
     return results
 
