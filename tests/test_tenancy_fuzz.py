@@ -92,6 +92,7 @@ class Caller:
     side: str | None  # None for HQ
     dealer: str | None = None  # a dealer user's dealer
     dealers: frozenset = frozenset()  # the dealers in the caller's scope (sided callers)
+    allowed: frozenset = frozenset()  # markers of dealers outside the scope it may still read (a seller's code, §16)
 
 
 @dataclass
@@ -120,23 +121,28 @@ def _build_side(world, ch: Channel, side: str) -> None:
     sub = world.region(f"{m}-R1", parent=top, name=f"{m} 分区")
     d1 = world.dealer(f"{m}-D1", sub, name=f"{m} 一号经销商")
     d2 = world.dealer(f"{m}-D2", top, name=f"{m} 二号经销商")
-    for d in (d1, d2):
+    s1 = world.sub_dealer(d1, f"{m}-S1", name=f"{m} 二级经销商")  # §16: dealer 1 is a distributor
+    for d in (d1, d2, s1):
         ch.dealer_side[d] = side
         ch.dealer_markers[d] = [d]
         world.credit_limit(d, "1000000" if side == "A" else "50000000")
     staff = world.user("dealer_staff", dealer=d1, username=f"{low}.staff")
     admin = world.user("dealer_admin", dealer=d1, username=f"{low}.admin")
     d2staff = world.user("dealer_staff", dealer=d2, username=f"{low}.d2staff")
+    sub_admin = world.user("dealer_admin", dealer=s1, username=f"{low}.subadmin")
     rm = world.user("region_manager", region=top, username=f"{low}.rm")
-    rm1 = world.user("region_manager", region=sub, username=f"{low}.rm1")  # the sub-region: dealer 1 only
+    rm1 = world.user("region_manager", region=sub, username=f"{low}.rm1")  # the sub-region: dealer 1 (and its sub)
     ch.callers += [
-        Caller(staff, "dealer_staff", side, d1, frozenset({d1})),
-        Caller(admin, "dealer_admin", side, d1, frozenset({d1})),
+        Caller(staff, "dealer_staff", side, d1, frozenset({d1, s1})),  # a distributor sees its sub-dealer
+        Caller(admin, "dealer_admin", side, d1, frozenset({d1, s1})),
         Caller(d2staff, "dealer_staff", side, d2, frozenset({d2})),
-        Caller(rm, "region_manager", side, None, frozenset({d1, d2})),
-        Caller(rm1, "region_manager", side, None, frozenset({d1})),
+        # a sub-dealer sees itself alone; its seller's code may show (who sells to it), nothing the seller holds
+        Caller(sub_admin, "dealer_admin", side, s1, frozenset({s1}), allowed=frozenset({d1})),
+        Caller(rm, "region_manager", side, None, frozenset({d1, d2, s1})),
+        Caller(rm1, "region_manager", side, None, frozenset({d1, s1})),
     ]
     ch.dealer_markers[d2].append(d2staff)
+    ch.dealer_markers[s1].append(sub_admin)
     ch.objects += [
         Obj("dealer", d1, side, dealer=d1),
         Obj("dealer", d2, side, dealer=d2),
@@ -145,6 +151,8 @@ def _build_side(world, ch: Channel, side: str) -> None:
         Obj("user", staff, side, dealer=d1),
         Obj("user", admin, side, dealer=d1),
         Obj("user", d2staff, side, dealer=d2),
+        Obj("dealer", s1, side, dealer=s1),
+        Obj("user", sub_admin, side, dealer=s1),
         Obj("user", rm, side, region=top),
         Obj("user", rm1, side, region=sub),
     ]
@@ -346,7 +354,7 @@ def forbidden_markers(caller: Caller, ch: Channel) -> list[str]:
     out = [marker(other), marker(other).lower()]
     for dealer, strings in ch.dealer_markers.items():
         if dealer not in caller.dealers:
-            out += strings
+            out += [m for m in strings if m not in caller.allowed]
     return out
 
 
