@@ -142,6 +142,8 @@ def downgrade():
     else:  # a copy (foreign keys are off during migrations): a later batch copy may have made the REFERENCES a
         with op.batch_alter_table('dealers', schema=None) as batch_op:  # table constraint, which DROP COLUMN refuses
             batch_op.drop_column('account_manager_id')
+        op.execute('DROP INDEX IF EXISTS uq_dealers_code_ci')  # the copy rebuilt it without its collation (0011)
+        op.execute('CREATE UNIQUE INDEX uq_dealers_code_ci ON dealers (code COLLATE NOCASE)')
 
     with op.batch_alter_table('dealer_notes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealer_notes_dealer_id'))

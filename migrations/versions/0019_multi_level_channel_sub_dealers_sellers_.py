@@ -20,12 +20,21 @@ branch_labels = None
 depends_on = None
 
 
+def _case_blind_codes():
+    """SQLite: a batch copy of `dealers` rebuilds its unique code index from reflection, without the COLLATE NOCASE
+    that 0011 gave it: give it back."""
+    if op.get_context().dialect.name == "sqlite":
+        op.execute("DROP INDEX IF EXISTS uq_dealers_code_ci")
+        op.execute("CREATE UNIQUE INDEX uq_dealers_code_ci ON dealers (code COLLATE NOCASE)")
+
+
 def upgrade():
     with op.batch_alter_table("dealers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("parent_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_dealers_parent_id"), ["parent_id"], unique=False)
         batch_op.create_foreign_key(batch_op.f("fk_dealers_parent_id_dealers"), "dealers", ["parent_id"], ["id"])
         batch_op.create_check_constraint("parent_not_self", "parent_id IS NULL OR parent_id <> id")
+    _case_blind_codes()
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("seller_id", sa.Integer(), nullable=True))
@@ -43,6 +52,13 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_shipments_seller_id"), ["seller_id"], unique=False)
         batch_op.create_foreign_key(batch_op.f("fk_shipments_seller_id_dealers"), "dealers", ["seller_id"], ["id"])
 
+    # the channel roll-up: what a sub-dealer's distributor shipped to it (its sell-in stays HQ's)
+    op.add_column("channel_monthly", sa.Column("transfer_in_qty", sa.Integer(), server_default="0", nullable=False))
+    op.add_column(
+        "channel_monthly",
+        sa.Column("transfer_in_amount", sa.Numeric(precision=14, scale=2), server_default="0", nullable=False),
+    )
+
     # + transfer: out of a distributor's stock to one of its sub-dealers
     with op.batch_alter_table("dealer_stock_moves", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_dealer_stock_moves_kind_valid"), type_="check")
@@ -52,6 +68,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("channel_monthly", schema=None) as batch_op:
+        batch_op.drop_column("transfer_in_amount")
+        batch_op.drop_column("transfer_in_qty")
     op.execute("DELETE FROM dealer_stock_moves WHERE kind = 'transfer'")
     with op.batch_alter_table("dealer_stock_moves", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_dealer_stock_moves_kind_valid"), type_="check")
@@ -78,3 +97,4 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("fk_dealers_parent_id_dealers"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_dealers_parent_id"))
         batch_op.drop_column("parent_id")
+    _case_blind_codes()
