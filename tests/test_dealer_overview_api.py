@@ -13,6 +13,8 @@ import pytest
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 SECTIONS = {
     "dealer",
+    "seller",  # §16: whom it buys from; a distributor's sub-dealers
+    "sub_dealers",
     "as_of",
     "account_manager",
     "credit",

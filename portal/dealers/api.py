@@ -29,6 +29,8 @@ from portal.dealers.schemas import (
     RegionQuerySchema,
     RegionSchema,
     RegionUpdateSchema,
+    SubDealerQuerySchema,
+    SubDealerSchema,
     TokenRequestSchema,
     TokenSchema,
     UserCreateSchema,
@@ -120,7 +122,8 @@ def list_dealers(args):
 @blp.arguments(DealerCreateSchema)
 @blp.response(201, DealerSchema)
 def create_dealer(body):
-    return services.create_dealer(current_user, body)
+    """A dealer that buys from HQ; given `parent_code`, a sub-dealer of that distributor, in its region (§16)."""
+    return services.create_dealer(current_user, body, current_scope())
 
 
 @blp.route("/dealers/<code>", methods=["GET"])
@@ -154,6 +157,20 @@ def put_account_manager(body, code):
     return services.update_dealer(current_user, dealer, {"account_manager": body["username"]})
 
 
+@blp.route("/dealers/<code>/sub-dealers", methods=["GET"])
+@requires("dealers.read")
+@tenant_route("dealer")
+@blp.arguments(SubDealerQuerySchema, location="query")
+@blp.response(200, page_of(SubDealerSchema))
+def list_sub_dealers(args, code):
+    """The dealer's sub-dealers (§16) the caller sees, each with its account with the distributor — balance, overdue,
+    credit limit and temporary increases, exposure, available, utilisation, as their overviews show them — and its
+    open orders; sorted like the dealer list. A sub-dealer has none (an empty page); a dealer out of scope: 404."""
+    dealer = dealer_or_404(code)
+    return services.sub_dealer_rows(current_scope(), dealer, sort=args["sort"], direction=args["dir"],
+                                    page=args["page"], per_page=args["per_page"])  # fmt: skip
+
+
 @blp.route("/dealers/<code>/overview", methods=["GET"])
 @requires("dealers.read")
 @tenant_route("dealer")
@@ -161,7 +178,10 @@ def put_account_manager(body, code):
 def get_overview(code):
     """The dealer's whole picture (一户一档): the figures of its credit, ageing, open invoices, orders and backorders,
     shipments in transit, statements, stock and sell-through, rebates, contacts and addresses — each as the dealer's
-    own list or page computes it. A dealer user gets its own without HQ's internal fields (notes: null)."""
+    own list or page computes it. A dealer user gets its own without HQ's internal fields (notes: null). §16:
+    `seller` is a sub-dealer's distributor (`visible`: whether the caller may open its overview), `sub_dealers` a
+    distributor's sub-dealers with their account with it; a sub-dealer has nothing of HQ's (statements, rebates,
+    backorders and the account manager are null), and its distributor's users see it as it sees itself."""
     scope = current_scope()
     dealer = dealer_or_404(code)
     return overview.build(scope, dealer, internal=not scope.is_dealer, may_read_statements=can("statements.read"))
@@ -297,7 +317,8 @@ def list_users(args):
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
 def create_user(body):
-    """hq_admin creates any user; a dealer_admin creates users of its own dealer."""
+    """hq_admin creates any user; a dealer_admin creates users of its own dealer and, for a distributor, of its
+    sub-dealers (§16: `dealer_code` names which; absent: its own)."""
     return services.create_user(current_user, body)
 
 

@@ -36,7 +36,13 @@ class RegionForm(FlaskForm):
 class DealerForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    region_code = SelectField(_l("Region"), validators=[DataRequired()])
+    parent_code = SelectField(
+        _l("Distributor"),
+        validators=[Optional()],
+        description=_l("A sub-dealer buys from its distributor, not from HQ, and is in its region."),
+    )
+    # required for a dealer that buys from HQ (the service says so); a sub-dealer takes its distributor's
+    region_code = SelectField(_l("Region"), validators=[Optional()])
     tier = SelectField(_l("Tier"), choices=as_choices((t, t) for t in TIERS))
     channel_type = SelectField(
         _l("Channel type"), choices=as_choices((c, CHANNEL_TYPE_LABELS[c]) for c in CHANNEL_TYPES)

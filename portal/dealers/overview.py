@@ -24,6 +24,18 @@ What a dealer user sees of itself (at /my/dealer, the card icon of its navigatio
 code>) is the same minus HQ's own business: the internal notes, who set a credit hold and when, who approved an
 increase, the dealer's users (its administrator has the users page) and the links to HQ's editing forms. It does see
 why it is on hold and who its account manager is (the person to call); only HQ sets the account manager.
+
+The multi-level channel (§16):
+
+| section | computed by | links to |
+| --- | --- | --- |
+| sub-dealers (a distributor's) | `dealers.services.sub_dealer_rows` (the dealer list's figures) | each one's overview |
+| buys from (a sub-dealer's) | its `parent` | the distributor's overview, when the caller sees it |
+
+A sub-dealer's figures are its account with its distributor: its credit, ledger, orders, shipments, stock and
+sell-through all lie between the two of them. It has nothing with HQ, so its overview has none of HQ's parts: no
+statements (HQ issues them), no rebates (HQ's programmes), no backorders (waiting for HQ's stock), no account manager
+(HQ's or the region's person). Its distributor's users see it as a dealer sees itself: nothing HQ-internal.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ BACKORDER_ROWS = 6
 SHIPMENT_ROWS = 5
 STATEMENT_ROWS = 6
 NOTE_ROWS = 20
+SUB_DEALER_ROWS = 20
 
 
 def build(scope: Scope, dealer: Dealer, *, internal: bool, may_read_statements: bool = True,
@@ -55,26 +68,54 @@ def build(scope: Scope, dealer: Dealer, *, internal: bool, may_read_statements: 
 
     `internal`: the caller is HQ or the dealer's region (notes and hold internals included)."""
     on = on or today()
+    sub = dealer.parent_id is not None  # a sub-dealer: nothing with HQ (§16)
     out = {
         "dealer": dealer,
         "as_of": on,
         "internal": internal,
-        "account_manager": dealer.account_manager,
+        "seller": seller(scope, dealer),
+        "account_manager": None if sub else dealer.account_manager,
         "credit": credit(dealer, on, internal=internal),
         "ageing": ageing(dealer, on),
         "open_invoices": open_invoices(dealer, on),
         "orders": orders(scope, dealer),
-        "backorders": backorders(scope, dealer),
+        "backorders": None if sub else backorders(scope, dealer),
         "shipments": shipments_in_transit(scope, dealer),
-        "statements": statements(scope, dealer) if may_read_statements else None,
+        "statements": statements(scope, dealer) if may_read_statements and not sub else None,
         "stock": stock(dealer),
         "sell_through": sell_through(scope, dealer, on),
-        "rebates": rebates(scope, dealer),
+        "rebates": None if sub else rebates(scope, dealer),
+        "sub_dealers": None if sub else sub_dealers(scope, dealer, on),
         "contacts": _contacts(dealer),
         "addresses": _addresses(dealer),
         "notes": _notes(dealer) if internal else None,
     }
     return out
+
+
+# ---------------------------------------------------------------- the channel (§16)
+
+
+def seller(scope: Scope, dealer: Dealer) -> dict | None:
+    """Whom a sub-dealer buys from, and whether the caller may open that distributor's overview (HQ, the region and
+    the distributor's users may; the sub-dealer itself never: it sees nothing of its distributor's). None: HQ."""
+    if dealer.parent_id is None:
+        return None
+    from portal.dealers.services import visible_dealer_ids
+
+    parent = dealer.parent
+    return {"code": parent.code, "name": parent.name, "visible": bool(visible_dealer_ids(scope, [parent.id]))}
+
+
+def sub_dealers(scope: Scope, dealer: Dealer, on: dt.date) -> dict:
+    """A distributor's sub-dealers (the first SUB_DEALER_ROWS by code) with the dealer list's figures: their balance,
+    overdue amount and credit with it, and their open orders."""
+    if scope.is_dealer and dealer.id == scope.dealer_id and not scope.sub_dealer_ids:
+        return {"count": 0, "items": []}  # the scope already knows it has none
+    from portal.dealers.services import sub_dealer_rows
+
+    page = sub_dealer_rows(scope, dealer, per_page=SUB_DEALER_ROWS, on=on)
+    return {"count": page["total"], "items": page["items"]}
 
 
 # ---------------------------------------------------------------- money

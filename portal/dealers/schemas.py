@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from portal.dealers import channel
 from portal.dealers.models import CHANNEL_TYPES, CONTACT_ROLES, DEALER_STATUSES, LOCALES, ROLES, TIERS
 from portal.platform.api import StrictSchema
 from portal.platform.money import Money
@@ -62,10 +64,25 @@ _account_manager = fields.String(
 )
 
 
+_parent_code = fields.String(
+    allow_none=True,
+    validate=validate.Length(max=32),
+    metadata={
+        "description": "§16: the distributor (a dealer that buys from HQ, active, in the caller's scope) this new "
+        "dealer buys from, as its sub-dealer; null or absent: the dealer buys from HQ. Set at creation, never changed."
+    },
+)
+
+
 class DealerCreateSchema(StrictSchema):
     code = _code
     name = _name
-    region_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    region_code = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "required, except for a sub-dealer: it is in its distributor's region (if given, "
+                  "that region)"},
+    )
+    parent_code = _parent_code
     tier = fields.String(required=True, validate=validate.OneOf(TIERS))
     channel_type = fields.String(required=True, validate=validate.OneOf(CHANNEL_TYPES))
     payment_terms_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365), strict=True)
@@ -76,10 +93,26 @@ class DealerCreateSchema(StrictSchema):
     address = _contact["address"]
     account_manager = _account_manager
 
+    @validates_schema(skip_on_field_errors=False)
+    def _region_unless_sub_dealer(self, data, **kwargs):
+        """A dealer that buys from HQ names its region (reported with the other missing fields at once); a
+        sub-dealer may leave it out."""
+        if not data.get("region_code") and not data.get("parent_code"):
+            raise ValidationError(_("Required (a sub-dealer takes its distributor's region)."), field_name="region_code")
+
 
 class DealerUpdateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    region_code = fields.String(validate=validate.Length(min=1, max=32))
+    region_code = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "a sub-dealer stays in its distributor's region; a distributor moves with its "
+                  "sub-dealers"},
+    )
+    parent_code = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "fixed at creation: anything but the current value answers 422"},
+    )
     tier = fields.String(validate=validate.OneOf(TIERS))
     channel_type = fields.String(validate=validate.OneOf(CHANNEL_TYPES))
     payment_terms_days = fields.Integer(validate=validate.Range(min=0, max=365), strict=True)
@@ -112,6 +145,16 @@ class DealerSchema(Schema):
     account_manager_name = fields.Function(
         lambda d: d.account_manager.label if d.account_manager else None, allow_none=True, metadata={"type": "string"}
     )
+    parent_code = fields.Function(
+        channel.seller_code,
+        allow_none=True,
+        metadata={"type": "string", "description": "§16: the distributor a sub-dealer buys from; null: buys from HQ"},
+    )
+    level = fields.Function(
+        channel.level,
+        metadata={"type": "integer", "description": "1: buys from HQ (a distributor when it has sub-dealers); 2: a "
+                  "sub-dealer"},
+    )
 
 
 class DealerListItemSchema(DealerSchema):
@@ -127,20 +170,37 @@ class DealerListItemSchema(DealerSchema):
     )
 
 
-class DealerQuerySchema(StrictSchema):
+class SubDealerQuerySchema(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    q = fields.String(metadata={"description": "code or name contains"})
-    region = fields.String(metadata={"description": "region code: the region's whole subtree"})
-    tier = fields.String(validate=validate.OneOf(TIERS))
-    channel_type = fields.String(validate=validate.OneOf(CHANNEL_TYPES))
-    status = fields.String(validate=validate.OneOf(DEALER_STATUSES))
     sort = fields.String(
         load_default="code",
         validate=validate.OneOf(("code", "balance", "overdue", "utilisation")),
         metadata={"description": "order of the list (dealers without credit come last when sorting by utilisation)"},
     )
     dir = fields.String(load_default="asc", validate=validate.OneOf(("asc", "desc")))
+
+
+class DealerQuerySchema(SubDealerQuerySchema):
+    q = fields.String(metadata={"description": "code or name contains"})
+    region = fields.String(metadata={"description": "region code: the region's whole subtree"})
+    tier = fields.String(validate=validate.OneOf(TIERS))
+    channel_type = fields.String(validate=validate.OneOf(CHANNEL_TYPES))
+    status = fields.String(validate=validate.OneOf(DEALER_STATUSES))
+    level = fields.Integer(
+        validate=validate.OneOf((1, 2)), metadata={"description": "1: dealers that buy from HQ; 2: sub-dealers (§16)"}
+    )
+    parent = fields.String(
+        validate=validate.Length(max=32), metadata={"description": "a distributor's code: its sub-dealers"}
+    )
+
+
+class SubDealerSchema(DealerListItemSchema):
+    """A distributor's sub-dealer with its account with the distributor (the figures of its overview)."""
+
+    credit_limit = Money(metadata={"description": "the limit its distributor gives it"})
+    temporary = Money(metadata={"description": "temporary increases in force"})
+    open_order_count = fields.Integer(metadata={"description": "orders submitted and not yet delivered or closed"})
 
 
 class UserCreateSchema(StrictSchema):
@@ -291,6 +351,34 @@ class OverviewDealerSchema(Schema):
     channel_type = fields.String()
     payment_terms_days = fields.Integer()
     status = fields.String()
+    parent_code = fields.Function(channel.seller_code, allow_none=True, metadata={"type": "string"})
+    level = fields.Function(channel.level, metadata={"type": "integer"})
+
+
+class OverviewSellerSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    visible = fields.Boolean(metadata={"description": "whether the caller may open the distributor's overview"})
+
+
+class OverviewSubDealerSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    status = fields.String()
+    balance = Money(allow_negative=True, metadata={"description": "what it owes the distributor"})
+    overdue = Money(allow_negative=True)
+    credit_limit = Money()
+    temporary = Money()
+    credit = Money(metadata={"description": "limit + temporary increases in force"})
+    exposure = Money(allow_negative=True)
+    available = Money(allow_negative=True)
+    utilisation = fields.Decimal(as_string=True, allow_none=True)
+    open_order_count = fields.Integer()
+
+
+class OverviewSubDealersSchema(Schema):
+    count = fields.Integer(metadata={"description": "all its sub-dealers the caller sees"})
+    items = fields.List(fields.Nested(OverviewSubDealerSchema), metadata={"description": "the first 20 by code"})
 
 
 class OverviewIncreaseSchema(Schema):
@@ -455,19 +543,33 @@ class OverviewRebateSchema(Schema):
 class OverviewSchema(Schema):
     dealer = fields.Nested(OverviewDealerSchema)
     as_of = fields.Date()
-    account_manager = fields.Nested(_Manager, allow_none=True)
+    seller = fields.Nested(
+        OverviewSellerSchema, allow_none=True, metadata={"description": "a sub-dealer's distributor; null: HQ"}
+    )
+    sub_dealers = fields.Nested(
+        OverviewSubDealersSchema,
+        allow_none=True,
+        metadata={"description": "a dealer's sub-dealers with their account with it; null for a sub-dealer"},
+    )
+    account_manager = fields.Nested(_Manager, allow_none=True, metadata={"description": "null for a sub-dealer"})
     credit = fields.Nested(OverviewCreditSchema)
     ageing = fields.Nested(OverviewAgeingSchema)
     open_invoices = fields.Nested(OverviewInvoicesSchema)
     orders = fields.Nested(OverviewOrdersSchema)
-    backorders = fields.Nested(OverviewBackordersSchema)
+    backorders = fields.Nested(
+        OverviewBackordersSchema, allow_none=True, metadata={"description": "waiting for HQ stock; null: a sub-dealer"}
+    )
     shipments = fields.Nested(OverviewShipmentsSchema, metadata={"description": "shipments in transit"})
     statements = fields.Nested(
-        OverviewStatementsSchema, allow_none=True, metadata={"description": "null for callers without statements"}
+        OverviewStatementsSchema,
+        allow_none=True,
+        metadata={"description": "null for callers without statements, and for a sub-dealer (HQ issues them)"},
     )
     stock = fields.Nested(OverviewStockSchema)
     sell_through = fields.Nested(OverviewSellThroughSchema, metadata={"description": "the last 30 days"})
-    rebates = fields.List(fields.Nested(OverviewRebateSchema))
+    rebates = fields.List(
+        fields.Nested(OverviewRebateSchema), allow_none=True, metadata={"description": "HQ's: null for a sub-dealer"}
+    )
     contacts = fields.List(fields.Nested(ContactSchema))
     addresses = fields.List(fields.Nested(AddressSchema))
     notes = fields.List(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit.services import record, snapshot
+from portal.dealers.channel import is_seller_admin
 from portal.dealers.models import (
     CHANNEL_TYPES,
     CONTACT_ROLES,
@@ -35,7 +36,7 @@ from portal.dealers.models import (
 from portal.extensions import db
 from portal.platform.errors import Conflict, Forbidden, Invalid, Throttled
 from portal.platform.money import ZERO, money
-from portal.platform.tenancy import Scope
+from portal.platform.tenancy import Scope, sub_dealers_of
 from portal.platform.timeutil import utcnow
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -138,6 +139,8 @@ def _dealer_snapshot(dealer: Dealer) -> dict:
     snap = snapshot(dealer, tuple(f for f in DEALER_FIELDS if f != "region_code"))
     snap["region_code"] = dealer.region.code if dealer.region else None
     snap["account_manager"] = dealer.account_manager.username if dealer.account_manager else None
+    if dealer.parent_id is not None:  # said only for a sub-dealer (a dealer's entries stay as they were)
+        snap["parent_code"] = dealer.parent.code
     return snap
 
 
@@ -154,11 +157,16 @@ def account_manager_choices(dealer: Dealer | None = None) -> list[User]:
     return [u for u in users if u.role == "channel_manager" or dealer.region.path.startswith(u.region.path)]
 
 
-def _account_manager(value: str | None, region: Region | None) -> User | None:
+def _account_manager(value: str | None, region: Region | None, parent: Dealer | None = None) -> User | None:
     """The user named by `value` (a username; None or "" clears), checked: a channel manager, or a region manager
-    whose region holds the dealer's."""
+    whose region holds the dealer's. A sub-dealer (`parent` given) has none: it deals with its distributor, not with
+    HQ (§16), and HQ's collections never chase it."""
     if value is None or not str(value).strip():
         return None
+    if parent is not None:
+        message = _("A sub-dealer deals with its distributor %(parent)s: it has no account manager at HQ.",
+                    parent=parent.code)  # fmt: skip
+        raise Invalid(fields={"account_manager": [message]})
     name = str(value).strip().lower()
     user = db.session.execute(select(User).where(func.lower(User.username) == name)).unique().scalar_one_or_none()
     if user is None or not user.active or user.role not in ACCOUNT_MANAGER_ROLES:
@@ -182,7 +190,39 @@ def _check_dealer_values(data: dict) -> None:
         raise Invalid(fields=errors)
 
 
-def create_dealer(actor, data: dict) -> Dealer:
+def _actor_scope(actor) -> Scope:
+    """The scope the actor reads through; the system itself (no actor: the CLI, the demo) sees every dealer."""
+    return Scope("hq") if actor is None else Scope.for_principal(actor)
+
+
+def _distributor(scope: Scope, code: str, region_code: str | None) -> Dealer:
+    """The distributor a new sub-dealer buys from (§16), checked: in the caller's scope (else the words of an unknown
+    dealer), buying from HQ itself (one level deep), active, and in the region given (a sub-dealer is in its
+    distributor's region; none given: that one)."""
+    code = (code or "").strip()
+    parent = scope.first(Dealer, code=code) if code else None
+    if parent is None:
+        raise Invalid(fields={"parent_code": [_("Unknown dealer %(code)s.", code=code)]})
+    if parent.parent_id is not None:
+        message = _("%(code)s is itself a sub-dealer of %(parent)s: sub-dealers go one level deep only.",
+                    code=parent.code, parent=parent.parent.code)  # fmt: skip
+        raise Invalid(fields={"parent_code": [message]})
+    if parent.status != "active":
+        message = _("%(code)s is suspended: it cannot take on a sub-dealer.", code=parent.code)
+        raise Invalid(fields={"parent_code": [message]})
+    if region_code:
+        region = region_by_code(region_code)
+        if region.id != parent.region_id:
+            message = _("A sub-dealer is in its distributor's region: %(parent)s is in %(parent_region)s, not in "
+                        "%(region)s.", parent=parent.code, parent_region=parent.region.code,
+                        region=region.code)  # fmt: skip
+            raise Invalid(fields={"parent_code": [message], "region_code": [message]})
+    return parent
+
+
+def create_dealer(actor, data: dict, scope: Scope | None = None) -> Dealer:
+    """A new dealer: one that buys from HQ, in `region_code`; or, given `parent_code`, a sub-dealer of that distributor
+    (§16), in its region. Nothing is written when anything is refused."""
     code = data["code"].strip()
     if not CODE_RE.match(code):
         raise Invalid(fields={"code": [_("Letters, digits, '-' and '_' only (at most 32).")]})
@@ -190,18 +230,26 @@ def create_dealer(actor, data: dict) -> Dealer:
     existing = db.session.execute(select(Dealer.code).filter_by(code=code)).scalar_one_or_none()  # in any case
     if existing is not None:
         raise Invalid(fields={"code": [_("Dealer %(code)s already exists.", code=existing)]})
-    region = region_by_code(data["region_code"])
+    parent = None
+    if data.get("parent_code"):
+        parent = _distributor(scope or _actor_scope(actor), data["parent_code"], data.get("region_code"))
+        region = parent.region
+    elif not data.get("region_code"):
+        raise Invalid(fields={"region_code": [_("Required (a sub-dealer takes its distributor's region).")]})
+    else:
+        region = region_by_code(data["region_code"])
     dealer = Dealer(
         code=code,
         name=data["name"].strip(),
         region=region,
+        parent=parent,
         tier=data["tier"],
         channel_type=data["channel_type"],
         payment_terms_days=data.get("payment_terms_days", 30),
         status=data.get("status", "active"),
         **{f: (data.get(f) or None) for f in ("contact_name", "contact_phone", "contact_email", "address")},
     )
-    dealer.account_manager = _account_manager(data.get("account_manager"), region)
+    dealer.account_manager = _account_manager(data.get("account_manager"), region, parent)
     db.session.add(dealer)
     db.session.flush()
     after = _dealer_snapshot(dealer)
@@ -211,15 +259,34 @@ def create_dealer(actor, data: dict) -> Dealer:
     return dealer
 
 
+def _same_code(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().lower() == (b or "").strip().lower()
+
+
 def update_dealer(actor, dealer: Dealer, data: dict) -> Dealer:
+    """Change what `data` names. A dealer's distributor is fixed at creation (§16); a sub-dealer stays in its
+    distributor's region, and a distributor moved to another region takes its sub-dealers along (each audited as a
+    dealer update). Suspending a distributor is allowed: its sub-dealers stay, but cannot order from a suspended
+    seller (the orders service checks it)."""
     if "code" in data and data["code"] != dealer.code:
         raise Invalid(fields={"code": [_("A dealer's code cannot change.")]})
+    parent = dealer.parent
+    if "parent_code" in data and not _same_code(data["parent_code"], parent.code if parent else None):
+        message = _("A dealer's distributor is set when it is created and cannot change.")
+        raise Invalid(fields={"parent_code": [message]})
     _check_dealer_values(data)
     before = _dealer_snapshot(dealer)
+    moved = False
     if "region_code" in data:
-        dealer.region = region_by_code(data["region_code"])
+        region = region_by_code(data["region_code"])
+        if parent is not None and region.id != parent.region_id:
+            message = _("A sub-dealer stays in its distributor's region (%(region)s): move %(parent)s instead.",
+                        region=parent.region.code, parent=parent.code)  # fmt: skip
+            raise Invalid(fields={"region_code": [message]})
+        moved = region.id != dealer.region_id
+        dealer.region = region
     if "account_manager" in data:
-        dealer.account_manager = _account_manager(data["account_manager"], dealer.region)
+        dealer.account_manager = _account_manager(data["account_manager"], dealer.region, parent)
     elif (
         (manager := dealer.account_manager) is not None
         and manager.role == "region_manager"
@@ -254,6 +321,14 @@ def update_dealer(actor, dealer: Dealer, data: dict) -> Dealer:
         after=_dealer_snapshot(dealer),
         dealer_id=dealer.id,
     )
+    if moved and parent is None:
+        subs = select(Dealer).where(Dealer.parent_id == dealer.id).order_by(Dealer.code)
+        for sub in db.session.execute(subs).unique().scalars().all():
+            sub_before = _dealer_snapshot(sub)
+            sub.region = dealer.region
+            db.session.flush()
+            record(actor, "dealer.update", "dealer", sub.code, before=sub_before, after=_dealer_snapshot(sub),
+                   dealer_id=sub.id)  # fmt: skip
     return dealer
 
 
@@ -292,13 +367,19 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def _attachment(data: dict) -> tuple[Dealer | None, object]:
+def _attachment(data: dict, actor=None) -> tuple[Dealer | None, object]:
     role = data["role"]
     dealer = region = None
     errors = {}
     if role in DEALER_ROLES:
         if not data.get("dealer_code"):
             errors["dealer_code"] = [_("Required for a dealer role.")]
+        elif getattr(actor, "role", None) == "dealer_admin":
+            # looked up in the admin's own scope: a dealer it does not see answers as one it may not use, so the
+            # message never tells another dealer exists
+            dealer = Scope.for_principal(actor).first(Dealer, code=data["dealer_code"].strip())
+            if dealer is None:
+                errors["dealer_code"] = [_own_dealers_message(actor)]
         else:
             dealer = dealer_by_code(data["dealer_code"])
     elif data.get("dealer_code"):
@@ -315,13 +396,21 @@ def _attachment(data: dict) -> tuple[Dealer | None, object]:
     return dealer, region
 
 
+def _own_dealers_message(actor) -> str:
+    if sub_dealers_of(actor.dealer_id):
+        return _("Your own dealer or one of your sub-dealers only.")
+    return _("Your own dealer only.")
+
+
 def _guard_dealer_admin(actor, role: str, dealer: Dealer | None) -> None:
-    """A dealer_admin manages its own dealer's users only, and cannot create HQ or region users."""
+    """A dealer_admin manages the users of its own dealer and, for a distributor, of its sub-dealers (§16: what HQ
+    does for its dealers' users, the distributor's admin does for its sub-dealers'), dealer roles only; never another
+    dealer's, and a sub-dealer's admin never its distributor's or a sibling's."""
     if getattr(actor, "role", None) == "dealer_admin":
         if role not in DEALER_ROLES:
             raise Invalid(fields={"role": [_("A dealer administrator creates dealer users only.")]})
-        if dealer is None or dealer.id != actor.dealer_id:
-            raise Invalid(fields={"dealer_code": [_("Your own dealer only.")]})
+        if dealer is None or (dealer.id != actor.dealer_id and not is_seller_admin(actor, dealer)):
+            raise Invalid(fields={"dealer_code": [_own_dealers_message(actor)]})
 
 
 def create_user(actor, data: dict) -> User:
@@ -332,7 +421,7 @@ def create_user(actor, data: dict) -> User:
         raise Invalid(fields={"role": [_("One of %(choices)s.", choices=", ".join(ROLES))]})
     if getattr(actor, "role", None) == "dealer_admin" and not data.get("dealer_code"):
         data = {**data, "dealer_code": actor.dealer.code}
-    dealer, region = _attachment(data)
+    dealer, region = _attachment(data, actor)
     _guard_dealer_admin(actor, data["role"], dealer)
     if data.get("locale", "zh_CN") not in LOCALES:
         raise Invalid(fields={"locale": [_("One of %(choices)s.", choices=", ".join(LOCALES))]})
@@ -372,7 +461,7 @@ def update_user(actor, user: User, data: dict) -> User:
         merged["dealer_code"] = data.get("dealer_code")
     if "role" in data and data["role"] != "region_manager":
         merged["region_code"] = data.get("region_code")
-    dealer, region = _attachment(merged)
+    dealer, region = _attachment(merged, actor)
     _guard_dealer_admin(actor, merged["role"], dealer)
     if getattr(actor, "id", None) == user.id and (merged["role"] != user.role or data.get("active") is False):
         raise Invalid(fields={"role": [_("You cannot change your own role or deactivate yourself.")]})
@@ -513,7 +602,11 @@ def dealers_query(
     tier: str | None = None,
     channel_type: str | None = None,
     status: str | None = None,
+    level: int | None = None,
+    parent: str | None = None,
 ):
+    """The dealers of the scope, filtered. `level` 1: those that buy from HQ (distributors among them), 2: sub-dealers
+    (§16); `parent`: the sub-dealers of that distributor (a code the caller does not see lists nothing)."""
     stmt = scope.select(Dealer).order_by(Dealer.code)
     if q:
         like = f"%{q.strip().lower()}%"
@@ -525,6 +618,13 @@ def dealers_query(
     for column, value in ((Dealer.tier, tier), (Dealer.channel_type, channel_type), (Dealer.status, status)):
         if value:
             stmt = stmt.where(column == value)
+    if level in (1, 2):
+        stmt = stmt.where(Dealer.parent_id.is_(None) if level == 1 else Dealer.parent_id.is_not(None))
+    if parent:
+        seller = db.session.execute(
+            select(Dealer.id).where(scope.clause(Dealer), Dealer.code == parent.strip())
+        ).scalar_one_or_none()
+        stmt = stmt.where(Dealer.parent_id == seller) if seller is not None else stmt.where(False)
     return stmt
 
 
@@ -544,8 +644,8 @@ def users_query(scope: Scope, *, q: str | None = None, role: str | None = None, 
 #
 # Who may change what (PRODUCT.md §12; the permission table has no entries of its own for these, so the rules are
 # here, checked after the dealer was found in the caller's scope — an outsider gets 404 before any of this):
-# - contacts and ship-to addresses: HQ's administrators and channel managers, and the dealer's own dealer_admin;
-#   everyone who sees the dealer reads them;
+# - contacts and ship-to addresses: HQ's administrators and channel managers, and the dealer's own dealer_admin (for
+#   a sub-dealer also its distributor's dealer_admin, §16); everyone who sees the dealer reads them;
 # - internal notes: HQ and the dealer's region read and add them; dealer users never see that they exist.
 
 CONTACT_EDITOR_ROLES = ("channel_manager", "hq_admin")
@@ -556,8 +656,12 @@ MAX_NOTE = 2000
 
 
 def may_edit_contacts(actor, dealer: Dealer) -> bool:
+    """HQ's editors, the dealer's own admin, and for a sub-dealer its distributor's admin (who keeps its sub-dealers'
+    records as HQ keeps its dealers', §16)."""
     role = getattr(actor, "role", None)
-    return role in CONTACT_EDITOR_ROLES or (role == "dealer_admin" and actor.dealer_id == dealer.id)
+    if role == "dealer_admin":
+        return actor.dealer_id == dealer.id or is_seller_admin(actor, dealer)
+    return role in CONTACT_EDITOR_ROLES
 
 
 def may_read_notes(actor) -> bool:
@@ -922,7 +1026,9 @@ class DealerRow:
         self.balance = money(figures["balance"] or 0)
         self.overdue = money(figures["overdue"] or 0)
         self.open_orders = money(figures["open_orders"] or 0)
-        self.credit = money((figures["credit_limit"] or 0) + (figures["temporary"] or 0))
+        self.credit_limit = money(figures["credit_limit"] or 0)
+        self.temporary = money(figures["temporary"] or 0)
+        self.credit = money(self.credit_limit + self.temporary)
         self.exposure = money(self.balance + self.open_orders)
         self.available = money(self.credit - self.exposure)
         # as credit_utilisation (the receivables page) rounds it
@@ -956,7 +1062,7 @@ def dealer_rows(stmt, *, sort: str = "code", direction: str = "asc", page: int =
         rows_stmt = stmt.add_columns(*columns.values())
         for sub, on_clause in joins:
             rows_stmt = rows_stmt.outerjoin(sub, on_clause)
-        rows_stmt = rows_stmt.options(joinedload(Dealer.account_manager)).order_by(None)
+        rows_stmt = rows_stmt.options(joinedload(Dealer.account_manager), joinedload(Dealer.parent)).order_by(None)
         if key == "code":
             rows_stmt = rows_stmt.where(Dealer.id.in_(ids)).order_by(by_code, Dealer.id)
         else:
@@ -965,3 +1071,52 @@ def dealer_rows(stmt, *, sort: str = "code", direction: str = "asc", page: int =
         for row in db.session.execute(rows_stmt).unique().all():
             items.append(DealerRow(row[0], row._mapping))
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+# ---------------------------------------------------------------- a distributor's sub-dealers (§16)
+
+
+def open_order_counts(dealer_ids) -> dict[int, int]:
+    """How many open orders (the overview's open statuses) each dealer has, in one grouped statement."""
+    from portal.dealers.overview import OPEN_ORDER_STATUSES
+    from portal.orders.models import Order
+
+    ids = list(dealer_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(Order.dealer_id, func.count())
+        .where(Order.dealer_id.in_(ids), Order.status.in_(OPEN_ORDER_STATUSES))
+        .group_by(Order.dealer_id)
+    )
+    return {dealer_id: int(n) for dealer_id, n in db.session.execute(stmt)}
+
+
+def sub_dealer_rows(scope: Scope, distributor: Dealer, *, sort: str = "code", direction: str = "asc", page: int = 1,
+                    per_page: int = 50, on: dt.date | None = None) -> dict:  # fmt: skip
+    """A page of the distributor's sub-dealers that the caller sees, each with the dealer list's figures — which for a
+    sub-dealer are its account with its distributor (balance, overdue, limit and temporary increases, exposure,
+    available) — and its count of open orders. A sub-dealer has none (its page is empty)."""
+    stmt = dealers_query(scope).where(Dealer.parent_id == distributor.id)
+    result = dealer_rows(stmt, sort=sort, direction=direction, page=page, per_page=per_page, on=on)
+    counts = open_order_counts(row.id for row in result["items"])
+    for row in result["items"]:
+        row.open_order_count = counts.get(row.id, 0)
+    return result
+
+
+def distributors(scope: Scope) -> list[Dealer]:
+    """The dealers of the scope that have sub-dealers (for the list's filter)."""
+    has_subs = select(Dealer.parent_id).where(Dealer.parent_id.is_not(None))
+    stmt = scope.select(Dealer, Dealer.id.in_(has_subs)).order_by(Dealer.code)
+    return list(db.session.execute(stmt).unique().scalars())
+
+
+def visible_dealer_ids(scope: Scope, ids) -> set[int]:
+    """Which of these dealers the scope sees (e.g. whether a sub-dealer's distributor may be linked to)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return set()
+    if scope.is_hq:
+        return ids
+    return set(db.session.execute(select(Dealer.id).where(scope.clause(Dealer), Dealer.id.in_(ids))).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -13,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.credit.labels import BUCKET_LABELS
 from portal.dealers import overview, services
+from portal.dealers.channel import is_seller_admin
 from portal.dealers.forms import (
     CONTACT_ROLE_LABELS,
     ActionForm,
@@ -29,7 +31,7 @@ from portal.dealers.forms import (
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.platform.auth import can, requires
-from portal.platform.errors import Forbidden, Invalid, Throttled
+from portal.platform.errors import Forbidden, Invalid, NotFound, Throttled
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, dealer_or_404, not_tenant_route, tenant_route
 from portal.platform.uow import commit
@@ -226,16 +228,25 @@ def region_edit(code):
 
 # ------------------------------------------------------------------ dealers
 
-DEALER_FILTERS = ("q", "region", "tier", "channel_type", "status")
+DEALER_FILTERS = ("q", "region", "tier", "channel_type", "status", "level", "parent")
+
+
+def _dealer_filters() -> dict:
+    filters = {k: request.args.get(k) or None for k in DEALER_FILTERS}
+    filters["level"] = int(filters["level"]) if filters["level"] in ("1", "2") else None
+    return filters
 
 
 @bp.route("/dealers")
 @requires("dealers.read")
 def dealers():
-    filters = {k: request.args.get(k) or None for k in DEALER_FILTERS}
-    stmt = services.dealers_query(current_scope(), **filters)
+    scope = current_scope()
+    filters = _dealer_filters()
+    stmt = services.dealers_query(scope, **filters)
     if request.args.get("format") == "csv":
-        rows = db.session.execute(stmt.options(joinedload(Dealer.account_manager))).unique().scalars()
+        rows = db.session.execute(
+            stmt.options(joinedload(Dealer.account_manager), joinedload(Dealer.parent))
+        ).unique().scalars()
         return csv_response(
             "dealers.csv",
             [
@@ -252,6 +263,7 @@ def dealers():
                 "contact_email",
                 "address",
                 "account_manager",
+                "parent_code",
             ],
             (
                 [
@@ -268,6 +280,7 @@ def dealers():
                     d.contact_email,
                     d.address,
                     d.account_manager.username if d.account_manager else "",
+                    d.parent.code if d.parent_id else "",
                 ]
                 for d in rows
             ),
@@ -277,6 +290,7 @@ def dealers():
     page_no, per_page = page_args()
     page = services.dealer_rows(stmt, sort=sort, direction=direction, page=page_no, per_page=per_page)
     page["pages"] = max(1, -(-page["total"] // per_page))
+    distributors = services.distributors(scope)
     return render_template(
         "dealers/dealers.html",
         page=page,
@@ -284,13 +298,57 @@ def dealers():
         sort=sort,
         direction=direction,
         region_choices=_region_choices() if can("regions.read") else [],
+        distributors=distributors,
+        # a sub-dealer's distributor is a link only for those who may open it (never for the sub-dealer itself)
+        visible_parents=services.visible_dealer_ids(scope, {d.parent_id for d in page["items"]}),
         CHANNEL_TYPE_LABELS=CHANNEL_TYPE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
     )
 
 
+@bp.route("/sub-dealers")
+@requires("dealers.read")
+def sub_dealers():
+    """A distributor's own users: its sub-dealers (§16) with their account with it and their open orders, each
+    linking to its overview. Only for the users of a dealer that has sub-dealers (anyone else: 404)."""
+    scope = current_scope()
+    if not scope.is_dealer or not scope.sub_dealer_ids:
+        raise NotFound(_("%(kind)s not found.", kind="Page"))
+    distributor = dealer_or_404(current_user.dealer.code)
+    sort = request.args.get("sort") if request.args.get("sort") in services.LIST_SORTS else "code"
+    direction = "desc" if request.args.get("dir") == "desc" else "asc"
+    page_no, per_page = page_args(50)
+    page = services.sub_dealer_rows(scope, distributor, sort=sort, direction=direction, page=page_no,
+                                    per_page=per_page)  # fmt: skip
+    page["pages"] = max(1, -(-page["total"] // per_page))
+    totals = {
+        key: sum((getattr(r, key) for r in page["items"]), Decimal(0))
+        for key in ("balance", "overdue", "credit", "available")
+    }
+    return render_template(
+        "dealers/sub_dealers.html",
+        distributor=distributor,
+        page=page,
+        sort=sort,
+        direction=direction,
+        totals=totals if page["pages"] == 1 else None,
+        STATUS_LABELS=STATUS_LABELS,
+    )
+
+
 def _dealer_form(form: DealerForm, dealer: Dealer | None = None) -> DealerForm:
-    form.region_code.choices = as_choices(_region_choices(blank=False))
+    if dealer is None:
+        # a new dealer buys from HQ (a region is required) or from a distributor, whose region it takes
+        form.region_code.choices = as_choices(_region_choices())
+        candidates = db.session.execute(
+            current_scope().select(Dealer, Dealer.parent_id.is_(None), Dealer.status == "active").order_by(Dealer.code)
+        ).unique().scalars()
+        form.parent_code.choices = as_choices(
+            [("", _("None: buys from HQ"))] + [(d.code, f"{d.code} {d.name}") for d in candidates]
+        )
+    else:
+        form.region_code.choices = as_choices(_region_choices(blank=False))
+        del form.parent_code  # fixed at creation: the page shows it as text
     managers = services.account_manager_choices(dealer)
     form.account_manager.choices = as_choices(
         [("", "—")]
@@ -302,9 +360,17 @@ def _dealer_form(form: DealerForm, dealer: Dealer | None = None) -> DealerForm:
     return form
 
 
-def _dealer_form_data(form: DealerForm) -> dict:
+def _dealer_form_data(form: DealerForm, dealer: Dealer | None = None) -> dict:
     data = {f: getattr(form, f).data for f in services.DEALER_FIELDS if f != "code"}
     data["account_manager"] = form.account_manager.data or None
+    if dealer is None:
+        data["parent_code"] = form.parent_code.data or None
+        data["region_code"] = form.region_code.data or None
+    elif dealer.parent_id is not None:
+        data.pop("region_code")  # a sub-dealer's region is its distributor's (the field is shown, not sent)
+        data.pop("account_manager")  # it has none (the field is not shown)
+    elif not data["region_code"]:
+        data.pop("region_code")  # nothing chosen: the region stays
     return data
 
 
@@ -314,7 +380,8 @@ def dealer_new():
     form = _dealer_form(DealerForm())
     if form.validate_on_submit():
         try:
-            dealer = services.create_dealer(current_user, {"code": form.code.data, **_dealer_form_data(form)})
+            data = {"code": form.code.data, **_dealer_form_data(form)}
+            dealer = services.create_dealer(current_user, data, current_scope())
         except Invalid as exc:
             apply_errors(form, exc)
         else:
@@ -343,7 +410,8 @@ def _overview_page(dealer: Dealer, *, forms: dict | None = None, status: int = 2
     forms.setdefault("address", AddressForm(prefix="address", formdata=None) if may_edit else None)
     forms.setdefault("note", NoteForm(prefix="note", formdata=None) if may_note else None)
     users = []
-    if can("users.read") and not scope.is_dealer:
+    # HQ and the region see a dealer's users; a distributor's admin its sub-dealers' (it manages them, §16)
+    if can("users.read") and (not scope.is_dealer or is_seller_admin(current_user, dealer)):
         users = (
             db.session.execute(current_scope().select(User).where(User.dealer_id == dealer.id).order_by(User.username))
             .unique()
@@ -360,12 +428,23 @@ def _overview_page(dealer: Dealer, *, forms: dict | None = None, status: int = 2
         action_form=ActionForm(),
         may_edit=may_edit,
         may_note=may_note,
+        may_place_for=_may_place_for(dealer),
+        may_add_user=can("users.write") and (not scope.is_dealer or is_seller_admin(current_user, dealer)),
         backorder_url=_backorder_url(dealer),
         CONTACT_ROLE_LABELS=CONTACT_ROLE_LABELS,
         BUCKET_LABELS=BUCKET_LABELS,
         AGE_LABELS=AGE_LABELS,
     )
     return body, max(status, failed)
+
+
+def _may_place_for(dealer: Dealer) -> bool:
+    """Whether the page offers to place an order on the dealer's behalf (代客下单): the orders service's rule, for
+    anyone but the dealer's own users (who simply order)."""
+    from portal.orders.services import may_place_for
+
+    own = getattr(current_user, "dealer_id", None) == dealer.id
+    return dealer.status == "active" and not own and may_place_for(current_user, dealer)
 
 
 def _backorder_url(dealer: Dealer) -> str | None:
@@ -397,9 +476,11 @@ def dealer_edit(code):
         form.region_code.data = dealer.region.code
         form.account_manager.data = dealer.account_manager.username if dealer.account_manager else ""
     form.code.data = dealer.code
+    if dealer.parent_id is not None:
+        form.region_code.data = dealer.region.code  # shown, fixed: the distributor's region
     if form.validate_on_submit():
         try:
-            services.update_dealer(current_user, dealer, _dealer_form_data(form))
+            services.update_dealer(current_user, dealer, _dealer_form_data(form, dealer))
         except Invalid as exc:
             apply_errors(form, exc)
         else:
@@ -586,13 +667,22 @@ def users():
                 for u in rows
             ),
         )
-    return render_template("dealers/users.html", page=list_page(stmt), filters=filters, ROLE_LABELS=ROLE_LABELS)
+    by_dealer = not current_user.dealer_id or bool(current_scope().sub_dealer_ids)  # HQ, regions, distributors
+    return render_template("dealers/users.html", page=list_page(stmt), filters=filters, ROLE_LABELS=ROLE_LABELS,
+                           filters_dealer=by_dealer)  # fmt: skip
+
+
+def _chooses_dealer() -> bool:
+    """Whether the user form offers a dealer: to HQ, and to a distributor's admin (its own dealer or one of its
+    sub-dealers, §16); any other dealer admin's users are its own dealer's."""
+    return current_user.role != "dealer_admin" or bool(current_scope().sub_dealer_ids)
 
 
 def _user_form(form: UserForm) -> UserForm:
     scope = current_scope()
     dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars()
-    form.dealer_code.choices = as_choices([("", "—")] + [(d.code, f"{d.code} {d.name}") for d in dealers])
+    blank = [] if current_user.role == "dealer_admin" else [("", "—")]
+    form.dealer_code.choices = as_choices(blank + [(d.code, f"{d.code} {d.name}") for d in dealers])
     form.region_code.choices = as_choices(_region_choices() if can("regions.read") else [("", "—")])
     if current_user.role == "dealer_admin":
         form.role.choices = as_choices((r, ROLE_LABELS[r]) for r in ("dealer_staff", "dealer_admin"))
@@ -604,7 +694,9 @@ def _user_form_data(form: UserForm) -> dict:
     data["dealer_code"] = form.dealer_code.data or None
     data["region_code"] = form.region_code.data or None
     if current_user.role == "dealer_admin":
-        data["dealer_code"] = current_user.dealer.code
+        data["region_code"] = None
+        if not _chooses_dealer() or not data["dealer_code"]:
+            data["dealer_code"] = current_user.dealer.code
     if form.password.data:
         data["password"] = form.password.data
     return data
@@ -614,7 +706,9 @@ def _user_form_data(form: UserForm) -> dict:
 @requires("users.write")
 def user_new():
     form = _user_form(UserForm())
-    if request.method == "GET" and current_user.role == "dealer_admin":
+    if request.method == "GET" and request.args.get("dealer"):
+        form.dealer_code.data = request.args["dealer"]  # from a dealer's overview ("Add a user")
+    elif request.method == "GET" and current_user.role == "dealer_admin":
         form.dealer_code.data = current_user.dealer.code
     if form.validate_on_submit():
         data = _user_form_data(form)
@@ -627,7 +721,7 @@ def user_new():
         else:
             flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("dealers.user_detail", username=user.username))
-    return render_form("dealers/user_form.html", form, form=form, user=None)
+    return render_form("dealers/user_form.html", form, form=form, user=None, chooses_dealer=_chooses_dealer())
 
 
 @bp.route("/users/<username>")
@@ -656,7 +750,7 @@ def user_edit(username):
         else:
             flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect(url_for("dealers.user_detail", username=user.username))
-    return render_form("dealers/user_form.html", form, form=form, user=user)
+    return render_form("dealers/user_form.html", form, form=form, user=user, chooses_dealer=_chooses_dealer())
 
 
 # ------------------------------------------------------------------ own account
