@@ -16,7 +16,12 @@ Per role (decisions in docs/guide/*.md, "Work queues"):
 - channel manager: orders in credit review; backorders; built units waiting to ship. Returns wait for §13.
 - HQ administrator: failed jobs (every kind), orders in credit review, dealers on credit hold.
 - dealer administrator: statements to confirm, shipments to receive, backorders; dealer staff: the last two.
-  Sub-dealer orders wait for §16.
+  A distributor's administrator (§16) first of all: its sub-dealers' orders in credit review, which it decides.
+
+HQ's queues of orders in credit review hold HQ's orders only: a sub-dealer's order is decided by its distributor, never
+by HQ or the region. A distributor's scope covers its sub-dealers, but what waits for a dealer's own people — its
+statements to confirm, shipments to receive, returns to ship, backorders — is its own dealer's only (`_own`): the
+sub-dealers' are theirs to handle.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, select, type_coerce
 
+from portal.credit import reports
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import can
@@ -68,6 +74,7 @@ ROLE_QUEUES: dict[str, tuple[str, ...]] = {
     "dealer_admin": ("statements_to_confirm", "shipments_to_receive", "returns_to_ship", "backorders"),
     "dealer_staff": ("shipments_to_receive", "backorders"),
 }
+DISTRIBUTOR_ADMIN_QUEUES = ("sales_to_decide",)  # before its own dealer's queues (§16)
 
 
 # A part of an item's description: segments of text, each kept on one line or not (codes, amounts and dates never
@@ -178,6 +185,13 @@ def _page(stmt, limit: int, offset: int) -> list:
     return db.session.execute(stmt.limit(limit).offset(offset)).all()
 
 
+def _own(ctx: Ctx, model):
+    """The scope's condition on a dealer-owned model, narrowed for a dealer's users to their own dealer: a
+    distributor's scope covers its sub-dealers (§16), but their statements, shipments, returns and backorders wait
+    for the sub-dealers' own people."""
+    return ctx.scope.own_clause(model.dealer_id) if ctx.scope.is_dealer else ctx.scope.clause(model)
+
+
 def _dealer(code: str, name: str) -> Part:
     return [(code, True), (f" {name}", False)]
 
@@ -246,7 +260,7 @@ def _statements(ctx: Ctx, limit: int, offset: int, *, stale: bool):
         )
         .join(Dealer, Dealer.id == Statement.dealer_id)
         .where(
-            ctx.scope.clause(Statement),
+            _own(ctx, Statement),
             Statement.superseded_by_id.is_(None),
             Statement.status.in_(AWAITING_CONFIRMATION),
         )
@@ -298,7 +312,8 @@ def _unapplied_cash(ctx: Ctx, limit: int, offset: int):
         )
         .join(Dealer, Dealer.id == LedgerEntry.dealer_id)
         .outerjoin(applied, applied.c.credit_id == LedgerEntry.id)
-        .where(ctx.scope.clause(LedgerEntry), LedgerEntry.type == "payment", unapplied > 0)
+        .where(ctx.scope.clause(LedgerEntry), LedgerEntry.type == "payment", unapplied > 0,
+               reports.scoped_clause(ctx.scope)(LedgerEntry.dealer_id))  # HQ: not the sub-dealers' (§16)
         .order_by(LedgerEntry.entry_date, LedgerEntry.id)
     )
     items = [
@@ -330,7 +345,7 @@ def _credit_holds(ctx: Ctx, limit: int, offset: int):
 
     stmt = (
         ctx.scope.select(DealerCredit)
-        .where(DealerCredit.on_hold.is_(True))
+        .where(DealerCredit.on_hold.is_(True), reports.scoped_clause(ctx.scope)(DealerCredit.dealer_id))
         # oldest first; a hold of unknown date (set before holds were dated) first of all, on both databases
         .order_by(case((DealerCredit.held_at.is_(None), 0), else_=1), DealerCredit.held_at, DealerCredit.dealer_id)
     )
@@ -426,15 +441,18 @@ def review_since(order_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def _review_rows(ctx: Ctx):
+    """Orders in credit review the caller decides, oldest first: HQ's orders for HQ and the regions; for a
+    distributor's admin, its sub-dealers' orders with it (§16)."""
     from portal.orders.models import Order
 
     sub = review_since_subquery()
     since = review_since_column(sub)
+    seller = Order.seller_id == ctx.scope.dealer_id if ctx.scope.is_dealer else Order.seller_id.is_(None)
     return (
         select(Order.id, Order.number, Order.gross, Order.dealer_id, since.label("since"), Dealer.code, Dealer.name)
         .join(Dealer, Dealer.id == Order.dealer_id)
         .outerjoin(sub, sub.c.order_id == Order.id)
-        .where(ctx.scope.clause(Order), Order.status == "credit_review")
+        .where(ctx.scope.clause(Order), Order.status == "credit_review", seller)
         .order_by(since, Order.id)
     )
 
@@ -496,6 +514,15 @@ def _approvals(ctx: Ctx, limit: int, offset: int):
     return _count(stmt), [_review_item(r) for r in _page(stmt, limit, offset)]
 
 
+def _sales_to_decide(ctx: Ctx, limit: int, offset: int):
+    """A distributor's admin: its sub-dealers' orders in credit review, with how far each exceeds the sub-dealer's
+    available credit with it (§16). Its sub-dealers are few: all of them, in three statements."""
+    rows = db.session.execute(_review_rows(ctx).limit(limit).offset(offset)).all()
+    available = available_by_dealer(sorted({r.dealer_id for r in rows}))
+    items = [_review_item(r, max(ZERO, money(r.gross - available.get(r.dealer_id, ZERO)))) for r in rows]
+    return _count(_review_rows(ctx)), items
+
+
 def _waiting_for_hq(ctx: Ctx, limit: int, offset: int):
     _mine, beyond = _region_split(ctx)
     return len(beyond), [_review_item(r, excess) for r, excess in beyond[offset : offset + limit]]
@@ -520,7 +547,7 @@ def _backorders(ctx: Ctx, limit: int, offset: int):
         )
         .join(Order, Order.id == OrderLine.order_id)
         .join(Dealer, Dealer.id == Order.dealer_id)
-        .where(ctx.scope.clause(Order), OrderLine.backordered > 0, Order.status.in_(BACKORDER_STATUSES))
+        .where(_own(ctx, Order), OrderLine.backordered > 0, Order.status.in_(BACKORDER_STATUSES))
         .order_by(since, Order.id, OrderLine.line_no)
     )
     items = []
@@ -586,7 +613,7 @@ def _shipments_to_receive(ctx: Ctx, limit: int, offset: int):
     stmt = (
         select(Shipment.number, Shipment.shipped_on, Order.number.label("order_number"), pieces.label("pieces"))
         .join(Order, Order.id == Shipment.order_id)
-        .where(ctx.scope.clause(Shipment), Shipment.status == "in_transit")
+        .where(_own(ctx, Shipment), Shipment.status == "in_transit")
         .order_by(Shipment.shipped_on, Shipment.id)
     )
     items = [
@@ -693,11 +720,7 @@ def _returns(status: str, since_col: str):
         from portal.returns.services import credit_amount
 
         since = getattr(Return, since_col)
-        stmt = (
-            select(Return)
-            .where(ctx.scope.clause(Return), Return.status == status)
-            .order_by(since, Return.id)
-        )
+        stmt = select(Return).where(_own(ctx, Return), Return.status == status).order_by(since, Return.id)
         rows = db.session.execute(stmt.limit(limit).offset(offset)).unique().scalars().all()
         items = [
             Item(
@@ -806,6 +829,15 @@ QUEUES: dict[str, QueueDef] = {
             item_attr="data-order",
         ),
         QueueDef(
+            "sales_to_decide",
+            lambda ctx: _("Sub-dealer orders to decide"),
+            _sales_to_decide,
+            lambda ctx: url_for("orders.approvals"),
+            item_attr="data-order",
+            note=lambda ctx: _("Your sub-dealers' orders beyond the credit you give them: you approve or reject them."),
+            card_attr="data-sales-to-decide",
+        ),
+        QueueDef(
             "waiting_for_hq",
             lambda ctx: _("Beyond your limit: waiting for HQ"),
             _waiting_for_hq,
@@ -912,8 +944,14 @@ QUEUES: dict[str, QueueDef] = {
 }
 
 
-def keys_for(user) -> tuple[str, ...]:
-    return ROLE_QUEUES.get(getattr(user, "role", None), ())
+def keys_for(user, scope=None) -> tuple[str, ...]:
+    """The queues of the user's role; a distributor's admin (its scope has sub-dealers, §16) has its sales to decide
+    first."""
+    role = getattr(user, "role", None)
+    keys = ROLE_QUEUES.get(role, ())
+    if role == "dealer_admin" and scope is not None and scope.sub_dealer_ids:
+        keys = DISTRIBUTOR_ADMIN_QUEUES + keys
+    return keys
 
 
 def build(defn: QueueDef, ctx: Ctx, limit: int = CAP, offset: int = 0) -> Queue:
@@ -934,11 +972,11 @@ def build(defn: QueueDef, ctx: Ctx, limit: int = CAP, offset: int = 0) -> Queue:
 def queues_for(user, scope) -> list[Queue]:
     """The work queues of the user's role, each with its first `CAP` items (oldest first) and its total."""
     ctx = Ctx(scope=scope, user=user)
-    return [build(QUEUES[key], ctx) for key in keys_for(user)]
+    return [build(QUEUES[key], ctx) for key in keys_for(user, scope)]
 
 
 def one_queue(user, scope, key: str, page: int, per_page: int = PAGE) -> Queue | None:
     """One of the user's queues, a page of it; None when the role has no such queue."""
-    if key not in keys_for(user):
+    if key not in keys_for(user, scope):
         return None
     return build(QUEUES[key], Ctx(scope=scope, user=user), per_page, (page - 1) * per_page)

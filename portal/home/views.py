@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -35,14 +36,15 @@ def _receivables_summary(scope) -> dict:
     """Ageing totals today in the caller's scope, and the dealers on hold."""
     from portal.credit.models import DealerCredit
 
+    whose = reports.scoped_clause(scope)  # HQ's and a region's: the dealers HQ sells to; a dealer: its own (§16)
     totals = reports.ageing(scope, today(), "total")["totals"]
     overdue = totals["1_30"] + totals["31_60"] + totals["61_90"] + totals["over_90"]
     on_hold = db.session.execute(
         select(func.count())
         .select_from(DealerCredit)
-        .where(DealerCredit.on_hold.is_(True), scope.dealer_clause(DealerCredit.dealer_id))
+        .where(DealerCredit.on_hold.is_(True), whose(DealerCredit.dealer_id))
     ).scalar_one()
-    return {"totals": totals, "overdue": overdue, "on_hold": on_hold, "dso": reports.dso(scope.dealer_clause, today())}
+    return {"totals": totals, "overdue": overdue, "on_hold": on_hold, "dso": reports.dso(whose, today())}
 
 
 def _counts(column, scope_model=Dealer) -> dict:
@@ -120,10 +122,30 @@ def _rebates_accrued(scope) -> dict | None:
 
 
 def _awaiting_approval(scope) -> int:
+    """HQ's orders in credit review in the scope (a sub-dealer's order waits for its distributor, §16)."""
     from portal.orders.services import orders_query
 
-    stmt = orders_query(scope, status="credit_review").order_by(None)
+    stmt = orders_query(scope, status="credit_review", sold_by=None).order_by(None)
     return db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+
+
+def _distributor_sales(scope) -> dict | None:
+    """A distributor's sales to its sub-dealers (§16): how many sub-dealers, its open sales orders and their gross,
+    those in credit review (one statement); None for a dealer without sub-dealers."""
+    from portal.orders.models import OPEN_FOR_CREDIT, Order
+
+    if not scope.sub_dealer_ids:
+        return None
+    open_statuses = ("credit_review", *OPEN_FOR_CREDIT)
+    is_open = Order.status.in_(open_statuses)
+    count, gross, review = db.session.execute(
+        select(
+            func.count().filter(is_open),
+            func.sum(Order.gross).filter(is_open),
+            func.count().filter(Order.status == "credit_review"),
+        ).where(scope.clause(Order), Order.seller_id == scope.dealer_id)
+    ).one()
+    return {"sub_dealers": len(scope.sub_dealer_ids), "open": count, "gross": money(gross or ZERO), "review": review}
 
 
 @bp.route("/")
@@ -136,6 +158,7 @@ def _finance_receivables(scope) -> dict:
     from portal.credit.models import DealerCredit, LedgerEntry
 
     on = today()
+    whose = reports.scoped_clause(scope)  # the dealers HQ sells to (§16: not the distributors' sub-dealers)
     by_dealer = reports.ageing(scope, on, "dealer")
     totals = by_dealer["totals"]
 
@@ -146,7 +169,7 @@ def _finance_receivables(scope) -> dict:
     payments = (
         db.session.execute(
             scope.select(LedgerEntry)
-            .where(LedgerEntry.type == "payment")
+            .where(LedgerEntry.type == "payment", whose(LedgerEntry.dealer_id))
             .order_by(LedgerEntry.entry_date.desc(), LedgerEntry.id.desc())
             .limit(RECENT_PAYMENTS)
         )
@@ -157,7 +180,7 @@ def _finance_receivables(scope) -> dict:
     on_hold = db.session.execute(
         select(func.count())
         .select_from(DealerCredit)
-        .where(DealerCredit.on_hold.is_(True), scope.dealer_clause(DealerCredit.dealer_id))
+        .where(DealerCredit.on_hold.is_(True), whose(DealerCredit.dealer_id))
     ).scalar_one()
     return {
         "totals": totals,
@@ -167,7 +190,7 @@ def _finance_receivables(scope) -> dict:
         "top_overdue": [{**r, "overdue": overdue_of(r)} for r in top[:TOP_OVERDUE]],
         "payments": payments,
         "on_hold": on_hold,
-        "dso": reports.dso(scope.dealer_clause, on),
+        "dso": reports.dso(whose, on),
     }
 
 
@@ -181,6 +204,11 @@ def index():
 
         ctx["finance"] = _finance_receivables(scope)
         return render_template("home/finance.html", BUCKET_LABELS=BUCKET_LABELS, **ctx)
+    if scope.is_dealer:
+        # a distributor's scope covers its sub-dealers (§16); its home's figures are its own dealer's (its queues
+        # above hold what waits for it from its sub-dealers), with its sales in a card of their own
+        ctx["sales"] = _distributor_sales(scope)
+        scope = dataclasses.replace(scope, sub_dealer_ids=())
     ctx["receivables"] = _receivables_summary(scope)
     if scope.is_dealer:
         ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)

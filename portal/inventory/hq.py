@@ -627,7 +627,10 @@ def held_by_line(line_ids) -> dict[int, int]:
 
 def allocate_order(actor, order: Order) -> dict[str, int]:
     """A just-approved order's stock lines join their SKUs' queues for what they still need, and get what is
-    available (earlier waiting lines first); answers the backorder per SKU (0 when none)."""
+    available (earlier waiting lines first); answers the backorder per SKU (0 when none). A seller order (§16)
+    takes nothing of HQ's: its distributor ships from its own stock."""
+    if order.seller_id is not None:
+        return {}
     lines = _stock_lines(order)
     if not lines:
         return {}
@@ -669,7 +672,9 @@ def _given_back(actor, order: Order, stock, pids, who: str, released: dict[str, 
 
 def release_order(actor, order: Order) -> int:
     """A cancelled order waits no more and gives back what it holds, which goes to the SKUs' queues; answers the
-    quantity released."""
+    quantity released (none for a seller order, §16: it holds nothing of HQ's)."""
+    if order.seller_id is not None:
+        return 0
     lines = _stock_lines(order)
     if not lines:
         return 0
@@ -694,7 +699,9 @@ def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False
     while the order is approved each line holds at most its new quantity — what it held beyond goes back to the
     SKU's queue — and waits for the rest (an increase joins the queue at the order's place); removed lines, and
     every line of an order that went back to credit review, hold and wait for nothing. Answers the quantity
-    released."""
+    released. A seller order (§16) never holds nor waits for HQ stock: nothing to follow."""
+    if order.seller_id is not None:
+        return 0
     gone = [ln for ln in removed if not ln.product.build_to_order]
     lines = list({ln.id: ln for ln in _stock_lines(order) + gone}.values())  # removed lines are still on the order
     if not lines:

@@ -6,6 +6,13 @@ the draft's dealer). The dealer is looked up through the caller's scope, so a re
 its region, and a dealer user naming another dealer, get 404 exactly as for an unknown code, and nothing is written;
 a dealer user may name its own dealer. The services decide the rest (`services.may_place_for`: 403 for any other
 role).
+
+The multi-level channel (§16): a sub-dealer buys from its distributor, whose users place orders on its behalf as HQ
+does for its dealers (HQ and the regions do not for a sub-dealer: 403); every order says who sells it
+(`seller_code`, null = HQ), an order may name its seller (`seller_code`: the dealer's actual seller or 422), and
+`GET /orders?seller=` lists a distributor's sales. A dealer's users list their own dealer's orders unless they name a
+sub-dealer (`dealer=`) or their sales (`seller=`). A seller order is approved, rejected and cancelled (where HQ
+would) by its distributor's admin alone (`sales.manage`; `services.may_approve`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from flask_login import current_user
 from marshmallow import fields
 
 from portal.credit import services as credit
+from portal.dealers import channel
 from portal.dealers.models import Dealer
 from portal.orders import drafts, services
 from portal.orders.models import Order, OrderDraft
@@ -97,7 +105,12 @@ def create_order(body):
     outside the caller's scope — another dealer for a dealer user, a dealer of another region for a region manager —
     answers 404 like an unknown code. `approved` when it fits the available credit, `credit_review` otherwise;
     409 `credit_hold` when on hold. A repeat with the same `Idempotency-Key` and body answers the first order;
-    the same key with another body: 422 `idempotency_mismatch`."""
+    the same key with another body: 422 `idempotency_mismatch`.
+
+    A sub-dealer (§16) orders from its distributor: the order's `seller_code` is the distributor's, its credit gate is
+    the sub-dealer's account with it, and the distributor's users may place it on its behalf (HQ and region managers
+    may not: 403). `seller_code` in the body must name the dealer's actual seller (`HQ` for a dealer that buys from
+    HQ), else 422 on `seller_code`; 409 `seller_suspended` while the distributor is suspended."""
     dealer = _dealer_for(body.get("dealer_code"))
     order, _created = services.place_order(
         current_user,
@@ -107,6 +120,7 @@ def create_order(body):
         _idempotency_key(),
         requested_on=body.get("requested_on"),
         ship_to=body.get("ship_to"),
+        seller_code=body.get("seller_code"),
     )
     return order
 
@@ -126,7 +140,8 @@ def quote_order(body):
         raise Forbidden(_("You may not place orders for %(dealer)s.", dealer=dealer.code))
     quote = services.quote(dealer, body["lines"])
     summary = credit.credit_summary(dealer)
-    return {**quote, "dealer_code": dealer.code, "available": summary["available"], "on_hold": summary["on_hold"]}
+    return {**quote, "dealer_code": dealer.code, "seller_code": channel.seller_code(dealer),
+            "available": summary["available"], "on_hold": summary["on_hold"]}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the draft (the basket kept on the server)
@@ -135,9 +150,9 @@ def quote_order(body):
 def _empty_draft() -> dict:
     """A manager's answer when it has no draft and names no dealer."""
     return {
-        "dealer_code": None, "lines": [], "orderable": False, "net": ZERO, "tax": ZERO, "gross": ZERO,
-        "available": None, "on_hold": None, "hold_reason": None, "excess": None, "note": None, "requested_on": None,
-        "ship_to": None, "updated_at": None,
+        "dealer_code": None, "seller_code": None, "lines": [], "orderable": False, "net": ZERO, "tax": ZERO,
+        "gross": ZERO, "available": None, "on_hold": None, "hold_reason": None, "excess": None, "note": None,
+        "requested_on": None, "ship_to": None, "updated_at": None,
     }  # fmt: skip
 
 
@@ -178,10 +193,10 @@ def put_draft(body):
 
     The lines, the note, the requested delivery date and the ship-to address, all at once. Every line is checked as an
     order's would be (known active SKUs, quantities, options), with the date and the address: any problem answers 422
-    naming the fields, and nothing is written. A manager names the dealer with `dealer_code` (leaving it out keeps its
-    draft's dealer)."""
+    naming the fields, and nothing is written. A manager — or a distributor's user ordering for a sub-dealer (§16) —
+    names the dealer with `dealer_code` (leaving it out keeps the draft's dealer)."""
     code = body.get("dealer_code")
-    if code is None and not services.is_dealer_user(current_user) and (draft := _my_draft()) is not None:
+    if code is None and (draft := _my_draft()) is not None:  # (a dealer user's: its own dealer, or a sub-dealer's)
         code = draft.dealer.code
     dealer = _dealer_for(code)
     draft = drafts.save_draft(
@@ -248,7 +263,8 @@ def amend_order(body, number):
     allocations and units follow, and the change is an order event. 409 `not_amendable` once production started
     (build-to-order) or anything shipped; 409 `credit_hold` for an increase while on hold; 422 for missing or empty
     `lines` and for bad lines, nothing written. Dealer users amend their own dealer's orders; channel and region
-    managers those of the dealers they may order for."""
+    managers those of the dealers they may order for; a distributor's users its sub-dealers' (§16: HQ's stock and
+    production take no part in them)."""
     order = current_scope().get_or_404(Order, number=number)
     _ordering()
     if body["lines"] is None:
@@ -262,6 +278,12 @@ def amend_order(body, number):
 @blp.arguments(OrderQuerySchema, location="query")
 @blp.response(200, page_of(OrderSummarySchema))
 def list_orders(args):
+    """Orders in the caller's scope, newest first.
+
+    A dealer's users get their own dealer's orders (its purchases); a distributor's users name a sub-dealer with
+    `dealer=` or list their sales to all their sub-dealers with `seller=<own code>` (§16). `seller=` must name a
+    distributor in the caller's scope (422 otherwise); HQ's roles and region managers may list HQ's own sales with
+    `seller=HQ`. A `dealer=` outside the scope lists nothing."""
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(services.orders_query(current_scope(), **args), page, per_page)
 
@@ -280,20 +302,25 @@ def _transition(name: str, number: str, body: dict):
 
 
 @blp.route("/orders/<number>/approve", methods=["POST"])
-@requires("orders.approve")
+@requires("orders.approve", "sales.manage")
 @tenant_route("order")
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
 def approve_order(body, number):
+    """Approve an order in credit review.
+
+    HQ orders: finance, channel managers, HQ administrators, and region managers within their approval limit. A
+    sub-dealer's order (§16): its distributor's admin alone (HQ and region managers: 403 saying who decides)."""
     return _transition("approve", number, body)
 
 
 @blp.route("/orders/<number>/reject", methods=["POST"])
-@requires("orders.approve")
+@requires("orders.approve", "sales.manage")
 @tenant_route("order")
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
 def reject_order(body, number):
+    """Reject an order in credit review (a comment is required): decided by whoever may approve it."""
     return _transition("reject", number, body)
 
 
@@ -303,4 +330,6 @@ def reject_order(body, number):
 @blp.arguments(CommentSchema)
 @blp.response(200, OrderOutSchema)
 def cancel_order(body, number):
+    """Cancel an order: its dealer's users before production starts; its seller until something ships (HQ's roles
+    for an HQ order, the distributor's admin for a sub-dealer's, §16)."""
     return _transition("cancel", number, body)

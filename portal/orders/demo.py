@@ -191,15 +191,40 @@ def approver_for(order, people: dict):
     return max(managers, key=lambda u: len(u.region.path), default=None)
 
 
+def seller_admin(order):
+    """The distributor's administrator who decides a sub-dealer's order (§16); None when it has none."""
+    from sqlalchemy import select
+
+    from portal.dealers.models import User
+    from portal.extensions import db
+
+    stmt = (
+        select(User)
+        .where(User.dealer_id == order.seller_id, User.role == "dealer_admin", User.active.is_(True))
+        .order_by(User.id)
+        .limit(1)
+    )
+    return db.session.execute(stmt).unique().scalar_one_or_none()
+
+
 def decide(order, rng: random.Random, people: dict, dealer_user) -> str:
     """Finance or the region manager decides an order in credit review: most are approved, some rejected; now
-    and then the dealer withdraws it first."""
+    and then the dealer withdraws it first. A sub-dealer's order is decided by its distributor's admin (§16)."""
     if order.status != "credit_review":
         return order.status
     roll = rng.random()
     if roll < 0.08:
         orders.cancel(dealer_user, order, WITHDRAWN)
         return "cancelled"
+    if order.seller_id is not None:
+        admin = seller_admin(order)
+        if admin is None:
+            return order.status
+        if roll < 0.75:
+            orders.approve(admin, order, APPROVED)
+            return "approved"
+        orders.reject(admin, order, REJECTED)
+        return "rejected"
     if roll < 0.75:
         manager = approver_for(order, people)
         if manager is not None and rng.random() < 0.5 and orders.may_approve(manager, order):

@@ -1,8 +1,9 @@
 """The basket as a server-side draft (PRODUCT.md §12): one per user, kept across pages and logins, priced live.
 
 A draft holds lines as the user put them — `[{sku, quantity, options}]` — with the note, the requested delivery date
-and the ship-to address, for one dealer (a dealer's users: their own; a channel or region manager: the dealer it
-orders for, 代客下单; starting a draft for another dealer replaces it). Saving checks the lines the way an order
+and the ship-to address, for one dealer (a dealer's users: their own, or for a distributor one of its sub-dealers,
+§16; a channel or region manager: the dealer it orders for, 代客下单; starting a draft for another dealer replaces
+it). Saving checks the lines the way an order
 would (known SKUs, quantities, options, the date, the address) and writes nothing when any is wrong. Submitting
 places the order with the same rules and Idempotency-Key as `POST /api/v1/orders` and deletes the draft in the same
 transaction; a second submit with the same key answers the same order. "Order again" copies a past order's lines into
@@ -15,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.catalog import options as catalog_options
 from portal.catalog.models import Product
 from portal.credit import services as credit
+from portal.dealers import channel
 from portal.dealers.models import Dealer, DealerAddress
 from portal.extensions import db
 from portal.orders import services
@@ -203,6 +205,7 @@ def priced(draft: OrderDraft | None, dealer: Dealer | None = None) -> dict:
     return {
         "dealer": dealer,
         "dealer_code": dealer.code,
+        "seller_code": channel.seller_code(dealer),  # §16: a sub-dealer's distributor; None: HQ
         "lines": out_lines,
         "orderable": bool(lines) and len(good) == len(lines),
         "net": quote["net"],
@@ -220,10 +223,11 @@ def priced(draft: OrderDraft | None, dealer: Dealer | None = None) -> dict:
 
 
 def _by_key(actor, key: str) -> Order | None:
-    """The order this actor placed with this Idempotency-Key (its own dealer's, or one it placed for a dealer)."""
+    """The order this actor placed with this Idempotency-Key (its own dealer's, or one it placed for a dealer: a
+    manager's for any dealer, a distributor's user's for a sub-dealer, §16)."""
     stmt = select(Order).where(Order.idempotency_key == key)
     if services.is_dealer_user(actor):
-        stmt = stmt.where(Order.dealer_id == actor.dealer_id)
+        stmt = stmt.where(or_(Order.dealer_id == actor.dealer_id, Order.placed_by_id == actor.id))
     else:
         stmt = stmt.where(Order.placed_by_id == actor.id)
     return db.session.execute(stmt.order_by(Order.id.desc()).limit(1)).unique().scalar_one_or_none()

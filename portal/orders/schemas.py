@@ -47,12 +47,27 @@ _DEALER_CODE = {
 }
 
 
+_SELLER_CODE_IN = {
+    "description": "whom the order is placed with (§16): the dealer's distributor's code for a sub-dealer, `HQ` for a "
+    "dealer that buys from HQ; null or absent: whoever sells to the dealer. Any other code: 422 on `seller_code`"
+}
+
+
+def _seller_code_out(order):
+    return order.seller.code if order.seller_id is not None else None
+
+
+_SELLER_CODE_OUT = {"type": "string",
+                    "description": "who sells the order (§16): the sub-dealer's distributor; null: HQ"}  # fmt: skip
+
+
 class OrderCreateSchema(StrictSchema):
     lines = _lines_in(required=True, validate=validate.Length(min=1, max=200))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
     requested_on = fields.Date(allow_none=True, metadata=_REQUESTED_ON)
     ship_to = fields.Integer(strict=True, allow_none=True, metadata=_SHIP_TO)
     dealer_code = fields.String(validate=validate.Length(min=1, max=40), metadata=_DEALER_CODE)
+    seller_code = fields.String(allow_none=True, validate=validate.Length(min=1, max=40), metadata=_SELLER_CODE_IN)
 
 
 class QuoteSchema(StrictSchema):
@@ -71,7 +86,8 @@ class DraftInSchema(StrictSchema):
         validate=validate.Length(min=1, max=40),
         metadata={
             "description": "the dealer the draft is for: managers send it (or keep their draft's dealer by leaving it "
-            "out); a dealer user's draft is always for its own dealer (another dealer's code answers 404)"
+            "out); a dealer user's draft is for its own dealer, or for a distributor one of its sub-dealers (§16); "
+            "another dealer's code answers 404"
         },
     )
 
@@ -164,6 +180,7 @@ def _amendable(order) -> bool:
 class OrderSchema(Schema):
     number = fields.String()
     dealer_code = fields.Function(lambda o: o.dealer.code)
+    seller_code = fields.Function(_seller_code_out, allow_none=True, metadata=_SELLER_CODE_OUT)
     status = fields.String()
     lines = fields.List(fields.Nested(OrderLineOutSchema))
     net = Money()
@@ -201,6 +218,7 @@ class OrderSchema(Schema):
 class OrderSummarySchema(Schema):
     number = fields.String()
     dealer_code = fields.Function(lambda o: o.dealer.code)
+    seller_code = fields.Function(_seller_code_out, allow_none=True, metadata=_SELLER_CODE_OUT)
     status = fields.String()
     net = Money()
     tax = Money()
@@ -210,6 +228,7 @@ class OrderSummarySchema(Schema):
 
 class QuoteOutSchema(Schema):
     dealer_code = fields.String()
+    seller_code = fields.String(allow_none=True, metadata={"description": "who would sell it (§16); null: HQ"})
     lines = fields.List(fields.Nested(LineOutSchema))
     net = Money()
     tax = Money()
@@ -257,6 +276,7 @@ class DraftOutSchema(Schema):
     """The caller's draft priced live (§12). `dealer_code` null: a manager with no draft and no dealer named."""
 
     dealer_code = fields.String(allow_none=True)
+    seller_code = fields.String(allow_none=True, metadata={"description": "who would sell it (§16); null: HQ"})
     lines = fields.List(fields.Nested(DraftLineOutSchema))
     orderable = fields.Boolean(metadata={"description": "every line can be ordered (submit would not answer 422)"})
     net = Money()
@@ -289,7 +309,14 @@ class OrderQuerySchema(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     status = fields.String()
-    dealer = fields.String()
+    dealer = fields.String(
+        metadata={"description": "one dealer's orders (a dealer's users: their own by default, or a sub-dealer's)"}
+    )
+    seller = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "a distributor's sales (§16): the orders it sells its sub-dealers (a distributor in "
+                  "the caller's scope, else 422); `HQ`: HQ's own sales (not for dealers' users)"},
+    )  # fmt: skip
     region = fields.String()
     sku = fields.String()
     date_from = fields.Date(data_key="from")

@@ -3,6 +3,14 @@
 The credit gate (PRODUCT.md §3) runs in the same transaction as the insert, after the dealer's credit row is
 locked (`lock_credit`: SELECT … FOR UPDATE on PostgreSQL; on SQLite the transaction holds the write lock from
 BEGIN IMMEDIATE), so two submissions at the same moment are checked one after the other.
+
+Who sells (§16): an order's `seller_id` is its dealer's distributor (a sub-dealer buys from it alone), None for HQ;
+set at placement, never changed. A seller order goes through the same gate on the sub-dealer's own credit row —
+its account with its distributor — and is decided (approved, rejected, cancelled where HQ would) by the
+distributor's admin only; HQ's roles and the region managers do not act as seller for it. HQ's stock and the
+factory leave it alone (no allocation, no backorder, no units: the distributor ships from its own stock). The
+distributor's users place and amend orders on its sub-dealers' behalf (代客下单) as HQ does for its dealers; HQ and
+the regions never do for a sub-dealer.
 """
 
 from __future__ import annotations
@@ -21,11 +29,13 @@ from portal.catalog import pricing
 from portal.catalog.models import Product
 from portal.collections import services as collections
 from portal.credit import services as credit
+from portal.dealers import channel
 from portal.dealers.models import Dealer, DealerAddress, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
 from portal.orders import events, notes
 from portal.orders.models import OPEN_FOR_CREDIT, Order, OrderEvent, OrderLine
+from portal.platform.auth import role_can
 from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.ids import next_id
 from portal.platform.money import ZERO, money, sql_sum
@@ -192,17 +202,54 @@ def is_dealer_user(actor) -> bool:
     return getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
 
 
+def is_own_user(actor, dealer: Dealer) -> bool:
+    """Whether the actor is one of the dealer's own users (not its distributor's, not a manager)."""
+    return is_dealer_user(actor) and actor.dealer_id == dealer.id
+
+
 def may_place_for(actor, dealer: Dealer) -> bool:
-    """Whether the actor may place (and amend) orders for this dealer: its own users, or HQ's channel managers and
-    the region managers of the dealer's region (代客下单). The caller has already found the dealer in its scope."""
+    """Whether the actor may place (and amend) orders for this dealer: its own users; for a dealer that buys from HQ,
+    HQ's channel managers and the region managers of the dealer's region (代客下单); for a sub-dealer (§16), its
+    distributor's users — never HQ nor the region. The caller has already found the dealer in its scope."""
     role = getattr(actor, "role", None)
     if role in ("dealer_staff", "dealer_admin"):
-        return actor.dealer_id == dealer.id
+        return actor.dealer_id == dealer.id or channel.sells_to(actor, dealer)
+    if dealer.parent_id is not None:  # only its seller orders for a sub-dealer
+        return False
     if role == "channel_manager":
         return True
     if role == "region_manager" and actor.region is not None:
         return dealer.region.path.startswith(actor.region.path)
     return False
+
+
+def check_seller_code(dealer: Dealer, value) -> None:
+    """An order may name whom it buys from (`seller_code`): it must be the dealer's actual seller — its distributor's
+    code for a sub-dealer, HQ (`"HQ"`) for a dealer that buys from HQ; None: whoever sells to it. 422 otherwise."""
+    if value is None:
+        return
+    wanted = str(value).strip().upper()
+    seller = channel.seller_code(dealer)
+    if wanted == (seller or "HQ").upper():
+        return
+    if seller is None:
+        message = _("%(dealer)s buys from HQ.", dealer=dealer.code)
+    else:
+        message = _("%(dealer)s buys from its distributor %(seller)s only.", dealer=dealer.code, seller=seller)
+    raise Invalid(fields={"seller_code": [message]})
+
+
+def check_seller_active(dealer: Dealer) -> None:
+    """A sub-dealer whose distributor is suspended cannot order (409 `seller_suspended`)."""
+    if dealer.parent_id is not None and dealer.parent.status != "active":
+        raise Conflict(
+            _(
+                "%(dealer)s buys from %(seller)s, which is suspended: no order can be placed with it for now.",
+                dealer=dealer.code,
+                seller=dealer.parent.code,
+            ),
+            code="seller_suspended",
+        )
 
 
 def _new_line(ln: dict) -> OrderLine:
@@ -259,19 +306,24 @@ def place_order(
     *,
     requested_on: dt.date | None = None,
     ship_to: int | None = None,
+    seller_code: str | None = None,
 ) -> tuple[Order, bool]:
     """Price, check credit and store an order in one transaction. Returns (order, created).
 
     `lines`: [{sku, quantity, options?: {group: code}}]; `requested_on`: the delivery date wanted (None: as soon as
-    possible); `ship_to`: the id of one of the dealer's addresses (None: its default address). An actor who is not
-    one of the dealer's users places it on the dealer's behalf: recorded as `placed_by`, and the dealer is told."""
+    possible); `ship_to`: the id of one of the dealer's addresses (None: its default address); `seller_code`: whom
+    the order is meant for (`check_seller_code`; None: the dealer's seller). An actor who is not one of the dealer's
+    users places it on the dealer's behalf: recorded as `placed_by`, and the dealer is told. The order's seller is
+    the dealer's distributor (§16), None for HQ."""
     if actor is not None and not may_place_for(actor, dealer):  # None: the portal itself (imports, demo, tests)
         raise Forbidden(_("You may not place orders for %(dealer)s.", dealer=dealer.code))
+    check_seller_code(dealer, seller_code)
     digest = request_hash(lines, note, requested_on, ship_to)
     if idempotency_key and (existing := _same_key(dealer, idempotency_key, digest)) is not None:
         return existing, False
     if dealer.status != "active":
         raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
+    check_seller_active(dealer)
     problems: dict[str, list[str]] = {}
     for check in (lambda: _requested_on(requested_on), lambda: _ship_to(dealer, ship_to)):
         try:
@@ -296,7 +348,7 @@ def place_order(
     available = credit.credit_summary(dealer)["available"]
     dunning = collections.requires_review(dealer)  # §14: at the review level every order is reviewed
     status = "approved" if priced["gross"] <= available and not dunning else "credit_review"
-    on_behalf = actor is not None and not is_dealer_user(actor)
+    on_behalf = actor is not None and not is_own_user(actor, dealer)
     order_id = next_id(Order)
     order = Order(
         id=order_id,
@@ -314,6 +366,7 @@ def place_order(
         requested_on=requested_on,
         ship_to=address,
         placed_by_id=actor.id if on_behalf else None,
+        seller_id=dealer.parent_id,  # §16: a sub-dealer buys from its distributor; None: HQ
         events=[],
         lines=[_new_line(ln) for ln in priced["lines"]],
     )
@@ -331,10 +384,14 @@ def place_order(
         after["placed_by"] = credit.actor_name(actor)
     if requested_on is not None:
         after["requested_on"] = requested_on.isoformat()
+    if order.seller_id is not None:
+        after["seller"] = dealer.parent.code
     record(actor, "order.submit", "order", order.number, after=after, dealer_id=dealer.id)
     db.session.flush()  # one flush: the order, its lines, its events and the audit entry
     if status == "approved":
         _approved(actor, order)
+    else:
+        _notify_seller_review(order)
     if on_behalf:
         _notify_placed_for(order, actor)
     return order, True
@@ -346,6 +403,8 @@ def place_order(
 def may_amend(actor, order: Order) -> bool:
     """Whether `amend` would let this actor amend the order now (the page offers the button only then)."""
     if order.status not in AMENDABLE or not may_place_for(actor, order.dealer) or order.dealer.status != "active":
+        return False
+    if order.dealer.parent_id is not None and order.dealer.parent.status != "active":
         return False
     try:
         with probing():  # a refusal here only hides the button
@@ -418,6 +477,7 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
     events.order_before_amend.send(actor, order=order)  # shipping refuses once anything is shipped
     if dealer.status != "active":
         raise Conflict(_("The dealer is suspended and cannot order."), code="dealer_suspended")
+    check_seller_active(dealer)
     problems: dict[str, list[str]] = {}
     if requested_on is not UNSET and requested_on != order.requested_on:
         try:
@@ -479,7 +539,8 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
     if ship_to is not UNSET:
         order.ship_to = _ship_to(dealer, ship_to)
     db.session.flush()  # the added lines get their ids
-    # HQ stock and production follow: allocations trimmed or backordered, units added or removed (portal.wiring)
+    # HQ stock and production follow: allocations trimmed or backordered, units added or removed (portal.wiring);
+    # a seller order (§16) holds nothing of HQ's and has no units: they return at once for it
     events.order_amended.send(actor, order=order, removed=removed, was_approved=counted)
     for line in removed:
         order.lines.remove(line)
@@ -505,7 +566,9 @@ def amend(actor, order: Order, lines: list[dict], note=UNSET, requested_on=UNSET
     db.session.flush()
     if status == "approved" and not counted:
         _approved(actor, order)
-    if actor is not None and not is_dealer_user(actor):
+    if status == "credit_review" and before_status != "credit_review":
+        _notify_seller_review(order)
+    if actor is not None and not is_own_user(actor, dealer):
         _notify_amended(order, actor)
     return order
 
@@ -519,7 +582,49 @@ def excess_over_available(order: Order) -> Decimal:
     return max(ZERO, money(order.gross - available))
 
 
+def is_order_seller_admin(actor, order: Order) -> bool:
+    """Whether the actor is an admin of the distributor that sells this order (§16; False for HQ's orders)."""
+    return (
+        order.seller_id is not None
+        and getattr(actor, "role", None) == "dealer_admin"
+        and getattr(actor, "dealer_id", None) == order.seller_id
+    )
+
+
+def decides_for_seller(actor, order: Order) -> bool:
+    """Whether the actor is on the order's seller side: HQ's approvers (region managers within their limit, see
+    `may_approve`) for an HQ order, the distributor's admin for a seller order (§16)."""
+    if order.seller_id is not None:
+        return is_order_seller_admin(actor, order)
+    return role_can(getattr(actor, "role", None), "orders.approve")
+
+
+def _not_the_seller(order: Order) -> Forbidden:
+    """The refusal of an actor who is not on the order's seller side, saying who is (the messages of
+    `channel.check_seller_side`)."""
+    if order.seller_id is None:
+        return Forbidden(_("%(dealer)s buys from HQ: only HQ does this for it.", dealer=order.dealer.code))
+    return Forbidden(
+        _(
+            "%(dealer)s buys from %(seller)s: only %(seller)s's admin does this for it.",
+            dealer=order.dealer.code,
+            seller=order.seller.code,
+        )
+    )
+
+
+def _check_decider(actor, order: Order) -> None:
+    """403, saying who decides, unless the actor is on the order's seller side."""
+    if not decides_for_seller(actor, order):
+        raise _not_the_seller(order)
+
+
 def may_approve(actor, order: Order) -> bool:
+    """Whether the actor may decide (approve or reject) the order in credit review: for an HQ order finance, channel
+    managers and HQ administrators, and region managers for their region within its approval limit; for a seller
+    order (§16) its distributor's admin alone."""
+    if order.seller_id is not None:
+        return is_order_seller_admin(actor, order)
     role = getattr(actor, "role", None)
     if role in ("finance", "channel_manager", "hq_admin"):
         return True
@@ -565,6 +670,7 @@ def advance(
 
 
 def approve(actor, order: Order, comment: str | None = None) -> Order:
+    _check_decider(actor, order)
     credit.lock_credit(order.dealer)
     if order.status != "credit_review":
         raise Conflict(_("Only orders in credit review can be approved."), code="invalid_transition")
@@ -576,6 +682,7 @@ def approve(actor, order: Order, comment: str | None = None) -> Order:
 
 
 def reject(actor, order: Order, comment: str | None = None) -> Order:
+    _check_decider(actor, order)
     if not may_approve(actor, order) and order.status == "credit_review":
         raise Forbidden(_("The excess over available credit is beyond your approval limit."))
     if not (comment or "").strip():
@@ -584,10 +691,22 @@ def reject(actor, order: Order, comment: str | None = None) -> Order:
     return order
 
 
+def _cancel_side(actor, order: Order) -> str | None:
+    """Which side the actor cancels the order for: "dealer" (its own users, before production starts), "seller"
+    (HQ's roles for an HQ order, the distributor's admin for a seller order — until something ships), else None."""
+    if is_own_user(actor, order.dealer):
+        return "dealer"
+    if order.seller_id is not None:
+        return "seller" if is_order_seller_admin(actor, order) else None
+    if is_dealer_user(actor):  # a distributor's users never cancel an HQ order of another dealer
+        return None
+    return "seller" if role_can(getattr(actor, "role", None), "orders.cancel") else None
+
+
 def may_cancel(actor, order: Order) -> bool:
     """Whether `cancel` would let this actor cancel the order now (the page offers the button only then)."""
-    dealer_side = getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
-    if order.status not in (DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE):
+    side = _cancel_side(actor, order)
+    if side is None or order.status not in (DEALER_CANCELLABLE if side == "dealer" else HQ_CANCELLABLE):
         return False
     try:
         with probing():  # a refusal here only hides the button
@@ -598,9 +717,17 @@ def may_cancel(actor, order: Order) -> bool:
 
 
 def cancel(actor, order: Order, comment: str | None = None) -> Order:
-    dealer_side = getattr(actor, "role", None) in ("dealer_staff", "dealer_admin")
+    side = _cancel_side(actor, order) if actor is not None else "seller"  # None: the portal itself
+    if side is None:
+        raise _not_the_seller(order)
+    dealer_side = side == "dealer"
     allowed = DEALER_CANCELLABLE if dealer_side else HQ_CANCELLABLE
     if dealer_side and order.status not in allowed:
+        if order.seller_id is not None:
+            raise Conflict(
+                _("Production has started; ask %(seller)s to cancel.", seller=order.seller.code),
+                code="invalid_transition",
+            )
         raise Conflict(_("Production has started; ask HQ to cancel."), code="invalid_transition")
     events.order_before_cancel.send(actor, order=order)  # shipping refuses once anything is shipped
     _transition(actor, order, "cancelled", comment, allowed)
@@ -647,6 +774,33 @@ def _dealer_users(dealer_id: int) -> list[User]:
     )
 
 
+def _notify_seller_review(order: Order) -> None:
+    """A sub-dealer's order that enters credit review waits for its distributor's admins (§16): they are told, in
+    their own language (HQ's orders wait in HQ's queues, nobody is told). Once per entry into credit review."""
+    from flask_babel import force_locale, format_decimal
+
+    if order.seller_id is None or order.status != "credit_review":
+        return
+    admins = [u for u in _dealer_users(order.seller_id) if u.role == "dealer_admin"]
+    if not admins:
+        return
+    entered = sum(1 for e in order.events if e.to_status == "credit_review")
+    excess = excess_over_available(order)
+    for user in admins:
+        with force_locale(user.locale):
+            title = _("Order %(number)s of %(dealer)s waits for your decision", number=order.number,
+                      dealer=order.dealer.code)  # fmt: skip
+            body = _(
+                "%(dealer)s %(name)s ordered %(gross)s CNY, %(excess)s CNY over its available credit with you.",
+                dealer=order.dealer.code,
+                name=order.dealer.name,
+                gross=format_decimal(order.gross, format="#,##0.00"),
+                excess=format_decimal(excess, format="#,##0.00"),
+            )
+        notify(user, kind="order_to_decide", title=title, body=body, link=f"/orders/{order.number}",
+               dedupe_key=f"order:{order.number}:review:{entered}")  # fmt: skip
+
+
 def _notify_placed_for(order: Order, actor) -> None:
     from flask_babel import force_locale
 
@@ -671,10 +825,43 @@ def _notify_amended(order: Order, actor) -> None:
                dedupe_key=f"order:{order.number}:amended:{revision}")  # fmt: skip
 
 
-def orders_query(scope, *, status=None, dealer=None, region=None, sku=None, date_from=None, date_to=None, q=None):
+HQ_SELLER = "HQ"  # `?seller=HQ`: the orders HQ sells (seller_id null)
+
+
+def seller_clause(scope, code: str):
+    """The orders a `?seller=` names (§16): a distributor in the caller's scope (its sub-dealers' orders with it;
+    422 on `seller` otherwise), or `HQ` for HQ's own sales (not for a dealer's users: 422)."""
+    if code.strip().upper() == HQ_SELLER and not scope.is_dealer:
+        return Order.seller_id.is_(None)
+    seller = channel.seller_in_scope(scope, code)
+    return Order.seller_id == seller.id
+
+
+def orders_query(
+    scope,
+    *,
+    status=None,
+    dealer=None,
+    region=None,
+    sku=None,
+    date_from=None,
+    date_to=None,
+    q=None,
+    seller=None,
+    sold_by=UNSET,
+):
+    """The orders of the caller's scope, newest first, filtered. A dealer's users see their own dealer's orders
+    unless they name one (`dealer`: a distributor's sub-dealer) or a seller (`seller`: a code, a distributor's sales,
+    §16), so a distributor's purchases and its sales never mix. `sold_by` (pages): the seller's id, None for HQ."""
     from portal.platform.timeutil import portal_tz
 
     stmt = scope.select(Order).order_by(Order.created_at.desc(), Order.id.desc())
+    if sold_by is not UNSET:
+        stmt = stmt.where(Order.seller_id.is_(None) if sold_by is None else Order.seller_id == sold_by)
+    elif seller:
+        stmt = stmt.where(seller_clause(scope, seller))
+    elif scope.is_dealer and not dealer:
+        stmt = stmt.where(Order.dealer_id == scope.dealer_id)
     if status:
         stmt = stmt.where(Order.status == status)
     if dealer:

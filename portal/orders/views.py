@@ -1,5 +1,6 @@
 """Browser pages: the order builder (the user's server-side draft, PRODUCT.md §12), the orders list, one order with its
-history and actions (amend, order again, approve, cancel), the approval queue.
+history and actions (amend, order again, approve, cancel), the approval queue; for a distributor (§16) its sales —
+its sub-dealers' orders with it — and the approvals of those in credit review, which its admin decides.
 
 The builder and the amendment page work as plain forms (every button posts and the server answers the page again);
 order.js sends the same forms with `X-Requested-With: order.js` and gets the parts of the page that changed as JSON
@@ -13,10 +14,20 @@ import hashlib
 import json
 import secrets
 
-from flask import Blueprint, flash, get_template_attribute, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_template_attribute,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import false, func, select
 
 from portal.catalog import options as catalog_options
 from portal.catalog import pricing
@@ -44,6 +55,20 @@ from portal.shipping import services as shipping
 
 bp = Blueprint("orders", __name__)
 bp.add_app_template_global(event_note, "order_event_note")  # an event's note in the reader's language
+
+
+@bp.app_template_global("is_distributor")
+def is_distributor() -> bool:
+    """Whether the current user is one of a distributor's users (its dealer has sub-dealers, §16): the menu offers
+    its sales."""
+    return bool(current_scope().sub_dealer_ids)
+
+
+@bp.app_template_global("has_endpoint")
+def has_endpoint(endpoint: str) -> bool:
+    """Whether the portal has this page (a menu entry for a page another part may not have yet)."""
+    return endpoint in current_app.view_functions
+
 
 SEARCH_LIMIT = 24
 LIVE_HEADER = "order.js"  # X-Requested-With of order.js: answer JSON fragments instead of a page
@@ -88,7 +113,8 @@ def _catalogue(dealer: Dealer, q: str) -> tuple[list[dict], bool]:
     shown = found[:SEARCH_LIMIT]
     offered = catalog_options.options_by_product(p.id for p in shown if p.build_to_order)
     lists = pricing.candidates_for(dealer, today(), shown) if shown else []
-    avail = hq.availability_for(shown, with_numbers=current_scope().is_hq)  # the stock band (HQ: the number too)
+    # the stock band (HQ: the number too); a sub-dealer buys from its distributor's stock, not HQ's (§16)
+    avail = {} if dealer.parent_id is not None else hq.availability_for(shown, with_numbers=current_scope().is_hq)
     cards = []
     for p in shown:
         groups = _option_groups(offered.get(p.id))
@@ -162,8 +188,9 @@ def _version(draft) -> str:
 
 
 def _for_dealer(code: str, draft) -> Dealer | None:
-    """The dealer the builder orders for: a dealer user's own; for a manager the one named (`?dealer=CODE`, found
-    through the scope: 404 outside it), else the one its draft is for (None: the manager must choose)."""
+    """The dealer the builder orders for: the one named (`?dealer=CODE`, found through the scope: 404 outside it — a
+    manager's dealer, a distributor's sub-dealer), else a dealer user's own; for a manager the one its draft is for
+    (None: the manager must choose)."""
     scope = current_scope()
     if code:
         dealer = dealer_or_404(code)
@@ -178,8 +205,14 @@ def _for_dealer(code: str, draft) -> Dealer | None:
     return dealer
 
 
+def _on_behalf(dealer: Dealer) -> bool:
+    """Whether the user orders for a dealer other than its own (代客下单: a manager, or a distributor for a
+    sub-dealer)."""
+    return not services.is_own_user(current_user, dealer)
+
+
 def _builder_url(dealer: Dealer, *, q: str | None = None, anchor: str | None = None) -> str:
-    args = {} if services.is_dealer_user(current_user) else {"dealer": dealer.code}
+    args = {"dealer": dealer.code} if _on_behalf(dealer) else {}
     if q:
         args["q"] = q
     return url_for("orders.new", _anchor=anchor, **args)
@@ -228,7 +261,8 @@ def _basket(dealer: Dealer, draft, state: dict | None = None) -> dict:
         "errors": state["errors"],
         "has_errors": any(ln["errors"] for ln in lines),
         "min_date": today().isoformat(),
-        "on_behalf": not services.is_dealer_user(current_user),
+        "on_behalf": _on_behalf(dealer),
+        "seller": dealer.parent,  # §16: a sub-dealer's distributor; None: HQ
     }
 
 
@@ -416,7 +450,8 @@ def new():
     """The order builder: product cards to search and add from, and the basket (the user's server-side draft) with
     its delivery details, totals and credit; for a channel or region manager `?dealer=CODE` (代客下单)."""
     _may_place()
-    manager = not services.is_dealer_user(current_user)
+    # managers, and a distributor's users (for itself or a sub-dealer, §16), choose whom they order for
+    manager = not services.is_dealer_user(current_user) or bool(current_scope().sub_dealer_ids)
     if request.method == "GET" and manager and request.args.get("choose"):
         return _choose_dealer()
     draft = drafts.draft_of(current_user, lock=request.method == "POST")
@@ -483,31 +518,51 @@ def draft_discard():
     code = draft.dealer.code if draft is not None else (request.form.get("dealer") or "").strip()[:40]
     if drafts.discard(current_user):
         flash(_("Your order draft was deleted."), "info")
-    manager = not services.is_dealer_user(current_user)
-    return redirect(url_for("orders.new", **({"dealer": code} if manager and code else {})))
+    own = services.is_dealer_user(current_user) and code.lower() == current_user.dealer.code.lower()
+    return redirect(url_for("orders.new", **({"dealer": code} if code and not own else {})))
 
 
 # ------------------------------------------------------------------ the list
 
 
-ORDER_FILTERS = ("status", "dealer", "region", "sku", "q")
+ORDER_FILTERS = ("status", "dealer", "region", "sku", "q", "seller")
 
 
-def _filters() -> dict:
-    filters = {k: (request.args.get(k) or "").strip() or None for k in ORDER_FILTERS}
-    if filters["status"] not in STATUSES:
+def _filters(names=ORDER_FILTERS) -> dict:
+    filters = {k: (request.args.get(k) or "").strip()[:40] or None for k in names}
+    if filters.get("status") not in STATUSES:
         filters["status"] = None
     filters["date_from"] = parse_date_arg("from")
     filters["date_to"] = parse_date_arg("to")
     return filters
 
 
+def _seller_filter(scope, filters: dict) -> list[str]:
+    """HQ and the regions filter the list by seller (a distributor's code, or HQ, §16); a dealer's users have the
+    Sales page instead. A seller the caller cannot name is said, and lists nothing."""
+    if scope.is_dealer:
+        filters["seller"] = None
+    if not filters.get("seller"):
+        return []
+    try:
+        with probing():
+            services.seller_clause(scope, filters["seller"])
+    except Invalid as exc:
+        return [str(m) for messages in exc.fields.values() for m in messages]
+    return []
+
+
 @bp.route("/orders")
 @requires("orders.read")
 def index():
+    """The orders of the caller's scope: a dealer's own orders (a distributor's purchases; its sales are on the Sales
+    page); for HQ and the regions every dealer's, of both levels (§16), filterable by seller."""
     scope = current_scope()
     filters = _filters()
-    stmt = services.orders_query(scope, **filters)
+    errors = _seller_filter(scope, filters)
+    stmt = services.orders_query(scope, **{**filters, "seller": None if errors else filters["seller"]})
+    if errors:
+        stmt = stmt.where(false())
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         orders = db.session.execute(stmt).unique().scalars().all()
@@ -526,6 +581,7 @@ def index():
             "note",
             "backordered",
             "promised_on",
+            "seller_code",
         ]
         waiting = backorders.order_backorders(o.id for o in orders)
         rows = [
@@ -543,6 +599,7 @@ def index():
                 o.created_by,
                 o.note,
                 *waiting.get(o.id, (0, None)),
+                o.seller.code if o.seller_id is not None else None,
             ]
             for o in orders
         ]
@@ -552,7 +609,9 @@ def index():
         regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
     page = list_page(stmt)
     waiting = backorders.order_backorders(o.id for o in page["items"])  # one query for the page
-    return render_template("orders/index.html", page=page, filters=filters, regions=regions, waiting=waiting)
+    return render_template(
+        "orders/index.html", page=page, filters=filters, regions=regions, waiting=waiting, errors=errors
+    )
 
 
 # ------------------------------------------------------------------ one order
@@ -568,6 +627,23 @@ def _may_cancel(order: Order) -> bool:
     if not can("orders.cancel"):
         return False
     return services.may_cancel(current_user, order)
+
+
+def _may_open(endpoint: str) -> bool:
+    """Whether the page exists and the permission it declares (`@requires`) lets the user in."""
+    view = current_app.view_functions.get(endpoint)
+    permission = getattr(view, "_permission", None)
+    return view is not None and (permission is None or can(permission))
+
+
+def _ships(order: Order) -> bool:
+    """Whether the user ships this order: HQ (`shipments.create`) an HQ order; a distributor's users (`sales.ship`) a
+    sub-dealer's order with it, from their own stock (§16), once the shipping page takes them."""
+    if order.seller_id is None:
+        return can("shipments.create")
+    return (
+        can("sales.ship") and getattr(current_user, "dealer_id", None) == order.seller_id and _may_open("shipping.ship")
+    )
 
 
 def _may_order_for(order: Order) -> bool:
@@ -596,14 +672,18 @@ def _detail(
         "shown": bool(stock_lines) and order.approved_at is not None,
         "waiting": any(ln.backordered for ln in stock_lines),
     }
+    if order.seller_id is not None:  # §16: HQ's stock is not the seller's: nothing allocated, nothing backordered
+        ctx["stock"]["shown"] = ctx["stock"]["waiting"] = False
     ctx["may_move_up"] = can("stock.manage") and ctx["stock"]["waiting"] and order.moved_up_at is None
     ctx.update(
         production=production.stage_summaries([order.id]).get(order.id),  # units per stage (None: no units)
         shipments=shipping.shipments_of(current_scope(), order),
-        may_ship=can("shipments.create") and order.status in shipping.SHIPPABLE,
+        may_ship=order.status in shipping.SHIPPABLE and _ships(order),
     )
     ctx["in_review"] = order.status == "credit_review"
-    ctx["may_approve"] = ctx["in_review"] and can("orders.approve") and services.may_approve(current_user, order)
+    # who decides: HQ's approvers for an HQ order, the distributor's admin for its sub-dealer's (§16)
+    ctx["decides"] = ctx["in_review"] and services.decides_for_seller(current_user, order)
+    ctx["may_approve"] = ctx["decides"] and services.may_approve(current_user, order)
     if ctx["in_review"]:
         ctx["summary"] = credit_summary(order.dealer)
         ctx["excess"] = services.excess_over_available(order)
@@ -656,14 +736,14 @@ def _act(number: str, action: str):
 
 
 @bp.route("/orders/<number>/approve", methods=["POST"])
-@requires("orders.approve")
+@requires("orders.approve", "sales.manage")
 @tenant_route("order")
 def approve(number):
     return _act(number, "approve")
 
 
 @bp.route("/orders/<number>/reject", methods=["POST"])
-@requires("orders.approve")
+@requires("orders.approve", "sales.manage")
 @tenant_route("order")
 def reject(number):
     return _act(number, "reject")
@@ -790,7 +870,7 @@ def _amend_view(order: Order, rows: list[dict], state: dict, details: dict) -> d
         "field_errors": state["field_errors"],
         "addresses": _addresses(dealer),
         "min_date": today().isoformat(),
-        "on_behalf": not services.is_dealer_user(current_user),
+        "on_behalf": _on_behalf(dealer),
         **details,
     }
 
@@ -920,18 +1000,24 @@ def reorder(number):
 
 
 @bp.route("/approvals")
-@requires("orders.approve")
+@requires("orders.approve", "sales.manage")
 def approvals():
     """Orders in credit review, the longest waiting first, each with how long it has waited (since it last entered
-    credit review: an amendment may send an approved order back, §12)."""
+    credit review: an amendment may send an approved order back, §12). HQ and the regions see HQ's orders; a
+    distributor's admin its sub-dealers' orders with it, which it decides (§16)."""
     from portal.home.queues import review_since, review_since_column, review_since_subquery
     from portal.platform.timeutil import utcnow
 
     scope = current_scope()
+    if scope.is_dealer and not scope.sub_dealer_ids:
+        raise Forbidden(_("Only a distributor sells to sub-dealers."))
     filters = {k: (request.args.get(k) or "").strip() or None for k in ("dealer", "region")}
+    if scope.is_dealer:
+        filters["region"] = None
     since = review_since_subquery()
+    sold_by = scope.dealer_id if scope.is_dealer else None  # a distributor decides its sales; HQ its own
     stmt = (
-        services.orders_query(scope, status="credit_review", **filters)
+        services.orders_query(scope, status="credit_review", sold_by=sold_by, **filters)
         .order_by(None)
         .outerjoin(since, since.c.order_id == Order.id)
         .order_by(review_since_column(since), Order.id)  # oldest first
@@ -967,7 +1053,64 @@ def approvals():
         }
         for o in page["items"]
     ]
-    regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
+    regions = []
+    if not scope.is_dealer:
+        regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
     return render_template(
-        "orders/approvals.html", page=page, rows=rows, filters=filters, regions=regions, today=today()
+        "orders/approvals.html",
+        page=page,
+        rows=rows,
+        filters=filters,
+        regions=regions,
+        today=today(),
+        sub_dealers=_sub_dealers(scope),
+    )
+
+
+# ------------------------------------------------------------------ a distributor's sales (§16)
+
+
+def _sub_dealers(scope) -> list[Dealer]:
+    """A distributor's sub-dealers (the filters of its sales pages); [] for anyone else."""
+    if not scope.sub_dealer_ids:
+        return []
+    stmt = scope.select(Dealer).where(Dealer.id.in_(scope.sub_dealer_ids)).order_by(Dealer.code)
+    return list(db.session.execute(stmt).unique().scalars())
+
+
+SALES_FILTERS = ("status", "dealer", "q")
+
+
+@bp.route("/sales")
+@requires("orders.read")
+def sales():
+    """A distributor's sales (§16): its sub-dealers' orders with it, newest first, filterable by status, sub-dealer,
+    order number and date, with how many wait for its admin's decision. Only a distributor's users have it."""
+    scope = current_scope()
+    if not scope.sub_dealer_ids:
+        raise Forbidden(_("Only a distributor sells to sub-dealers."))
+    filters = _filters(SALES_FILTERS)
+    stmt = services.orders_query(scope, sold_by=scope.dealer_id, **filters)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        orders = db.session.execute(stmt).unique().scalars().all()
+        header = ["number", "created_at", "dealer_code", "dealer_name", "status", "lines", "net", "tax", "gross",
+                  "created_by", "placed_by", "note"]  # fmt: skip
+        rows = [
+            [o.number, local_naive(o.created_at), o.dealer.code, o.dealer.name, o.status, len(o.lines), o.net, o.tax,
+             o.gross, o.created_by, o.placed_by.username if o.placed_by else None, o.note]
+            for o in orders
+        ]  # fmt: skip
+        return export_response(fmt, f"sales-{today()}", header, rows)
+    to_decide = db.session.execute(
+        select(func.count()).select_from(
+            services.orders_query(scope, status="credit_review", sold_by=scope.dealer_id).order_by(None).subquery()
+        )
+    ).scalar_one()
+    return render_template(
+        "orders/sales.html",
+        page=list_page(stmt),
+        filters=filters,
+        sub_dealers=_sub_dealers(scope),
+        to_decide=to_decide,
     )

@@ -108,7 +108,9 @@ def _make_units(order: Order, wanted: list[tuple]) -> int:
 
 def create_units(actor, order: Order) -> int:
     """One unit per piece of each build-to-order line of a newly approved order, with the line's options; answers
-    how many."""
+    how many. None for a seller order (§16): the distributor ships vehicles it has, VINs from its own stock."""
+    if order.seller_id is not None:
+        return 0
     lines = [ln for ln in order.lines if ln.product.build_to_order]
     if not sum(ln.quantity for ln in lines):
         return 0
@@ -122,7 +124,10 @@ def follow_amendment(actor, order: Order, removed=(), was_approved: bool = False
     """An amended order's units (receives `portal.orders.events.order_amended`; the order has not entered the build
     line, so every unit is still at the first stage): while approved, each build-to-order line has one unit per
     piece — the newest surplus units go, missing ones are made —; removed lines, and every line of an order that went
-    back to credit review (its units are made again when it is approved), have none."""
+    back to credit review (its units are made again when it is approved), have none. A seller order (§16) has
+    none at all."""
+    if order.seller_id is not None:
+        return
     held = db.session.execute(
         select(Unit.id, Unit.order_line_id).where(Unit.order_id == order.id).order_by(Unit.id)
     ).all()
