@@ -164,14 +164,15 @@ class _Matcher:
     def __init__(self):
         self.accounts: dict[str, int] = {}
         self.names: dict[str, set[int]] = {}
+        # HQ's dealers only (§16): a sub-dealer pays its distributor, never into HQ's bank
         for number, name, dealer_id in db.session.execute(
-            select(PayerAccount.account_number, PayerAccount.account_name, PayerAccount.dealer_id).where(
-                PayerAccount.active.is_(True)
-            )
+            select(PayerAccount.account_number, PayerAccount.account_name, PayerAccount.dealer_id)
+            .join(Dealer, Dealer.id == PayerAccount.dealer_id)
+            .where(PayerAccount.active.is_(True), Dealer.parent_id.is_(None))
         ):
             self.accounts[number] = dealer_id
             self.names.setdefault(name.strip(), set()).add(dealer_id)
-        for name, dealer_id in db.session.execute(select(Dealer.name, Dealer.id)):
+        for name, dealer_id in db.session.execute(select(Dealer.name, Dealer.id).where(Dealer.parent_id.is_(None))):
             self.names.setdefault(name.strip(), set()).add(dealer_id)
 
     def dealer_id(self, line: dict) -> tuple[int | None, str]:

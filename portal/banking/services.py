@@ -9,6 +9,10 @@ dealer already holds reactivates it (and takes the new name).
 Unmatched receipts: finance assigns one to a dealer (posted as the dealer's payment through
 `credit.services.post_payment`, reference = the bank's serial, applied FIFO) — optionally registering the payer
 account for the dealer so that the next statement matches by itself — or dismisses it with a reason.
+
+HQ's bank carries the payments of the dealers HQ sells to (§16): a sub-dealer pays its distributor, so it has no payer
+account here (403) and no receipt is assigned to it (422 on `dealer_code`); the statement import matches HQ's
+dealers only (portal/banking/imports.py).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from portal.banking.models import PayerAccount, UnmatchedReceipt
 from portal.credit import services as credit
 from portal.dealers.models import Dealer
 from portal.extensions import db
-from portal.platform.errors import Conflict, Invalid
+from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.timeutil import utcnow
 
 _NON_DIGITS = re.compile(r"[^0-9]")
@@ -41,8 +45,15 @@ def payer_accounts(dealer: Dealer, *, include_inactive: bool = True) -> list[Pay
     return list(db.session.execute(stmt.order_by(PayerAccount.active.desc(), PayerAccount.id)).unique().scalars())
 
 
+def pays_hq_message(dealer: Dealer) -> str:
+    return _("%(dealer)s pays %(seller)s, not HQ: HQ's bank statements never carry its payments.",
+             dealer=dealer.code, seller=dealer.parent.code)  # fmt: skip
+
+
 def register_payer_account(actor, dealer: Dealer, account_number: str, account_name: str) -> PayerAccount:
     """Register (or reactivate) one of the dealer's payer accounts."""
+    if dealer.parent_id is not None:
+        raise Forbidden(pays_hq_message(dealer))
     number, name = account_digits(account_number), (account_name or "").strip()
     errors = {}
     if not 6 <= len(number) <= 40:
@@ -135,6 +146,8 @@ def _open_receipt(receipt: UnmatchedReceipt) -> UnmatchedReceipt:
 def assign_receipt(actor, receipt: UnmatchedReceipt, dealer: Dealer, *, register_account: bool = False):
     """Post the receipt as the dealer's payment (reference = the bank's serial, applied FIFO); optionally register
     its payer account for the dealer. Returns the payment."""
+    if dealer.parent_id is not None:
+        raise Invalid(fields={"dealer_code": [pays_hq_message(dealer)]})
     receipt = _open_receipt(receipt)
     if register_account and not receipt.payer_account:
         raise Invalid(fields={"register_account": [_("This receipt names no payer account.")]})

@@ -163,38 +163,52 @@ def update_category(body, code):
     return services.update_category(current_user, current_scope().get_or_404(Category, code=code), body)
 
 
+# §16: HQ's roles keep HQ's lists (`prices.manage`), a distributor's admin its lists for its sub-dealers
+# (`sales.manage`); the scope shows a distributor its own lists only, HQ both levels (portal/catalog/models.py)
+KEEPERS = ("prices.manage", "sales.manage")
+
+
 @blp.route("/price-lists", methods=["GET"])
-@requires("prices.manage")
+@requires(*KEEPERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(PriceListSchema))
 def list_price_lists(args):
+    services.seller_of(current_user)  # a sub-dealer keeps none (403)
     stmt = current_scope().select(PriceList).order_by(PriceList.id.desc())
-    return paginate(stmt, args["page"], args["per_page"])
+    page = paginate(stmt, args["page"], args["per_page"])
+    services.mark_floors(page["items"])
+    return page
 
 
 @blp.route("/price-lists", methods=["POST"])
-@requires("prices.manage")
+@requires(*KEEPERS)
 @blp.arguments(PriceListCreateSchema)
 @blp.response(201, PriceListSchema)
 def create_price_list(body):
-    return services.save_price_list(current_user, body)
+    """HQ's list (HQ's roles), or a distributor's for its sub-dealers (its admin: scope `all` = all of them, or
+    `dealer:<one of them>`; anything else is refused on `scope`)."""
+    return services.save_price_list(current_user, body, seller=services.seller_of(current_user))
 
 
 @blp.route("/price-lists/<int:price_list_id>", methods=["GET"])
-@requires("prices.manage")
-@not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
+@requires(*KEEPERS)
+@tenant_route("price_list")
 @blp.response(200, PriceListSchema)
 def get_price_list(price_list_id):
     return current_scope().get_or_404(PriceList, id=price_list_id)
 
 
 @blp.route("/price-lists/<int:price_list_id>", methods=["PATCH"])
-@requires("prices.manage")
-@not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
+@requires(*KEEPERS)
+@tenant_route("price_list")
 @blp.arguments(PriceListUpdateSchema)
 @blp.response(200, PriceListSchema)
 def update_price_list(body, price_list_id):
-    return services.save_price_list(current_user, body, current_scope().get_or_404(PriceList, id=price_list_id))
+    """Change a list: HQ's by HQ's roles, a distributor's by its admin (HQ sees a distributor's lists, never changes
+    them: 403)."""
+    price_list = current_scope().get_or_404(PriceList, id=price_list_id)
+    services.check_list_keeper(current_user, price_list)
+    return services.save_price_list(current_user, body, price_list)
 
 
 @blp.route("/dealers/<code>/prices", methods=["GET"])

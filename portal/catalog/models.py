@@ -128,8 +128,13 @@ class PriceList(db.Model):
 
     @classmethod
     def __scope_clause__(cls, scope):
-        # price policies are HQ's; dealers see their own prices through the resolution, never the lists
-        return true() if scope.is_hq else false()
+        # HQ sees its lists and every distributor's (§16); a distributor its own lists for its sub-dealers; nobody
+        # else reads lists (dealers see their own prices through the resolution)
+        if scope.is_hq:
+            return true()
+        if scope.is_dealer:
+            return cls.seller_id == scope.dealer_id
+        return false()
 
 
 class PriceRule(db.Model):

@@ -112,6 +112,15 @@ class PriceListUpdateSchema(StrictSchema):
     rules = fields.List(fields.Nested(RuleSchema))
 
 
+def _below_floor_skus(rule) -> list[str]:
+    """What `services.mark_floors` set on the rule (a page of lists at once), else worked out for its list now."""
+    if not hasattr(rule, "below_floor_skus"):
+        from portal.catalog.services import mark_floors
+
+        mark_floors([rule.price_list])
+    return rule.below_floor_skus
+
+
 class RuleOutSchema(Schema):
     id = fields.Integer()
     sku = fields.String(allow_none=True)
@@ -119,11 +128,23 @@ class RuleOutSchema(Schema):
     min_qty = fields.Integer()
     unit_price = Money(allow_none=True)
     discount_pct = fields.Decimal(as_string=True, allow_none=True)
+    below_floor = fields.Function(
+        lambda r: bool(_below_floor_skus(r)),
+        metadata={"description": "§16: a distributor's rule pricing a product below HQ's minimum resale price"},
+    )
+    below_floor_skus = fields.Function(
+        _below_floor_skus, metadata={"description": "the SKUs the rule prices below their minimum resale price"}
+    )
 
 
 class PriceListSchema(Schema):
     id = fields.Integer()
     name = fields.String()
+    seller_code = fields.Function(
+        lambda pl: pl.seller.code if pl.seller_id is not None else None,
+        allow_none=True,
+        metadata={"description": "§16: the distributor whose list this is, for its sub-dealers (null: HQ's)"},
+    )
     scope = fields.String()
     valid_from = fields.Date(allow_none=True)
     valid_to = fields.Date(allow_none=True)

@@ -1,4 +1,11 @@
-"""Products and price lists: the rules. Services flush, never commit."""
+"""Products and price lists: the rules. Services flush, never commit.
+
+Whose price lists (§16): HQ's lists (`seller` None) price the dealers HQ sells to — scope all, a tier, a region or
+one of those dealers, never a sub-dealer. A distributor's lists (`seller` = the distributor) price its sub-dealers —
+scope `all` (all of them) or `dealer:<one of them>`; its admin keeps them (`sales.manage`), nobody else changes them.
+A distributor's price to its sub-dealer is a resale price: a rule below HQ's `min_resale_price` of a product it
+prices is marked (`below_floor`), as sell-through below the floor is.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from portal.catalog import pricing
 from portal.catalog.models import SCOPE_KINDS, Category, PriceList, PriceRule, Product
 from portal.dealers.models import TIERS, Dealer, Region
 from portal.extensions import db
-from portal.platform.errors import Invalid, NotFound
+from portal.platform.errors import Forbidden, Invalid, NotFound
 from portal.platform.money import parse_money
 
 PRIORITY_RANGE = (-1000, 1000)  # a price list's priority (the form and the API alike)
@@ -232,20 +239,64 @@ def update_category(actor, category: Category, data: dict) -> Category:
 # ---------------------------------------------------------------- price lists
 
 
-def parse_scope(scope: str) -> tuple[str, str | None]:
+def parse_scope(scope: str, seller: Dealer | None = None) -> tuple[str, str | None]:
+    """(kind, value) of a list's scope, for HQ's lists or for `seller`'s (see the module's docstring); 422 on
+    `scope` otherwise."""
     scope = (scope or "").strip()
     if scope == "all":
         return "all", None
     kind, _sep, value = scope.partition(":")
+    if seller is not None:
+        return "dealer", _seller_scope(seller, kind, value)
     if kind not in SCOPE_KINDS or not value:
         raise Invalid(fields={"scope": [_("all, tier:A|B|C, region:<code> or dealer:<code>.")]})
     if kind == "tier" and value not in TIERS:
         raise Invalid(fields={"scope": [_("Tier must be A, B or C.")]})
     if kind == "region" and not db.session.execute(select(Region.id).filter_by(code=value)).first():
         raise Invalid(fields={"scope": [_("Unknown region %(code)s.", code=value)]})
-    if kind == "dealer" and not db.session.execute(select(Dealer.id).filter_by(code=value)).first():
-        raise Invalid(fields={"scope": [_("Unknown dealer %(code)s.", code=value)]})
+    if kind == "dealer":
+        dealer = db.session.execute(select(Dealer).filter_by(code=value)).unique().scalar_one_or_none()
+        if dealer is None:
+            raise Invalid(fields={"scope": [_("Unknown dealer %(code)s.", code=value)]})
+        if dealer.parent_id is not None:  # HQ does not price sub-dealers: their distributor does
+            raise Invalid(fields={"scope": [_("%(dealer)s buys from %(seller)s: its prices are %(seller)s's.",
+                                              dealer=value, seller=dealer.parent.code)]})  # fmt: skip
     return kind, value
+
+
+def _seller_scope(seller: Dealer, kind: str, value: str) -> str:
+    """The sub-dealer a distributor's `dealer:<code>` names; anything else is refused on `scope`."""
+    if kind != "dealer" or not value:
+        raise Invalid(fields={"scope": [_("all (all your sub-dealers) or dealer:<one of your sub-dealers>.")]})
+    found = db.session.execute(
+        select(Dealer.id).where(Dealer.code == value, Dealer.parent_id == seller.id)
+    ).first()
+    if found is None:
+        raise Invalid(fields={"scope": [_("%(code)s is not one of your sub-dealers.", code=value)]})
+    return value
+
+
+def seller_of(actor) -> Dealer | None:
+    """Whose price lists the caller keeps: a dealer admin's, its dealer's (for its sub-dealers); HQ's (None) for HQ's
+    roles. A sub-dealer sells to nobody (403)."""
+    dealer_id = getattr(actor, "dealer_id", None)
+    if dealer_id is None:
+        return None
+    dealer = db.session.get(Dealer, dealer_id)
+    if dealer.parent_id is not None:
+        raise Forbidden(_("%(dealer)s buys from %(seller)s and sells to no dealer: it keeps no price lists.",
+                          dealer=dealer.code, seller=dealer.parent.code))  # fmt: skip
+    return dealer
+
+
+def check_list_keeper(actor, price_list: PriceList) -> None:
+    """Only the list's own side changes it: HQ's roles HQ's lists, a distributor's admin its own (403 otherwise)."""
+    seller = seller_of(actor)
+    if price_list.seller_id == (seller.id if seller else None):
+        return
+    if price_list.seller_id is not None:
+        raise Forbidden(_("This is %(seller)s's price list: only its admin changes it.", seller=price_list.seller.code))
+    raise Forbidden(_("This is HQ's price list: only HQ changes it."))
 
 
 def _rules(rules: list[dict]) -> list[PriceRule]:
@@ -297,8 +348,16 @@ def _price_list_snapshot(pl: PriceList) -> dict:
     }
 
 
-def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> PriceList:
-    kind, value = parse_scope(data["scope"]) if "scope" in data else (price_list.scope_kind, price_list.scope_value)
+def save_price_list(
+    actor, data: dict, price_list: PriceList | None = None, seller: Dealer | None = None
+) -> PriceList:
+    """Create a list (HQ's, or `seller`'s for its sub-dealers) or change one (its seller never changes)."""
+    if price_list is not None:
+        seller = price_list.seller
+    if "scope" in data:
+        kind, value = parse_scope(data["scope"], seller)
+    else:
+        kind, value = price_list.scope_kind, price_list.scope_value
     valid_from = data.get("valid_from", price_list.valid_from if price_list else None)
     valid_to = data.get("valid_to", price_list.valid_to if price_list else None)
     if valid_from and valid_to and valid_to < valid_from:
@@ -309,6 +368,8 @@ def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> P
     before = _price_list_snapshot(price_list) if price_list else None
     if price_list is None:
         price_list = PriceList(created_by=getattr(actor, "username", None) or "system")
+        if seller is not None:  # HQ's lists leave the column to its default (NULL)
+            price_list.seller = seller
         db.session.add(price_list)
     price_list.name = data.get("name", price_list.name)
     price_list.scope_kind, price_list.scope_value = kind, value
@@ -325,8 +386,34 @@ def save_price_list(actor, data: dict, price_list: PriceList | None = None) -> P
         str(price_list.id),
         before=before,
         after=_price_list_snapshot(price_list),
+        dealer_id=price_list.seller_id,  # a distributor's list is in its audit trail
     )
     return price_list
+
+
+def mark_floors(price_lists) -> None:
+    """Set `below_floor_skus` on each rule of these lists: for a distributor's list (a resale price), the SKUs whose
+    price by the rule is below HQ's `min_resale_price`; [] for HQ's lists (its prices to dealers are not resales).
+    The products concerned are read in one query."""
+    price_lists = list(price_lists)
+    rules = [r for pl in price_lists for r in pl.rules]
+    for rule in rules:
+        rule.below_floor_skus = []
+    selling = [r for pl in price_lists if pl.seller_id is not None for r in pl.rules]
+    if not selling:
+        return
+    skus = {r.sku for r in selling if r.sku}
+    categories = {r.category for r in selling if r.category}
+    floored = db.session.execute(
+        select(Product).where(
+            Product.min_resale_price.is_not(None), Product.sku.in_(skus) | Product.category.in_(categories)
+        ).order_by(Product.sku)
+    ).scalars().all()
+    for rule in selling:
+        targets = [p for p in floored if (p.sku == rule.sku if rule.sku else p.category == rule.category)]
+        rule.below_floor_skus = [
+            p.sku for p in targets if pricing._rule_price(rule, p) < p.min_resale_price
+        ]
 
 
 # ---------------------------------------------------------------- reading the catalogue
@@ -364,13 +451,20 @@ def dealer_prices(dealer: Dealer, sku: str | None, qty: int, on) -> list[dict]:
     return items
 
 
-def scope_choices(scope) -> list[tuple[str, str]]:
-    """Suggestions for a price list's scope: every value the service accepts, with a readable label (the caller's
-    regions and dealers)."""
+def scope_choices(scope, seller: Dealer | None = None) -> list[tuple[str, str]]:
+    """Suggestions for a price list's scope: every value the service accepts, with a readable label — for HQ the
+    caller's regions and the dealers HQ sells to, for a distributor all its sub-dealers or one of them."""
+    if seller is not None:
+        subs = db.session.execute(select(Dealer).where(Dealer.parent_id == seller.id).order_by(Dealer.code))
+        return [("all", _("All my sub-dealers"))] + [
+            (f"dealer:{d.code}", f"{d.name} ({d.code})") for d in subs.unique().scalars()
+        ]
     out = [("all", _("All dealers"))]
     out += [(f"tier:{t}", _("Tier %(tier)s", tier=t)) for t in TIERS]
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars()
     out += [(f"region:{r.code}", f"{r.name} ({r.code})") for r in regions]
-    dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code).limit(2000)).unique().scalars()
+    dealers = db.session.execute(
+        scope.select(Dealer).where(Dealer.parent_id.is_(None)).order_by(Dealer.code).limit(2000)
+    ).unique().scalars()
     out += [(f"dealer:{d.code}", f"{d.name} ({d.code})") for d in dealers]
     return out

@@ -1,5 +1,9 @@
 """Browser pages: the catalogue (with each dealer's own prices), product forms and CSV import, a build-to-order
-product's options, price lists, the price preview and a dealer's "my prices"."""
+product's options, price lists, the price preview and a dealer's "my prices".
+
+Price lists (§16): HQ's roles keep HQ's lists and see every distributor's; a distributor's admin keeps its own lists
+for its sub-dealers (`sales.manage`) and sees those alone (portal/catalog/services.py says whose scopes are which).
+"""
 
 from __future__ import annotations
 
@@ -364,9 +368,14 @@ def product_import():
 PRICE_LIST_FILTERS = ("q", "kind", "active")
 
 
+# §16: HQ's roles keep HQ's lists (`prices.manage`), a distributor's admin its own for its sub-dealers (`sales.manage`)
+KEEPERS = ("prices.manage", "sales.manage")
+
+
 @bp.route("/price-lists")
-@requires("prices.manage")
+@requires(*KEEPERS)
 def price_lists():
+    seller = services.seller_of(current_user)  # a sub-dealer keeps none (403)
     filters = {k: request.args.get(k) or None for k in PRICE_LIST_FILTERS}
     stmt = current_scope().select(PriceList).order_by(PriceList.active.desc(), PriceList.id.desc())
     if filters["q"]:
@@ -378,10 +387,20 @@ def price_lists():
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         items = db.session.execute(stmt).unique().scalars().all()
-        header = ["id", "name", "scope", "valid_from", "valid_to", "priority", "active", "rules"]
-        rows = [[p.id, p.name, p.scope, p.valid_from, p.valid_to, p.priority, p.active, len(p.rules)] for p in items]
+        services.mark_floors(items)
+        header = ["id", "name", "scope", "valid_from", "valid_to", "priority", "active", "rules", "seller",
+                  "rules_below_floor"]  # fmt: skip
+        rows = [
+            [p.id, p.name, p.scope, p.valid_from, p.valid_to, p.priority, p.active, len(p.rules),
+             p.seller.code if p.seller_id else "", sum(1 for r in p.rules if r.below_floor_skus)]
+            for p in items
+        ]  # fmt: skip
         return export_response(fmt, "price-lists", header, rows)
-    return render_template("catalog/price_lists.html", page=list_page(stmt), filters=filters, today=today())
+    page = list_page(stmt)
+    services.mark_floors(page["items"])
+    return render_template(
+        "catalog/price_lists.html", page=page, filters=filters, today=today(), seller=seller
+    )
 
 
 def _text(value) -> str:
@@ -424,8 +443,18 @@ def _rules_from(form: PriceListForm) -> tuple[list[dict], list[int], dict[int, l
 
 
 def _price_list_page(price_list: PriceList | None):
+    seller = services.seller_of(current_user)  # whose lists the caller keeps (a sub-dealer: none, 403)
+    read_only = price_list is not None and price_list.seller_id != (seller.id if seller else None)
+    if read_only and request.method == "POST":
+        services.check_list_keeper(current_user, price_list)  # HQ sees a distributor's lists, never changes them
     # read before any change is pending
-    context = {"scope_choices": services.scope_choices(current_scope()), "categories": categories()}
+    context = {
+        "scope_choices": services.scope_choices(current_scope(), seller),
+        "categories": categories(),
+        "seller": seller,
+        "read_only": read_only,
+        "floor_rows": {},
+    }
     if request.method == "GET":
         data = {"rules": [{} for _i in range(5)]}
         if price_list is not None:
@@ -448,6 +477,9 @@ def _price_list_page(price_list: PriceList | None):
                 ]
                 + [{} for _i in range(5)],
             }
+            services.mark_floors([price_list])  # the rows below HQ's floor, marked (a distributor's list)
+            context["floor_rows"] = {i: r.below_floor_skus for i, r in enumerate(price_list.rules)
+                                     if r.below_floor_skus}  # fmt: skip
         form = PriceListForm(data=data)
     else:
         form = PriceListForm()
@@ -466,7 +498,7 @@ def _price_list_page(price_list: PriceList | None):
                 "active": bool(form.active.data),
                 "rules": rules,
             }
-            saved = services.save_price_list(current_user, data, price_list)
+            saved = services.save_price_list(current_user, data, price_list, seller=seller)
         except Invalid as exc:
             fields = dict(exc.fields or {})
             for key in [k for k in fields if k.startswith("rules.")]:
@@ -490,14 +522,14 @@ def _price_list_page(price_list: PriceList | None):
 
 
 @bp.route("/price-lists/new", methods=["GET", "POST"])
-@requires("prices.manage")
+@requires(*KEEPERS)
 def price_list_new():
     return _price_list_page(None)
 
 
 @bp.route("/price-lists/<int:price_list_id>/edit", methods=["GET", "POST"])
-@requires("prices.manage")
-@not_tenant_route("price lists are HQ's; dealers never read them (the scope answers 404)")
+@requires(*KEEPERS)
+@tenant_route("price_list")
 def price_list_edit(price_list_id):
     return _price_list_page(current_scope().get_or_404(PriceList, id=price_list_id))
 

@@ -8,6 +8,9 @@ newly reached. Actions are cumulative: at `region` the region managers are told 
 finance too. `review` sends every new order to credit review (`requires_review`, read by the order gate). `hold` is
 the existing automatic overdue hold: its days default to PORTAL_OVERDUE_HOLD_DAYS and, when both are set, must
 agree (the hold itself stays the overdue rule's: set when an invoice is more than that many days past due).
+
+Collections are HQ's (§16): the dunning step, the worklist, promises and contact notes cover the dealers HQ sells to
+(`credit.reports.hq_dealers`); a sub-dealer owes its distributor, which collects from it itself.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from portal.credit.services import actor_name, lock_credit
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.notify.services import notify
-from portal.platform.errors import Invalid
+from portal.platform.errors import Forbidden, Invalid
 from portal.platform.money import ZERO, money, sql_round
 from portal.platform.timeutil import today, utcnow
 
@@ -113,7 +116,11 @@ def level_label(level: int) -> str:
 
 
 def open_overdue_invoices(on: dt.date) -> dict[int, list[tuple[int, str, int]]]:
-    """dealer_id → [(invoice id, number, days past due)] of the invoices open and past due on `on`."""
+    """dealer_id → [(invoice id, number, days past due)] of the invoices open and past due on `on`, of the dealers HQ
+    sells to."""
+    from portal.credit.reports import hq_dealers
+
+    hq = hq_dealers()
     applied = (
         select(Application.invoice_id, func.sum(Application.amount).label("applied"))
         .where(Application.applied_on <= on)
@@ -124,7 +131,8 @@ def open_overdue_invoices(on: dt.date) -> dict[int, list[tuple[int, str, int]]]:
     stmt = (
         select(LedgerEntry.dealer_id, LedgerEntry.id, LedgerEntry.number, LedgerEntry.due_on)
         .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
-        .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= on, LedgerEntry.due_on < on, residual > 0)
+        .where(LedgerEntry.type == "invoice", LedgerEntry.entry_date <= on, LedgerEntry.due_on < on, residual > 0,
+               hq(LedgerEntry.dealer_id))
         .order_by(LedgerEntry.dealer_id, LedgerEntry.due_on, LedgerEntry.id)
     )
     found: dict[int, list[tuple[int, str, int]]] = {}
@@ -159,9 +167,17 @@ def _set_level(dealer: Dealer, level: int, on: dt.date) -> bool:
 
 def dunning_step(on: dt.date, dry_run: bool = False) -> dict:
     """Move each dealer to its level and act once per level and invoice (see the module's docstring)."""
+    from portal.credit.reports import hq_dealers
+
     levels = policy()
     overdue = open_overdue_invoices(on)
-    leveled = {d for (d,) in db.session.execute(select(DealerCredit.dealer_id).where(DealerCredit.dunning_level > 0))}
+    hq = hq_dealers()
+    leveled = {
+        d
+        for (d,) in db.session.execute(
+            select(DealerCredit.dealer_id).where(DealerCredit.dunning_level > 0, hq(DealerCredit.dealer_id))
+        )
+    }
     done = {
         (i, lv)
         for i, lv in db.session.execute(
@@ -280,7 +296,17 @@ def _notify_broken(promise: PromiseToPay) -> None:
 # ---------------------------------------------------------------- promises and contacts
 
 
+def refuse_sub_dealer(dealer: Dealer) -> None:
+    """HQ collects from the dealers it sells to; a sub-dealer owes its distributor (403, saying so)."""
+    if dealer.parent_id is not None:
+        raise Forbidden(
+            _("%(dealer)s owes %(seller)s, not HQ: HQ does not collect from it.", dealer=dealer.code,
+              seller=dealer.parent.code)
+        )  # fmt: skip
+
+
 def add_promise(actor, dealer: Dealer, amount: Decimal, promised_on: dt.date, note: str | None) -> PromiseToPay:
+    refuse_sub_dealer(dealer)
     problems = {}
     if amount is None:
         problems["amount"] = [_("Required.")]
@@ -322,6 +348,7 @@ def add_promise(actor, dealer: Dealer, amount: Decimal, promised_on: dt.date, no
 def add_contact(actor, dealer: Dealer, channel: str, note: str) -> CollectionContact:
     from portal.collections.models import CONTACT_CHANNELS
 
+    refuse_sub_dealer(dealer)
     problems = {}
     if channel not in CONTACT_CHANNELS:
         problems["channel"] = [_("One of %(choices)s.", choices=", ".join(CONTACT_CHANNELS))]
@@ -355,14 +382,18 @@ def contacts_of(dealer: Dealer) -> list[CollectionContact]:
 
 
 def worklist(scope, user=None, mine: bool = False, on: dt.date | None = None) -> list[dict]:
-    """Overdue dealers in the scope: broken promises first (marked), then by overdue amount × oldest days."""
+    """Overdue dealers HQ sells to in the scope: broken promises first (marked), then by overdue amount × oldest
+    days."""
     from portal.credit.overdue import overdue_by_dealer
+    from portal.credit.reports import hq_dealers
 
     on = on or today()
     overdue = overdue_by_dealer(on)
     if not overdue:
         return []
-    stmt = select(Dealer).where(Dealer.id.in_(list(overdue)), scope.dealer_clause(Dealer.id))
+    stmt = select(Dealer).where(
+        Dealer.id.in_(list(overdue)), scope.dealer_clause(Dealer.id), hq_dealers()(Dealer.id)
+    )
     if mine:
         stmt = stmt.where(Dealer.account_manager_id == getattr(user, "id", None))
     dealers = list(db.session.execute(stmt).unique().scalars())

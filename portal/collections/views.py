@@ -74,5 +74,5 @@ def dealer(code):
         contacts=services.contacts_of(dealer),
         contact_form=contact,
         promise_form=promise,
-        may_manage=can("collections.manage"),
+        may_manage=can("collections.manage") and dealer.parent_id is None,  # §16: HQ collects from its own dealers
     )

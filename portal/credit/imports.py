@@ -4,7 +4,8 @@ Columns (a header row names them, any order, in English or Chinese — `COLUMNS`
 received_on, reference. The file is read by `portal.platform.files` (UTF-8 or GB18030 CSV, XLSX); amounts by
 `parse_file_money`, dates by `parse_file_date`. Every row is checked first; a file with any bad row posts nothing and
 reports every rejected row with its line number and reason. A reference already recorded for the dealer (or twice in
-the file) is refused, so a file imported twice is not counted twice.
+the file) is refused, so a file imported twice is not counted twice. The file is HQ's bank's: a sub-dealer (§16) pays
+its distributor, whose admin records the payment, so a row naming one is refused.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def _check_row(values: dict, problems: list[str], dealers: dict[str, Dealer], se
     dealer = dealers.get(code)
     if dealer is None:
         problems.append(_("Unknown dealer %(code)s.", code=code or "—"))
+    elif dealer.parent_id is not None:
+        seller = dealer.parent.code
+        problems.append(_("%(dealer)s pays %(seller)s, not HQ: its admin records the payment.", dealer=code,
+                          seller=seller))  # fmt: skip
     try:
         amount = parse_file_money(values["amount"], allow_zero=False)
     except ValueError as exc:

@@ -11,6 +11,9 @@ A notice is a dealer's "we paid": never money. It is `notified` until
 
 A payment matches at most one notice (unique `payment_id`); matching a matched notice is a conflict (409).
 
+A sub-dealer (§16) pays its distributor, not HQ: its notice is refused (403) saying to tell the distributor, whose
+admin records the payment on the sub-dealer's ledger with it; finance never sees one.
+
 The voucher (optional): a JPEG, PNG or PDF, recognised by its content (never by its name), at most
 `VOUCHER_MAX_BYTES`; kept under `<PORTAL_STORAGE>/vouchers/` with a name the portal makes.
 """
@@ -32,7 +35,7 @@ from portal.credit.models import LedgerEntry, PaymentNotice
 from portal.credit.services import _credit_unapplied, _invoice_residuals, actor_name, lock_credit
 from portal.dealers.models import Dealer
 from portal.extensions import db
-from portal.platform.errors import Conflict, Invalid
+from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.money import ZERO, money
 from portal.platform.timeutil import today, utcnow
 
@@ -77,6 +80,7 @@ def send_notice(
     voucher: tuple[bytes, str] | None = None,
 ) -> PaymentNotice:
     """A dealer's notice; `voucher` is (content, name as uploaded). Matched at once when the payment is posted."""
+    refuse_sub_dealer(dealer)
     errors: dict[str, list[str]] = {}
     if amount is None or amount <= 0:
         errors["amount"] = [_("Must be greater than zero.")]
@@ -133,6 +137,18 @@ def send_notice(
     if payment is not None and not _payment_taken(payment.id):
         _match(None, notice, payment, "auto")
     return notice
+
+
+def refuse_sub_dealer(dealer: Dealer) -> None:
+    """A sub-dealer pays its distributor: no notice to HQ's finance (403, saying whom to tell)."""
+    if dealer.parent_id is not None:
+        raise Forbidden(
+            _(
+                "%(dealer)s pays %(seller)s, not HQ: tell %(seller)s of your payment; its admin records it.",
+                dealer=dealer.code,
+                seller=dealer.parent.code,
+            ),
+        )
 
 
 def _lock(notice: PaymentNotice) -> None:

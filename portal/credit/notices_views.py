@@ -46,12 +46,24 @@ class QueryForm(FlaskForm):
     query = StringField(_l("Question to the dealer"), validators=[DataRequired(), Length(max=1000)])
 
 
+def _refused() -> str | None:
+    """Why the caller's dealer sends no notice to finance (§16: a sub-dealer pays its distributor), else None."""
+    dealer = current_user.dealer if getattr(current_user, "dealer_id", None) else None
+    try:
+        if dealer is not None:
+            notices.refuse_sub_dealer(dealer)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
 @bp.route("/payment-notices", methods=["GET", "POST"])
 @accepts_vouchers
 @requires("payment_notices.read")
 def index():
     scope = current_scope()
-    form = NoticeForm(prefix="pn") if can("payment_notices.send") else None
+    refused = _refused()
+    form = NoticeForm(prefix="pn") if can("payment_notices.send") and refused is None else None
     if request.method == "GET" and form is not None:
         form.paid_on.data = today()
     if form is not None and request.method == "POST" and form.validate_on_submit():
@@ -85,6 +97,7 @@ def index():
         "credit/notices.html",
         *([form] if form is not None else []),
         form=form,
+        refused=refused,
         items=items,
         STATUS_LABELS=STATUS_LABELS,
         STATUS_BADGES=STATUS_BADGES,

@@ -8,6 +8,10 @@ key of dealer and day; holds are only set when absent and lifted when present).
 It runs for today only. A past day is a dry run: it reports what the scan would do on that day (holds to set or
 lift, reminders due) and changes and sends nothing. A future day is refused: a scan "as of" next year would put
 dealers on hold for invoices that are not late yet.
+
+Sub-dealers (§16): the hold is the same credit gate on their ledgers with their distributors, so the scan sets and
+lifts it for them too; their reminders go to their own users and their distributor's admins (whose receivables they
+are), not to HQ's region managers; dunning and collections are HQ's, for the dealers HQ sells to only.
 """
 
 from __future__ import annotations
@@ -50,13 +54,15 @@ def overdue_by_dealer(on: dt.date) -> dict[int, tuple]:
 
 
 def _recipients(dealer: Dealer) -> list[User]:
-    """The dealer's active users, and the region managers of the dealer's region and every region above it."""
-    ancestors = [p for p in dealer.region.path.strip("/").split("/") if p]
-    stmt = select(User).where(
-        User.active.is_(True),
-        (User.dealer_id == dealer.id)
-        | ((User.role == "region_manager") & User.region_id.in_(select(Region.id).where(Region.code.in_(ancestors)))),
-    )
+    """The dealer's active users, and the region managers of the dealer's region and every region above it — for a
+    sub-dealer, its distributor's admins instead (the debt is owed to the distributor)."""
+    if dealer.parent_id is not None:
+        seller_side = (User.dealer_id == dealer.parent_id) & (User.role == "dealer_admin")
+    else:
+        ancestors = [p for p in dealer.region.path.strip("/").split("/") if p]
+        in_tree = select(Region.id).where(Region.code.in_(ancestors))
+        seller_side = (User.role == "region_manager") & User.region_id.in_(in_tree)
+    stmt = select(User).where(User.active.is_(True), (User.dealer_id == dealer.id) | seller_side)
     return list(db.session.execute(stmt).unique().scalars())
 
 

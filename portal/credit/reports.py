@@ -7,6 +7,11 @@ Definitions (PRODUCT.md §5), for a date D:
   exports — so that the buckets plus the unapplied column equal the total, the ledger balance on D, to the cent
   (every application is dated on or after both of its documents).
 Buckets compare dates, not day differences, so the same SQL runs on PostgreSQL and SQLite.
+
+Whose receivables (§16): a sub-dealer's ledger is its account with its distributor, not with HQ. Every sum and list
+over many dealers reads through `scoped_clause` (or `hq_dealers` directly): HQ's and a region's receivables are those
+of the dealers HQ sells to; `seller` names a distributor whose sub-dealers' ledgers are read instead; a dealer user
+reads its own account with whom it buys from (a distributor's with HQ, a sub-dealer's with its distributor).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import datetime as dt
 import functools
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true
+from sqlalchemy.sql.elements import True_
 
 from portal.credit.models import Application, LedgerEntry
 from portal.dealers.models import Dealer, Region, User
@@ -189,28 +195,67 @@ def _totals(rows: list[dict]) -> dict:
     return {b: money(sum((r[b] for r in rows), ZERO)) for b in (*BUCKETS, "unapplied", "total")}
 
 
-def scoped_clause(scope, region: Region | None = None):
-    """A condition-maker on a dealer-id column: the caller's scope, narrowed to a region's subtree."""
+# A NOT IN of literal ids up to this many sub-dealers; beyond, a sub-select (a bind parameter each would not scale)
+SUB_DEALER_LITERALS = 1000
+
+
+def hq_dealers():
+    """A condition-maker on a dealer-id column: the dealers HQ sells to (those without a distributor, §16).
+
+    Sub-dealers are few next to the dealers HQ sells to (and none until a distributor has some): their ids are read
+    first, by the `parent_id` index, and left out by a NOT IN of literals — with none, the condition is TRUE and HQ's
+    statements keep the shape they were benchmarked with (bench/README.md)."""
+    subs = select(Dealer.id).where(Dealer.parent_id.is_not(None))
+    ids = db.session.execute(subs.limit(SUB_DEALER_LITERALS + 1)).scalars().all()
+    if not ids:
+        return lambda col: true()
+    if len(ids) > SUB_DEALER_LITERALS:
+        return lambda col: col.not_in(subs)
+    return lambda col: col.not_in(ids)
+
+
+def buyers_of(seller: Dealer):
+    """A condition-maker on a dealer-id column: the sub-dealers of the distributor `seller` (its receivables)."""
+    return lambda col: col.in_(select(Dealer.id).where(Dealer.parent_id == seller.id))
+
+
+def scoped_clause(scope, region: Region | None = None, seller: Dealer | None = None):
+    """A condition-maker on a dealer-id column: whose receivables the caller reads, in its scope, narrowed to a
+    region's subtree.
+
+    - `seller` (a distributor in the caller's scope, `channel.seller_in_scope`): its sub-dealers' ledgers with it;
+    - a dealer user: its own account with whom it buys from (never its sub-dealers' with it, nor the two summed);
+    - HQ and region managers: the dealers HQ sells to (`hq_dealers`)."""
+    if seller is not None:
+        whose = buyers_of(seller)
+    elif scope.is_dealer:
+        whose = scope.own_clause
+    else:
+        whose = hq_dealers()
 
     def clause(col):
-        c = scope.dealer_clause(col)
+        parts = [scope.dealer_clause(col), whose(col)]
         if region is not None:
             in_region = (
                 select(Dealer.id)
                 .join(Region, Dealer.region_id == Region.id)
                 .where(Region.path.startswith(region.path, autoescape=True))
             )
-            c = and_(c, col.in_(in_region))
-        return c
+            parts.append(col.in_(in_region))
+        parts = [c for c in parts if not isinstance(c, True_)]  # HQ's with no sub-dealers: the statement as it was
+        return and_(*parts) if parts else true()
 
     return clause
 
 
-def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | None = None) -> dict:
+def ageing(
+    scope, as_of: dt.date, group_by: str = "dealer", region: Region | None = None, seller: Dealer | None = None
+) -> dict:
     """Ageing in the caller's scope, grouped by dealer, by region (each child region of `region`, or of the
-    top of the caller's tree, rolling up its subtree), by account manager or for the whole channel (`total`)."""
+    top of the caller's tree, rolling up its subtree), by account manager or for the whole channel (`total`); HQ's
+    receivables, or `seller`'s (`scoped_clause`)."""
 
-    per_dealer = dealer_ageing_select(scoped_clause(scope, region), as_of).subquery()
+    per_dealer = dealer_ageing_select(scoped_clause(scope, region, seller), as_of).subquery()
     if group_by == "dealer":
         stmt = (
             select(Dealer.code, Dealer.name, *[per_dealer.c[b] for b in (*BUCKETS, "unapplied", "total")])
@@ -219,7 +264,7 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
         )
         rows = [_row(r.code, r.name, r) for r in db.session.execute(stmt).all()]
     elif group_by == "region":
-        return ageing_by_region_and_dealer(scope, as_of, region)[0]
+        return ageing_by_region_and_dealer(scope, as_of, region, seller)[0]
     elif group_by == "account_manager":  # §14: each account manager's dealers; "" for dealers nobody looks after
         manager = func.coalesce(User.username, "")
         stmt = (
@@ -239,13 +284,15 @@ def ageing(scope, as_of: dt.date, group_by: str = "dealer", region: Region | Non
     return {"as_of": as_of, "group_by": group_by, "rows": rows, "totals": _totals(rows)}
 
 
-def ageing_by_region_and_dealer(scope, as_of: dt.date, region: Region | None = None) -> tuple[dict, dict]:
+def ageing_by_region_and_dealer(
+    scope, as_of: dt.date, region: Region | None = None, seller: Dealer | None = None
+) -> tuple[dict, dict]:
     """`ageing(…, "region")` and `ageing(…, "dealer")` from one computation of the per-dealer ageing.
 
     Each dealer row comes with the region row it rolls up into (a child region of `region`, or of the top of the
     caller's tree, holding it in its subtree; `region` itself for its own dealers; a root when there are several
     trees); the region rows are the sums of their dealers' rounded rows, as a GROUP BY of them would give."""
-    per_dealer = dealer_ageing_select(scoped_clause(scope, region), as_of).subquery()
+    per_dealer = dealer_ageing_select(scoped_clause(scope, region, seller), as_of).subquery()
     if region is None:
         if scope.is_region:
             region = db.session.execute(select(Region).where(Region.path == scope.region_path)).unique().scalar_one()
@@ -342,12 +389,13 @@ def month_ends(on: dt.date, count: int) -> list[dt.date]:
     return [*reversed(ends), on]
 
 
-def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
-    """Dealers by how much of their credit (limit + temporary increases valid on `on`) is used, most first."""
+def credit_utilisation(scope, region: Region | None, on: dt.date, seller: Dealer | None = None) -> list[dict]:
+    """Dealers by how much of their credit (limit + temporary increases valid on `on`) is used, most first: HQ's
+    dealers, or `seller`'s sub-dealers (`scoped_clause`)."""
     from portal.credit.models import CreditIncrease, DealerCredit
     from portal.credit.services import open_orders_by_dealer
 
-    clause = scoped_clause(scope, region)
+    clause = scoped_clause(scope, region, seller)
     balance = (
         select(LedgerEntry.dealer_id, sql_sum(signed_amount()).label("balance"))
         .where(clause(LedgerEntry.dealer_id))
@@ -386,6 +434,8 @@ def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
             {
                 "code": r.code,
                 "name": r.name,
+                "credit_limit": money(r.credit_limit),
+                "temporary": money(r.temporary),
                 "credit": total_credit,
                 "exposure": exposure,
                 "available": money(total_credit - exposure),
@@ -395,3 +445,53 @@ def credit_utilisation(scope, region: Region | None, on: dt.date) -> list[dict]:
         )
     rows.sort(key=lambda r: (r["ratio"] is None, -(r["ratio"] or 0)))
     return rows
+
+
+def open_invoices_page(dealer_clause, on: dt.date, page: int, per_page: int) -> dict:
+    """The invoices with something open today of the dealers `dealer_clause` keeps (`scoped_clause`), oldest due
+    first: amount, paid (payments and credit notes applied), open, days overdue on `on`. Only entries not marked
+    `settled` are read (`ix_ledger_entries_open`), and only their applications summed."""
+    is_open = and_(LedgerEntry.type == "invoice", ~LedgerEntry.settled, dealer_clause(LedgerEntry.dealer_id))
+    applied = (
+        select(Application.invoice_id, func.sum(Application.amount).label("applied"))
+        .where(Application.invoice_id.in_(select(LedgerEntry.id).where(is_open)))
+        .group_by(Application.invoice_id)
+        .subquery()
+    )
+    residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0))
+    stmt = (
+        select(
+            Dealer.code,
+            LedgerEntry.number,
+            LedgerEntry.entry_date,
+            LedgerEntry.due_on,
+            LedgerEntry.amount,
+            residual.label("residual"),
+        )
+        .join(Dealer, Dealer.id == LedgerEntry.dealer_id)
+        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+        .where(is_open, residual > 0)
+    )
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    offset = (page - 1) * per_page
+    rows = (
+        []
+        if offset >= total
+        else db.session.execute(
+            stmt.order_by(LedgerEntry.due_on, LedgerEntry.id).limit(per_page).offset(offset)
+        ).all()
+    )
+    items = [
+        {
+            "dealer_code": r.code,
+            "number": r.number,
+            "issued_on": r.entry_date,
+            "due_on": r.due_on,
+            "amount": money(r.amount),
+            "paid": money(r.amount - money(r.residual)),
+            "open": money(r.residual),
+            "days_overdue": max((on - r.due_on).days, 0),
+        }
+        for r in rows
+    ]
+    return {"items": items, "page": page, "per_page": per_page, "total": total}

@@ -11,6 +11,8 @@
 - The dealer's administrators (and the requester) are notified of the decision.
 - A dealer administrator may withdraw its dealer's pending request (`withdrawn`: nobody decides it any more, it
   leaves the deciders' queues); a decided one answers 409, as a second decision does.
+- A sub-dealer (§16) asks nobody here: its credit is its distributor's to give (the distributor's admin sets its
+  limit and temporary increases), so its request is refused (403) saying so, and regions and finance never see one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def _stage_for(dealer: Dealer, amount: Decimal) -> str:
 
 
 def create_request(actor, dealer: Dealer, *, amount: Decimal, valid_until: dt.date, reason: str) -> CreditRequest:
+    refuse_sub_dealer(dealer)
     errors: dict[str, list[str]] = {}
     if amount is None or amount <= 0:
         errors["amount"] = [_("Must be greater than zero.")]
@@ -74,6 +77,18 @@ def create_request(actor, dealer: Dealer, *, amount: Decimal, valid_until: dt.da
         dealer_id=dealer.id,
     )  # fmt: skip
     return req
+
+
+def refuse_sub_dealer(dealer: Dealer) -> None:
+    """A sub-dealer's credit is its distributor's: no request to HQ's deciders (403, saying whom to ask)."""
+    if dealer.parent_id is not None:
+        raise Forbidden(
+            _(
+                "%(dealer)s buys from %(seller)s: ask %(seller)s for more credit; its admin sets your credit.",
+                dealer=dealer.code,
+                seller=dealer.parent.code,
+            ),
+        )
 
 
 def may_decide(actor, req: CreditRequest) -> bool:

@@ -46,11 +46,23 @@ class DecisionForm(FlaskForm):
                           description=_l("Required to reject."))  # fmt: skip
 
 
+def _refused() -> str | None:
+    """Why the caller's dealer asks nobody here (§16: a sub-dealer's credit is its distributor's), else None."""
+    dealer = current_user.dealer if getattr(current_user, "dealer_id", None) else None
+    try:
+        if dealer is not None:
+            requests.refuse_sub_dealer(dealer)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
 @bp.route("/credit-requests", methods=["GET", "POST"])
 @requires("credit_requests.read")
 def index():
     scope = current_scope()
-    form = RequestForm(prefix="req") if can("credit_requests.create") else None
+    refused = _refused()
+    form = RequestForm(prefix="req") if can("credit_requests.create") and refused is None else None
     if form is not None and request.method == "POST" and form.validate_on_submit():
         try:
             dealer = scope.get_or_404(Dealer, id=current_user.dealer_id)
@@ -71,6 +83,7 @@ def index():
         "credit/requests.html",
         *forms,
         form=form,
+        refused=refused,
         items=items,
         decision=DecisionForm(prefix="dec"),
         may_decide=lambda r: can("credit_requests.decide") and requests.may_decide(current_user, r),

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from portal.platform.api import StrictSchema
+from portal.platform.api import PageArgs, StrictSchema
 from portal.platform.money import Money
 
 _code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+def _seller(what: str):
+    """`?seller=<distributor code>` (§16): a distributor in the caller's scope (422 otherwise)."""
+    return fields.String(validate=validate.Length(min=1, max=32), metadata={"description": what})
 
 
 class InvoiceCreateSchema(StrictSchema):
@@ -73,6 +78,7 @@ class LedgerQuerySchema(StrictSchema):
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     type = fields.String(validate=validate.OneOf(("invoice", "payment", "credit_note")))
+    seller = _seller("§16: the ledger with this distributor (404 unless the dealer is one of its sub-dealers)")
 
 
 class LedgerItemSchema(Schema):
@@ -108,6 +114,7 @@ class CreditSchema(Schema):
 
 class CreditQuerySchema(StrictSchema):
     date = fields.Date(metadata={"description": "which temporary increases count (default today)"})
+    seller = _seller("§16: the credit with this distributor (404 unless the dealer is one of its sub-dealers)")
 
 
 class CreditLimitSchema(StrictSchema):
@@ -141,6 +148,7 @@ class AgeingQuerySchema(StrictSchema):
         load_default="dealer", validate=validate.OneOf(("dealer", "region", "account_manager", "total"))
     )
     region = fields.String(metadata={"description": "region code: only its subtree; region rows are its children"})
+    seller = _seller("§16: a distributor's receivables (its sub-dealers' ledgers with it) instead of HQ's")
 
 
 class AgeingRowSchema(Schema):
@@ -179,3 +187,50 @@ class ScanQuerySchema(StrictSchema):
     dry_run = fields.Boolean(
         load_default=False, metadata={"description": "report what the scan would do; change and send nothing"}
     )
+
+
+class ReceivablesCreditQuerySchema(StrictSchema):
+    date = fields.Date(metadata={"description": "which temporary increases count (default today)"})
+    region = fields.String(metadata={"description": "region code: only its subtree"})
+    seller = _seller("§16: a distributor's sub-dealers instead of the dealers HQ sells to")
+
+
+class CreditRowSchema(Schema):
+    dealer_code = fields.String(attribute="code")
+    name = fields.String()
+    credit_limit = Money()
+    temporary = Money()
+    credit = Money(metadata={"description": "limit + temporary increases in force"})
+    exposure = Money(allow_negative=True)
+    available = Money(allow_negative=True)
+    ratio = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "exposure ÷ credit, percent"})
+    on_hold = fields.Boolean()
+
+
+class CreditRowsSchema(Schema):
+    seller_code = fields.String(allow_none=True, metadata={"description": "whose receivables (null: HQ's)"})
+    items = fields.List(fields.Nested(CreditRowSchema))
+
+
+class OpenInvoicesQuerySchema(PageArgs):
+    seller = _seller("§16: a distributor's sub-dealers instead of the dealers HQ sells to")
+    dealer = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "one dealer's only"})
+
+
+class OpenInvoiceRowSchema(Schema):
+    dealer_code = fields.String()
+    number = fields.String()
+    issued_on = fields.Date()
+    due_on = fields.Date()
+    amount = Money()
+    paid = Money(metadata={"description": "payments and credit notes applied"})
+    open = Money()
+    days_overdue = fields.Integer()
+
+
+class OpenInvoicesPageSchema(Schema):
+    seller_code = fields.String(allow_none=True, metadata={"description": "whose receivables (null: HQ's)"})
+    items = fields.List(fields.Nested(OpenInvoiceRowSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()

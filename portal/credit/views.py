@@ -1,4 +1,9 @@
-"""Browser pages: receivables dashboard, dealer ledger and credit, postings, applications, bank import."""
+"""Browser pages: receivables dashboard, dealer ledger and credit, postings, applications, bank import.
+
+§16: a sub-dealer's account is with its distributor: its distributor's admin sets its credit and records its
+payments on these pages (`channel.check_seller_side`), HQ's finance does not; `?seller=<distributor>` on the
+receivables page shows a distributor's receivables (its sub-dealers' ledgers) where HQ's are shown otherwise.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import datetime as dt
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from portal.background.services import start_import, start_job
 from portal.credit import imports, reports, services
@@ -25,6 +31,7 @@ from portal.credit.forms import (
 from portal.credit.labels import BUCKET_LABELS
 from portal.credit.memos import entry_memo
 from portal.credit.models import Application, CreditIncrease, CreditLimitChange, DealerCredit, LedgerEntry
+from portal.dealers import channel
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
 from portal.platform import files
@@ -40,6 +47,17 @@ bp = Blueprint("credit", __name__)
 bp.add_app_template_global(entry_memo, "ledger_memo")  # what the portal wrote on an entry, in the reader's language
 
 
+@bp.app_template_global("may_act_as_seller")
+def may_act_as_seller(dealer: Dealer, hq_permission: str) -> bool:
+    """Whether the caller acts as the dealer's seller (§16): HQ's `hq_permission` for a dealer that buys from HQ, the
+    distributor's admin for a sub-dealer — what the pages ask before offering a form."""
+    return channel.acts_as_seller(current_user, dealer, hq_permission)
+
+
+@bp.app_template_global("has_sub_dealers")
+def has_sub_dealers(dealer: Dealer) -> bool:
+    return db.session.execute(select(Dealer.id).where(Dealer.parent_id == dealer.id).limit(1)).first() is not None
+
 
 def _money_field(form, name: str, allow_zero: bool = False):
     try:
@@ -49,8 +67,28 @@ def _money_field(form, name: str, allow_zero: bool = False):
 
 
 def _dealer_choices():
-    dealers = db.session.execute(current_scope().select(Dealer).order_by(Dealer.code)).unique().scalars()
+    """The dealers the caller posts for as their seller (§16): HQ's dealers for finance, a distributor admin's
+    sub-dealers for it."""
+    scope = current_scope()
+    whose = Dealer.parent_id == scope.dealer_id if scope.is_dealer else Dealer.parent_id.is_(None)
+    dealers = db.session.execute(scope.select(Dealer).where(whose).order_by(Dealer.code)).unique().scalars()
     return as_choices([("", "—")] + [(d.code, f"{d.code} {d.name}") for d in dealers])
+
+
+def _distributors(scope) -> list[Dealer]:
+    """The distributors in the caller's scope: the dealers with sub-dealers (whose receivables `?seller=` shows)."""
+    sub = aliased(Dealer)
+    stmt = scope.select(Dealer).where(exists(select(sub.id).where(sub.parent_id == Dealer.id))).order_by(Dealer.code)
+    return list(db.session.execute(stmt).unique().scalars())
+
+
+def _seller_arg(scope) -> Dealer | None:
+    """The distributor `?seller=` names (a flash and HQ's receivables when it is not one in the caller's scope)."""
+    try:
+        return channel.seller_in_scope(scope, request.args.get("seller"))
+    except Invalid:
+        flash(_("No distributor %(code)s.", code=request.args.get("seller", "")), "warning")
+        return None
 
 
 # ------------------------------------------------------------------ receivables dashboard
@@ -65,17 +103,18 @@ def receivables():
     if group_by not in ("dealer", "region", "account_manager", "total"):
         group_by = "region"
     region = scope.first(Region, code=request.args["region"]) if request.args.get("region") else None
+    seller = _seller_arg(scope)
     if group_by == "region":  # the region rows and the overdue dealers from one ageing computation
-        result, by_dealer_result = reports.ageing_by_region_and_dealer(scope, as_of, region)
+        result, by_dealer_result = reports.ageing_by_region_and_dealer(scope, as_of, region, seller)
     else:
-        result = by_dealer_result = reports.ageing(scope, as_of, group_by, region)
+        result = by_dealer_result = reports.ageing(scope, as_of, group_by, region, seller)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         header = ["key", "name", "not_due", "1_30", "31_60", "61_90", "over_90", "unapplied", "total"]
         return export_response(fmt, f"ageing-{as_of}", header, ([r[h] for h in header] for r in [*result["rows"]]))
-    clause = reports.scoped_clause(scope, region)
+    clause = reports.scoped_clause(scope, region, seller)
     if group_by in ("total", "account_manager"):
-        by_dealer_result = reports.ageing(scope, as_of, "dealer", region)
+        by_dealer_result = reports.ageing(scope, as_of, "dealer", region, seller)
     by_dealer = by_dealer_result["rows"]
     overdue = sorted(
         (r for r in by_dealer if r["1_30"] + r["31_60"] + r["61_90"] + r["over_90"] > 0),
@@ -83,8 +122,9 @@ def receivables():
     )[:10]
     ends = reports.month_ends(as_of, 12)
     trend = list(zip(ends, reports.dso_trend(clause, ends), strict=True))
-    utilisation = reports.credit_utilisation(scope, region, as_of)[:10]
+    utilisation = reports.credit_utilisation(scope, region, as_of, seller)[:10]
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
+    own = db.session.get(Dealer, scope.dealer_id) if scope.is_dealer else None
     return render_template(
         "credit/receivables.html",
         result=result,
@@ -96,6 +136,9 @@ def receivables():
         dso=trend[-1][1],
         utilisation=utilisation,
         regions=regions,
+        seller=seller,
+        own=own,
+        distributors=[] if scope.is_dealer else _distributors(scope),
         BUCKET_LABELS=BUCKET_LABELS,
     )
 
@@ -162,8 +205,9 @@ def credit(code):
     }
     action = request.form.get("action")
     if request.method == "POST":
-        if not can("credit.manage"):
+        if not can(("credit.manage", "sales.manage")):
             raise Forbidden()
+        channel.check_seller_side(current_user, dealer, "credit.manage")  # §16: finance, or the distributor's admin
         form = forms.get("hold" if action in ("hold", "release") else action)
         if form is not None and form.validate_on_submit():
             try:
@@ -226,6 +270,8 @@ def credit(code):
         forms=forms,
         ageing=ageing,
         today=today(),
+        may_manage=channel.acts_as_seller(current_user, dealer, "credit.manage"),
+        seller_code=channel.seller_code(dealer),
         BUCKET_LABELS=BUCKET_LABELS,
     )
 
@@ -240,7 +286,11 @@ def _dealer_ageing(dealer: Dealer) -> dict:
 # ------------------------------------------------------------------ postings (finance)
 
 
-def _posting(form_cls, title: str, post):
+def _posting(form_cls, title: str, post, hq_permission: str):
+    """A posting page: the dealer is one the caller posts for as its seller (§16), else the form says who does."""
+    scope = current_scope()
+    if scope.is_dealer and not scope.sub_dealer_ids:
+        raise Forbidden(_("You sell to no sub-dealer: HQ posts to your account."))  # a dealer admin posts for nobody
     form = form_cls()
     form.dealer_code.choices = _dealer_choices()
     if request.method == "GET":
@@ -253,6 +303,7 @@ def _posting(form_cls, title: str, post):
         try:
             if dealer is None:
                 raise Invalid(fields={"dealer_code": [_("Unknown dealer.")]})
+            channel.check_seller_side(current_user, dealer, hq_permission)
             entry = post(form, dealer)
         except Invalid as exc:
             apply_errors(form, exc)
@@ -265,7 +316,7 @@ def _posting(form_cls, title: str, post):
 
 
 @bp.route("/invoices/new", methods=["GET", "POST"])
-@requires("invoices.write")
+@requires("invoices.write", "sales.manage")
 def invoice_new():
     return _posting(
         InvoiceForm,
@@ -279,11 +330,12 @@ def invoice_new():
             amount=_money_field(f, "amount"),
             order_number=f.order_number.data or None,
         ),
+        "invoices.write",
     )
 
 
 @bp.route("/payments/new", methods=["GET", "POST"])
-@requires("payments.write")
+@requires("payments.write", "sales.manage")
 def payment_new():
     return _posting(
         PaymentForm,
@@ -295,11 +347,12 @@ def payment_new():
             received_on=f.received_on.data,
             reference=f.reference.data,
         ),
+        "payments.write",
     )
 
 
 @bp.route("/credit-notes/new", methods=["GET", "POST"])
-@requires("credit_notes.write")
+@requires("credit_notes.write", "sales.manage")
 def credit_note_new():
     return _posting(
         CreditNoteForm,
@@ -312,6 +365,7 @@ def credit_note_new():
             reason=f.reason.data,
             invoice_number=f.invoice_number.data or None,
         ),
+        "credit_notes.write",
     )
 
 
@@ -350,8 +404,9 @@ def entry(entry_id):
     item = scope.get_or_404(LedgerEntry, id=entry_id)
     apply_form, reverse_form = ApplyForm(prefix="apply"), ReverseForm(prefix="rev")
     if request.method == "POST":
-        if not can("applications.manage"):
+        if not can(("applications.manage", "sales.manage")):
             raise Forbidden()
+        channel.check_seller_side(current_user, item.dealer, "applications.manage")
         try:
             if request.form.get("action") == "reverse" and reverse_form.validate_on_submit():
                 app = scope.get_or_404(Application, id=int(request.form.get("application_id", "0")))
@@ -392,4 +447,5 @@ def entry(entry_id):
         reverse_form=reverse_form,
         open_invoices=open_invoices,
         reversed_ids=reversed_ids,
+        may_apply=channel.acts_as_seller(current_user, item.dealer, "applications.manage"),
     )

@@ -41,6 +41,10 @@ def start_run(actor, period: str, dealer_codes: list[str] | None = None) -> JobR
         found = dict(db.session.execute(select(Dealer.code, Dealer.id).where(Dealer.code.in_(codes))).all())
         if missing := [c for c in codes if c not in found]:
             raise Invalid(fields={"dealer_codes": [_("Unknown dealers: %(codes)s.", codes=", ".join(missing))]})
+        hq_ids = set(services.run_dealer_ids(list(found.values())))
+        if subs := [c for c in codes if found[c] not in hq_ids]:  # §16: their accounts are with their distributors
+            raise Invalid(fields={"dealer_codes": [
+                _("Sub-dealers get no statement from HQ: %(codes)s.", codes=", ".join(subs))]})
         params["dealer_ids"] = sorted(found.values())
         params["dealer_codes"] = codes
     return start_job(KIND, FAN_OUT, started_by=actor, params=params)
@@ -52,9 +56,7 @@ def fan_out(record: JobRecord) -> list[int]:
         db.session.execute(select(StatementRunItem.dealer_id).where(StatementRunItem.run_id == record.id)).scalars()
     )
     if not existing:
-        ids = (record.params or {}).get("dealer_ids")
-        if ids is None:
-            ids = list(db.session.execute(select(Dealer.id).order_by(Dealer.id)).scalars())
+        ids = services.run_dealer_ids((record.params or {}).get("dealer_ids"))  # the dealers HQ sells to
         if ids:
             db.session.execute(
                 insert(StatementRunItem),

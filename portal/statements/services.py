@@ -11,6 +11,9 @@ dispute with a credit note (posted in the disputed month, so the month is re-iss
 later month up to the last one stated is re-issued too, their opening having changed), with an adjustment (the
 correction was posted in the ledger already; the month is re-issued from it), or rejects it with a reason. A version
 is `disputed` while it has open disputes and `resolved` once they are all settled.
+
+Whom HQ states (§16): the dealers it sells to. A sub-dealer's ledger is its account with its distributor, not with
+HQ: a run leaves it out (`run_dealer_ids`) and `issue` states nothing for it.
 """
 
 from __future__ import annotations
@@ -184,11 +187,23 @@ def current_version(dealer_id: int, period: str) -> Statement | None:
     )
 
 
+def run_dealer_ids(dealer_ids: list[int] | None = None) -> list[int]:
+    """The dealers a statement run states, in id order: those HQ sells to — all of them, or those of `dealer_ids`
+    (a sub-dealer named there is left out: HQ has no account with it)."""
+    stmt = select(Dealer.id).where(Dealer.parent_id.is_(None)).order_by(Dealer.id)
+    if dealer_ids is not None:
+        stmt = stmt.where(Dealer.id.in_(dealer_ids))
+    return list(db.session.execute(stmt).scalars())
+
+
 def issue(actor, dealer: Dealer, period: str, *, run_id: str | None = None) -> tuple[Statement | None, str]:
     """Issue the dealer's statement of `period` unless the current version already says the same.
 
     Returns (statement, outcome): outcome `issued` (a new version), `unchanged` (the current version, returned as
-    it is) or `nothing` (no statement: the account never moved and nothing was ever stated for the month)."""
+    it is) or `nothing` (no statement: the account never moved and nothing was ever stated for the month — or the
+    dealer is a sub-dealer, whose account is with its distributor, not HQ)."""
+    if dealer.parent_id is not None:
+        return None, "nothing"
     start, end = period_bounds(period)
     credit.lock_credit(dealer)  # one consistent cut of the ledger; concurrent issues of a dealer take turns
     data = content(dealer.id, start, end)
