@@ -18,7 +18,7 @@ from portal.catalog.models import Product
 from portal.credit.models import LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
-from portal.inventory.sums import add_moves_to_channel, add_to_channel
+from portal.inventory.sums import add_moves_to_channel, add_to_channel, add_transfer_to_channel
 from portal.orders.models import Order, OrderLine
 from portal.platform.errors import Invalid
 from portal.platform.money import money
@@ -36,7 +36,7 @@ PARENTS = {"SA": "DA"}
 PRODUCTS = [("P1", "parts", "100.00"), ("P2", "vehicles", None), ("P3", "parts", "50.00")]
 
 event = st.tuples(
-    st.sampled_from(["ship", "receipt", "sale", "sale", "adjust", "payment"]),
+    st.sampled_from(["ship", "receipt", "sale", "sale", "adjust", "payment", "transfer"]),
     st.integers(0, len(DEALERS) - 1),
     st.integers(0, len(PRODUCTS) - 1),
     st.integers(0, 420),  # day offset
@@ -88,7 +88,9 @@ def _base():
     return regions, dealers, products, orders
 
 
-def _ship(dealer, product, order_and_line, on, qty, cents):
+def _ship(dealer, product, order_and_line, on, qty, cents, seller=None):
+    """HQ's shipment (sell-in), or with `seller` a distributor's transfer to its sub-dealer (§16), as shipping
+    writes them."""
     order, line = order_and_line
     n = next(_seq)
     gross = money(Decimal(cents) / 100 * qty)
@@ -97,12 +99,23 @@ def _ship(dealer, product, order_and_line, on, qty, cents):
     db.session.add(invoice)
     db.session.flush()
     shipment = Shipment(number=f"DN-{n}", order_id=order.id, dealer_id=dealer.id, shipped_on=on, net=gross, tax=0,
-                        gross=gross, invoice_id=invoice.id, request_hash="x", created_by="t")  # fmt: skip
+                        gross=gross, invoice_id=invoice.id, request_hash="x", created_by="t",
+                        seller_id=seller.id if seller else None)  # fmt: skip
     db.session.add(shipment)
     db.session.flush()
     db.session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line.id, product_id=product.id, sku=product.sku,
                                 quantity=qty, unit_price=gross, tax_rate=0, net=gross, tax=0, gross=gross))  # fmt: skip
-    add_to_channel([(dealer.id, product.id, on, {"sell_in_qty": qty, "sell_in_amount": gross})])  # as shipping does
+    db.session.flush()
+    if seller is None:
+        add_to_channel([(dealer.id, product.id, on, {"sell_in_qty": qty, "sell_in_amount": gross})])  # as shipping does
+        return
+    from portal.inventory.models import DealerStockMove
+
+    out = DealerStockMove(dealer_id=seller.id, product_id=product.id, sku=product.sku, quantity=-qty, kind="transfer",
+                          moved_on=on, shipment_id=shipment.id, created_by="t")  # fmt: skip
+    db.session.add(out)
+    db.session.refresh(shipment)
+    add_transfer_to_channel(shipment, [out])
 
 
 def _move(dealer, product, on, qty, kind):
@@ -126,6 +139,11 @@ def _apply(events, dealers, products, orders):
         if kind == "ship":
             _ship(dealer, product, orders[(dealer.code, product.sku)], on, qty, cents)
             fact["amount"] = money(price * qty)
+        elif kind == "transfer":  # §16: always DA to its sub-dealer SA, out of DA's stock
+            sub, dist = dealers["SA"], dealers["DA"]
+            _ship(sub, product, orders[("SA", product.sku)], on, qty, cents, seller=dist)
+            facts.append({"kind": "transfer_out", "dealer": "DA", "sku": product.sku, "on": on, "qty": -qty})
+            fact.update(dealer="SA", amount=money(price * qty))
         elif kind == "receipt":
             _move(dealer, product, on, qty, "receipt")
         elif kind == "adjust":
@@ -211,7 +229,7 @@ def _model(facts, date_from, date_to, group_by, flt, scope_path):
     for f in facts:
         if not visible(f) or (f["kind"] == "payment" and not with_cash):
             continue
-        if f["kind"] in ("receipt", "adjust", "sale"):
+        if f["kind"] in ("receipt", "adjust", "sale", "transfer_out"):
             if f["on"] > date_to:
                 continue
             for m in months:  # stock counts in every bucket whose end is on or after the movement
@@ -230,6 +248,9 @@ def _model(facts, date_from, date_to, group_by, flt, scope_path):
         if f["kind"] == "ship":
             rows[key]["sell_in_qty"] += f["qty"]
             rows[key]["sell_in_amount"] += f["amount"]
+        elif f["kind"] == "transfer":
+            rows[key]["transfer_in_qty"] += f["qty"]
+            rows[key]["transfer_in_amount"] += f["amount"]
         elif f["kind"] == "sale":
             rows[key]["sell_through_qty"] += f["qty"]
             rows[key]["sell_through_amount"] += f["amount"]
@@ -242,6 +263,8 @@ def _model(facts, date_from, date_to, group_by, flt, scope_path):
         out[key] = {
             "sell_in_qty": int(m["sell_in_qty"]),
             "sell_in_amount": money(m["sell_in_amount"]),
+            "transfer_in_qty": int(m["transfer_in_qty"]),
+            "transfer_in_amount": money(m["transfer_in_amount"]),
             "sell_through_qty": int(m["sell_through_qty"]),
             "sell_through_amount": money(m["sell_through_amount"]),
             "opening_stock": int(m["opening_stock"]),

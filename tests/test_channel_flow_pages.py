@@ -91,8 +91,9 @@ def test_csv_and_xlsx_exports_hold_exactly_the_rows_shown(client, world, channel
     assert body.count("<tr>") == len(rows)
     table = _csv(client, f"/analytics/channel-flow?{query}&format=csv")
     header = table[0]
-    assert header[-9:] == ["sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount", "opening_stock",
-                           "ending_stock", "sell_through_rate", "days_of_inventory", "cash_received"]  # fmt: skip
+    assert header[-11:] == ["sell_in_qty", "sell_in_amount", "transfer_in_qty", "transfer_in_amount",
+                            "sell_through_qty", "sell_through_amount", "opening_stock", "ending_stock",
+                            "sell_through_rate", "days_of_inventory", "cash_received"]  # fmt: skip
     assert len(table) == len(rows) + 1
     assert ("category_name" in header) == ("category" in group_by)  # the name beside the code (here: the code)
     rows = [{**r, "category_name": r["category"]} if "category" in r else r for r in rows]

@@ -6,6 +6,10 @@ category, product and month, in the caller's scope (region managers: their subtr
 distributor:
 
 - sell_in_qty / sell_in_amount: what HQ shipped to the dealers (shipment lines, by ship date), gross amount;
+- transfer_in_qty / transfer_in_amount (§16): what distributors shipped to their sub-dealers out of their own stock
+  (transfers, by ship date), gross as the distributor invoiced it — the goods move inside the channel, so they are
+  not sell-in: grouped by level, level 1 shows HQ's sell-in, level 2 the transfers, and each piece counts once as
+  sell-in however far down it goes;
 - sell_through_qty / sell_through_amount: the dealers' sales to end customers (what the customers paid);
 - opening_stock: dealer stock on hand at the end of the day before the period (or before the month, per month);
 - ending_stock: dealer stock on hand at the end of the period's last day (per month: of the month's last day
@@ -13,8 +17,8 @@ distributor:
   adjustments); goods shipped but not yet received (in transit) are not in it. Every sale movement is written
   with its sell-through line (same day, same quantity), so the sales are taken from the sell-through sums (monthly
   sums for whole months, lines for partial ones) and only the other movements are read one by one;
-- sell_through_rate = sell_through_qty ÷ (opening_stock + sell_in_qty) of the row's period, a fraction with 4
-  decimals (0.2500 = 25 %); null when the denominator is 0 or less;
+- sell_through_rate = sell_through_qty ÷ (opening_stock + sell_in_qty + transfer_in_qty) of the row's period, a
+  fraction with 4 decimals (0.2500 = 25 %); null when the denominator is 0 or less;
 - days_of_inventory = ending_stock ÷ (sell_through_qty ÷ days of the row's period) — how many days the stock on
   the last day lasts at the period's average daily sell-through; 1 decimal; null when nothing was sold;
 - cash_received: payments received from the dealers in the period (ledger payments by date received; credit notes
@@ -74,10 +78,13 @@ from portal.shipping.models import Shipment, ShipmentLine
 GROUP_KEYS = ("region", "level", "dealer", "category", "product", "month")
 LEVELS = (1, 2)  # 1: dealers that buy from HQ (distributors among them); 2: sub-dealers, who buy from a distributor
 MAX_MONTHS = 60  # a period spans at most five years of months
-FLOWS = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount")
+FLOWS = ("sell_in_qty", "sell_in_amount", "transfer_in_qty", "transfer_in_amount", "sell_through_qty",
+         "sell_through_amount")  # fmt: skip
 MEASURES = (
     "sell_in_qty",
     "sell_in_amount",
+    "transfer_in_qty",
+    "transfer_in_amount",
     "sell_through_qty",
     "sell_through_amount",
     "opening_stock",
@@ -248,7 +255,7 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
     months from the rows themselves, one query part per date range (each an index range scan). Each part is summed
     per (dealer, item, bucket) before the union: the union, the region map and the final grouping see few rows."""
     zero = literal_column("0")
-    cols = ("si_q", "si_a", "st_q", "st_a", "stock", "opening", "cash")
+    cols = ("si_q", "si_a", "tr_q", "tr_a", "st_q", "st_a", "stock", "opening", "cash")
     first = _date(buckets[0])
 
     def row(dealer_id, product_id, bucket, **values):
@@ -275,6 +282,13 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
 
     s, mv, sl, sh = SellThroughLine, DealerStockMove, ShipmentLine, Shipment
     shipped = sl.__table__.join(sh.__table__, sh.id == sl.shipment_id)
+    by_hq = sh.seller_id.is_(None)  # HQ's shipments are sell-in; a distributor's, its sub-dealer's transfers in
+
+    def shipped_values(k: int = 1) -> dict:
+        quantity, gross = (sl.quantity, sl.gross) if k > 0 else (-sl.quantity, -sl.gross)
+        return {"si_q": case((by_hq, quantity), else_=zero), "si_a": case((by_hq, gross), else_=zero),
+                "tr_q": case((by_hq, zero), else_=quantity), "tr_a": case((by_hq, zero), else_=gross)}  # fmt: skip
+
     not_sale = mv.kind != "sale"
     first_month = date_from.replace(day=1)
     sources = []
@@ -289,7 +303,7 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
 
         if flows:
             sources.append(raw(shipped, sh.dealer_id, sl.product_id, sh.shipped_on, a, b, bucket,
-                               si_q=signed(sl.quantity, flows), si_a=signed(sl.gross, flows)))  # fmt: skip
+                               **shipped_values(flows)))  # fmt: skip
         values = {}
         if flows:
             values.update(st_q=signed(s.quantity, flows), st_a=signed(s.amount, flows))
@@ -335,8 +349,8 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
         if from_rollup:
             part = (
                 select(*row(c.dealer_id, c_item, c.month if monthly else first, si_q=c.sell_in_qty,
-                            si_a=c.sell_in_amount, st_q=c.sell_through_qty, st_a=c.sell_through_amount,
-                            stock=moved))  # fmt: skip
+                            si_a=c.sell_in_amount, tr_q=c.transfer_in_qty, tr_a=c.transfer_in_amount,
+                            st_q=c.sell_through_qty, st_a=c.sell_through_amount, stock=moved))  # fmt: skip
                 .where(c.month.in_(from_rollup), c_ok)
             )
             sources.append(part if by_category and monthly else grouped(part))  # one row per dealer (and month)
@@ -345,9 +359,9 @@ def _facts(f: Filters, date_from: dt.date, date_to: dt.date, buckets: list[dt.da
                                .where(c.month < first_month, c_ok)))  # fmt: skip
     else:
         whole, partial = _segments(date_from, date_to)
-        # sell-in: shipment lines by ship date
+        # sell-in and transfers in: shipment lines by ship date
         sources.append(raw(shipped, sh.dealer_id, sl.product_id, sh.shipped_on, date_from, date_to,
-                           _bucket(sh.shipped_on, buckets), si_q=sl.quantity, si_a=sl.gross))  # fmt: skip
+                           _bucket(sh.shipped_on, buckets), **shipped_values()))  # fmt: skip
         # sell-through of the partial months from the lines, of the whole months from the monthly sums
         for a, b in partial:
             sources.append(raw(s.__table__, s.dealer_id, s.product_id, s.sold_on, a, b, _bucket(s.sold_on, buckets),
@@ -412,6 +426,8 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
     sums = [
         func.coalesce(func.sum(facts.c.si_q), 0).label("si_q"),
         sql_sum(facts.c.si_a).label("si_a"),
+        func.coalesce(func.sum(facts.c.tr_q), 0).label("tr_q"),
+        sql_sum(facts.c.tr_a).label("tr_a"),
         func.coalesce(func.sum(facts.c.st_q), 0).label("st_q"),
         sql_sum(facts.c.st_a).label("st_a"),
         func.coalesce(func.sum(facts.c.stock), 0).label("stock"),
@@ -440,6 +456,8 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
             agg.c.bucket,
             agg.c.si_q,
             agg.c.si_a,
+            agg.c.tr_q,
+            agg.c.tr_a,
             agg.c.st_q,
             agg.c.st_a,
             agg.c.opening.label("opening"),
@@ -468,6 +486,8 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
                 months.c.bucket,
                 func.coalesce(agg.c.si_q, 0).label("si_q"),
                 sql_round(func.coalesce(agg.c.si_a, 0)).label("si_a"),
+                func.coalesce(agg.c.tr_q, 0).label("tr_q"),
+                sql_round(func.coalesce(agg.c.tr_a, 0)).label("tr_a"),
                 func.coalesce(agg.c.st_q, 0).label("st_q"),
                 sql_round(func.coalesce(agg.c.st_a, 0)).label("st_a"),
                 (ending - stock + func.coalesce(agg.c.opening, 0)).label("opening"),
@@ -480,7 +500,7 @@ def channel_flow_select(scope, date_from: dt.date, date_to: dt.date, group_by: l
         )
     c = out.c
     stmt = select(out).where(
-        or_(c.si_q != 0, c.si_a != 0, c.st_q != 0, c.st_a != 0, c.opening != 0, c.ending != 0, c.cash != 0)
+        or_(*(c[k] != 0 for k in ("si_q", "si_a", "tr_q", "tr_a", "st_q", "st_a", "opening", "ending", "cash")))
     )
     order = [c[k] for k in keys if k in ("region_code", "level", "dealer_code", "category", "sku")]
     stmt = stmt.order_by(*order, c.bucket)
@@ -542,11 +562,13 @@ def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str
         row.update(
             sell_in_qty=int(r["si_q"]),
             sell_in_amount=money(r["si_a"]),
+            transfer_in_qty=int(r["tr_q"]),
+            transfer_in_amount=money(r["tr_a"]),
             sell_through_qty=sold,
             sell_through_amount=money(r["st_a"]),
             opening_stock=opening,
             ending_stock=ending,
-            sell_through_rate=_rate(sold, opening, int(r["si_q"])),
+            sell_through_rate=_rate(sold, opening, int(r["si_q"]) + int(r["tr_q"])),
             days_of_inventory=_days_of_inventory(ending, sold, _days_of(bucket, date_from, date_to, monthly)),
             cash_received=money(r["cash"]) if with_cash else None,
         )
@@ -564,13 +586,15 @@ def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: boo
     t = {
         "sell_in_qty": sum(r["sell_in_qty"] for r in rows),
         "sell_in_amount": money(sum((r["sell_in_amount"] for r in rows), ZERO)),
+        "transfer_in_qty": sum(r["transfer_in_qty"] for r in rows),
+        "transfer_in_amount": money(sum((r["transfer_in_amount"] for r in rows), ZERO)),
         "sell_through_qty": sum(r["sell_through_qty"] for r in rows),
         "sell_through_amount": money(sum((r["sell_through_amount"] for r in rows), ZERO)),
         "opening_stock": sum(r["opening_stock"] for r in rows if not monthly or r["_bucket"] == first),
         "ending_stock": sum(r["ending_stock"] for r in rows if not monthly or r["_bucket"] == last),
         "cash_received": money(sum((r["cash_received"] for r in rows), ZERO)) if with_cash else None,
     }
-    t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], t["sell_in_qty"])
+    t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], t["sell_in_qty"] + t["transfer_in_qty"])
     t["days_of_inventory"] = _days_of_inventory(
         t["ending_stock"], t["sell_through_qty"], (date_to - date_from).days + 1
     )

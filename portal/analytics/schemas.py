@@ -59,14 +59,17 @@ class ChannelFlowQuerySchema(PeriodQuerySchema):
 
 class ChannelFlowMeasures(Schema):
     sell_in_qty = fields.Integer()
-    sell_in_amount = Money(allow_negative=True, metadata={"description": "gross shipped"})
+    sell_in_amount = Money(allow_negative=True, metadata={"description": "gross shipped by HQ"})
+    transfer_in_qty = fields.Integer(metadata={"description": "§16: shipped to sub-dealers by their distributors"})
+    transfer_in_amount = Money(allow_negative=True, metadata={"description": "gross of the transfers in"})
     sell_through_qty = fields.Integer()
     sell_through_amount = Money(allow_negative=True, metadata={"description": "what the end customers paid"})
     opening_stock = fields.Integer(metadata={"description": "dealer stock at the end of the day before the period"})
     ending_stock = fields.Integer(metadata={"description": "dealer stock at the end of the period (of the month)"})
     sell_through_rate = fields.Decimal(
         as_string=True, allow_none=True,
-        metadata={"description": "sell_through_qty ÷ (opening_stock + sell_in_qty); null when that is 0"},
+        metadata={"description": "sell_through_qty ÷ (opening_stock + sell_in_qty + transfer_in_qty); null when "
+                                 "that is 0"},
     )  # fmt: skip
     days_of_inventory = fields.Decimal(
         as_string=True, allow_none=True,
@@ -82,6 +85,7 @@ class ChannelFlowMeasures(Schema):
 class ChannelFlowRowSchema(ChannelFlowMeasures):
     region_code = fields.String()
     region_name = fields.String()
+    level = fields.Integer(metadata={"description": "1: dealers buying from HQ; 2: sub-dealers (§16)"})
     dealer_code = fields.String()
     dealer_name = fields.String()
     category = fields.String()

@@ -33,6 +33,8 @@ GROUP_LABELS = {
 MEASURE_LABELS = {
     "sell_in_qty": _l("Sell-in (qty)"),
     "sell_in_amount": _l("Sell-in (CNY)"),
+    "transfer_in_qty": _l("Transfers in (qty)"),
+    "transfer_in_amount": _l("Transfers in (CNY)"),
     "sell_through_qty": _l("Sell-through (qty)"),
     "sell_through_amount": _l("Sell-through (CNY)"),
     "opening_stock": _l("Opening stock"),

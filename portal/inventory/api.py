@@ -87,7 +87,8 @@ def get_dealer_stock(args, code):
 @blp.arguments(DealerStockAdjustmentCreateSchema)
 @blp.response(201, DealerStockAdjustmentSchema)
 def create_adjustment(body, code):
-    """Correct the dealer's stock (count, damage, found goods); it never goes below zero."""
+    """Correct the dealer's stock (count, damage, found goods); it never goes below zero. A distributor's admin reads
+    its sub-dealers' stock (§16) but corrects its own only (403)."""
     dealer = dealer_or_404(code)
     return sellthrough.adjust(current_user, dealer, body["sku"], body["delta"], body["reason"],
                               serial=body.get("serial"), on=body.get("moved_on"))  # fmt: skip

@@ -4,6 +4,9 @@ Every figure is derived from the dealer's signed movements (`DealerStockMove`): 
 movements up to and including that date. Sums are SQL aggregates; the FIFO age runs in Python over one dealer's
 movements already summed per product and day (a dealer holds thousands of moves, a few hundred product-days).
 
+A distributor's transfer to its sub-dealer (§16) is a `transfer` movement out of its stock on the ship date (one per
+VIN) and the sub-dealer's incoming stock until it confirms the receipt (then `receipt` movements, as from HQ).
+
 FIFO: within a day the goods that came in are counted before the goods that went out; sales and negative
 adjustments consume the oldest receipts (and positive adjustments) first; what is left is aged from the day it came
 in to the as-of date, in the buckets of `AGE_BUCKETS`.
@@ -87,6 +90,34 @@ def fifo_lots(days: list[tuple]) -> list[tuple[dt.date, int]]:
     return [(day, qty) for day, qty in lots]
 
 
+def lowest_from(deltas: dict[dt.date, int], start: dt.date) -> int:
+    """The lowest end-of-day balance on `start` or any later day with a movement, given per-day net movements."""
+    running = 0
+    lowest = None
+    for day in sorted(deltas):
+        running += deltas[day]
+        if day >= start:
+            lowest = running if lowest is None else min(lowest, running)
+    if lowest is None:  # no movement on or after start: the balance of start is the running total
+        lowest = running
+    return lowest
+
+
+def available_from(dealer_id: int, product_ids, day: dt.date) -> dict[int, int]:
+    """{product_id: quantity} that may leave the dealer's stock on `day` without making that day or any later day
+    negative (what a sale, a transfer to a sub-dealer or a return may take; the caller holds the stock lock)."""
+    product_ids = list(product_ids)
+    out = dict.fromkeys(product_ids, 0)
+    if not product_ids:
+        return out
+    for pid, days in daily_moves(dealer_id, product_ids).items():
+        deltas: dict[dt.date, int] = defaultdict(int)
+        for moved_on, came, went in days:
+            deltas[moved_on] += came - went
+        out[pid] = max(lowest_from(deltas, day), 0)
+    return out
+
+
 def age_buckets(lots, as_of: dt.date) -> dict[str, int]:
     out = {key: 0 for key, _low, _high in AGE_BUCKETS}
     for day, qty in lots:
@@ -116,8 +147,15 @@ def incoming_shipments(dealer_id: int) -> list[Shipment]:
     return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
 
 
+def outgoing_shipments(dealer_id: int) -> list[Shipment]:
+    """A distributor's transfers on their way to its sub-dealers (§16): out of its stock, not yet received."""
+    stmt = select(Shipment).where(Shipment.seller_id == dealer_id, Shipment.status == "in_transit")
+    return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
+
+
 def vins_on_hand(dealer_id: int, as_of: dt.date | None = None, product_id: int | None = None) -> list[dict]:
-    """The dealer's VINs received and not sold (nor adjusted out) at `as_of`: [{serial, sku, received_on, age_days}]."""
+    """The dealer's VINs received and not sold (nor adjusted out, returned or transferred) at `as_of`:
+    [{serial, sku, received_on, age_days}], the longest held first."""
     as_of_day = as_of or today()
     received = func.min(case((DealerStockMove.kind == "receipt", DealerStockMove.moved_on)))
     stmt = (

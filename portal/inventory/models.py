@@ -273,9 +273,11 @@ class SellThroughMonthly(db.Model):
 
 class ChannelMonthly(db.Model):
     """Every flow of one dealer, product category and month (first day), kept exact by the services that write the
-    underlying rows, in their transaction (`portal.inventory.sums`): sell-in (shipment lines by ship date, gross),
-    sell-through (lines by sale date) and `moved` = Σ the stock movements other than sales (receipts, adjustments)
-    by movement date. Stock on hand at a month's end = Σ over the months up to it of (moved − sell_through_qty)."""
+    underlying rows, in their transaction (`portal.inventory.sums`): sell-in (HQ's shipment lines by ship date,
+    gross), transfers in (§16: a sub-dealer's goods shipped by its distributor, by ship date, gross), sell-through
+    (lines by sale date) and `moved` = Σ the stock movements other than sales (receipts, adjustments, returns,
+    transfers out) by movement date. Stock on hand at a month's end = Σ over the months up to it of
+    (moved − sell_through_qty)."""
 
     __tablename__ = "channel_monthly"
 
@@ -287,6 +289,8 @@ class ChannelMonthly(db.Model):
     sell_through_qty: Mapped[int] = mapped_column(default=0)
     sell_through_amount: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"))
     moved: Mapped[int] = mapped_column(default=0)
+    transfer_in_qty: Mapped[int] = mapped_column(default=0, server_default="0")
+    transfer_in_amount: Mapped[Decimal] = mapped_column(MoneyColumn, default=Decimal("0.00"), server_default="0")
 
     __table_args__ = (Index("ix_channel_monthly_month", "month"),)
 

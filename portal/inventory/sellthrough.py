@@ -4,7 +4,8 @@
 bad line is reported (`Invalid(fields={"lines.<i>.<field>": [...]})`, the shape the order lines use). Selling
 more than the dealer holds is refused: its stock may never go negative on any day on or after the day of a sale —
 a back-dated sale may not make a later day negative — counting the other lines of the batch. A VIN must have been
-received by the dealer, on or before the day of the sale, and not sold (nor adjusted out) since.
+received by the dealer, on or before the day of the sale, and not sold (nor adjusted out, returned or transferred to a
+sub-dealer, §16) since; a sub-dealer's VINs are those it received from its distributor.
 
 While checking and writing, the dealer's row is locked (`SELECT … FOR NO KEY UPDATE` on PostgreSQL; SQLite
 serialises writers with BEGIN IMMEDIATE), so two sales of the last unit cannot both pass. Each line gets its
@@ -27,7 +28,7 @@ from portal.extensions import db
 from portal.inventory import dealer_stock
 from portal.inventory.models import CUSTOMER_TYPES, DealerStockMove, SellThroughLine
 from portal.inventory.sums import add_moves_to_channel, add_to_monthly
-from portal.platform.errors import Invalid
+from portal.platform.errors import Forbidden, Invalid
 from portal.platform.money import money
 from portal.platform.timeutil import today, utcnow
 
@@ -42,7 +43,8 @@ def actor_name(actor) -> str:
 
 def lock_dealer(dealer: Dealer) -> None:
     """The per-dealer mutex of its stock: the dealer row, locked for the rest of the transaction (FOR NO KEY UPDATE:
-    inserts referencing the dealer do not wait)."""
+    inserts referencing the dealer do not wait). Everything that takes goods out of a dealer's stock holds it while
+    it checks what is there: sales, adjustments, returns shipped back and a distributor's transfers (§16)."""
     stmt = select(Dealer.id).where(Dealer.id == dealer.id).with_for_update(key_share=True)
     db.session.execute(stmt).scalar_one()
 
@@ -73,8 +75,10 @@ def _products(skus) -> dict[str, Product]:
     return found
 
 
-def _serial_state(dealer_id: int, serials) -> dict[str, dict]:
-    """{serial: {product_id, held, received_on}} for the dealer's VINs among `serials`."""
+def serial_state(dealer_id: int, serials) -> dict[str, dict]:
+    """{serial: {product_id, held, received_on}} for the dealer's VINs among `serials`: `held` > 0 while the VIN is on
+    hand (its receipt counted, a sale, a transfer to a sub-dealer or a return taking it out); `received_on` its first
+    receipt — a sub-dealer's receipt of a distributor's transfer (§16) is a receipt like HQ's."""
     serials = sorted({s for s in serials if s})
     out: dict[str, dict] = {}
     received = func.min(case((DealerStockMove.kind == "receipt", DealerStockMove.moved_on)))
@@ -126,7 +130,7 @@ def check_basic(line: dict, index: int, errors: _Errors, products: dict[str, Pro
 
 
 def _check_serials(dealer, lines, errors: _Errors, products) -> None:
-    state = _serial_state(dealer.id, (ln.get("serial") for ln in lines))
+    state = serial_state(dealer.id, (ln.get("serial") for ln in lines))
     seen: dict[str, int] = {}
     for i, ln in enumerate(lines):
         serial = ln.get("serial")
@@ -155,17 +159,7 @@ def _check_serials(dealer, lines, errors: _Errors, products) -> None:
             errors.add(i, "sold_on", _("VIN %(vin)s was received on %(day)s.", vin=serial, day=known["received_on"]))
 
 
-def _lowest_from(deltas: dict[dt.date, int], start: dt.date) -> int:
-    """The lowest end-of-day balance on `start` or any later day with a movement, given per-day net movements."""
-    running = 0
-    lowest = None
-    for day in sorted(deltas):
-        running += deltas[day]
-        if day >= start:
-            lowest = running if lowest is None else min(lowest, running)
-    if lowest is None:  # no movement on or after start: the balance of start is the running total
-        lowest = running
-    return lowest
+_lowest_from = dealer_stock.lowest_from
 
 
 def _check_stock(dealer, lines, errors: _Errors, products) -> None:
@@ -311,7 +305,11 @@ def write(
 
 def adjust(actor, dealer: Dealer, sku: str, delta: int, reason: str, serial: str | None = None,
            on: dt.date | None = None) -> DealerStockMove:  # fmt: skip
-    """A correction of the dealer's stock (count, damage, found goods) by its administrator; never below zero."""
+    """A correction of the dealer's stock (count, damage, found goods) by its administrator; never below zero. A
+    distributor's admin sees its sub-dealers' stock (§16) but corrects its own only."""
+    own = getattr(actor, "dealer_id", None)
+    if own is not None and own != dealer.id:
+        raise Forbidden(_("Only %(dealer)s's administrator adjusts its stock.", dealer=dealer.code))
     on = on or today()
     errors: dict[str, list[str]] = {}
     product = _products([sku]).get(sku) if sku else None
@@ -330,7 +328,7 @@ def adjust(actor, dealer: Dealer, sku: str, delta: int, reason: str, serial: str
         raise Invalid(fields=errors)
     lock_dealer(dealer)
     if serial:
-        state = _serial_state(dealer.id, [serial]).get(serial)
+        state = serial_state(dealer.id, [serial]).get(serial)
         if abs(delta) != 1:
             errors["delta"] = [_("A VIN is adjusted by +1 or −1.")]
         elif state is None or state["received_on"] is None:

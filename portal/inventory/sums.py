@@ -6,7 +6,23 @@ the same month add up (the row lock of the upsert orders them) and a late line l
 
 The channel roll-up (`ChannelMonthly`, per dealer, category and month) is incremented the same way by
 `add_to_channel`: sell-through through `add_to_monthly`, sell-in by the shipping service when a shipment is
-created, the other stock movements (receipts, adjustments) where they are written. A product moving to another
+created, the other stock movements (receipts, adjustments, returns, transfers) where they are written.
+
+What each measure of a dealer's row means (§16 adds the level; each row is one dealer's, whatever its level):
+
+- `sell_in_qty` / `sell_in_amount`: the goods HQ shipped to the dealer, by ship date, gross as invoiced, less the
+  sell-in taken back by returns and delivery discrepancies (`SellInCorrection`, negative). Only dealers that buy
+  from HQ have any: summed over the channel it is HQ's sell-in, each piece once.
+- `transfer_in_qty` / `transfer_in_amount` (§16): the goods a sub-dealer's distributor shipped to it out of its own
+  stock (a transfer), by ship date, gross as invoiced by the distributor. Only sub-dealers have any.
+- `sell_through_qty` / `sell_through_amount`: sales to end customers by the dealer itself, by sale date.
+- `moved`: every stock movement other than a sale, signed, by movement date: receipts (+), adjustments (±), goods
+  shipped back to HQ (`return`, −) and, for a distributor, goods transferred to its sub-dealers (`transfer`, −, on
+  the ship date). A transfer is thus the sub-dealer's transfer in (and its receipt its `moved` +, on the receipt
+  day) and goods out of the distributor; never the distributor's sell-through, nor anybody's sell-in.
+
+Stock on hand at a month's end = Σ over the months up to it of (`moved` − `sell_through_qty`): for every dealer,
+receipts − sales − transfers out − returns ± adjustments. A product moving to another
 category moves its history with it (`recategorise`, in the product update's transaction). `channel_drift` recomputes
 the roll-up from the rows and answers every difference (the test suite checks it after every test);
 `rebuild_channel` writes it from scratch (migrations, bulk loads).
@@ -18,7 +34,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import Date, cast, delete, func, literal, select, type_coerce, union_all
+from sqlalchemy import Date, case, cast, delete, func, literal, select, type_coerce, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.catalog.models import Product
@@ -28,7 +44,8 @@ from portal.platform.money import ZERO, money, sql_sum
 from portal.returns.models import SellInCorrection
 from portal.shipping.models import Shipment, ShipmentLine
 
-CHANNEL_MEASURES = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount", "moved")
+CHANNEL_MEASURES = ("sell_in_qty", "sell_in_amount", "sell_through_qty", "sell_through_amount", "moved",
+                    "transfer_in_qty", "transfer_in_amount")
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -96,7 +113,8 @@ def add_to_channel(entries) -> int:
 
 
 def add_moves_to_channel(moves) -> int:
-    """Stock movements other than sales (receipts, adjustments: objects or dicts) into the roll-up's `moved`."""
+    """Stock movements other than sales (receipts, adjustments, returns, transfers: objects or dicts) into the
+    roll-up's `moved`."""
     entries = []
     for mv in moves:
         get = mv.get if isinstance(mv, dict) else lambda k, _m=mv: getattr(_m, k)
@@ -118,6 +136,18 @@ def add_shipment_to_channel(shipment) -> int:
     )
 
 
+def add_transfer_to_channel(shipment, moves) -> int:
+    """A distributor's transfer (§16) in one upsert: the sub-dealer's transfer in (the shipment's lines, gross, by
+    ship date) and the distributor's goods out (its `transfer` movements, into `moved`)."""
+    entries = [
+        (shipment.dealer_id, line.product_id, shipment.shipped_on,
+         {"transfer_in_qty": line.quantity, "transfer_in_amount": line.gross})
+        for line in shipment.lines
+    ]  # fmt: skip
+    entries += [(mv.dealer_id, mv.product_id, mv.moved_on, {"moved": int(mv.quantity)}) for mv in moves]
+    return add_to_channel(entries)
+
+
 # ---------------------------------------------------------------- recomputing from the rows
 
 
@@ -132,13 +162,18 @@ def _channel_sources(product_ids=None):
     zero = literal(0)
     mv, s, sl, sh, c = DealerStockMove, SellThroughLine, ShipmentLine, Shipment, SellInCorrection
 
-    def cols(dealer_id, month, si_q=zero, si_a=zero, st_q=zero, st_a=zero, moved=zero):
+    def cols(dealer_id, month, si_q=zero, si_a=zero, st_q=zero, st_a=zero, moved=zero, tr_q=zero, tr_a=zero):
         return [dealer_id.label("dealer_id"), Product.category.label("category"), month.label("month"),
                 si_q.label("sell_in_qty"), si_a.label("sell_in_amount"), st_q.label("sell_through_qty"),
-                st_a.label("sell_through_amount"), moved.label("moved")]  # fmt: skip
+                st_a.label("sell_through_amount"), moved.label("moved"), tr_q.label("transfer_in_qty"),
+                tr_a.label("transfer_in_amount")]  # fmt: skip
 
+    by_hq = sh.seller_id.is_(None)
     parts = [
-        select(*cols(sh.dealer_id, _month_sql(sh.shipped_on), si_q=sl.quantity, si_a=sl.gross))
+        # HQ's shipments are sell-in, a distributor's are its sub-dealer's transfers in (§16)
+        select(*cols(sh.dealer_id, _month_sql(sh.shipped_on), si_q=case((by_hq, sl.quantity), else_=zero),
+                     si_a=case((by_hq, sl.gross), else_=zero), tr_q=case((by_hq, zero), else_=sl.quantity),
+                     tr_a=case((by_hq, zero), else_=sl.gross)))  # fmt: skip
         .select_from(sl)
         .join(sh, sh.id == sl.shipment_id)
         .join(Product, Product.id == sl.product_id),

@@ -46,7 +46,8 @@ CUSTOMER_TYPE_LABELS = {
     "government": _l("Government"),
 }
 SOURCE_LABELS = {"portal": _l("Portal"), "api": _l("API"), "import": _l("Import")}
-MOVE_KIND_LABELS = {"receipt": _l("Receipt"), "sale": _l("Sale"), "adjustment": _l("Adjustment")}
+MOVE_KIND_LABELS = {"receipt": _l("Receipt"), "sale": _l("Sale"), "adjustment": _l("Adjustment"),
+                    "return": _l("Return"), "transfer": _l("Transfer to a sub-dealer")}  # fmt: skip
 bp.add_app_template_global(CUSTOMER_TYPE_LABELS, "CUSTOMER_TYPE_LABELS")
 
 
@@ -108,9 +109,15 @@ def dealer_stock_page(code):
                 return redirect(url_for("inventory.dealer_stock_page", code=dealer.code))
     report = dealer_stock.stock_report(dealer, as_of)
     serials = [v["serial"] for v in report["vins"]]
-    known = select(Unit.serial).where(Unit.serial.in_(serials))
-    tracked = set(db.session.execute(known).scalars()) if serials else set()  # the portal's units (trackable)
+    # the portal's units the caller may track (a sub-dealer's VINs were built for its distributor's order, §16)
+    known = select(Unit.serial).where(Unit.serial.in_(serials), current_scope().clause(Unit))
+    tracked = set(db.session.execute(known).scalars()) if serials else set()
     shipments = dealer_stock.incoming_shipments(dealer.id) if as_of is None else []
+    # a distributor's transfers on their way to its sub-dealers, and its sub-dealers' stock pages (§16)
+    outgoing = dealer_stock.outgoing_shipments(dealer.id) if as_of is None else []
+    subs = db.session.execute(
+        current_scope().select(Dealer, Dealer.parent_id == dealer.id).order_by(Dealer.code)
+    ).unique().scalars().all()  # fmt: skip
     adjustments = (
         db.session.execute(dealer_stock.moves_query(dealer.id).where(DealerStockMove.kind == "adjustment").limit(10))
         .scalars()
@@ -123,6 +130,8 @@ def dealer_stock_page(code):
         report=report,
         as_of=as_of,
         shipments=shipments,
+        outgoing=outgoing,
+        sub_dealers=subs,
         adjustments=adjustments,
         form=form,
         may_adjust=may_adjust,
@@ -147,16 +156,23 @@ def sellthrough_list():
         "sku": (request.args.get("sku") or "").strip() or None,
         "below_floor": request.args.get("below_floor") == "1",
     }
-    if current_user.dealer_id is not None:
+    scope = current_scope()
+    show_dealer = not scope.is_dealer or bool(scope.sub_dealer_ids)  # a distributor sees its sub-dealers' too (§16)
+    if not show_dealer:
         filters["dealer"] = None  # the scope says it already
-    stmt = sellthrough.lines_query(current_scope(), **filters)
+    stmt = sellthrough.lines_query(scope, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         return _export(fmt, stmt)
     page = list_page(stmt)
     codes = _dealer_codes({ln.dealer_id for ln in page["items"]})
     return render_template(
-        "inventory/sellthrough_list.html", page=page, filters=filters, codes=codes, SOURCE_LABELS=SOURCE_LABELS
+        "inventory/sellthrough_list.html",
+        page=page,
+        filters=filters,
+        codes=codes,
+        SOURCE_LABELS=SOURCE_LABELS,
+        show_dealer=show_dealer,
     )
 
 

@@ -26,7 +26,7 @@ blp = api_blueprint("api_shipping", __name__, "Shipments")
 
 
 @blp.route("/orders/<number>/shipments", methods=["POST"])
-@requires("shipments.create")
+@requires("shipments.create", "sales.ship")
 @tenant_route("order")
 @blp.arguments(ShipmentCreateSchema)
 @blp.response(201, ShipmentCreatedSchema)
@@ -38,6 +38,10 @@ blp = api_blueprint("api_shipping", __name__, "Shipments")
 def create_shipment(body, number):
     """Ship built units (by VIN) and stock quantities of an order; posts one invoice for them.
 
+    An order HQ sells is shipped by HQ from its warehouses. An order a distributor sells to its sub-dealer (§16) is
+    shipped by the distributor's users only, out of the distributor's own stock: VINs it holds (`serials`, or
+    `lines` of a vehicle SKU: its longest-held VINs) and stock quantities; the invoice goes on the sub-dealer's
+    account with the distributor. Too little on hand → 409 `stock_short`, nothing written.
     With an `Idempotency-Key`, a retried request answers the first shipment and posts nothing."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= 100):
@@ -77,7 +81,8 @@ def get_shipment(number):
 @blp.arguments(ReceiveSchema)
 @blp.response(200, ShipmentSchema)
 def receive_shipment(body, number):
-    """The dealer confirms the goods arrived (stock receipts; the order is delivered when all is received)."""
+    """The dealer confirms the goods arrived (stock receipts; the order is delivered when all is received). Only the
+    receiving dealer's users; `discrepancies` are for HQ's shipments (a transfer's are settled with the distributor)."""
     shipment = current_scope().get_or_404(Shipment, number=number)
     return services.receive(current_user, shipment, body.get("received_on"), body.get("discrepancies"))
 

@@ -5,6 +5,9 @@ Where the goods go is the order's ship-to address (label, recipient, phone, addr
 contact when the order chose none), with the delivery date the dealer asked for (or "as soon as possible"); the
 vehicles' VINs are listed under their line, each group of VINs followed by the options those vehicles were built
 with (§12), in both languages.
+
+Who ships is printed at the top: HQ (the company configured as `PORTAL_COMPANY_*`) or, for a distributor's transfer
+to its sub-dealer (§16), the distributor — its code, name, address and phone — whose stock the goods left.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
+from flask import current_app, has_app_context
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -76,6 +80,7 @@ def delivery_note(shipment) -> bytes:
         where = [_text(dealer.address)]
         who = " ".join(filter(None, [dealer.contact_name, dealer.contact_phone]))
     head_rows = [
+        ["发货方 Shipped by", _shipper(shipment), "", ""],
         ["发货日期 Shipped on", shipment.shipped_on.isoformat(), "订单 Order", order.number],
         ["经销商 Dealer", f"{_text(dealer.code)} {_text(dealer.name)}", "发票 Invoice",
          invoice.number if invoice else "补发，不另开票 Re-shipment, no invoice"],
@@ -91,6 +96,7 @@ def delivery_note(shipment) -> bytes:
     head_table.setStyle(
         TableStyle(
             [
+                ("SPAN", (1, 0), (-1, 0)),  # who ships: the whole width
                 ("TEXTCOLOR", (0, 0), (0, -1), GREY),
                 ("TEXTCOLOR", (2, 0), (2, -1), GREY),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -186,6 +192,19 @@ def delivery_note(shipment) -> bytes:
     return buffer.getvalue()
 
 
+def _shipper(shipment) -> str:
+    """Who ships (Paragraph markup): the distributor of a transfer (§16), else HQ's company."""
+    seller = getattr(shipment, "seller", None) if getattr(shipment, "seller_id", None) is not None else None
+    if seller is not None:
+        parts = [f"{seller.code} {seller.name}", seller.address, seller.contact_phone]
+    elif has_app_context():
+        config = current_app.config
+        parts = [config.get(f"PORTAL_COMPANY_{k}") for k in ("NAME", "ADDRESS", "PHONE")]
+    else:
+        parts = []
+    return "<br/>".join(_text(p) for p in parts if p) or "—"
+
+
 def options_both(options) -> str:
     """A vehicle's options in Chinese, then English (Paragraph markup, escaped); "" for none."""
     if not options:
@@ -205,6 +224,19 @@ def _by_options(line) -> list[tuple[str, list[str]]]:
     """A shipment line's VINs grouped by the options their vehicles carry (a unit without its own: the order line's),
     in unit order: [(options text, serials)]."""
     fallback = getattr(line.order_line, "options", None)
+    if not line.units and getattr(line.shipment, "seller_id", None) is not None:  # a distributor's VINs (§16)
+        from sqlalchemy import select
+
+        from portal.extensions import db
+        from portal.production.models import Unit
+        from portal.shipping.services import serials_by_line
+
+        serials = serials_by_line(line.shipment).get(line.id, [])
+        built = dict(db.session.execute(select(Unit.serial, Unit.options).where(Unit.serial.in_(serials))).all())
+        by_options: dict[str, list[str]] = {}
+        for serial in serials:  # the options each vehicle was built with
+            by_options.setdefault(options_both(built.get(serial) or fallback), []).append(serial)
+        return list(by_options.items())
     if not line.units and getattr(line.shipment, "kind", "sale") == "reship":  # a VIN sent again (§13)
         from portal.returns.discrepancies import reship_serials
 

@@ -26,8 +26,23 @@ class ReceiveSchema(StrictSchema):
     discrepancies = fields.List(
         fields.Nested(DiscrepancyInSchema),
         validate=validate.Length(max=200),
-        metadata={"description": "goods short or damaged (§13): they do not enter the stock; a claim opens for HQ"},
+        metadata={
+            "description": "goods short or damaged (§13): they do not enter the stock; a claim opens for HQ. "
+            "Not for a distributor's transfer (§16): settled with the distributor"
+        },
     )
+
+
+def _serials(line) -> list[str]:
+    if line.shipment.seller_id is None:
+        return [u.serial for u in line.units]
+    from portal.shipping.services import serials_by_line  # a transfer's VINs are its stock movements (§16)
+
+    return serials_by_line(line.shipment).get(line.id, [])
+
+
+def _seller_code(shipment) -> str | None:
+    return shipment.seller.code if shipment.seller_id is not None else None
 
 
 class ShipmentLineOutSchema(Schema):
@@ -38,7 +53,10 @@ class ShipmentLineOutSchema(Schema):
     net = Money()
     tax = Money()
     gross = Money()
-    serials = fields.Function(lambda ln: [u.serial for u in ln.units])
+    serials = fields.Function(
+        lambda ln: _serials(ln),
+        metadata={"type": "array", "items": {"type": "string"}, "description": "the VINs shipped on this line"},
+    )
 
 
 class InvoiceOutSchema(Schema):
@@ -52,6 +70,12 @@ class ShipmentSchema(Schema):
     number = fields.String()
     order_number = fields.Function(lambda s: s.order.number)
     dealer_code = fields.Function(lambda s: s.order.dealer.code)
+    seller_code = fields.Function(
+        _seller_code,
+        allow_none=True,
+        metadata={"type": "string", "description": "who shipped it (§16): the distributor, out of its own stock, for "
+                  "a transfer to its sub-dealer; null: HQ"},
+    )  # fmt: skip
     status = fields.String(metadata={"description": "in_transit | received"})
     shipped_on = fields.Date()
     received_on = fields.Date(allow_none=True)
@@ -77,3 +101,7 @@ class ShipmentQuerySchema(StrictSchema):
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     q = fields.String()
+    seller = fields.String(
+        validate=validate.Length(max=32),
+        metadata={"description": "a distributor's code: its transfers to its sub-dealers (§16)"},
+    )

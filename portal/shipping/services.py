@@ -8,7 +8,23 @@ answer the first shipment and post nothing. The value shipped leaves the order's
 the receivables in the same transaction.
 
 `receive` is the dealer's confirmation: a `receipt` stock movement per line (one per VIN), the units `delivered`,
-and the order `delivered` once all of it is shipped and received.
+and the order `delivered` once all of it is shipped and received. Only the receiving dealer's own users confirm it (a
+distributor sees its sub-dealers' shipments, §16, but does not receive them).
+
+**Transfers (§16).** An order a distributor sells to its sub-dealer (`order.seller_id`) is shipped by the
+distributor's own users (`sales.ship`; never HQ, never another distributor: `check_shipper`) out of the distributor's
+own stock, never HQ's: stock lines by quantity and vehicles by VIN, each VIN received by the distributor, still on
+hand (not sold, transferred or returned) and of a product the order asks for. In the one transaction: the shipment
+with `seller_id`, a `transfer` movement (negative) per line and per VIN in the distributor's stock, the invoice on
+the sub-dealer's ledger (its account with the distributor, through the same posting service, due after the
+sub-dealer's payment terms), the order's status as for HQ. HQ stock and the units' stages are not touched (the
+VINs were delivered to the distributor; `shipment_units` keeps a unit's one shipment from HQ, so a transfer's VINs
+are its `transfer` movements: `serials_by_line`). The distributor's stock never goes below zero: its per-dealer
+stock lock (`sellthrough.lock_dealer`, the one its sales, adjustments and returns take) is held while what it holds
+is checked — by SKU on the ship date and every later day, and each VIN's state — so a sale to an end customer or
+another transfer at the same moment waits; too little → 409 `stock_short` naming the SKU and what is on hand,
+nothing written. The sub-dealer receives a transfer like any shipment; a delivery discrepancy on it is settled with
+the distributor, not through HQ's claims (refused with that message).
 """
 
 from __future__ import annotations
@@ -24,14 +40,17 @@ from sqlalchemy import func, select
 
 from portal.audit.services import record
 from portal.credit import services as credit
-from portal.dealers.models import User
+from portal.dealers import channel
+from portal.dealers.models import Dealer, User
 from portal.extensions import db
+from portal.inventory import dealer_stock
 from portal.inventory.models import DealerStockMove
-from portal.inventory.sums import add_moves_to_channel, add_shipment_to_channel
+from portal.inventory.sums import add_moves_to_channel, add_shipment_to_channel, add_transfer_to_channel
 from portal.notify.services import notify
 from portal.orders import services as orders
 from portal.orders.models import OPEN_FOR_CREDIT, Order
-from portal.platform.errors import Conflict, Invalid
+from portal.platform.auth import role_can
+from portal.platform.errors import Conflict, Forbidden, Invalid
 from portal.platform.ids import next_id
 from portal.platform.money import ZERO, money, sql_sum
 from portal.platform.timeutil import portal_tz, today, utcnow
@@ -111,6 +130,62 @@ def remaining(order: Order, so_far: dict | None = None) -> dict[int, int]:
     """order line id → quantity still to ship (`so_far`: `shipped_so_far(order.id)` when already read)."""
     so_far = shipped_so_far(order.id) if so_far is None else so_far
     return {ln.id: ln.quantity - so_far.get(ln.id, (0, ZERO, ZERO))[0] for ln in order.lines}
+
+
+def check_shipper(actor, order: Order) -> None:
+    """Refuse (403, saying who ships it) unless the actor may ship the order: HQ (`shipments.create`) an order HQ
+    sells; the seller's own users (`sales.ship`) an order a distributor sells to its sub-dealer (§16). `None` is the
+    portal itself (demo data, factories)."""
+    if actor is None:
+        return
+    role = getattr(actor, "role", None)
+    if order.seller_id is None:
+        if role_can(role, "shipments.create"):
+            return
+        raise Forbidden(_("Order %(number)s is sold by HQ: only HQ ships it.", number=order.number))
+    dealer = order.dealer
+    if channel.sells_to(actor, dealer) and dealer.parent_id == order.seller_id and role_can(role, "sales.ship"):
+        return
+    seller = db.session.get(Dealer, order.seller_id)
+    raise Forbidden(
+        _("Order %(number)s is sold by %(seller)s: only %(seller)s ships it, from its own stock.",
+          number=order.number, seller=seller.code)
+    )  # fmt: skip
+
+
+def may_ship(actor, order: Order) -> bool:
+    """Whether to offer the actor the ship page of the order (the order page's button, the work queues)."""
+    if order.status not in SHIPPABLE:
+        return False
+    try:
+        check_shipper(actor, order)
+    except Forbidden:
+        return False
+    return actor is not None
+
+
+def serials_by_line(shipment: Shipment) -> dict[int, list[str]]:
+    """{shipment line id: [VIN]} of a shipment's vehicle lines: HQ's shipments name their units
+    (`shipment_units`); a transfer's VINs are its `transfer` movements out of the distributor's stock (a unit ships
+    once from HQ, then moves on VIN by VIN), matched to the line of their product (one line per SKU). Read once
+    per shipment object."""
+    if shipment.seller_id is None:
+        return {ln.id: [u.serial for u in ln.units] for ln in shipment.lines if ln.units}
+    cached = getattr(shipment, "_transfer_serials", None)
+    if cached is not None:
+        return cached
+    line_of = {ln.product_id: ln.id for ln in shipment.lines}
+    rows = db.session.execute(
+        select(DealerStockMove.product_id, DealerStockMove.serial)
+        .where(DealerStockMove.shipment_id == shipment.id, DealerStockMove.kind == "transfer",
+               DealerStockMove.serial.is_not(None))
+        .order_by(DealerStockMove.id)
+    ).all()  # fmt: skip
+    out: dict[int, list[str]] = defaultdict(list)
+    for product_id, serial in rows:
+        out[line_of[product_id]].append(serial)
+    shipment._transfer_serials = dict(out)
+    return shipment._transfer_serials
 
 
 def _lock(order: Order) -> Order:
@@ -209,6 +284,106 @@ def _pick(
     return quantities, units
 
 
+def _pick_from_seller(
+    order: Order, seller: Dealer, serials: list[str], lines: list[dict], left: dict[int, int], shipped_on: dt.date
+) -> tuple[dict[int, int], dict[int, list[str]]]:
+    """What a distributor ships to its sub-dealer, checked against the order and the distributor's own stock (its
+    stock lock held): (quantity per order line, VINs per order line). Bad input (a VIN the distributor never
+    received, of a product the order does not ask for, more than is left to ship) → 422 with every problem by field;
+    then too little on hand (a SKU short on the ship date or a later day, a VIN sold, transferred or returned since)
+    → 409 `stock_short` naming the SKU and what is on hand. Nothing is written either way."""
+    from portal.inventory.sellthrough import serial_state
+
+    errors: dict[str, list[str]] = {}
+    short: dict[str, list[str]] = {}
+    short_skus: dict[str, int] = {}
+    if not serials and not lines:
+        raise Invalid(fields={"serials": [_("Choose the units or quantities to ship.")]})
+    if len(set(serials)) != len(serials):
+        errors["serials"] = [_("Each VIN once.")]
+    skus = [ln["sku"] for ln in lines]
+    if len(set(skus)) != len(skus):
+        errors["lines"] = [_("Each SKU once per shipment.")]
+    by_sku = {ln.sku: ln for ln in order.lines}
+    by_product = {ln.product_id: ln for ln in order.lines}
+    state = serial_state(seller.id, serials)
+    units: dict[int, list[str]] = defaultdict(list)
+    quantities: dict[int, int] = defaultdict(int)
+    for i, serial in enumerate(serials):
+        known = state.get(serial)
+        line = by_product.get(known["product_id"]) if known else None
+        if known is None or known["received_on"] is None:
+            errors[f"serials.{i}"] = [_("%(vin)s was never received by %(seller)s.", vin=serial, seller=seller.code)]
+        elif line is None or not line.product.build_to_order:
+            errors[f"serials.{i}"] = [_("%(vin)s is not a product this order asks for by VIN.", vin=serial)]
+        elif known["received_on"] > shipped_on:
+            errors[f"serials.{i}"] = [_("%(vin)s was received on %(day)s, after the ship date.", vin=serial,
+                                        day=known["received_on"].isoformat())]  # fmt: skip
+        elif known["held"] <= 0:
+            short[f"serials.{i}"] = [_("%(vin)s is no longer in %(seller)s's stock (sold, transferred or returned).",
+                                       vin=serial, seller=seller.code)]  # fmt: skip
+            short_skus.setdefault(line.sku, 0)
+        else:
+            units[line.id].append(serial)
+    taken = {s for picked in units.values() for s in picked}
+    for i, ln in enumerate(lines):
+        line = by_sku.get(ln["sku"])
+        if line is None:
+            errors[f"lines.{i}.sku"] = [_("%(sku)s is not on this order.", sku=ln["sku"])]
+        elif line.product.build_to_order:  # the distributor's VINs of that product, the longest held first
+            free = [
+                v["serial"]
+                for v in dealer_stock.vins_on_hand(seller.id, product_id=line.product_id)
+                if v["serial"] not in taken and v["received_on"] is not None and v["received_on"] <= shipped_on
+            ]
+            if len(free) < ln["quantity"]:
+                short[f"lines.{i}.quantity"] = [_("Only %(n)s vehicles of %(sku)s in %(seller)s's stock.", n=len(free),
+                                                  sku=line.sku, seller=seller.code)]  # fmt: skip
+                short_skus[line.sku] = len(free)
+            else:
+                units[line.id].extend(free[: ln["quantity"]])
+                taken.update(free[: ln["quantity"]])
+        else:
+            quantities[line.id] += ln["quantity"]
+    if not errors:
+        for line in order.lines:
+            asked = quantities.get(line.id, 0) + len(units.get(line.id, ()))
+            if asked > left[line.id]:
+                errors.setdefault("lines", []).append(
+                    _("%(sku)s: only %(n)s left to ship.", sku=line.sku, n=left[line.id])
+                )
+    if errors:
+        raise Invalid(fields=errors)
+    for line_id, picked in units.items():
+        quantities[line_id] += len(picked)
+    # by SKU: what leaves on the ship date may not make that day or any later day negative (a back-dated transfer)
+    line_of = {ln.id: ln for ln in order.lines}
+    need = {line_of[line_id].product_id: qty for line_id, qty in quantities.items() if qty}
+    asked_for = set(need) | {by_sku[sku].product_id for sku in short_skus}
+    available = dealer_stock.available_from(seller.id, asked_for, shipped_on)
+    index_of = {ln["sku"]: i for i, ln in enumerate(lines)}
+    for line_id, qty in quantities.items():
+        line = line_of[line_id]
+        if qty > available.get(line.product_id, 0) and line.sku not in short_skus:
+            key = f"lines.{index_of[line.sku]}.quantity" if line.sku in index_of else "serials"
+            short.setdefault(key, []).append(
+                _("Only %(n)s of %(sku)s in %(seller)s's stock on %(day)s and after.",
+                  n=available.get(line.product_id, 0), sku=line.sku, seller=seller.code, day=shipped_on.isoformat())
+            )  # fmt: skip
+            short_skus[line.sku] = available.get(line.product_id, 0)
+    if short:
+        on_hand = ", ".join(
+            _("%(sku)s (%(n)s on hand)", sku=sku, n=available.get(by_sku[sku].product_id, 0) if sku in by_sku else 0)
+            for sku in sorted(short_skus)
+        )
+        raise Conflict(
+            _("%(seller)s's stock is short: %(skus)s. Nothing was shipped.", seller=seller.code, skus=on_hand),
+            code="stock_short",
+            fields=short,
+        )
+    return quantities, units
+
+
 def ship(
     actor,
     order: Order,
@@ -222,6 +397,7 @@ def ship(
     serials = [s.strip().upper() for s in serials or [] if s.strip()]
     lines = lines or []
     digest = request_hash(serials, lines, shipped_on)
+    check_shipper(actor, order)
     # the dealer's credit row before the order's (the invoice posts under it): one lock order with the credit gate
     # and amendments (credit → order → HQ stock), so a shipment never deadlocks with an amendment of its order
     credit.lock_credit(order.dealer)
@@ -241,7 +417,17 @@ def ship(
         raise Invalid(fields={"shipped_on": [_("Between the order date and today.")]})
     so_far = shipped_so_far(order.id)
     left = remaining(order, so_far)
-    quantities, units = _pick(order, serials, lines, left)
+    seller = db.session.get(Dealer, order.seller_id) if order.seller_id is not None else None
+    if seller is None:
+        quantities, units = _pick(order, serials, lines, left)
+        vins: dict[int, list[str]] = {}
+    else:
+        # the distributor's stock lock, after the sub-dealer's credit and order rows (one lock order), then its stock
+        from portal.inventory.sellthrough import lock_dealer
+
+        lock_dealer(seller)
+        quantities, vins = _pick_from_seller(order, seller, serials, lines, left, shipped_on)
+        units = {}
     shipment_id = next_id(Shipment)
     number = f"DN-{shipped_on:%Y%m}-{shipment_id:06d}"
     shipment_lines = []
@@ -285,6 +471,7 @@ def ship(
         number=number,
         order=order,
         dealer_id=order.dealer_id,
+        seller_id=seller.id if seller is not None else None,
         status="in_transit",
         shipped_on=shipped_on,
         net=net,
@@ -303,19 +490,48 @@ def ship(
         "shipment",
         number,
         after={"order": order.number, "gross": str(shipment.gross), "invoice": invoice.number,
-               "units": sum(len(v) for v in units.values())},
+               "units": sum(len(v) for v in units.values()) + sum(len(v) for v in vins.values()),
+               **({"seller": seller.code} if seller is not None else {})},
         dealer_id=order.dealer_id,
     )  # fmt: skip
     db.session.flush()
-    add_shipment_to_channel(shipment)
-    # HQ stock takes the stock quantities out of its warehouses, or refuses (portal.wiring)
-    events.goods_shipped.send(actor, order=order, shipment=shipment, quantities_by_line=dict(quantities))
-    unit_ids = [u.id for picked in units.values() for u in picked]
-    production.move_units(actor, unit_ids, "shipped", _moment(shipped_on), source="shipment")
+    if seller is not None:
+        moves = _transfer_moves(shipment, seller, vins, credit.actor_name(actor))
+        db.session.add_all(moves)
+        db.session.flush()
+        add_transfer_to_channel(shipment, moves)
+    else:
+        add_shipment_to_channel(shipment)
+        # HQ stock takes the stock quantities out of its warehouses, or refuses (portal.wiring)
+        events.goods_shipped.send(actor, order=order, shipment=shipment, quantities_by_line=dict(quantities))
+        unit_ids = [u.id for picked in units.values() for u in picked]
+        production.move_units(actor, unit_ids, "shipped", _moment(shipped_on), source="shipment")
     if all(left[line_id] == quantities.get(line_id, 0) for line_id in left):
         orders.advance(actor, order, "shipped", number, allowed_from=SHIPPABLE)
     _notify(order, shipment)
     return shipment, True
+
+
+def _transfer_moves(shipment: Shipment, seller: Dealer, vins: dict[int, list[str]], who: str) -> list:
+    """The goods leaving the distributor's stock: one `transfer` movement per VIN, one per stock line."""
+    moves = []
+    for line in shipment.lines:
+        picked = vins.get(line.order_line_id)
+        for serial, quantity in [(s, 1) for s in picked] if picked else [(None, line.quantity)]:
+            moves.append(
+                DealerStockMove(
+                    dealer_id=seller.id,
+                    product_id=line.product_id,
+                    sku=line.sku,
+                    serial=serial,
+                    quantity=-quantity,
+                    kind="transfer",
+                    moved_on=shipment.shipped_on,
+                    shipment_id=shipment.id,
+                    created_by=who,
+                )
+            )
+    return moves
 
 
 def receive(actor, shipment: Shipment, received_on: dt.date | None = None,
@@ -335,19 +551,31 @@ def receive(actor, shipment: Shipment, received_on: dt.date | None = None,
         .unique()
         .scalar_one()
     )
+    check_receiver(actor, shipment)
     if shipment.status == "received":
         raise Conflict(_("Shipment %(number)s is already received.", number=shipment.number), code="already_received")
     received_on = received_on or today()
     if received_on > today() or received_on < shipment.shipped_on:
         raise Invalid(fields={"received_on": [_("Between the ship date and today.")]})
+    if shipment.seller_id is not None and discrepancies:
+        # HQ's claims (re-shipment or credit note by HQ) do not apply to goods a distributor sent
+        seller = db.session.get(Dealer, shipment.seller_id)
+        raise Invalid(
+            _("Goods short or damaged in a shipment from %(seller)s are settled with %(seller)s directly: confirm "
+              "what arrived, and record damaged goods with a stock adjustment.", seller=seller.code),
+            fields={"discrepancies": [_("Not for a shipment from %(seller)s.", seller=seller.code)]},
+        )  # fmt: skip
     short_by_line, short_serials, declared = claims.check(shipment, discrepancies or [])
     resent = claims.reship_serials(shipment)  # a VIN sent again for a discrepancy
+    transferred = serials_by_line(shipment) if shipment.seller_id is not None else {}
     who = credit.actor_name(actor)
     receipts = []
     for line in shipment.lines:
         if line.units:
             receipts.extend(_receipt(shipment, line, 1, received_on, who, unit.serial) for unit in line.units
                             if unit.serial not in short_serials)  # fmt: skip
+        elif line.id in transferred:  # a distributor's VINs (§16)
+            receipts.extend(_receipt(shipment, line, 1, received_on, who, serial) for serial in transferred[line.id])
         elif line.id in resent:
             if resent[line.id] not in short_serials:
                 receipts.append(_receipt(shipment, line, 1, received_on, who, resent[line.id]))
@@ -385,6 +613,15 @@ def receive(actor, shipment: Shipment, received_on: dt.date | None = None,
     return shipment
 
 
+def check_receiver(actor, shipment: Shipment) -> None:
+    """Only the receiving dealer's users confirm a receipt: a distributor sees its sub-dealers' shipments (§16) but
+    does not receive them. `None` is the portal itself."""
+    own = getattr(actor, "dealer_id", None)
+    if own is not None and own != shipment.dealer_id:
+        raise Forbidden(_("Only the receiving dealer confirms the receipt of shipment %(number)s.",
+                          number=shipment.number))  # fmt: skip
+
+
 def _receipt(shipment, line, quantity, on, who, serial) -> DealerStockMove:
     return DealerStockMove(
         dealer_id=shipment.dealer_id,
@@ -417,10 +654,13 @@ def _notify(order: Order, shipment: Shipment) -> None:
                dedupe_key=f"shipment:{shipment.number}")  # fmt: skip
 
 
-def shipments_query(scope, *, status=None, dealer=None, order=None, date_from=None, date_to=None, q=None):
-    from portal.dealers.models import Dealer
-
+def shipments_query(scope, *, status=None, dealer=None, order=None, date_from=None, date_to=None, q=None,
+                    seller=None):  # fmt: skip
+    """The shipments in the scope, newest first, filtered. `seller`: a distributor's code (its transfers to its
+    sub-dealers, §16; refused as bad input when it is no distributor in the scope)."""
     stmt = scope.select(Shipment).order_by(Shipment.shipped_on.desc(), Shipment.id.desc())
+    if seller:
+        stmt = stmt.where(Shipment.seller_id == channel.seller_in_scope(scope, seller).id)
     if status:
         stmt = stmt.where(Shipment.status == status)
     if dealer:

@@ -1,6 +1,10 @@
 """Browser pages for shipping (PRODUCT.md §5): HQ ships an order's built units and stock quantities (one invoice per
 shipment, a one-time key in the form so a double submit ships once), the shipments list with its exports, one
-shipment with its delivery note and the dealer's receipt, and the shipments of an order on the order page."""
+shipment with its delivery note and the dealer's receipt, and the shipments of an order on the order page.
+
+A distributor ships its sub-dealers' orders on the same page (§16): out of its own stock, the VINs it holds to
+choose from (the longest held first) and each SKU's quantity on hand; its list has a "Transfers to sub-dealers" tab
+(`?seller=<its code>`); the sub-dealer receives a transfer like any shipment."""
 
 from __future__ import annotations
 
@@ -15,7 +19,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from portal.dealers import channel
+from portal.dealers.models import Dealer
 from portal.extensions import db
+from portal.inventory import dealer_stock
 from portal.orders.models import Order
 from portal.platform.auth import can, requires
 from portal.platform.errors import Conflict, Invalid
@@ -42,18 +49,32 @@ def _new_key() -> str:
 # ------------------------------------------------------------------ shipping an order
 
 
-def _rows(order: Order) -> list[dict]:
+def _rows(order: Order, seller: Dealer | None = None) -> list[dict]:
     """One row per order line: ordered, shipped, left, and for build-to-order lines the built units waiting (serial,
-    completion, options)."""
+    completion, options). A distributor's transfer (§16): each line's quantity on hand in the distributor's stock, and
+    for vehicles the VINs it holds of that product (serial, received on, options), the longest held first."""
     so_far = services.shipped_so_far(order.id)
-    units = services.ready_units(order.id)
-    # each built unit with the options it was built with (§12), read in one query
-    options = dict(db.session.execute(select(Unit.id, Unit.options).where(Unit.id.in_([u.id for u in units]))).all())
     ready = defaultdict(list)
-    for unit in units:
-        ready[unit.order_line_id].append(
-            {"serial": unit.serial, "stage_at": unit.stage_at, "options": options.get(unit.id)}
-        )
+    held: dict[int, int] = {}
+    if seller is None:
+        units = services.ready_units(order.id)
+        # each built unit with the options it was built with (§12), read in one query
+        ids = [u.id for u in units]
+        options = dict(db.session.execute(select(Unit.id, Unit.options).where(Unit.id.in_(ids))).all())
+        for unit in units:
+            ready[unit.order_line_id].append(
+                {"serial": unit.serial, "stage_at": unit.stage_at, "options": options.get(unit.id)}
+            )
+    else:
+        held = dealer_stock.on_hand(seller.id)
+        line_of = {ln.sku: ln.id for ln in order.lines if ln.product.build_to_order}
+        vins = [v for v in dealer_stock.vins_on_hand(seller.id) if v["sku"] in line_of]
+        serials = [v["serial"] for v in vins]
+        options = dict(db.session.execute(select(Unit.serial, Unit.options).where(Unit.serial.in_(serials))).all())
+        for v in vins:
+            ready[line_of[v["sku"]]].append(
+                {"serial": v["serial"], "received_on": v["received_on"], "options": options.get(v["serial"])}
+            )
     rows = []
     for line in order.lines:
         done_qty, done_net, done_tax = so_far.get(line.id, (0, ZERO, ZERO))
@@ -63,6 +84,7 @@ def _rows(order: Order) -> list[dict]:
                 "built_to_order": line.product.build_to_order,
                 "shipped": done_qty,
                 "left": line.quantity - done_qty,
+                "on_hand": held.get(line.product_id, 0) if seller is not None else None,
                 "units": ready.get(line.id, []),
                 "rest_net": money(line.net - done_net),  # what the last shipment of the line takes
                 "rest_tax": money(line.tax - done_tax),
@@ -92,15 +114,18 @@ def _select(rows: list[dict], posted: bool) -> list[str]:
     """The units and quantities chosen: everything ready on a new form, else what the browser sent."""
     chosen = [s.strip().upper() for s in request.form.getlist("serial") if s.strip()] if posted else []
     for row in rows:
+        # a distributor's stock may hold more (or less) than the order asks: offer what is left, as far as it goes
+        ready = max(row["left"], 0) if row["on_hand"] is not None else len(row["units"])
         if row["built_to_order"]:
             if not posted:
-                chosen.extend(u["serial"] for u in row["units"])
+                chosen.extend(u["serial"] for u in row["units"][:ready])
             serials = {u["serial"] for u in row["units"]}
             row["quantity"] = len([s for s in chosen if s in serials])
             continue
         if not posted:
-            row["raw"] = str(max(row["left"], 0))
-            row["quantity"] = max(row["left"], 0)
+            offer = max(min(row["left"], row["on_hand"]) if row["on_hand"] is not None else row["left"], 0)
+            row["raw"] = str(offer)
+            row["quantity"] = offer
             continue
         row["raw"] = (request.form.get(f"qty-{row['line'].id}") or "").strip()
         try:
@@ -143,10 +168,12 @@ def _key_used(order: Order, key: str) -> bool:
 
 
 @bp.route("/orders/<number>/ship", methods=["GET", "POST"])
-@requires("shipments.create")
+@requires("shipments.create", "sales.ship")
 @tenant_route("order")
 def ship(number):
     order = current_scope().get_or_404(Order, number=number)
+    services.check_shipper(current_user, order)  # HQ its own sales, a distributor its sub-dealers' orders (§16)
+    seller = db.session.get(Dealer, order.seller_id) if order.seller_id is not None else None
     form = ShipForm()
     posted = request.method == "POST"
     # the form sent again after it shipped (double click, retry): the service answers that shipment
@@ -159,7 +186,7 @@ def ship(number):
         form.shipped_on.data = today()
     else:
         form.key.data = form.key.data or _new_key()
-    rows = _rows(order)
+    rows = _rows(order, seller)
     serials = _select(rows, posted)
     unit_errors: dict[str, list[str]] = {}
     status = 200
@@ -185,8 +212,17 @@ def ship(number):
                 else:
                     unit_errors = _apply_ship_errors(form, rows, serials, stock_rows, exc)
             except Conflict as exc:
-                flash(exc.message, "warning")
-                return redirect(url_for("orders.detail", number=order.number))
+                if exc.code != "stock_short":
+                    flash(exc.message, "warning")
+                    return redirect(url_for("orders.detail", number=order.number))
+                # the distributor's stock moved meanwhile (§16): the form again, with what is on hand now
+                unit_errors = _apply_ship_errors(form, rows, serials, stock_rows, exc)
+                if exc.message not in form.form_errors:
+                    form.form_errors.insert(0, exc.message)
+                rows_now = {r["line"].id: r for r in _rows(order, seller)}
+                for row in rows:
+                    row["on_hand"] = rows_now[row["line"].id]["on_hand"]
+                status = 409
             else:
                 if created:
                     flash(
@@ -210,7 +246,7 @@ def ship(number):
                         "info",
                     )
                 return redirect(url_for("shipping.detail", number=shipment.number))
-        if form.errors or form.form_errors or unit_errors or any(row["errors"] for row in rows):
+        if status == 200 and (form.errors or form.form_errors or unit_errors or any(row["errors"] for row in rows)):
             status = 422
     for row in rows:
         _price(row)
@@ -228,6 +264,7 @@ def ship(number):
             totals=totals,
             due_on=shipped_on + dt.timedelta(days=order.dealer.payment_terms_days),
             today=today(),
+            seller=seller,
         ),
         status,
     )
@@ -236,15 +273,22 @@ def ship(number):
 # ------------------------------------------------------------------ the list
 
 
-FILTERS = ("status", "dealer", "order", "q")
+FILTERS = ("status", "dealer", "order", "q", "seller")
 
 
 def _filters() -> dict:
+    scope = current_scope()
     filters = {k: (request.args.get(k) or "").strip() or None for k in FILTERS}
     if filters["status"] not in SHIPMENT_STATUSES:
         filters["status"] = None
-    if current_scope().is_dealer:
+    if scope.is_dealer and not scope.sub_dealer_ids:  # a distributor filters by its sub-dealers (§16)
         filters["dealer"] = None
+    if filters["seller"]:
+        try:
+            channel.seller_in_scope(scope, filters["seller"])
+        except Invalid:
+            flash(_("No distributor %(code)s.", code=filters["seller"]), "warning")
+            filters["seller"] = None
     filters["date_from"] = parse_date_arg("from")
     filters["date_to"] = parse_date_arg("to")
     return filters
@@ -254,7 +298,8 @@ def _filters() -> dict:
 @requires("shipments.read")
 def index():
     filters = _filters()
-    stmt = services.shipments_query(current_scope(), **filters)
+    scope = current_scope()
+    stmt = services.shipments_query(scope, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         shipments = db.session.execute(stmt).unique().scalars().all()
@@ -275,6 +320,7 @@ def index():
             "received_on",
             "received_by",
             "created_by",
+            "seller_code",
         ]
         rows = [
             [
@@ -285,7 +331,7 @@ def index():
                 s.order.dealer.name,
                 s.status,
                 sum(ln.quantity for ln in s.lines),
-                " ".join(u.serial for ln in s.lines for u in ln.units),
+                " ".join(v for vs in services.serials_by_line(s).values() for v in vs),
                 s.net,
                 s.tax,
                 s.gross,
@@ -294,11 +340,15 @@ def index():
                 s.received_on,
                 s.received_by,
                 s.created_by,
+                s.seller.code if s.seller_id is not None else "",  # §16: empty = HQ
             ]
             for s in shipments
         ]
         return export_response(fmt, f"shipments-{today()}", header, rows)
-    return render_template("shipping/index.html", page=list_page(stmt), filters=filters)
+    # a distributor's tabs: everything in its scope, or its transfers to its sub-dealers (§16)
+    own = db.session.get(Dealer, scope.dealer_id) if scope.is_dealer and scope.sub_dealer_ids else None
+    return render_template("shipping/index.html", page=list_page(stmt), filters=filters, distributor=own,
+                           show_dealer=not scope.is_dealer or bool(scope.sub_dealer_ids))  # fmt: skip
 
 
 # ------------------------------------------------------------------ one shipment, its receipt, its delivery note
@@ -311,7 +361,7 @@ MAX_CLAIM_NOTE = 1000  # portal.returns.discrepancies.MAX_NOTE
 def _claim_rows(shipment: Shipment) -> list[dict]:
     """The receipt form's "something missing or damaged?" rows (§13): one per stock line (a quantity), one per VIN
     (a kind, empty = received fine). A reship's VIN line (no shipment unit row) is not offered: see the report."""
-    if shipment.status != "in_transit":
+    if shipment.status != "in_transit" or shipment.seller_id is not None:  # a transfer's: with the distributor
         return []
     from portal.returns.discrepancies import reship_serials
 
@@ -386,12 +436,10 @@ def _detail(shipment: Shipment, form: ReceiveForm | None = None, status: int = 2
     if form is None:
         form = ReceiveForm(formdata=None)
         form.received_on.data = today()
-    may_receive = can("shipments.receive") and shipment.status == "in_transit"
-    may_return = (
-        shipment.status == "received"
-        and can("returns.create")
-        and getattr(current_user, "dealer_id", None) == shipment.dealer_id
-    )
+    own = getattr(current_user, "dealer_id", None) == shipment.dealer_id  # its own shipment, not a sub-dealer's
+    may_receive = can("shipments.receive") and shipment.status == "in_transit" and own
+    # a return goes back to HQ (§13): not for goods a distributor sent (§16)
+    may_return = shipment.status == "received" and can("returns.create") and own and shipment.seller_id is None
     if claim_rows is None:
         claim_rows = _claim_rows(shipment) if may_receive else []
     claims = 0
@@ -414,6 +462,8 @@ def _detail(shipment: Shipment, form: ReceiveForm | None = None, status: int = 2
             max_claim_note=MAX_CLAIM_NOTE,
             claims=claims,
             today_iso=today().isoformat(),
+            vins=services.serials_by_line(shipment),
+            seller=shipment.seller if shipment.seller_id is not None else None,
         ),
         status,
     )
