@@ -153,6 +153,7 @@ def _build_side(world, ch: Channel, side: str) -> None:
         Obj("user", d2staff, side, dealer=d2),
         Obj("dealer", s1, side, dealer=s1),
         Obj("user", sub_admin, side, dealer=s1),
+        Obj("price_list", _seller_price_list(world, d1, s1), side, dealer=d1),  # dealer 1's list for its sub-dealer
         Obj("user", rm, side, region=top),
         Obj("user", rm1, side, region=sub),
     ]
@@ -257,6 +258,16 @@ def _build_side(world, ch: Channel, side: str) -> None:
     ch.dealer_ids[side] = world.run(
         lambda: [i for (i,) in db.session.query(Dealer.id).filter(Dealer.code.startswith(m))]
     )
+
+
+def _seller_price_list(world, seller: str, sub: str) -> int:
+    from decimal import Decimal
+
+    from portal.catalog import services
+
+    data = {"name": f"{seller} 二级价格", "scope": f"dealer:{sub}", "priority": 0,
+            "rules": [{"sku": "P-1", "unit_price": Decimal("1")}]}  # fmt: skip
+    return world._in_request(lambda: services.save_price_list(None, data, seller=world._dealer_obj(seller)).id)
 
 
 def _return_and_discrepancy(world, dealer: str, order: str) -> tuple[str, str, str]:

@@ -65,7 +65,18 @@ def channel(world):
         "relatives": {
             "dealer_admin of the dealer's sub-dealer": _sub_dealer_admin(world, "DA", "DA-S1", "child.sub"),
         },
+        "price_list": _seller_price_list(world, "DA"),  # the insider dealer's list for its sub-dealers
     }
+
+
+def _seller_price_list(world, seller: str) -> int:
+    from decimal import Decimal
+
+    from portal.catalog import services
+
+    data = {"name": f"{seller} 二级价格", "scope": "all", "priority": 0,
+            "rules": [{"sku": "P-1", "unit_price": Decimal("1")}]}  # fmt: skip
+    return world._in_request(lambda: services.save_price_list(None, data, seller=world._dealer_obj(seller)).id)
 
 
 def _sub_dealer_admin(world, parent: str, code: str, username: str) -> str:
@@ -159,6 +170,7 @@ KIND_ARGS = {
     "rebate_settlement": (lambda ch: {"code": ch["rebate"], "dealer": "DA"}, {"code": "NO-SUCH", "dealer": "NO-SUCH"}),
     "return": (lambda ch: {"number": ch["return"]}, {"number": "RT-209901-999999"}),
     "discrepancy": (lambda ch: {"number": ch["discrepancy"]}, {"number": "DC-209901-999999"}),
+    "price_list": (lambda ch: {"price_list_id": ch["price_list"]}, {"price_list_id": 987654}),
 }
 
 

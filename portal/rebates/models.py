@@ -113,17 +113,21 @@ class RebateProgramme(db.Model):
 
     @classmethod
     def covers_clause(cls, dealer_table, region_table):
-        """SQL: the programme's scope covers the dealer (a row of `dealer_table` joined to its `region_table` row)."""
-        return or_(
-            cls.scope_kind == "all",
-            and_(cls.scope_kind == "tier", cls.scope_value == dealer_table.c.tier),
-            and_(cls.scope_kind == "dealer", cls.scope_value == dealer_table.c.code),
-            and_(
-                cls.scope_kind == "region",
-                # the dealer's region path (/CN/EA/SH/) holds the scope's region code as one of its segments
-                # (replace() is in both databases, and unlike LIKE it has no wildcards)
-                func.length(func.replace(region_table.c.path, literal("/") + cls.scope_value + literal("/"), ""))
-                < func.length(region_table.c.path),
+        """SQL: the programme's scope covers the dealer (a row of `dealer_table` joined to its `region_table` row).
+        HQ's programmes cover the dealers that buy from HQ, never a sub-dealer (§16: it buys from its distributor)."""
+        return and_(
+            dealer_table.c.parent_id.is_(None),
+            or_(
+                cls.scope_kind == "all",
+                and_(cls.scope_kind == "tier", cls.scope_value == dealer_table.c.tier),
+                and_(cls.scope_kind == "dealer", cls.scope_value == dealer_table.c.code),
+                and_(
+                    cls.scope_kind == "region",
+                    # the dealer's region path (/CN/EA/SH/) holds the scope's region code as one of its segments
+                    # (replace() is in both databases, and unlike LIKE it has no wildcards)
+                    func.length(func.replace(region_table.c.path, literal("/") + cls.scope_value + literal("/"), ""))
+                    < func.length(region_table.c.path),
+                ),
             ),
         )
 

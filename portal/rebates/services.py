@@ -461,7 +461,7 @@ def _basis_subquery(programme: RebateProgramme, start: dt.date, end: dt.date):
             select(Shipment.dealer_id.label("dealer_id"), sl.product_id.label("product_id"), sl.sku.label("sku"),
                    sl.gross.label("amount"), sl.quantity.label("quantity"))
             .join(sl, sl.shipment_id == Shipment.id)
-            .where(Shipment.shipped_on >= start, Shipment.shipped_on <= end)
+            .where(Shipment.shipped_on >= start, Shipment.shipped_on <= end, Shipment.seller_id.is_(None))  # HQ's
         )  # fmt: skip
         taken_back = select(C.dealer_id, C.product_id, C.sku, C.amount, C.quantity).where(
             C.corrected_on >= start, C.corrected_on <= end

@@ -227,6 +227,9 @@ def request_return(actor, dealer: Dealer, *, shipment_number: str, lines: list[d
         raise Invalid(fields=errors)
     lock_dealer(dealer)  # its stock: one return or sale at a time
     shipment = _shipment_of(dealer, shipment_number)
+    if shipment.seller_id is not None:  # §16: goods a distributor transferred go back to it, not to HQ
+        raise Invalid(fields={"shipment_number": [
+            _("This shipment came from %(seller)s: settle returns with it.", seller=shipment.seller.code)]})
     if shipment.status != "received":
         raise Invalid(fields={"shipment_number": [_("Only goods received can be returned.")]})
     if today() > window_ends(shipment):
