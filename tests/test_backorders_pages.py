@@ -210,7 +210,8 @@ def test_the_order_list_shows_the_backorder_and_the_earliest_promise_in_one_quer
     cell = cell[: cell.index("</td>")]
     assert ">10<" in cell and "promised 2026-03-17" in cell  # 4 oil (lead time) + 6 wipers (expected 03-20)
     csv = page(client, "/orders?format=csv").lstrip("\ufeff").splitlines()
-    assert csv[0].endswith(",backordered,promised_on") and csv[1].endswith(",10,2026-03-17")
+    # the last column: the seller (§16), empty when HQ sells
+    assert csv[0].endswith(",backordered,promised_on,seller_code") and csv[1].endswith(",10,2026-03-17,")
 
     def statements_on_the_list() -> int:
         seen = []

@@ -93,6 +93,26 @@ def _flow_trend(scope) -> dict:
     return flow
 
 
+LEVEL_SUMS = ("sell_in_qty", "sell_in_amount", "transfer_in_qty", "transfer_in_amount", "sell_through_qty",
+              "sell_through_amount", "ending_stock")  # fmt: skip
+
+
+def _regions_and_levels(flow: dict) -> tuple[dict, list[dict]]:
+    """One channel-flow query by region and level (§16), read twice: the regions' rows summed over the levels, and
+    the whole channel per level (sell-in from HQ at level 1, transfers in at level 2, each level's sales and stock);
+    the levels only when there are sub-dealers' figures."""
+    regions: dict[str, dict] = {}
+    levels = {level: {"level": level, **dict.fromkeys(LEVEL_SUMS, 0)} for level in (1, 2)}
+    for r in flow["rows"]:
+        row = regions.setdefault(r["region_code"], {"region_code": r["region_code"], "region_name": r["region_name"],
+                                                    **dict.fromkeys(LEVEL_SUMS, 0)})  # fmt: skip
+        for k in LEVEL_SUMS:
+            row[k] += r[k]
+            levels[r["level"]][k] += r[k]
+    by_level = list(levels.values()) if any(levels[2][k] for k in LEVEL_SUMS) else []
+    return {**flow, "rows": list(regions.values())}, by_level
+
+
 def _credit_utilisation(scope) -> dict:
     rows = reports.credit_utilisation(scope, None, today())
     credit = money(sum((r["credit"] for r in rows), ZERO))
@@ -315,7 +335,9 @@ def index():
     ctx["ORDER_STATUSES"] = STATUSES
     ctx["units_by_stage"] = production_reports.by_stage(production_reports.unit_filters(scope))
     ctx["trend"] = _flow_trend(scope)
-    ctx["by_region"] = channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region"])
+    ctx["by_region"], ctx["by_level"] = _regions_and_levels(
+        channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region", "level"])
+    )
     ctx["rebates"] = _rebates_accrued(scope)
     return render_template("home/hq.html", **ctx)
 
