@@ -323,7 +323,7 @@ def test_channel_flow_equals_the_sums_of_the_underlying_rows(app, events, start,
                     total["cash_received"] = None
                 for k, v in total.items():
                     assert t[k] == v, k
-                base = total["opening_stock"] + total["sell_in_qty"]
+                base = total["opening_stock"] + total["sell_in_qty"] + total["transfer_in_qty"]
                 rate = (Decimal(total["sell_through_qty"]) / base).quantize(Decimal("0.0001")) if base > 0 else None
                 assert t["sell_through_rate"] == rate
         finally:
