@@ -48,7 +48,7 @@ group_bys = st.lists(st.sampled_from(reports.GROUP_KEYS), unique=True, max_size=
 filters = st.fixed_dictionaries(
     {
         "region": st.sampled_from([None, None, "RA", "RB", "RA1"]),
-        "dealer": st.sampled_from([None, None, None, "DA", "DA1", "DB"]),
+        "dealer": st.sampled_from([None, None, None, "DA", "DA1", "DB", "SA"]),
         "category": st.sampled_from([None, None, "parts"]),
         "sku": st.sampled_from([None, None, None, "P2"]),
     }
@@ -309,8 +309,13 @@ def test_channel_flow_equals_the_sums_of_the_underlying_rows(app, events, start,
             for row in result["rows"]:
                 got[_key_of_row(row, group_by)] = {k: row[k] for k in next(iter(expected.values()), row) if k in row}
             assert set(got) == set(expected)
+            rates = {_key_of_row(row, group_by): row["sell_through_rate"] for row in result["rows"]}
+            apart = flt["dealer"] == "SA" or "level" in group_by or "dealer" in group_by  # §16: sub-dealers apart
             for key, want in expected.items():
                 assert got[key] == want, key
+                base = want["opening_stock"] + want["sell_in_qty"] + (want["transfer_in_qty"] if apart else 0)
+                rate = (Decimal(want["sell_through_qty"]) / base).quantize(Decimal("0.0001")) if base > 0 else None
+                assert rates[key] == rate, key
             # the totals are the sums of the underlying rows (whatever the grouping)
             flat = _model(facts, date_from, date_to, [], flt, "/ROOT/RA/" if as_region else None)
             total = next(iter(flat.values()), None)
@@ -323,7 +328,9 @@ def test_channel_flow_equals_the_sums_of_the_underlying_rows(app, events, start,
                     total["cash_received"] = None
                 for k, v in total.items():
                     assert t[k] == v, k
-                base = total["opening_stock"] + total["sell_in_qty"] + total["transfer_in_qty"]
+                # transfers come from outside only into one sub-dealer's report (§16)
+                base = total["opening_stock"] + total["sell_in_qty"] + (
+                    total["transfer_in_qty"] if flt["dealer"] == "SA" else 0)
                 rate = (Decimal(total["sell_through_qty"]) / base).quantize(Decimal("0.0001")) if base > 0 else None
                 assert t["sell_through_rate"] == rate
         finally:

@@ -17,8 +17,10 @@ distributor:
   adjustments); goods shipped but not yet received (in transit) are not in it. Every sale movement is written
   with its sell-through line (same day, same quantity), so the sales are taken from the sell-through sums (monthly
   sums for whole months, lines for partial ones) and only the other movements are read one by one;
-- sell_through_rate = sell_through_qty ÷ (opening_stock + sell_in_qty + transfer_in_qty) of the row's period, a
-  fraction with 4 decimals (0.2500 = 25 %); null when the denominator is 0 or less;
+- sell_through_rate = sell_through_qty ÷ (opening_stock + inflow) of the row's period, a fraction with 4 decimals
+  (0.2500 = 25 %); null when the denominator is 0 or less. The inflow is the sell-in, plus the transfers in where
+  they come from outside the row: a row of sub-dealers apart from their distributors (grouped by level or dealer,
+  or filtered on one sub-dealer); a region or category row holds both, and its transfers moved goods inside it;
 - days_of_inventory = ending_stock ÷ (sell_through_qty ÷ days of the row's period) — how many days the stock on
   the last day lasts at the period's average daily sell-through; 1 decimal; null when nothing was sold;
 - cash_received: payments received from the dealers in the period (ledger payments by date received; credit notes
@@ -545,10 +547,14 @@ def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str
         raise Invalid(fields={"from": [_("The period must not end before it starts.")]})
     if len(month_starts(date_from, date_to)) > MAX_MONTHS:
         raise Invalid(fields={"from": [_("A period spans at most %(n)s months.", n=MAX_MONTHS)]})
-    stmt, keys, _f, with_cash = channel_flow_select(
+    stmt, keys, f, with_cash = channel_flow_select(
         scope, date_from, date_to, group_by, region=region, dealer=dealer, category=category, sku=sku
     )
     monthly = "month" in group_by
+    # transfers feed a row from outside it only where its sub-dealers stand apart from their distributors (§16: a
+    # sub-dealer is in its distributor's region, so only level or dealer rows, or one sub-dealer's report, part them)
+    one_sub_dealer = f.dealer is not None and f.dealer.parent_id is not None
+    rows_apart = one_sub_dealer or "level" in group_by or "dealer" in group_by
     _report_settings()
     rows = []
     for r in db.session.execute(stmt).mappings():
@@ -568,19 +574,20 @@ def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str
             sell_through_amount=money(r["st_a"]),
             opening_stock=opening,
             ending_stock=ending,
-            sell_through_rate=_rate(sold, opening, int(r["si_q"]) + int(r["tr_q"])),
+            sell_through_rate=_rate(sold, opening, int(r["si_q"]) + (int(r["tr_q"]) if rows_apart else 0)),
             days_of_inventory=_days_of_inventory(ending, sold, _days_of(bucket, date_from, date_to, monthly)),
             cash_received=money(r["cash"]) if with_cash else None,
         )
         row["_bucket"] = bucket
         rows.append(row)
-    totals = _totals(rows, date_from, date_to, monthly, with_cash)
+    totals = _totals(rows, date_from, date_to, monthly, with_cash, one_sub_dealer)
     for row in rows:
         del row["_bucket"]
     return {"from": date_from, "to": date_to, "group_by": group_by, "rows": rows, "totals": totals}
 
 
-def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: bool, with_cash: bool) -> dict:
+def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: bool, with_cash: bool,
+            transfers_from_outside: bool) -> dict:  # fmt: skip
     first = month_starts(date_from, date_to)[0] if monthly else None
     last = month_starts(date_from, date_to)[-1] if monthly else None
     t = {
@@ -594,7 +601,8 @@ def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: boo
         "ending_stock": sum(r["ending_stock"] for r in rows if not monthly or r["_bucket"] == last),
         "cash_received": money(sum((r["cash_received"] for r in rows), ZERO)) if with_cash else None,
     }
-    t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], t["sell_in_qty"] + t["transfer_in_qty"])
+    inflow = t["sell_in_qty"] + (t["transfer_in_qty"] if transfers_from_outside else 0)
+    t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], inflow)
     t["days_of_inventory"] = _days_of_inventory(
         t["ending_stock"], t["sell_through_qty"], (date_to - date_from).days + 1
     )

@@ -68,8 +68,9 @@ class ChannelFlowMeasures(Schema):
     ending_stock = fields.Integer(metadata={"description": "dealer stock at the end of the period (of the month)"})
     sell_through_rate = fields.Decimal(
         as_string=True, allow_none=True,
-        metadata={"description": "sell_through_qty ÷ (opening_stock + sell_in_qty + transfer_in_qty); null when "
-                                 "that is 0"},
+        metadata={"description": "sell_through_qty ÷ (opening_stock + sell_in_qty, + transfer_in_qty where the "
+                                 "row's sub-dealers stand apart from their distributors: by level or dealer, or one "
+                                 "sub-dealer's report); null when that is 0"},
     )  # fmt: skip
     days_of_inventory = fields.Decimal(
         as_string=True, allow_none=True,
