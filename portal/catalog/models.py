@@ -126,6 +126,10 @@ class PriceList(db.Model):
     def scope(self) -> str:
         return "all" if self.scope_kind == "all" else f"{self.scope_kind}:{self.scope_value}"
 
+    @property
+    def seller_code(self) -> str | None:
+        return self.seller.code if self.seller_id is not None else None
+
     @classmethod
     def __scope_clause__(cls, scope):
         # HQ sees its lists and every distributor's (§16); a distributor its own lists for its sub-dealers; nobody

@@ -111,6 +111,7 @@ class _ListRow:
     scope_value: str | None
     priority: int
     rules: list[_RuleRow] = field(default_factory=list)
+    seller_code: str | None = None  # a distributor's list (§16): its code, for the explanation
 
     @property
     def scope(self) -> str:
@@ -150,6 +151,8 @@ def candidates_for(dealer: Dealer, on: dt.date, products) -> list[tuple[_ListRow
     for pl in lists.values():
         rank = _scope_rank(pl, dealer)
         if rank is not None:
+            if dealer.parent_id is not None:  # a sub-dealer's lists are all its distributor's
+                pl.seller_code = dealer.parent.code
             out.append((pl, rank))
     return out
 
@@ -169,6 +172,8 @@ def _describe(pl: PriceList, rule: PriceRule) -> dict:
         "priority": pl.priority,
         "min_qty": rule.min_qty,
     }
+    if seller := getattr(pl, "seller_code", None):  # §16: a distributor's list
+        out["seller_code"] = seller
     out["target"] = f"sku:{rule.sku}" if rule.sku else f"category:{rule.category}"
     if rule.unit_price is not None:
         out["unit_price"] = str(money(rule.unit_price))

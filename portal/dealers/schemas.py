@@ -98,7 +98,9 @@ class DealerCreateSchema(StrictSchema):
         """A dealer that buys from HQ names its region (reported with the other missing fields at once); a
         sub-dealer may leave it out."""
         if not data.get("region_code") and not data.get("parent_code"):
-            raise ValidationError(_("Required (a sub-dealer takes its distributor's region)."), field_name="region_code")
+            raise ValidationError(
+                _("Required (a sub-dealer takes its distributor's region)."), field_name="region_code"
+            )
 
 
 class DealerUpdateSchema(StrictSchema):

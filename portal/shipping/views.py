@@ -227,6 +227,15 @@ def ship(number):
                 if created:
                     flash(
                         _(
+                            "Shipment %(number)s created; invoice %(invoice)s of %(amount)s CNY posted to "
+                            "%(dealer)s's account with you.",
+                            number=shipment.number,
+                            invoice=shipment.invoice.number,
+                            amount=f"{shipment.gross:,.2f}",
+                            dealer=order.dealer.code,
+                        )
+                        if shipment.seller_id
+                        else _(
                             "Shipment %(number)s created; invoice %(invoice)s of %(amount)s CNY posted to the "
                             "dealer's account.",
                             number=shipment.number,
