@@ -55,6 +55,7 @@ from flask_babel import gettext as _
 from sqlalchemy import (
     Date,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -80,6 +81,7 @@ from portal.shipping.models import Shipment, ShipmentLine
 GROUP_KEYS = ("region", "level", "dealer", "category", "product", "month")
 LEVELS = (1, 2)  # 1: dealers that buy from HQ (distributors among them); 2: sub-dealers, who buy from a distributor
 MAX_MONTHS = 60  # a period spans at most five years of months
+SUB_DEALER_LITERALS = 1000  # up to this many sub-dealers, the level is read from their ids as constants
 FLOWS = ("sell_in_qty", "sell_in_amount", "transfer_in_qty", "transfer_in_amount", "sell_through_qty",
          "sell_through_amount")  # fmt: skip
 MEASURES = (
@@ -407,13 +409,26 @@ def _aggregate(f: Filters, facts, group_by: list[str], coarse: bool):
         rmap = _region_map(f.anchor())
         from_ = from_.join(rmap, rmap.c.dealer_id == facts.c.dealer_id)
         joins.append(("region", [rmap.c.region_code.label("region_code"), rmap.c.region_name.label("region_name")]))
-    if "dealer" in group_by or "level" in group_by:
+    if "dealer" in group_by:
         from_ = from_.join(Dealer, Dealer.id == facts.c.dealer_id)
         joins.append(("dealer", [Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name")]))
+    if "level" in group_by:
         # the level as the boolean "is a sub-dealer" (`channel_flow` answers 2, else 1): the planner knows it has two
         # values and hashes the groups (a CASE over parent_id was estimated at one group per row and sorted: 2.5×
-        # slower, measured); a join, measured slightly faster than a hashed IN over the sub-dealers' ids
-        joins.append(("level", [Dealer.parent_id.is_not(None).label("level")]))
+        # slower, measured). With the dealer rows joined anyway, their parent_id; else the sub-dealers' ids, read
+        # first by the parent_id index, as a constant list the database hashes once (no join of every fact row)
+        if "dealer" in group_by:
+            is_sub = Dealer.parent_id.is_not(None)
+        else:
+            subs = select(Dealer.id).where(Dealer.parent_id.is_not(None))
+            ids = db.session.execute(subs.limit(SUB_DEALER_LITERALS + 1)).scalars().all()
+            if len(ids) > SUB_DEALER_LITERALS:
+                is_sub = facts.c.dealer_id.in_(subs)
+            elif ids:
+                is_sub = facts.c.dealer_id.in_(bindparam("sub_dealers", ids, expanding=True, literal_execute=True))
+            else:  # no sub-dealers: every row is level 1 (a bound value: SQLite would read a literal 0 as a position)
+                is_sub = literal(False)
+        joins.append(("level", [is_sub.label("level")]))
     if coarse:
         joins.append(("category", [facts.c.item.label("category")]))
     elif "category" in group_by or "product" in group_by:
