@@ -122,7 +122,8 @@ def _build_side(world, ch: Channel, side: str) -> None:
     d1 = world.dealer(f"{m}-D1", sub, name=f"{m} 一号经销商")
     d2 = world.dealer(f"{m}-D2", top, name=f"{m} 二号经销商")
     s1 = world.sub_dealer(d1, f"{m}-S1", name=f"{m} 二级经销商")  # §16: dealer 1 is a distributor
-    for d in (d1, d2, s1):
+    s2 = world.sub_dealer(d1, f"{m}-S2", name=f"{m} 二级经销商乙")  # … with two sub-dealers: siblings
+    for d in (d1, d2, s1, s2):
         ch.dealer_side[d] = side
         ch.dealer_markers[d] = [d]
         world.credit_limit(d, "1000000" if side == "A" else "50000000")
@@ -130,19 +131,22 @@ def _build_side(world, ch: Channel, side: str) -> None:
     admin = world.user("dealer_admin", dealer=d1, username=f"{low}.admin")
     d2staff = world.user("dealer_staff", dealer=d2, username=f"{low}.d2staff")
     sub_admin = world.user("dealer_admin", dealer=s1, username=f"{low}.subadmin")
+    sibling = world.user("dealer_staff", dealer=s2, username=f"{low}.sibling")
     rm = world.user("region_manager", region=top, username=f"{low}.rm")
     rm1 = world.user("region_manager", region=sub, username=f"{low}.rm1")  # the sub-region: dealer 1 (and its sub)
     ch.callers += [
-        Caller(staff, "dealer_staff", side, d1, frozenset({d1, s1})),  # a distributor sees its sub-dealer
-        Caller(admin, "dealer_admin", side, d1, frozenset({d1, s1})),
+        Caller(staff, "dealer_staff", side, d1, frozenset({d1, s1, s2})),  # a distributor sees its sub-dealers
+        Caller(admin, "dealer_admin", side, d1, frozenset({d1, s1, s2})),
         Caller(d2staff, "dealer_staff", side, d2, frozenset({d2})),
         # a sub-dealer sees itself alone; its seller's code may show (who sells to it), nothing the seller holds
         Caller(sub_admin, "dealer_admin", side, s1, frozenset({s1}), allowed=frozenset({d1})),
-        Caller(rm, "region_manager", side, None, frozenset({d1, d2, s1})),
-        Caller(rm1, "region_manager", side, None, frozenset({d1, s1})),
+        Caller(sibling, "dealer_staff", side, s2, frozenset({s2}), allowed=frozenset({d1})),  # never s1's
+        Caller(rm, "region_manager", side, None, frozenset({d1, d2, s1, s2})),
+        Caller(rm1, "region_manager", side, None, frozenset({d1, s1, s2})),
     ]
     ch.dealer_markers[d2].append(d2staff)
     ch.dealer_markers[s1].append(sub_admin)
+    ch.dealer_markers[s2].append(sibling)
     ch.objects += [
         Obj("dealer", d1, side, dealer=d1),
         Obj("dealer", d2, side, dealer=d2),
@@ -154,6 +158,8 @@ def _build_side(world, ch: Channel, side: str) -> None:
         Obj("dealer", s1, side, dealer=s1),
         Obj("user", sub_admin, side, dealer=s1),
         Obj("price_list", _seller_price_list(world, d1, s1), side, dealer=d1),  # dealer 1's list for its sub-dealer
+        Obj("dealer", s2, side, dealer=s2),
+        Obj("user", sibling, side, dealer=s2),
         Obj("user", rm, side, region=top),
         Obj("user", rm1, side, region=sub),
     ]
@@ -188,6 +194,18 @@ def _build_side(world, ch: Channel, side: str) -> None:
         for vin in world.serials(bto):
             ch.objects.append(Obj("track", vin, side, dealer=d))
             ch.dealer_markers[d].append(vin)
+
+    # §16: the first sub-dealer's business with its distributor — an order sold by it, an invoice and a payment on
+    # its account with it, goods received and sold: its sibling and the other side see none of it
+    sub_order = world.order(s1, [("P-1", 2)], username=sub_admin)
+    sub_inv = world.invoice(s1, f"INV-{m}-S1", "700.00" if side == "A" else "7000000.00")
+    sub_pay = world.payment(s1, "200.00" if side == "A" else "2000000.00", reference=f"BANK-{m}-S1")
+    ch.objects += [Obj("order", sub_order, side, dealer=s1), Obj("track", sub_order, side, dealer=s1),
+                   Obj("ledger_entry", sub_inv, side, dealer=s1), Obj("ledger_entry", sub_pay, side, dealer=s1)]
+    world.dealer_receipt(s1, "P-1", 3, on=dt.date(2026, 1, 6))
+    world.sold(s1, "P-1", dt.date(2026, 1, 16), 1, "1100.00" if side == "A" else "8000000.00", serial=f"{m}VINS1",
+               city=f"{m}城S")  # fmt: skip
+    ch.dealer_markers[s1] += [sub_order, f"INV-{m}-S1", f"BANK-{m}-S1", f"{m}VINS1"]
 
     # statements and a dispute
     for d in (d1, d2):
