@@ -176,6 +176,8 @@ def test_my_sub_dealers_page(app, world, channel):
         assert resp.status_code == 200, who
         page = text(resp)
         assert all(w in page for w in words), who
+        # the subtitle names the distributor (base.html once clobbered the page's `distributor` with a flag)
+        assert world.get(Dealer, code="DIST-1")["name"] in page, who
         listed = rows(page)
         assert list(listed) == ["SUB-1A", "SUB-1B"]
         assert listed["SUB-1A"]["balance"] == "3,500.00" and listed["SUB-1B"]["balance"] == "4,000.00"
