@@ -128,6 +128,9 @@ def _load(reset: bool, echo) -> None:
 
     for line in story.summary():
         echo(line)
+    from portal.dealers.demo_channel import add_sub_dealers
+
+    add_sub_dealers(dealers, by_name, echo)  # two distributors' sub-dealers and their last four months (§16)
     token_hint(echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")
@@ -239,4 +242,6 @@ LOGINS = f"""Demo logins (password for all: {DEMO_PASSWORD}):
   finance          finance        (English: finance.en)
   region_manager   rm.east  rm.north  rm.south  rm.west  rm.central   (a city region: rm.sh)
   dealer_admin     sh001.admin    (any dealer: <code without dash, lower case>.admin; English: dealer.en)
-  dealer_staff     sh001.staff"""
+  dealer_staff     sh001.staff
+  distributor      sh001.admin    (sells to its sub-dealers SH-001-A, -B, -C; likewise wh003.admin)
+  sub-dealer       sh001a.admin   (staff: sh001a.staff; English: sh001b.admin)"""
