@@ -91,15 +91,13 @@ def fifo_lots(days: list[tuple]) -> list[tuple[dt.date, int]]:
 
 
 def lowest_from(deltas: dict[dt.date, int], start: dt.date) -> int:
-    """The lowest end-of-day balance on `start` or any later day with a movement, given per-day net movements."""
-    running = 0
-    lowest = None
-    for day in sorted(deltas):
+    """The lowest end-of-day balance on `start` or any later day, given per-day net movements: the balance at the end
+    of `start` (whether or not anything moved that day), then after each later day with a movement."""
+    running = sum(quantity for day, quantity in deltas.items() if day <= start)
+    lowest = running
+    for day in sorted(d for d in deltas if d > start):
         running += deltas[day]
-        if day >= start:
-            lowest = running if lowest is None else min(lowest, running)
-    if lowest is None:  # no movement on or after start: the balance of start is the running total
-        lowest = running
+        lowest = min(lowest, running)
     return lowest
 
 
