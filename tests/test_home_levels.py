@@ -60,7 +60,7 @@ def test_channel_flow_by_level_without_sub_dealers_is_all_level_one(app, world):
     world.dealer("D-1", "R1")
     world.product("P-1")
     world.sold("D-1", "P-1", today(), 2)
+    date_from, date_to = reports.last_12_months(today())
     for group_by in (["level"], ["level", "month"], ["region", "level"], ["level", "dealer"]):
-        date_from, date_to = reports.last_12_months(today())
         rows = world.run(lambda g=group_by: reports.channel_flow(Scope("hq"), date_from, date_to, g)["rows"])
         assert {r["level"] for r in rows} == {1} and sum(r["sell_through_qty"] for r in rows) == 2, group_by
