@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.credit import notices
 from portal.credit.forms import MoneyField
 from portal.credit.models import LedgerEntry, PaymentNotice
+from portal.dealers import channel
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import can, requires
@@ -48,13 +49,7 @@ class QueryForm(FlaskForm):
 
 def _refused() -> str | None:
     """Why the caller's dealer sends no notice to finance (§16: a sub-dealer pays its distributor), else None."""
-    dealer = current_user.dealer if getattr(current_user, "dealer_id", None) else None
-    try:
-        if dealer is not None:
-            notices.refuse_sub_dealer(dealer)
-    except DomainError as exc:
-        return exc.message
-    return None
+    return channel.own_refusal(notices.refuse_sub_dealer)
 
 
 @bp.route("/payment-notices", methods=["GET", "POST"])

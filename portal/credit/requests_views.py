@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.credit import requests
 from portal.credit.forms import MoneyField
 from portal.credit.models import CreditRequest
+from portal.dealers import channel
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import can, requires
@@ -48,13 +49,7 @@ class DecisionForm(FlaskForm):
 
 def _refused() -> str | None:
     """Why the caller's dealer asks nobody here (§16: a sub-dealer's credit is its distributor's), else None."""
-    dealer = current_user.dealer if getattr(current_user, "dealer_id", None) else None
-    try:
-        if dealer is not None:
-            requests.refuse_sub_dealer(dealer)
-    except DomainError as exc:
-        return exc.message
-    return None
+    return channel.own_refusal(requests.refuse_sub_dealer)
 
 
 @bp.route("/credit-requests", methods=["GET", "POST"])

@@ -78,3 +78,19 @@ def seller_in_scope(scope, code: str | None, field: str = "seller") -> Dealer | 
     if dealer is None or dealer.parent_id is not None:
         raise Invalid(fields={field: [_("No distributor %(code)s.", code=code)]})
     return dealer
+
+
+def own_refusal(refuse) -> str | None:
+    """For a page: the message `refuse(dealer)` raises for the signed-in user's own dealer (shown instead of the
+    page's form, e.g. a sub-dealer sends HQ no credit request), else None."""
+    from flask_login import current_user
+
+    from portal.platform.errors import DomainError
+
+    if getattr(current_user, "dealer_id", None) is None:
+        return None
+    try:
+        refuse(current_user.dealer)
+    except DomainError as exc:
+        return exc.message
+    return None

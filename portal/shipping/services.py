@@ -270,6 +270,13 @@ def _pick(
                 taken.update(u.id for u in free[: ln["quantity"]])
         else:
             quantities[line.id] += ln["quantity"]
+    _within_left(order, quantities, units, left, errors)
+    return quantities, units
+
+
+def _within_left(order: Order, quantities: dict, units: dict, left: dict[int, int], errors: dict) -> None:
+    """Refuse a pick (with the errors found so far) that ships more of a line than is left; else count its units
+    (VINs or unit rows) into `quantities`."""
     if not errors:
         for line in order.lines:
             asked = quantities.get(line.id, 0) + len(units.get(line.id, ()))
@@ -281,7 +288,6 @@ def _pick(
         raise Invalid(fields=errors)
     for line_id, picked in units.items():
         quantities[line_id] += len(picked)
-    return quantities, units
 
 
 def _pick_from_seller(
@@ -345,17 +351,7 @@ def _pick_from_seller(
                 taken.update(free[: ln["quantity"]])
         else:
             quantities[line.id] += ln["quantity"]
-    if not errors:
-        for line in order.lines:
-            asked = quantities.get(line.id, 0) + len(units.get(line.id, ()))
-            if asked > left[line.id]:
-                errors.setdefault("lines", []).append(
-                    _("%(sku)s: only %(n)s left to ship.", sku=line.sku, n=left[line.id])
-                )
-    if errors:
-        raise Invalid(fields=errors)
-    for line_id, picked in units.items():
-        quantities[line_id] += len(picked)
+    _within_left(order, quantities, units, left, errors)
     # by SKU: what leaves on the ship date may not make that day or any later day negative (a back-dated transfer)
     line_of = {ln.id: ln for ln in order.lines}
     need = {line_of[line_id].product_id: qty for line_id, qty in quantities.items() if qty}
