@@ -122,6 +122,7 @@ def _register_models() -> None:
     import portal.returns.models  # noqa: F401
     import portal.shipping.models  # noqa: F401
     import portal.statements.models  # noqa: F401
+    import portal.targets.models  # noqa: F401
 
 
 def _register_blueprints(app) -> None:
@@ -164,6 +165,9 @@ def _register_blueprints(app) -> None:
     from portal.shipping import views as shipping_views
     from portal.statements import api as statements_api
     from portal.statements import views as statements_views
+    from portal.targets import achievement_api, achievement_views, scorecard_api, scorecard_views
+    from portal.targets import api as targets_api
+    from portal.targets import views as targets_views
 
     collections_services.policy(app.config)  # the dunning policy is checked at start-up (a ConfigError stops it)
     for bp in (
@@ -190,6 +194,9 @@ def _register_blueprints(app) -> None:
         collections_views.bp,
         requests_views.bp,
         notices_views.bp,
+        targets_views.bp,
+        achievement_views.bp,
+        scorecard_views.bp,
     ):
         app.register_blueprint(bp)
     api.init_app(app)
@@ -217,6 +224,9 @@ def _register_blueprints(app) -> None:
         collections_api.blp,
         requests_api.blp,
         notices_api.blp,
+        targets_api.blp,
+        achievement_api.blp,
+        scorecard_api.blp,
     )
     if app.config.get("PORTAL_BENCH_ENDPOINTS"):
         from portal.platform import benchprobe

@@ -108,6 +108,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # is one of the caller's sub-dealers: portal.dealers.channel); its staff ship to them out of its stock
     "sales.manage": ("dealer_admin",),
     "sales.ship": ("dealer_staff", "dealer_admin"),
+    # §15 targets and scorecards: HQ sets any region's or dealer's targets, a region manager its subtree's (never its
+    # own region's); everyone reads achievement and scorecards in its scope (a dealer: its own only)
+    "targets.read": ALL_PEOPLE,
+    "targets.write": ("region_manager", "channel_manager", "hq_admin"),
+    "scorecards.read": ALL_PEOPLE,
 }
 
 # Integration tokens (MES, ERP) never act as a person; they hold only these.

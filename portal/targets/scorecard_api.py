@@ -1,0 +1,7 @@
+"""Scorecards API (PRODUCT.md §15)."""
+
+from __future__ import annotations
+
+from portal.platform.api import api_blueprint
+
+blp = api_blueprint("api_scorecards", __name__, "Scorecards")

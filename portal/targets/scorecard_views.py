@@ -1,0 +1,7 @@
+"""Pages (PRODUCT.md §15)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("scorecards", __name__)
