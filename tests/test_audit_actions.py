@@ -1463,3 +1463,30 @@ def _(h):
     assert got["reship_number"].startswith("DN-")
     return Entry("cm", "discrepancy", number, before={"status": "open", "shipment": None}, dealer="SH-1",
                  after={"status": "reshipped", "shipment": got["reship_number"]})  # fmt: skip
+
+
+# ---------------------------------------------------------------- targets (§15)
+
+
+@case("target.set", "dealer-created")
+def _(h):
+    d, who = dealer(h), hq(h)
+    h.act()
+    item = {"period": "2026-03", "scope": f"dealer:{d}", "measure": "sell_in_amount", "amount": "50000.00"}
+    assert h.call("PUT", "/api/v1/targets", who, {"items": [item]}) == {"created": 1, "updated": 0, "unchanged": 0}
+    return Entry("cm", "target", "dealer:SH-1 2026-03 sell_in_amount", after={"target": "50000.00"}, dealer="SH-1")
+
+
+@case("target.set", "region-changed-by-its-manager's-manager")
+def _(h):
+    h.world.region("EAST")
+    h.world.region("SH", parent="EAST")
+    h.world.product("OIL-1", category="parts")
+    who = h.user("region_manager", "rm.east", region="EAST")
+    item = {"period": "2026-04", "scope": "region:SH", "measure": "sell_through_units", "category": "parts",
+            "amount": 40}  # fmt: skip
+    h.call("PUT", "/api/v1/targets", who, {"items": [item]})
+    h.act()
+    assert h.call("PUT", "/api/v1/targets", who, {"items": [{**item, "amount": "45"}]})["updated"] == 1
+    return Entry("rm.east", "target", "region:SH 2026-04 sell_through_units parts", before={"target": "40.00"},
+                 after={"target": "45.00"})  # fmt: skip

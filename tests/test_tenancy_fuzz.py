@@ -273,9 +273,31 @@ def _build_side(world, ch: Channel, side: str) -> None:
         ch.objects.append(Obj("credit_request", _credit_request(world, d, side), side, dealer=d))
         ch.objects.append(Obj("payment_notice", _payment_notice(world, d, m), side, dealer=d))
 
+    # §15: targets of dealer 1 and of the sub-region (side B's in millions)
+    _targets(world, d1, sub, "900.00" if side == "A" else "9000000.00")
+
     ch.dealer_ids[side] = world.run(
         lambda: [i for (i,) in db.session.query(Dealer.id).filter(Dealer.code.startswith(m))]
     )
+
+
+def _targets(world, dealer: str, region: str, amount: str) -> None:
+    from decimal import Decimal
+
+    from portal.dealers.models import Dealer, Region
+    from portal.extensions import db
+    from portal.targets.models import Target
+
+    def make():
+        d = db.session.query(Dealer).filter_by(code=dealer).one()
+        r = db.session.query(Region).filter_by(code=region).one()
+        for month in (dt.date(2026, 1, 1), dt.date(2026, 2, 1)):
+            db.session.add(Target(month=month, dealer_id=d.id, measure="sell_in_amount", amount=Decimal(amount),
+                                  updated_by="fuzz"))  # fmt: skip
+            db.session.add(Target(month=month, region_id=r.id, measure="sell_in_amount", amount=Decimal(amount),
+                                  updated_by="fuzz"))  # fmt: skip
+
+    world.run(make)
 
 
 def _seller_price_list(world, seller: str, sub: str) -> int:
@@ -757,6 +779,18 @@ PROBES = [
     (None, "GET", "/api/v1/analytics/price-monitoring", lambda x, n: {"dealer": x}, "dealer"),
     (None, "GET", "/api/v1/production/units", lambda x, n: {"order": x}, "order"),
     (None, "GET", "/api/v1/rebates/RB-ALL/progress", lambda x, n: {"dealer": x}, "dealer"),
+    # §15: a region manager setting another region's (or region manager's) dealer's or region's targets; anyone
+    # listing targets or opening a split of a dealer or region it may not see
+    (("region_manager",), "PUT", "/api/v1/targets",
+     lambda x, n: {"items": [{"period": "2026-03", "scope": f"dealer:{x}", "measure": "sell_in_amount",
+                              "amount": "100.00"}]}, "dealer"),
+    (("region_manager",), "PUT", "/api/v1/targets",
+     lambda x, n: {"items": [{"period": "2026-03", "scope": f"region:{x}", "measure": "sell_through_units",
+                              "amount": 5}]}, "region"),
+    (None, "GET", "/api/v1/targets", lambda x, n: {"scope": f"dealer:{x}"}, "dealer"),
+    (None, "GET", "/api/v1/targets", lambda x, n: {"scope": f"region:{x}"}, "region"),
+    (None, "GET", "/api/v1/targets/split", lambda x, n: {"region": x, "year": 2026, "measure": "sell_in_amount"},
+     "region"),
     (None, "GET", "/orders", lambda x, n: {"q": x}, "order"),
     (None, "GET", "/sell-through", lambda x, n: {"dealer": x}, "dealer"),
     (None, "GET", "/statements", lambda x, n: {"dealer": x}, "dealer"),

@@ -66,7 +66,19 @@ def channel(world):
             "dealer_admin of the dealer's sub-dealer": _sub_dealer_admin(world, "DA", "DA-S1", "child.sub"),
         },
         "price_list": _seller_price_list(world, "DA"),  # the insider dealer's list for its sub-dealers
+        "target": _target(world, "DA"),  # §15: the insider dealer's target (its lists and exports leak nothing)
     }
+
+
+def _target(world, dealer: str) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from portal.extensions import db
+    from portal.targets.models import Target
+
+    world.run(lambda: db.session.add(Target(month=dt.date(2026, 1, 1), dealer_id=world._dealer_obj(dealer).id,
+                                            measure="sell_in_amount", amount=Decimal("4321.00"), updated_by="t")))
 
 
 def _seller_price_list(world, seller: str) -> int:

@@ -28,6 +28,7 @@ OBJECT_TYPE_LABELS = {
     "rebate_programme": lazy_pgettext("object", "Rebate programme"),
     "rebate_settlement": _l("Rebate settlement"),
     "email": _l("E-mail"),
+    "target": _l("Target"),
 }
 
 # the fields of the audit snapshots (portal/*/services.py `record(...)`); a field without a label shows its name
@@ -96,6 +97,7 @@ FIELD_LABELS = {
     "sku": _l("SKU"),
     "source": _l("Source"),
     "status": _l("Status"),
+    "target": _l("Target"),
     "tax_rate": _l("Tax rate"),
     "tier": _l("Tier"),
     "to": _l("To"),

@@ -116,6 +116,7 @@ AUDIT_ACTION_LABELS = {
     "discrepancy.declare": _l("Delivery discrepancy declared"),
     "discrepancy.credit": _l("Delivery discrepancy settled with a credit note"),
     "discrepancy.reship": _l("Delivery discrepancy settled by reshipping"),
+    "target.set": _l("Target set"),
 }
 ENTRY_TYPE_LABELS = {
     "invoice": _l("Invoice"),
@@ -129,6 +130,7 @@ JOB_KIND_LABELS = {
     "statement_run": _l("Monthly statement run"),
     "rebate_settlement": _l("Rebate settlement"),
     "bank_statement_import": _l("Bank statement import"),
+    "target_import": _l("Targets import"),
 }
 JOB_STATUS_LABELS = {
     "queued": _l("Waiting to start"),
