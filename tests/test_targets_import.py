@@ -72,6 +72,17 @@ def test_csv_with_chinese_headers_in_utf8_and_gb18030(client, world, ch, encodin
     assert world.count(AuditEntry, action="target.set") == 4
 
 
+
+def test_the_measures_by_their_chinese_names(client, world, ch):
+    rows = "月份,对象,指标,目标\r\n2026-01,region:EAST,提货金额,100\r\n2026-01,region:EAST,分销台数,5\r\n" \
+           "2026-01,region:EAST,回款金额,80\r\n"
+    assert run_import(client, ch["cm"], rows.encode("gb18030"))["created"] == 3
+    assert amounts(world) == {
+        ("EAST", "2026-01", "sell_in_amount", ""): D("100.00"),
+        ("EAST", "2026-01", "sell_through_units", ""): D("5"),
+        ("EAST", "2026-01", "collections_amount", ""): D("80.00"),
+    }
+
 def test_xlsx_as_excel_saves_it(client, world, ch):
     wb = Workbook()
     ws = wb.active

@@ -41,8 +41,17 @@ KIND = "target_import"
 # what people type for a month in a spreadsheet besides YYYY-MM
 _FILE_PERIOD = re.compile(r"([0-9]{4})\s*(?:[-/.]|年)\s*([0-9]{1,2})\s*月?")
 # the Chinese names of the measures, accepted in files
-MEASURE_NAMES = {"销售额": "sell_in_amount", "进货额": "sell_in_amount", "零售量": "sell_through_units",
-                 "回款额": "collections_amount"}  # fmt: skip
+MEASURE_NAMES = {
+    "提货金额": "sell_in_amount",
+    "提货额": "sell_in_amount",
+    "销售额": "sell_in_amount",
+    "进货额": "sell_in_amount",
+    "分销台数": "sell_through_units",
+    "分销量": "sell_through_units",
+    "零售量": "sell_through_units",
+    "回款金额": "collections_amount",
+    "回款额": "collections_amount",
+}
 
 
 def parse_file_period(cell) -> dt.date:
