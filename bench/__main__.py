@@ -8,6 +8,7 @@
 `--overview-only` runs only the dealer overview benchmark (bench/overview.py: the busiest dealer at 1M invoices);
 `--mixed-only` runs only the mixed-load benchmark (bench/mixed.py: its own `--minutes`, `--users` and
 `--hq-users` options; a full run ends with it: 10 minutes of load, 1.5 with `--quick`);
+`--targets-only` runs only the achievement benchmark (bench/targets.py: §15 on the channel benchmark's data);
 `--banking-only` runs only the bank statement import benchmark (bench/banking.py: 10,000 lines at 10k and 1M invoices);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
@@ -25,6 +26,7 @@ MIXED = "bench.mixed"
 ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL,
         "--backorders-only": "bench.backorders",
         "--overview-only": "bench.overview",  # the dealer overview (一户一档), also --runs N
+        "--targets-only": "bench.targets",  # achievement by dealer on the channel data (reused), also --rounds N
         "--banking-only": "bench.banking"}  # a bank statement of 10,000 lines, also --no-build, --lines N  # fmt: skip
 
 
