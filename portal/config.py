@@ -42,12 +42,21 @@
 | PORTAL_PDF_FONT | the Debian WenQuanYi Micro Hei file | CJK TrueType font embedded in PDFs (`make fonts`) |
 | PORTAL_COMPANY_NAME, _ADDRESS, _PHONE, _BANK | the demo manufacturer | the issuer block printed on statements |
 | PORTAL_STOCK_LIMITED_BELOW | 10 | dealers see "limited" when HQ has fewer available than this, else "in stock" |
+| PORTAL_SCORECARD_WEIGHTS | achievement=30,dso=15, | the scorecard's components (§15) and their weights: whole |
+|  | overdue_share=15, | numbers ≥ 0; a component unlisted or at 0 is left out; |
+|  | sell_through_rate=15, | checked at start-up |
+|  | days_of_inventory=15,below_floor=10 |  |
+| PORTAL_SCORECARD_BOUNDS | see DEFAULT_SCORECARD_BOUNDS | `name=best:worst`: the values scoring 100 and 0 points |
+|  |  | (linear between); the ones listed replace the defaults |
+| PORTAL_SCORECARD_CACHE_SECONDS | 300 | how long a process keeps a month's ranking (every dealer's scorecard) |
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
@@ -67,6 +76,92 @@ def normalise_database_url(url: str) -> str:
 
 class ConfigError(RuntimeError):
     """A setting that production cannot run without."""
+
+
+# ---------------------------------------------------------------- scorecards (PRODUCT.md §15)
+
+SCORECARD_COMPONENTS = (
+    "achievement",
+    "dso",
+    "overdue_share",
+    "sell_through_rate",
+    "days_of_inventory",
+    "below_floor",
+)
+DEFAULT_SCORECARD_WEIGHTS = (
+    "achievement=30,dso=15,overdue_share=15,sell_through_rate=15,days_of_inventory=15,below_floor=10"
+)
+# value scoring 100 points : value scoring 0 points (linear between, clamped): a ratio is a fraction (0.5 = 50 %)
+DEFAULT_SCORECARD_BOUNDS = (
+    "achievement=1:0,dso=30:120,overdue_share=0:0.5,sell_through_rate=0.5:0,days_of_inventory=30:180,below_floor=0:0.2"
+)
+
+
+def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:
+    """`"a=1,b=2"` → [("a", "1"), ("b", "2")]; ConfigError on a part that is no `name=value` of a known component,
+    or a component named twice."""
+    out: list[tuple[str, str]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in SCORECARD_COMPONENTS:
+            raise ConfigError(
+                f"{name}: {part!r} is not 'component=value' with a component of {', '.join(SCORECARD_COMPONENTS)} "
+                f"(e.g. {example})"
+            )
+        if key in dict(out):
+            raise ConfigError(f"{name}: {key} is given twice")
+        out.append((key, value.strip()))
+    return out
+
+
+def scorecard_weights(value: str | Mapping | None = None) -> dict[str, int]:
+    """The weight of every component (0: left out) from `PORTAL_SCORECARD_WEIGHTS` (text, or a mapping as tests may
+    pass); a component not listed weighs 0. ConfigError for an unknown name, a weight that is not a whole number
+    ≥ 0, or all weights 0."""
+    name = "PORTAL_SCORECARD_WEIGHTS"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = DEFAULT_SCORECARD_WEIGHTS
+    pairs = _pairs(name, value, DEFAULT_SCORECARD_WEIGHTS) if isinstance(value, str) else list(value.items())
+    weights = dict.fromkeys(SCORECARD_COMPONENTS, 0)
+    for key, raw in pairs:
+        if key not in SCORECARD_COMPONENTS:
+            raise ConfigError(f"{name}: unknown component {key!r}; use {', '.join(SCORECARD_COMPONENTS)}")
+        text = str(raw).strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 6:
+            raise ConfigError(f"{name}: the weight of {key} must be a whole number from 0 to 999999, not {text!r}")
+        weights[key] = int(text)
+    if not any(weights.values()):
+        raise ConfigError(f"{name}: at least one component must weigh more than 0 (e.g. {DEFAULT_SCORECARD_WEIGHTS})")
+    return weights
+
+
+def scorecard_bounds(value: str | Mapping | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+    """(best, worst) of every component from `PORTAL_SCORECARD_BOUNDS` (`name=best:worst`, listed ones replace the
+    defaults): the value at which it scores 100 points and 0. ConfigError when malformed or best = worst."""
+    name = "PORTAL_SCORECARD_BOUNDS"
+    example = "dso=30:120"
+    bounds: dict[str, tuple[Decimal, Decimal]] = {}
+    given = _pairs(name, value, example) if isinstance(value, str) else list((value or {}).items())
+    for key, raw in [*_pairs(name, DEFAULT_SCORECARD_BOUNDS, example), *given]:
+        if key not in SCORECARD_COMPONENTS:
+            raise ConfigError(f"{name}: unknown component {key!r}; use {', '.join(SCORECARD_COMPONENTS)}")
+        if isinstance(raw, str):
+            best, sep, worst = raw.partition(":")
+            if not sep:
+                raise ConfigError(f"{name}: {key}={raw} is not best:worst (e.g. {example})")
+        else:
+            best, worst = raw
+        try:
+            pair = (Decimal(str(best).strip()), Decimal(str(worst).strip()))
+        except InvalidOperation:
+            raise ConfigError(f"{name}: {key}: {best}:{worst} are not two numbers (e.g. {example})") from None
+        if not all(v.is_finite() for v in pair) or pair[0] == pair[1]:
+            raise ConfigError(f"{name}: {key}: best and worst must be two different numbers (e.g. {example})")
+        bounds[key] = pair
+    return bounds
 
 
 def _secret_key(instance_path: Path, env: dict[str, str], production: bool) -> str:
@@ -181,6 +276,13 @@ class Config:
         self.PORTAL_COMPANY_BANK = env.get("PORTAL_COMPANY_BANK", "ICBC Shanghai Jinqiao 1001 2345 6789 0123 456")
         # HQ stock (PRODUCT.md §7): availability bands shown to dealers
         self.PORTAL_STOCK_LIMITED_BELOW = int(env.get("PORTAL_STOCK_LIMITED_BELOW", "10"))
+        # scorecards (PRODUCT.md §15): the components' weights and bounds, checked here (a bad value stops the start)
+        # and again when the app is made, with its overrides (portal/targets/scorecard_views.py)
+        self.PORTAL_SCORECARD_WEIGHTS = env.get("PORTAL_SCORECARD_WEIGHTS") or DEFAULT_SCORECARD_WEIGHTS
+        self.PORTAL_SCORECARD_BOUNDS = env.get("PORTAL_SCORECARD_BOUNDS") or ""
+        self.PORTAL_SCORECARD_CACHE_SECONDS = int(env.get("PORTAL_SCORECARD_CACHE_SECONDS", "300"))
+        scorecard_weights(self.PORTAL_SCORECARD_WEIGHTS)
+        scorecard_bounds(self.PORTAL_SCORECARD_BOUNDS)
         # flask-smorest / OpenAPI
         self.API_TITLE = "DRP Portal API"
         self.API_VERSION = "v1"

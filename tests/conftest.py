@@ -64,6 +64,7 @@ def make_app(url: str, **extra):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
         "PORTAL_STORAGE": extra.pop("PORTAL_STORAGE", None),
+        "PORTAL_SCORECARD_CACHE_SECONDS": 0,  # each read sees the test's data (tests/test_scorecard_cache.py: kept)
     }
     overrides.update(extra)
     app = create_app({k: v for k, v in overrides.items() if v is not None or k == "REDIS_URL"})
@@ -155,10 +156,13 @@ def empty_all_tables(app) -> None:
 @pytest.fixture(autouse=True)
 def _clean(request):
     from portal.production import eta
+    from portal.targets import scorecards
 
-    eta.clear_cache()  # the per-process cache of stage medians: each test sees its own data only
+    eta.clear_cache()  # the per-process caches (stage medians, rankings): each test sees its own data only
+    scorecards.clear_cache()
     yield
     eta.clear_cache()
+    scorecards.clear_cache()
     if "app" in request.fixturenames:
         app = request.getfixturevalue("app")
         drift = channel_drift(app)
