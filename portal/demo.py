@@ -131,6 +131,9 @@ def _load(reset: bool, echo) -> None:
     from portal.dealers.demo_channel import add_sub_dealers
 
     add_sub_dealers(dealers, by_name, echo)  # two distributors' sub-dealers and their last four months (§16)
+    from portal.targets.demo import add_targets
+
+    add_targets(by_name, echo)  # a year of targets, HQ's and the region managers' splits (§15)
     token_hint(echo)
     commit()
     echo(f"Demo channel loaded: {len(regions)} regions, {len(dealers)} dealers, {len(users)} users.")

@@ -14,6 +14,7 @@ and that page always agree (tests/test_dealer_overview_figures.py compares them)
 | stock, stock age | `inventory.dealer_stock.stock_report` | /dealers/<code>/stock |
 | 30-day sell-through | `inventory.sellthrough.lines_query(dealer=, date_from=)` | /sell-through?dealer=&from= |
 | rebates | `rebates.services.dealer_progress` | /rebates/<programme> |
+| targets, score (§15) | `home.targets.dealer_targets` (achievement, scorecard_for) | the achievement page, scorecards |
 
 The number of SQL statements does not grow with the dealer's invoices, orders, shipments or statements: every
 section is one or two aggregate or LIMITed queries (tests/test_dealer_overview_queries.py counts them), and the rebate
@@ -85,6 +86,8 @@ def build(scope: Scope, dealer: Dealer, *, internal: bool, may_read_statements: 
         "stock": stock(dealer),
         "sell_through": sell_through(scope, dealer, on),
         "rebates": None if sub else rebates(scope, dealer),
+        # its targets and score (§15), computed when the page reads them (the API's answer has no such section)
+        "targets": None if sub else (lambda: targets(scope, dealer, on)),
         "sub_dealers": None if sub else sub_dealers(scope, dealer, on),
         "contacts": _contacts(dealer),
         "addresses": _addresses(dealer),
@@ -371,6 +374,14 @@ def rebates(scope: Scope, dealer: Dealer) -> list[dict]:
     from portal.rebates.services import dealer_progress
 
     return dealer_progress(scope, dealer)
+
+
+def targets(scope: Scope, dealer: Dealer, on: dt.date) -> dict | None:
+    """Its targets and achievement this month and this year, per measure, and its scorecard (the dealer's home shows
+    the same): a sub-dealer has none (§16)."""
+    from portal.home.targets import dealer_targets
+
+    return dealer_targets(scope, dealer, on)
 
 
 # ---------------------------------------------------------------- people

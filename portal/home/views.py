@@ -4,7 +4,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from portal.credit.services import credit_summary
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
 from portal.home import queues as work_queues
+from portal.home import targets as home_targets
 from portal.notify.models import Notification
 from portal.platform.auth import can, requires
 from portal.platform.errors import NotFound
@@ -30,6 +31,7 @@ MAX_PAGE = 100_000  # a queue's page number beyond any real queue (keeps OFFSET 
 
 bp = Blueprint("home", __name__, static_folder="static", static_url_path="/home/static")
 bp.add_app_template_global(work_queues.age_label, "age_label")  # "3 d", "5 h" (the approvals page too)
+home_targets.register(bp)  # the targets cards' filters (the dealer overview uses them too)
 
 
 def _receivables_summary(scope) -> dict:
@@ -168,6 +170,13 @@ def _distributor_sales(scope) -> dict | None:
     return {"sub_dealers": len(scope.sub_dealer_ids), "open": count, "gross": money(gross or ZERO), "review": review}
 
 
+def _targets_card(scope) -> dict | None:
+    """This year's targets against actuals and the ranking (§15), one measure at a time (`?target_measure=`)."""
+    if not can("targets.read"):
+        return None
+    return home_targets.targets_card(scope, home_targets.measure_arg(request.args.get("target_measure")))
+
+
 @bp.route("/")
 def root():
     return redirect(url_for("home.index") if current_user.is_authenticated else url_for("auth.login"))
@@ -225,6 +234,8 @@ def index():
         ctx["finance"] = _finance_receivables(scope)
         return render_template("home/finance.html", BUCKET_LABELS=BUCKET_LABELS, **ctx)
     if scope.is_dealer:
+        if can("targets.read"):  # its own targets and score (a distributor's sell-through counts its sub-dealers')
+            ctx["my_targets"] = home_targets.dealer_targets(scope, db.session.get(Dealer, current_user.dealer_id))
         # a distributor's scope covers its sub-dealers (§16); its home's figures are its own dealer's (its queues
         # above hold what waits for it from its sub-dealers), with its sales in a card of their own
         ctx["sales"] = _distributor_sales(scope)
@@ -297,6 +308,7 @@ def index():
         ctx["awaiting_approval"] = _awaiting_approval(scope)
         ctx["trend"] = _flow_trend(scope)
         ctx["rebates"] = _rebates_accrued(scope)
+        ctx["targets"] = _targets_card(scope)
         return render_template("home/region.html", **ctx)
     # HQ
     ctx["top_regions"] = (
@@ -339,6 +351,7 @@ def index():
         channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region", "level"])
     )
     ctx["rebates"] = _rebates_accrued(scope)
+    ctx["targets"] = _targets_card(scope)
     return render_template("home/hq.html", **ctx)
 
 
