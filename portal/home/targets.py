@@ -21,23 +21,13 @@ import datetime as dt
 
 from flask import url_for
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 
 from portal.platform.errors import Invalid
 from portal.platform.timeutil import today as business_today
+from portal.targets.labels import MEASURE_LABELS, MEASURE_SHORT
 from portal.targets.models import MEASURES, UNIT_MEASURES
 
 TOP = 5  # dealers at the top and at the bottom of the home's ranking
-MEASURE_LABELS = {
-    "sell_in_amount": _l("Sell-in (CNY)"),
-    "sell_through_units": _l("Sell-through (units)"),
-    "collections_amount": _l("Collections (CNY)"),
-}
-MEASURE_SHORT = {
-    "sell_in_amount": _l("Sell-in"),
-    "sell_through_units": _l("Sell-through"),
-    "collections_amount": _l("Cash received"),
-}
 
 
 def measure_arg(value: str | None) -> str:

@@ -22,15 +22,11 @@ from portal.platform.tenancy import current_scope
 from portal.platform.timeutil import today
 from portal.platform.web import export_response, thousands
 from portal.targets.achievement import GROUPS, achievement, add_months, parse_period
+from portal.targets.labels import MEASURE_LABELS
 from portal.targets.models import MEASURES, NO_CATEGORY
 
 bp = Blueprint("achievement", __name__)
 
-MEASURE_LABELS = {
-    "sell_in_amount": _l("Sell-in (CNY)"),
-    "sell_through_units": _l("Sell-through (units)"),
-    "collections_amount": _l("Collections (CNY)"),
-}
 GROUP_LABELS = {"region": _l("Region"), "dealer": _l("Dealer"), "month": _l("Month")}
 EXPORT_COLUMNS = ["key", "name", "kind", "target", "actual", "pct", "last_year", "yoy_pct", "previous", "mom_pct",
                   "forecast"]  # fmt: skip

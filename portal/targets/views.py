@@ -12,7 +12,6 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -32,15 +31,11 @@ from portal.platform.timeutil import today
 from portal.platform.web import apply_errors, export_response, render_form
 from portal.targets import imports, services
 from portal.targets.forms import GridForm, TargetImportForm
+from portal.targets.labels import MEASURE_LABELS
 from portal.targets.models import MEASURES, NO_CATEGORY, UNIT_MEASURES
 
 bp = Blueprint("targets", __name__)
 
-MEASURE_LABELS = {
-    "sell_in_amount": _l("Sell-in amount (CNY)"),
-    "sell_through_units": _l("Sell-through units"),
-    "collections_amount": _l("Collections (CNY)"),
-}
 CELL = "t:"  # a grid cell's input name: t:<scope>:<YYYY-MM>
 
 
