@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import Blueprint, redirect, render_template, request
-from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.analytics import reports
+from portal.analytics.labels import pct
 from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.dealers.models import Dealer, Region
@@ -43,10 +41,6 @@ MEASURE_LABELS = {
     "days_of_inventory": _l("Days of inventory"),
     "cash_received": _l("Cash received (CNY)"),
 }
-
-
-def pct(value: Decimal | None) -> str:
-    return "—" if value is None else format_decimal(value * 100, format="0.0") + "%"
 
 
 def _period():

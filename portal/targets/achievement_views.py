@@ -10,7 +10,7 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.analytics.views import pct
+from portal.analytics.labels import pct
 from portal.catalog.labels import category_label
 from portal.catalog.models import Product
 from portal.dealers.models import Region
