@@ -15,6 +15,10 @@ D = Decimal
 
 @pytest.fixture
 def ch(world):
+    return targets_channel(world)
+
+
+def targets_channel(world) -> dict:
     """HQ ▸ EAST ▸ SH and HQ ▸ WEST; dealers E-1 (directly in EAST), SH-1 (in SH; a distributor with sub-dealer
     SH-1-A) and W-1 (WEST); products in categories parts and cars; users of every role that matters."""
     world.region("HQ")

@@ -14,26 +14,14 @@ from openpyxl import Workbook
 from portal.audit.models import AuditEntry
 from tests.conftest import login, page_csrf
 from tests.test_overdue_scan import _drain
-from tests.test_targets_api import amounts, item, put
+from tests.test_targets_api import amounts, item, put, targets_channel
 
 D = Decimal
 
 
 @pytest.fixture
 def ch(world):
-    world.region("HQ")
-    world.region("EAST", parent="HQ")
-    world.region("SH", parent="EAST")
-    world.region("WEST", parent="HQ")
-    world.dealer("E-1", "EAST")
-    world.dealer("SH-1", "SH")
-    world.sub_dealer("SH-1", "SH-1-A")
-    world.dealer("W-1", "WEST")
-    world.product("P-PARTS", category="parts")
-    world.user("channel_manager", username="cm")
-    world.user("region_manager", region="EAST", username="rm.east")
-    world.user("dealer_admin", dealer="E-1", username="e1.admin")
-    return {"cm": world.auth("cm"), "rm": world.auth("rm.east"), "dealer": world.auth("e1.admin")}
+    return targets_channel(world)
 
 
 def upload(client, headers, data: bytes, name="targets.csv"):
