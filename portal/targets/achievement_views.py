@@ -32,6 +32,13 @@ EXPORT_COLUMNS = ["key", "name", "kind", "target", "actual", "pct", "last_year",
                   "forecast"]  # fmt: skip
 
 
+def _month_labels(rows: list[dict]) -> list[str]:
+    """The chart's month labels: "03" within one year (they fit a phone's narrow bars), else "26-03"."""
+    keys = [r["key"] for r in rows]
+    one_year = len({k[:4] for k in keys}) == 1
+    return [k[5:] if one_year else k[2:] for k in keys]
+
+
 def figure(value) -> str:
     """An amount (1,234.50), a number of pieces (1,234) or — for none."""
     if value is None:
@@ -132,7 +139,7 @@ def achievement_page():
         raw=raw,
         this_month=today().strftime("%Y-%m"),
         trend=trend,
-        trend_labels=[r["key"][2:] for r in trend["rows"]] if trend else [],
+        trend_labels=_month_labels(trend["rows"]) if trend else [],
         chart_targets=[chart_value(r["target"], units) for r in trend["rows"]] if trend else [],
         chart_actuals=[chart_value(r["actual"], units) for r in trend["rows"]] if trend else [],
         units=units,
