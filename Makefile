@@ -52,8 +52,12 @@ serve: install
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (TEST_WORKERS=1 for a single process); a module's tests stay on one worker (its
+# module-scoped fixtures are built once), and each worker has a database of its own (tests/conftest.py).
+TEST_WORKERS ?= auto
+
 test: install fonts browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e" -x -q

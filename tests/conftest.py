@@ -36,12 +36,50 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+def _worker_index() -> int | None:
+    """pytest-xdist's worker number (gw0 → 0), or None in a run without workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") else None
+
+
+def _worker_database(url: str) -> str:
+    """Each xdist worker has a PostgreSQL database of its own beside TEST_DATABASE_URL's (`test` → `test_gw1`),
+    created on first use: the workers empty their tables after every test and must not empty each other's."""
+    from sqlalchemy.engine import make_url
+
+    index = _worker_index()
+    if index is None:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_gw{index}"
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_redis(url: str | None) -> str | None:
+    """Each xdist worker flushes a numbered Redis database of its own: TEST_REDIS_URL's number, minus the worker's
+    (…/15 → gw0 15, gw1 14)."""
+    index = _worker_index()
+    if not url or not index:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number - index) % 16}"))
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         from portal.config import normalise_database_url
 
-        return normalise_database_url(url)
+        return _worker_database(normalise_database_url(url))
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
@@ -62,7 +100,7 @@ def make_app(url: str, **extra):
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret-key",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL") or None,
+        "REDIS_URL": _worker_redis(os.environ.get("TEST_REDIS_URL")) or None,
         "PORTAL_STORAGE": extra.pop("PORTAL_STORAGE", None),
         "PORTAL_SCORECARD_CACHE_SECONDS": 0,  # each read sees the test's data (tests/test_scorecard_cache.py: kept)
     }
