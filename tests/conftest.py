@@ -255,11 +255,28 @@ def artifacts_dir() -> Path:
     return path
 
 
+def _buffered(app):
+    """Each response read whole and its iterable closed before werkzeug's dev server writes it. The server closes the
+    iterable only after draining the socket, and a browser that drops the connection first (a favicon request cut
+    short by the next navigation) makes that drain raise: the static file's handle was left open, and its
+    ResourceWarning failed whichever test was running when it was collected."""
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 @contextmanager
 def serving(app) -> Iterator[str]:
     """The app on a free loopback port, served by werkzeug in a thread, for tests that talk HTTP to it (the browser
     journeys, a generated API client, the line simulator); its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

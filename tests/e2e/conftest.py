@@ -62,8 +62,21 @@ def page(browser):
 
 
 def fits(page) -> bool:
-    """The page needs no sideways scrolling at the viewport's width."""
+    """The page needs no sideways scrolling at the viewport's width — measured once its stylesheets have loaded
+    (right after a navigation, under load, the HTML may be laid out before the CSS that stacks its tables)."""
+    page.wait_for_load_state("load")
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def too_wide(page) -> list[str]:
+    """The elements that reach past the viewport's right edge (the first few): for a failing fits()."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5)
+            .map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+                 + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
+    )
 
 
 def log_in(page, base: str, username: str, password: str):

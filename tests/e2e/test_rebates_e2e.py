@@ -15,7 +15,7 @@ from portal.credit.models import LedgerEntry
 from portal.platform.timeutil import freeze, portal_tz, today
 from portal.rebates.models import RebateProgramme, RebateSettlement
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import fits, log_in
 from tests.test_statement_pages import drain
 
 
@@ -43,10 +43,6 @@ def channel(world):
 def log_out(page):
     page.click("form[action='/logout'] button")
     page.wait_for_load_state()
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_a_programme_from_creation_to_the_dealers_credit_note(page, live_server, channel, world, app, artifacts_dir):

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import fits, log_in
+from tests.e2e.conftest import fits, log_in, too_wide
 from tests.test_returns import shop  # noqa: F401 (the fixture: SH-1 received 2 cars and 7 × OIL-1)
 
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
@@ -32,7 +32,7 @@ def test_a_return_from_request_to_credit(browser, live_server, shop, world, arti
         return context, page
 
     def shot(page, name):
-        assert fits(page), f"{name} scrolls sideways at {width} px"
+        assert fits(page), f"{name} scrolls sideways at {width} px: {too_wide(page)}"
         page.screenshot(path=str(artifacts_dir / f"returns-{name}-{size}-{lang}.png"), full_page=True)
 
     dealer_ctx, dealer = session(admin)
