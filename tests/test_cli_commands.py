@@ -40,6 +40,8 @@ def test_create_token_prints_a_working_integration_token(app, world, client):
 
 
 def test_the_demo_channel(app, world):
+    """One load of the demo (about 40 s) checks what it holds, that its documented logins work, and that a second
+    run leaves it alone."""
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
@@ -53,20 +55,17 @@ def test_the_demo_channel(app, world):
     statuses = world.run(lambda: {o.status for o in __import__("portal.extensions", fromlist=["db"]).db.session.query(
         Order)})
     assert {"approved", "credit_review", "rejected"} <= statuses
-    # a second run leaves the data alone
-    again = runner.invoke(args=["demo"])
-    assert "already holds data" in again.output
-    assert world.count(Dealer) >= 40
-
-
-def test_demo_logins_work(app, world, client):
-    app.test_cli_runner().invoke(args=["demo"])
+    # the logins the README documents
     from tests.conftest import login
 
     for username in ("admin", "channel", "finance", "rm.east", "sh001.admin", "sh001.staff"):
         c = app.test_client()
         assert login(c, username, "demo-pass-2026").status_code == 302, username
         assert c.get("/home").status_code == 200, username
+    # a second run leaves the data alone
+    again = runner.invoke(args=["demo"])
+    assert "already holds data" in again.output
+    assert world.count(Dealer) >= 40
 
 
 def test_the_demos_reset_empties_a_database_where_dealers_have_account_managers(app, world):
