@@ -71,8 +71,8 @@ def test_finance_imports_a_statement_and_assigns_the_unmatched_receipt(
     page.click("form[enctype] button[type=submit]")
     page.wait_for_url(f"{base}/jobs/**")
     _drain(world.app)
-    page.reload()
-    expect(page.locator("[data-statement-applied]")).to_be_visible()
+    # the job's page reloads itself when the job ends (static/jobs.js): no reload of the test's own to race with it
+    expect(page.locator("[data-statement-applied]")).to_be_visible(timeout=20_000)
     expect(page.locator("[data-lines=matched]")).to_contain_text("SH-001")
     expect(page.locator("[data-lines=unmatched]")).to_contain_text("ICBC20261206000002")
     expect(page.locator("[data-lines=skipped]")).to_contain_text("借方" if zh else "A debit")

@@ -118,8 +118,8 @@ def test_a_programme_from_creation_to_the_dealers_credit_note(page, live_server,
         page.click("button[data-compute]")
         page.wait_for_url(re.compile(base + r"/rebates/RB-E2E\?job=[0-9a-f-]{36}#settlement$"))
         drain(app)  # with Redis: a worker's work, here
-        page.reload()
-        expect(page.locator("[data-job-result]")).to_contain_text("3 new")
+        # the page reloads itself when the job ends (static/jobs.js): no reload of the test's own to race with it
+        expect(page.locator("[data-job-result]")).to_contain_text("3 new", timeout=20_000)
         expect(page.locator("[data-settlements] tbody tr[data-settlement]")).to_have_count(3)
         row = page.locator("[data-adjust-row=SH-002]")
         row.locator("summary").click()

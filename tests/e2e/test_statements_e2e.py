@@ -139,8 +139,9 @@ def test_finance_starts_a_monthly_run_and_follows_it(page, live_server, channel,
     page.click("button[data-start-run]")
     page.wait_for_url(re.compile(base + r"/statements/runs/[0-9a-f-]{36}$"))
     drain(app)  # with Redis: a worker's work, here
-    page.reload()
-    expect(page.locator("[data-run-status]")).to_have_text("Finished")
+    # the page follows the run and reloads itself when it ends (static/jobs.js): a reload of the test's own would
+    # race with it ("Not attached to an active page" under load)
+    expect(page.locator("[data-run-status]")).to_have_text("Finished", timeout=20_000)
     expect(page.locator("[data-run-item]")).to_have_count(2)
     expect(page.locator("[data-count=issued]")).to_have_text("2")
     page.screenshot(path=str(artifacts_dir / "statement_run_en.png"), full_page=True)
