@@ -101,6 +101,9 @@ def create_app(overrides: dict | None = None) -> PortalFlask:
                 csrf.protect()
         return None
 
+    from portal.platform import replica
+
+    replica.install(app)  # last: reports read the streaming replica, when one is configured (docs/REPLICA.md)
     return app
 
 

@@ -49,10 +49,15 @@
 | PORTAL_SCORECARD_BOUNDS | see DEFAULT_SCORECARD_BOUNDS | `name=best:worst`: the values scoring 100 and 0 points |
 |  |  | (linear between); the ones listed replace the defaults |
 | PORTAL_SCORECARD_CACHE_SECONDS | 300 | how long a process keeps a month's ranking (every dealer's scorecard) |
+| PORTAL_REPLICA_DATABASE_URL | unset | a PostgreSQL streaming replica the reports read (docs/REPLICA.md); |
+|  |  | unset: everything on the primary |
+| PORTAL_REPLICA_MAX_LAG_S | 30 | seconds behind the primary beyond which reports read the primary |
+|  |  | (a number ≥ 0; checked at start-up) |
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -162,6 +167,35 @@ def scorecard_bounds(value: str | Mapping | None = None) -> dict[str, tuple[Deci
             raise ConfigError(f"{name}: {key}: best and worst must be two different numbers (e.g. {example})")
         bounds[key] = pair
     return bounds
+
+
+# ---------------------------------------------------------------- read replica (docs/REPLICA.md)
+
+DEFAULT_REPLICA_MAX_LAG_S = 30.0
+
+
+def replica_max_lag(value: str | float | int | None = None) -> float:
+    """`PORTAL_REPLICA_MAX_LAG_S` as seconds (default 30); ConfigError for a non-number or a negative one."""
+    name = "PORTAL_REPLICA_MAX_LAG_S"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_REPLICA_MAX_LAG_S
+    try:
+        seconds = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds ≥ 0 (e.g. 30), not {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{name} must be a number of seconds ≥ 0 (e.g. 30), not {value!r}")
+    return seconds
+
+
+def replica_url(value: str | None) -> str | None:
+    """`PORTAL_REPLICA_DATABASE_URL` read as psycopg 3; ConfigError when it is not PostgreSQL."""
+    if not value or not value.strip():
+        return None
+    url = normalise_database_url(value.strip())
+    if not url.startswith("postgresql"):
+        raise ConfigError("PORTAL_REPLICA_DATABASE_URL must be a postgresql:// URL (a streaming replica)")
+    return url
 
 
 def _secret_key(instance_path: Path, env: dict[str, str], production: bool) -> str:
@@ -283,6 +317,9 @@ class Config:
         self.PORTAL_SCORECARD_CACHE_SECONDS = int(env.get("PORTAL_SCORECARD_CACHE_SECONDS", "300"))
         scorecard_weights(self.PORTAL_SCORECARD_WEIGHTS)
         scorecard_bounds(self.PORTAL_SCORECARD_BOUNDS)
+        # the read replica of the reports (portal/platform/replica.py); checked here and again when the app is made
+        self.PORTAL_REPLICA_DATABASE_URL = replica_url(env.get("PORTAL_REPLICA_DATABASE_URL"))
+        self.PORTAL_REPLICA_MAX_LAG_S = replica_max_lag(env.get("PORTAL_REPLICA_MAX_LAG_S"))
         # flask-smorest / OpenAPI
         self.API_TITLE = "DRP Portal API"
         self.API_VERSION = "v1"

@@ -8,6 +8,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from portal.platform.replica import RoutingSession
+
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -17,7 +19,9 @@ naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
+# RoutingSession: a report request's plain SELECTs read the streaming replica when one is configured
+# (PORTAL_REPLICA_DATABASE_URL, portal/platform/replica.py); everything else, and everything without one, the primary.
+db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention), session_options={"class_": RoutingSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
