@@ -30,11 +30,14 @@ def period(args) -> tuple:
 def channel_flow(args):
     """Sell-in, sell-through, dealer stock, sell-through rate, days of inventory and cash received for a period,
     grouped by any ordered combination of region, dealer, category, product and month (HQ; region managers: their
-    subtree). Whole months come from the exact monthly sums, partial months from the lines: exact for any dates."""
+    subtree). Whole months come from the exact monthly sums, partial months from the lines: exact for any dates.
+
+    Paged like every list (`page`, `per_page`: 100 rows by default, at most 500; `total`: the report's rows); the
+    `totals` are those of every row, whichever page is asked for. A page past the end answers no rows (200)."""
     date_from, date_to = period(args)
     return reports.channel_flow(
         current_scope(), date_from, date_to, args["group_by"], region=args.get("region"), dealer=args.get("dealer"),
-        category=args.get("category"), sku=args.get("sku"),
+        category=args.get("category"), sku=args.get("sku"), page=args["page"], per_page=args["per_page"],
     )  # fmt: skip
 
 
@@ -43,8 +46,12 @@ def channel_flow(args):
 @blp.arguments(PriceMonitoringQuerySchema, location="query")
 @blp.response(200, PriceMonitoringSchema)
 def price_monitoring(args):
-    """Sell-through below the product's floor (min_resale_price) per dealer and product, with the gap."""
+    """Sell-through below the product's floor (min_resale_price) per dealer and product, with the gap.
+
+    The rows are paged like every list (`page`, `per_page`: 100 by default, at most 500; `total`: all the rows);
+    `dealers` and `totals` cover every row. A page past the end answers no rows (200)."""
     date_from, date_to = period(args)
     return reports.price_monitoring(
-        current_scope(), date_from, date_to, region=args.get("region"), dealer=args.get("dealer"), sku=args.get("sku")
-    )
+        current_scope(), date_from, date_to, region=args.get("region"), dealer=args.get("dealer"), sku=args.get("sku"),
+        page=args["page"], per_page=args["per_page"],
+    )  # fmt: skip

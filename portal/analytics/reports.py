@@ -41,6 +41,10 @@ region, else the root of the tree.
 Totals: sums of the flows over the whole result; opening stock of the first day, ending stock of the last day;
 rate and days of inventory recomputed from those totals over the whole period.
 
+Paging (the page and the API; issue 24): a page of the rows in the report's order, read with the totals and the
+number of rows in the same statement (window aggregates over the whole result, computed before the LIMIT), so the
+totals are always those of every row. Exports read every row through `channel_flow_rows`, in chunks (yield_per).
+
 Price monitoring: sell-through lines sold below the product's floor (`min_resale_price` on the day of the sale,
 stored on the line) per dealer and product: lines, quantity, amount, gap = Σ (floor − price) × quantity, the
 worst (lowest) price; and the lines themselves for a drill-down.
@@ -49,11 +53,13 @@ worst (lowest) price; and the lines themselves for a drill-down.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import (
     Date,
+    Select,
     and_,
     bindparam,
     case,
@@ -105,6 +111,9 @@ KEY_COLUMNS = {
     "product": ("sku", "product_name", "product_name_en"),
     "month": ("month",),
 }
+DEFAULT_PER_PAGE = 100  # rows on a page of the report (the page and the API)
+MAX_PER_PAGE = 500  # the API's largest page
+MAX_OFFSET = 2**62  # a page further out is past the end of any report (and the database's OFFSET stays in range)
 RATE_PLACES = Decimal("0.0001")
 DAYS_PLACES = Decimal("0.1")
 
@@ -551,9 +560,23 @@ def _as_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str] | tuple = ("region",), region=None,
-                 dealer=None, category=None, sku=None) -> dict:  # fmt: skip
-    """Channel flow rows and totals (see the module's docstring for every definition)."""
+@dataclass(frozen=True)
+class _Flow:
+    """A validated channel-flow request: its statement and what turns the statement's rows into the report's."""
+
+    date_from: dt.date
+    date_to: dt.date
+    group_by: list[str]
+    stmt: Select
+    keys: list[str]
+    monthly: bool
+    with_cash: bool
+    one_sub_dealer: bool
+    rows_apart: bool
+
+
+def _prepare(scope, date_from: dt.date, date_to: dt.date, group_by, region, dealer, category, sku) -> _Flow:
+    """Validate the request (Invalid with the fields) and build its statement."""
     group_by = list(group_by)
     bad = [k for k in group_by if k not in GROUP_KEYS]
     if bad or len(set(group_by)) != len(group_by):
@@ -565,40 +588,136 @@ def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str
     stmt, keys, f, with_cash = channel_flow_select(
         scope, date_from, date_to, group_by, region=region, dealer=dealer, category=category, sku=sku
     )
-    monthly = "month" in group_by
     # transfers feed a row from outside it only where its sub-dealers stand apart from their distributors (§16: a
     # sub-dealer is in its distributor's region, so only level or dealer rows, or one sub-dealer's report, part them)
     one_sub_dealer = f.dealer is not None and f.dealer.parent_id is not None
     rows_apart = one_sub_dealer or "level" in group_by or "dealer" in group_by
+    return _Flow(date_from, date_to, group_by, stmt, keys, "month" in group_by, with_cash, one_sub_dealer, rows_apart)
+
+
+def _flow_row(flow: _Flow, r) -> dict:
+    """One row of the statement as the report's row (its bucket kept apart as `_bucket`, for the totals)."""
+    bucket = _as_date(r["bucket"])
+    row = {k: r[k] for k in flow.keys}
+    if "level" in row:  # selected as "is a sub-dealer"
+        row["level"] = 2 if row["level"] else 1
+    if flow.monthly:
+        row["month"] = bucket.strftime("%Y-%m")
+    sold, opening, ending = int(r["st_q"]), int(r["opening"]), int(r["ending"])
+    row.update(
+        sell_in_qty=int(r["si_q"]),
+        sell_in_amount=money(r["si_a"]),
+        transfer_in_qty=int(r["tr_q"]),
+        transfer_in_amount=money(r["tr_a"]),
+        sell_through_qty=sold,
+        sell_through_amount=money(r["st_a"]),
+        opening_stock=opening,
+        ending_stock=ending,
+        sell_through_rate=_rate(sold, opening, int(r["si_q"]) + (int(r["tr_q"]) if flow.rows_apart else 0)),
+        days_of_inventory=_days_of_inventory(ending, sold, _days_of(bucket, flow.date_from, flow.date_to,
+                                                                    flow.monthly)),
+        cash_received=money(r["cash"]) if flow.with_cash else None,
+    )  # fmt: skip
+    row["_bucket"] = bucket
+    return row
+
+
+def channel_flow(scope, date_from: dt.date, date_to: dt.date, group_by: list[str] | tuple = ("region",), region=None,
+                 dealer=None, category=None, sku=None, *, page: int | None = None,
+                 per_page: int | None = None) -> dict:  # fmt: skip
+    """Channel flow rows and totals (see the module's docstring for every definition).
+
+    With `page` (from 1) and `per_page`: only that page of the rows (in the report's order), with `total` (how many
+    rows there are in all); the totals are still those of every row. A page past the end has no rows (and the
+    totals). Without: every row (`total` = their number)."""
+    flow = _prepare(scope, date_from, date_to, group_by, region, dealer, category, sku)
     _report_settings()
-    rows = []
-    for r in db.session.execute(stmt).mappings():
-        bucket = _as_date(r["bucket"])
-        row = {k: r[k] for k in keys}
-        if "level" in row:  # selected as "is a sub-dealer"
-            row["level"] = 2 if row["level"] else 1
-        if monthly:
-            row["month"] = bucket.strftime("%Y-%m")
-        sold, opening, ending = int(r["st_q"]), int(r["opening"]), int(r["ending"])
-        row.update(
-            sell_in_qty=int(r["si_q"]),
-            sell_in_amount=money(r["si_a"]),
-            transfer_in_qty=int(r["tr_q"]),
-            transfer_in_amount=money(r["tr_a"]),
-            sell_through_qty=sold,
-            sell_through_amount=money(r["st_a"]),
-            opening_stock=opening,
-            ending_stock=ending,
-            sell_through_rate=_rate(sold, opening, int(r["si_q"]) + (int(r["tr_q"]) if rows_apart else 0)),
-            days_of_inventory=_days_of_inventory(ending, sold, _days_of(bucket, date_from, date_to, monthly)),
-            cash_received=money(r["cash"]) if with_cash else None,
-        )
-        row["_bucket"] = bucket
-        rows.append(row)
-    totals = _totals(rows, date_from, date_to, monthly, with_cash, one_sub_dealer)
-    for row in rows:
+    out = {"from": date_from, "to": date_to, "group_by": flow.group_by}
+    if page is None:
+        rows = [_flow_row(flow, r) for r in db.session.execute(flow.stmt).mappings()]
+        totals = _totals(rows, date_from, date_to, flow.monthly, flow.with_cash, flow.one_sub_dealer)
+        for row in rows:
+            del row["_bucket"]
+        return {**out, "rows": rows, "totals": totals, "total": len(rows)}
+    per_page = per_page or DEFAULT_PER_PAGE
+    rows, total, sums = _page_of(flow, page, per_page)
+    totals = _finish_totals(sums, date_from, date_to, flow.one_sub_dealer)
+    return {**out, "rows": rows, "totals": totals, "page": page, "per_page": per_page, "total": total}
+
+
+def _page_of(flow: _Flow, page: int, per_page: int) -> tuple[list[dict], int, dict]:
+    """One page of rows, the number of rows and the sums over all of them, in one reading of the report: the sums
+    and the count are window aggregates over the whole result, computed before the LIMIT. A page past the end (or
+    an empty report) has no row to carry them: they are then read by one aggregate over the report."""
+    offset = min((page - 1) * per_page, MAX_OFFSET)  # a page like 10**22 must not overflow the database's OFFSET
+    stmt = flow.stmt.add_columns(*_sum_columns(flow, flow.stmt.selected_columns, window=True))
+    rows, sums = [], None
+    for r in db.session.execute(stmt.limit(per_page).offset(offset)).mappings():
+        if sums is None:
+            sums = r  # the window aggregates: the same on every row
+        row = _flow_row(flow, r)
         del row["_bucket"]
-    return {"from": date_from, "to": date_to, "group_by": group_by, "rows": rows, "totals": totals}
+        rows.append(row)
+    if sums is None:
+        report = flow.stmt.order_by(None).subquery("report")
+        sums = db.session.execute(select(*_sum_columns(flow, report.c, window=False))).mappings().one()
+    return rows, int(sums["t_rows"]), _sums(flow, sums)
+
+
+def _sum_columns(flow: _Flow, c, window: bool) -> list:
+    """The totals' sums over the report's rows `c` (as window aggregates over the whole result, or plain ones):
+    flows summed, opening stock of the first bucket, ending stock of the last, the number of rows."""
+
+    def total(expr):
+        return func.sum(expr).over() if window else func.sum(expr)
+
+    buckets = month_starts(flow.date_from, flow.date_to)
+    opening, ending = c.opening, c.ending
+    if flow.monthly:
+        opening = case((c.bucket == _date(buckets[0]), c.opening), else_=literal_column("0"))
+        ending = case((c.bucket == _date(buckets[-1]), c.ending), else_=literal_column("0"))
+    return [
+        (func.count().over() if window else func.count()).label("t_rows"),
+        func.coalesce(total(c.si_q), 0).label("t_si_q"),
+        sql_round(func.coalesce(total(c.si_a), 0)).label("t_si_a"),
+        func.coalesce(total(c.tr_q), 0).label("t_tr_q"),
+        sql_round(func.coalesce(total(c.tr_a), 0)).label("t_tr_a"),
+        func.coalesce(total(c.st_q), 0).label("t_st_q"),
+        sql_round(func.coalesce(total(c.st_a), 0)).label("t_st_a"),
+        func.coalesce(total(opening), 0).label("t_opening"),
+        func.coalesce(total(ending), 0).label("t_ending"),
+        sql_round(func.coalesce(total(c.cash), 0)).label("t_cash"),
+    ]
+
+
+def _sums(flow: _Flow, v) -> dict:
+    return {
+        "sell_in_qty": int(v["t_si_q"]),
+        "sell_in_amount": money(v["t_si_a"]),
+        "transfer_in_qty": int(v["t_tr_q"]),
+        "transfer_in_amount": money(v["t_tr_a"]),
+        "sell_through_qty": int(v["t_st_q"]),
+        "sell_through_amount": money(v["t_st_a"]),
+        "opening_stock": int(v["t_opening"]),
+        "ending_stock": int(v["t_ending"]),
+        "cash_received": money(v["t_cash"]) if flow.with_cash else None,
+    }
+
+
+def channel_flow_rows(scope, date_from: dt.date, date_to: dt.date, group_by: list[str] | tuple = ("region",),
+                      region=None, dealer=None, category=None, sku=None, *, chunk: int = 1000):  # fmt: skip
+    """Every row of the report (as `channel_flow` answers them, without totals), read from the database `chunk` rows
+    at a time while they are iterated: for exports. Validates at once (Invalid); reads only when iterated."""
+    flow = _prepare(scope, date_from, date_to, group_by, region, dealer, category, sku)
+
+    def rows():
+        _report_settings()
+        for r in db.session.execute(flow.stmt.execution_options(yield_per=chunk)).mappings():
+            row = _flow_row(flow, r)
+            del row["_bucket"]
+            yield row
+
+    return rows()
 
 
 def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: bool, with_cash: bool,
@@ -616,6 +735,11 @@ def _totals(rows: list[dict], date_from: dt.date, date_to: dt.date, monthly: boo
         "ending_stock": sum(r["ending_stock"] for r in rows if not monthly or r["_bucket"] == last),
         "cash_received": money(sum((r["cash_received"] for r in rows), ZERO)) if with_cash else None,
     }
+    return _finish_totals(t, date_from, date_to, transfers_from_outside)
+
+
+def _finish_totals(t: dict, date_from: dt.date, date_to: dt.date, transfers_from_outside: bool) -> dict:
+    """Rate and days of inventory recomputed from the summed totals, over the whole period."""
     inflow = t["sell_in_qty"] + (t["transfer_in_qty"] if transfers_from_outside else 0)
     t["sell_through_rate"] = _rate(t["sell_through_qty"], t["opening_stock"], inflow)
     t["days_of_inventory"] = _days_of_inventory(
@@ -638,14 +762,11 @@ def _below_floor(f: Filters, date_from: dt.date, date_to: dt.date):
     )
 
 
-def price_monitoring(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None) -> dict:
-    """Sell-through below the floor per dealer and product, worst gap first, with per-dealer and overall totals."""
-    if date_from > date_to:
-        raise Invalid(fields={"from": [_("The period must not end before it starts.")]})
-    f = Filters(scope, region, dealer, None, sku)
+def _price_rows(f: Filters, date_from: dt.date, date_to: dt.date):
+    """The statement of the rows: per dealer and product, the largest gap first."""
     s = SellThroughLine
     gap = sql_sum((s.floor_price - s.unit_price) * s.quantity)
-    stmt = (
+    return (
         select(
             Dealer.code.label("dealer_code"),
             Dealer.name.label("dealer_name"),
@@ -667,33 +788,87 @@ def price_monitoring(scope, date_from: dt.date, date_to: dt.date, region=None, d
         .join(Product, Product.id == s.product_id)
         .where(_below_floor(f, date_from, date_to))
         .group_by(Dealer.code, Dealer.name, Region.code, Region.name, Product.sku, Product.name, Product.name_en)
+        .order_by(gap.desc(), Dealer.code, Product.sku)
     )
-    rows = []
-    for r in db.session.execute(stmt).mappings():
-        row = dict(r)
-        row.update(
-            lines=int(r["lines"]),
-            quantity=int(r["quantity"]),
-            amount=money(r["amount"]),
-            gap=money(r["gap"]),
-            worst_price=money(r["worst_price"]),
-            floor_price=money(r["floor_price"]),
+
+
+def _price_row(r) -> dict:
+    row = dict(r)
+    row.update(
+        lines=int(r["lines"]),
+        quantity=int(r["quantity"]),
+        amount=money(r["amount"]),
+        gap=money(r["gap"]),
+        worst_price=money(r["worst_price"]),
+        floor_price=money(r["floor_price"]),
+    )
+    return row
+
+
+def _price_filters(scope, date_from: dt.date, date_to: dt.date, region, dealer, sku) -> Filters:
+    if date_from > date_to:
+        raise Invalid(fields={"from": [_("The period must not end before it starts.")]})
+    return Filters(scope, region, dealer, None, sku)
+
+
+def price_monitoring(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None, *,
+                     page: int | None = None, per_page: int | None = None) -> dict:  # fmt: skip
+    """Sell-through below the floor per dealer and product, worst gap first, with per-dealer and overall totals.
+
+    With `page` and `per_page`: that page of the rows and `total` (rows in all); the dealers and the totals still
+    cover every row. Without: every row."""
+    f = _price_filters(scope, date_from, date_to, region, dealer, sku)
+    stmt = _price_rows(f, date_from, date_to)
+    out = {"from": date_from, "to": date_to}
+    if page is None:
+        rows = [_price_row(r) for r in db.session.execute(stmt).mappings()]
+        total = len(rows)
+    else:
+        per_page = per_page or DEFAULT_PER_PAGE
+        offset = min((page - 1) * per_page, MAX_OFFSET)
+        rows = [_price_row(r) for r in db.session.execute(stmt.limit(per_page).offset(offset)).mappings()]
+        out.update(page=page, per_page=per_page)
+    # per dealer: the sums of its rows (each row's amounts as the rows show them, so they add up exactly)
+    each = stmt.order_by(None).subquery("price_rows")
+    per_dealer = (
+        select(
+            each.c.dealer_code,
+            each.c.dealer_name,
+            each.c.region_name,
+            func.count().label("rows"),
+            func.sum(each.c.lines).label("lines"),
+            func.sum(each.c.quantity).label("quantity"),
+            sql_sum(each.c.amount).label("amount"),
+            sql_sum(each.c.gap).label("gap"),
         )
-        rows.append(row)
-    rows.sort(key=lambda r: (-r["gap"], r["dealer_code"], r["sku"]))
-    dealers: dict[str, dict] = {}
-    for r in rows:
-        d = dealers.setdefault(
-            r["dealer_code"],
-            {"dealer_code": r["dealer_code"], "dealer_name": r["dealer_name"], "region_name": r["region_name"],
-             "lines": 0, "quantity": 0, "amount": ZERO, "gap": ZERO},  # fmt: skip
-        )
-        for k in ("lines", "quantity", "amount", "gap"):
-            d[k] += r[k]
-    by_dealer = sorted(dealers.values(), key=lambda d: (-d["gap"], d["dealer_code"]))
-    totals = {k: sum((r[k] for r in rows), ZERO if k in ("amount", "gap") else 0) for k in ("lines", "quantity",
-                                                                                            "amount", "gap")}
-    return {"from": date_from, "to": date_to, "rows": rows, "dealers": by_dealer, "totals": totals}
+        .group_by(each.c.dealer_code, each.c.dealer_name, each.c.region_name)
+        .order_by(sql_sum(each.c.gap).desc(), each.c.dealer_code)
+    )
+    dealers, counted = [], 0
+    for r in db.session.execute(per_dealer).mappings():
+        counted += int(r["rows"])
+        dealers.append({"dealer_code": r["dealer_code"], "dealer_name": r["dealer_name"],
+                        "region_name": r["region_name"], "lines": int(r["lines"]), "quantity": int(r["quantity"]),
+                        "amount": money(r["amount"]), "gap": money(r["gap"])})  # fmt: skip
+    totals = {
+        k: sum((d[k] for d in dealers), ZERO if k in ("amount", "gap") else 0)
+        for k in ("lines", "quantity", "amount", "gap")
+    }
+    if page is not None:
+        total = counted
+    return {**out, "rows": rows, "dealers": dealers, "totals": totals, "total": total}
+
+
+def price_monitoring_rows(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None, *,
+                          chunk: int = 1000):  # fmt: skip
+    """Every row of the price monitoring, read `chunk` at a time while iterated (exports). Validates at once."""
+    stmt = _price_rows(_price_filters(scope, date_from, date_to, region, dealer, sku), date_from, date_to)
+
+    def rows():
+        for r in db.session.execute(stmt.execution_options(yield_per=chunk)).mappings():
+            yield _price_row(r)
+
+    return rows()
 
 
 def price_monitoring_lines(scope, date_from: dt.date, date_to: dt.date, region=None, dealer=None, sku=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from portal.analytics.reports import GROUP_KEYS, MAX_MONTHS, month_starts
+from portal.analytics.reports import DEFAULT_PER_PAGE, GROUP_KEYS, MAX_MONTHS, MAX_PER_PAGE, month_starts
 from portal.platform.api import StrictSchema
 from portal.platform.money import Money
 
@@ -51,7 +51,14 @@ class PeriodQuerySchema(StrictSchema):
                 raise ValidationError(f"A period spans at most {MAX_MONTHS} months.", "from")
 
 
-class ChannelFlowQuerySchema(PeriodQuerySchema):
+class ReportPageArgs(StrictSchema):
+    """The page of a report's rows: like every list (`PageArgs`), 100 rows by default."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class ChannelFlowQuerySchema(PeriodQuerySchema, ReportPageArgs):
     group_by = GroupBy(load_default=["region"])
     category = fields.String(validate=validate.Length(max=60))
     sku = fields.String(validate=validate.Length(max=40))
@@ -96,15 +103,26 @@ class ChannelFlowRowSchema(ChannelFlowMeasures):
     month = fields.String(metadata={"example": "2026-03"})
 
 
-class ChannelFlowSchema(Schema):
+class ReportPageSchema(Schema):
+    """A page of a report's rows: the list's paging fields (`page_of`), the rows under their report's name."""
+
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "rows in the whole report"})
+
+
+class ChannelFlowSchema(ReportPageSchema):
     date_from = fields.Date(data_key="from", attribute="from")
     date_to = fields.Date(data_key="to", attribute="to")
     group_by = fields.List(fields.String())
-    rows = fields.List(fields.Nested(ChannelFlowRowSchema))
-    totals = fields.Nested(ChannelFlowMeasures)
+    rows = fields.List(
+        fields.Nested(ChannelFlowRowSchema),
+        metadata={"description": "the page's rows, in the report's order (a page past the end: none)"},
+    )
+    totals = fields.Nested(ChannelFlowMeasures, metadata={"description": "over every row of the report, not the page"})
 
 
-class PriceMonitoringQuerySchema(PeriodQuerySchema):
+class PriceMonitoringQuerySchema(PeriodQuerySchema, ReportPageArgs):
     sku = fields.String(validate=validate.Length(max=40))
 
 
@@ -141,9 +159,16 @@ class PriceTotalsSchema(Schema):
     gap = Money()
 
 
-class PriceMonitoringSchema(Schema):
+class PriceMonitoringSchema(ReportPageSchema):
     date_from = fields.Date(data_key="from", attribute="from")
     date_to = fields.Date(data_key="to", attribute="to")
-    rows = fields.List(fields.Nested(PriceRowSchema))
-    dealers = fields.List(fields.Nested(PriceDealerSchema))
-    totals = fields.Nested(PriceTotalsSchema)
+    rows = fields.List(
+        fields.Nested(PriceRowSchema),
+        metadata={"description": "the page's rows (dealer and product), largest gap first (a page past the end: none)"},
+    )
+    dealers = fields.List(
+        fields.Nested(PriceDealerSchema),
+        metadata={"description": "every dealer selling below the floor (at most one per dealer in scope), largest gap "
+                  "first"},
+    )  # fmt: skip
+    totals = fields.Nested(PriceTotalsSchema, metadata={"description": "over every row, not the page"})

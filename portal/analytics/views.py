@@ -67,6 +67,21 @@ def _filters() -> dict:
     return {k: (request.args.get(k) or "").strip() or None for k in ("region", "dealer", "category", "sku")}
 
 
+LINES_PER_PAGE = 50  # the price monitoring's lines of one dealer or product
+
+
+def _number_arg(name: str) -> int:
+    """A page number from the query (1 when missing or not a number)."""
+    try:
+        return max(1, int(request.args.get(name, 1)))
+    except ValueError:
+        return 1
+
+
+def _message(exc: Invalid) -> str:
+    return "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
+
+
 def _cross_args(date_from, date_to, flt) -> dict:
     """The period and the dealer filters, for the link to the other analytics page."""
     args = {"from": date_from.isoformat(), "to": date_to.isoformat(), "region": flt.get("region"),
@@ -86,6 +101,8 @@ def export_columns(group_by: list[str]) -> list[str]:
 @bp.route("/analytics/channel-flow")
 @requires("analytics.read")
 def channel_flow():
+    """The report, a page of its rows at a time (100 by default; `per_page` up to 200) under the totals of every
+    row; a page past the end goes to the last page. The exports hold every row, read in chunks."""
     if len(request.args.getlist("group_by")) > 1:  # checkboxes: one comma-separated value, so links keep all keys
         return redirect(url_with(group_by=",".join(_group_by())))
     scope = current_scope()
@@ -93,24 +110,35 @@ def channel_flow():
     group_by = _group_by()
     flt = _filters()
     error = None
-    empty = {"rows": [], "totals": None, "group_by": group_by}
-    try:
-        result = reports.channel_flow(scope, date_from, date_to, group_by, **flt)
-    except Invalid as exc:
-        result, error = empty, "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx") and error is None:
-        header = export_columns(group_by)
-        rows = ([category_label(r.get("category")) if h == "category_name" else r.get(h) for h in header]
-                for r in result["rows"])  # fmt: skip
-        return export_response(fmt, f"channel-flow-{date_from}-{date_to}", header, rows)
+    if fmt in ("csv", "xlsx"):
+        try:
+            every_row = reports.channel_flow_rows(scope, date_from, date_to, group_by, **flt)
+        except Invalid as exc:
+            error = _message(exc)
+        else:
+            header = export_columns(group_by)
+            rows = ([category_label(r.get("category")) if h == "category_name" else r.get(h) for h in header]
+                    for r in every_row)  # fmt: skip
+            return export_response(fmt, f"channel-flow-{date_from}-{date_to}", header, rows)
+    page_no, per_page = page_args(reports.DEFAULT_PER_PAGE)
+    result = {"rows": [], "totals": None, "group_by": group_by, "page": page_no, "per_page": per_page, "total": 0}
+    if error is None:
+        try:
+            result = reports.channel_flow(scope, date_from, date_to, group_by, **flt, page=page_no, per_page=per_page)
+        except Invalid as exc:
+            error = _message(exc)
+    result["pages"] = max(1, -(-result["total"] // per_page))
+    if page_no > result["pages"]:
+        return redirect(url_with(page=result["pages"]))
+    complete = len(result["rows"]) == result["total"]  # every row is on this page
     trend = comparison = None
     if error is None:
-        trend = result if group_by == ["month"] else reports.channel_flow(scope, date_from, date_to, ["month"], **flt)
+        trend = (result if group_by == ["month"] and complete
+                 else reports.channel_flow(scope, date_from, date_to, ["month"], **flt))  # fmt: skip
         if not flt["dealer"]:
-            comparison = (
-                result if group_by == ["region"] else reports.channel_flow(scope, date_from, date_to, ["region"], **flt)
-            )
+            comparison = (result if group_by == ["region"] and complete
+                          else reports.channel_flow(scope, date_from, date_to, ["region"], **flt))  # fmt: skip
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
     dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars().all()
     categories = db.session.execute(select(Product.category).distinct().order_by(Product.category)).scalars().all()
@@ -146,29 +174,43 @@ def channel_flow():
 @bp.route("/analytics/price-monitoring")
 @requires("analytics.read")
 def price_monitoring():
+    """The rows (dealer × product) a page at a time (`page`, 100 by default) under the totals of every row; with a
+    dealer or SKU chosen, its lines below, paged on their own (`lines_page`, 50 a page). Exports: every row."""
     scope = current_scope()
     date_from, date_to = _period()
     flt = {k: (request.args.get(k) or "").strip() or None for k in ("region", "dealer", "sku")}
     error = None
-    try:
-        result = reports.price_monitoring(scope, date_from, date_to, **flt)
-    except Invalid as exc:
-        result = {"rows": [], "dealers": [], "totals": None}
-        error = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx") and error is None:
-        header = ["dealer_code", "dealer_name", "region_name", "sku", "product_name", "lines", "quantity", "amount",
-                  "floor_price", "worst_price", "gap"]  # fmt: skip
-        rows = ([r[h] for h in header] for r in result["rows"])
-        return export_response(fmt, f"price-monitoring-{date_from}-{date_to}", header, rows)
+    if fmt in ("csv", "xlsx"):
+        try:
+            every_row = reports.price_monitoring_rows(scope, date_from, date_to, **flt)
+        except Invalid as exc:
+            error = _message(exc)
+        else:
+            header = ["dealer_code", "dealer_name", "region_name", "sku", "product_name", "lines", "quantity",
+                      "amount", "floor_price", "worst_price", "gap"]  # fmt: skip
+            rows = ([r[h] for h in header] for r in every_row)
+            return export_response(fmt, f"price-monitoring-{date_from}-{date_to}", header, rows)
+    page_no, per_page = page_args(reports.DEFAULT_PER_PAGE)
+    result = {"rows": [], "dealers": [], "totals": None, "page": page_no, "per_page": per_page, "total": 0}
+    if error is None:
+        try:
+            result = reports.price_monitoring(scope, date_from, date_to, **flt, page=page_no, per_page=per_page)
+        except Invalid as exc:
+            error = _message(exc)
+    result["pages"] = max(1, -(-result["total"] // per_page))
+    if page_no > result["pages"]:
+        return redirect(url_with(page=result["pages"]))
     lines = None
     if error is None and (flt["dealer"] or flt["sku"]):
         stmt = reports.price_monitoring_lines(scope, date_from, date_to, **flt)
-        page, per_page = page_args(50)
+        lines_no = _number_arg("lines_page")
         total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-        items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).mappings().all()
-        lines = {"items": items, "page": page, "per_page": per_page, "total": total,
-                 "pages": max(1, -(-total // per_page))}  # fmt: skip
+        offset = (lines_no - 1) * LINES_PER_PAGE  # past the end: no line (the database is not asked)
+        page = stmt.limit(LINES_PER_PAGE).offset(offset)
+        items = db.session.execute(page).mappings().all() if offset < total else []
+        lines = {"items": items, "page": lines_no, "per_page": LINES_PER_PAGE, "total": total,
+                 "pages": max(1, -(-total // LINES_PER_PAGE))}  # fmt: skip
     regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
     dealers = db.session.execute(scope.select(Dealer).order_by(Dealer.code)).unique().scalars().all()
     return render_template(

@@ -7,10 +7,9 @@ from flask import Blueprint, render_template, request
 
 from portal.audit import present
 from portal.audit.services import audit_query
-from portal.extensions import db
 from portal.platform.auth import requires
 from portal.platform.tenancy import current_scope
-from portal.platform.web import csv_response, list_page
+from portal.platform.web import csv_response, list_page, query_rows
 
 bp = Blueprint("audit", __name__)
 bp.add_app_template_global(present.changes, "audit_changes")
@@ -45,7 +44,7 @@ def index():
         date_to=_date(filters["to"]),
     )
     if request.args.get("format") == "csv":
-        rows = db.session.execute(stmt).scalars()
+        rows = query_rows(stmt, scalars=True)  # read in chunks while the file is sent
         return csv_response(
             "audit.csv",
             ["at", "actor", "action", "object_type", "object_key", "before", "after", "ip"],

@@ -220,10 +220,17 @@ def reverse_application(body, application_id):
 @blp.response(200, LedgerSchema)
 def dealer_ledger(args, code):
     """Opening balance, entries in date order with the running balance, closing balance: the dealer's account with
-    whom it buys from (HQ; a sub-dealer's distributor)."""
+    whom it buys from (HQ; a sub-dealer's distributor).
+
+    The entries are paged like every list (`page`, `per_page`, `total`); opening and closing are the period's on
+    every page. A page past the end has no entries."""
     dealer = _with_seller(dealer_or_404(code), args)
     types = (args["type"],) if args.get("type") else None
-    return reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types)
+    data = reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types)
+    page, per_page = args["page"], args["per_page"]
+    entries = data["items"]
+    return {**data, "items": entries[(page - 1) * per_page : page * per_page], "page": page, "per_page": per_page,
+            "total": len(entries)}  # fmt: skip
 
 
 @blp.route("/dealers/<code>/credit", methods=["GET"])

@@ -16,14 +16,13 @@ from portal.credit.forms import MoneyField
 from portal.credit.models import LedgerEntry, PaymentNotice
 from portal.dealers import channel
 from portal.dealers.models import Dealer
-from portal.extensions import db
 from portal.platform.auth import can, requires
 from portal.platform.errors import DomainError, Forbidden, Invalid, NotFound
 from portal.platform.money import parse_money
 from portal.platform.security import accepts_vouchers
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, as_choices, render_form
+from portal.platform.web import apply_errors, as_choices, list_page, render_form
 
 bp = Blueprint("payment_notices", __name__)
 
@@ -87,13 +86,14 @@ def index():
             else:
                 flash(_("Notice sent; finance will match it to the payment."), "success")
             return redirect(url_for("payment_notices.index"))
-    items = db.session.execute(notices.notices_query(scope).limit(200)).unique().scalars().all()
+    page = list_page(notices.notices_query(scope), 50)  # newest first, 50 a page
     return render_form(
         "credit/notices.html",
         *([form] if form is not None else []),
         form=form,
         refused=refused,
-        items=items,
+        items=page["items"],
+        page=page,
         STATUS_LABELS=STATUS_LABELS,
         STATUS_BADGES=STATUS_BADGES,
     )

@@ -16,13 +16,12 @@ from portal.credit.forms import MoneyField
 from portal.credit.models import CreditRequest
 from portal.dealers import channel
 from portal.dealers.models import Dealer
-from portal.extensions import db
 from portal.platform.auth import can, requires
 from portal.platform.errors import DomainError, Invalid
 from portal.platform.money import parse_money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, render_form
+from portal.platform.web import apply_errors, list_page, render_form
 
 bp = Blueprint("credit_requests", __name__)
 
@@ -72,14 +71,15 @@ def index():
         else:
             flash(_("Request sent."), "success")
             return redirect(url_for("credit_requests.index"))
-    items = db.session.execute(requests.requests_query(scope).limit(200)).unique().scalars().all()
+    page = list_page(requests.requests_query(scope), 50)  # newest first, 50 a page
     forms = [form] if form is not None else []
     return render_form(
         "credit/requests.html",
         *forms,
         form=form,
         refused=refused,
-        items=items,
+        items=page["items"],
+        page=page,
         decision=DecisionForm(prefix="dec"),
         may_decide=lambda r: can("credit_requests.decide") and requests.may_decide(current_user, r),
         may_withdraw=lambda r: can("credit_requests.create") and requests.may_withdraw(current_user, r),

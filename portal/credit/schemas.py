@@ -74,7 +74,7 @@ class ReverseSchema(StrictSchema):
     applied_on = fields.Date(allow_none=True, metadata={"description": "from when the reversal counts (today)"})
 
 
-class LedgerQuerySchema(StrictSchema):
+class LedgerQuerySchema(PageArgs):
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     type = fields.String(validate=validate.OneOf(("invoice", "payment", "credit_note")))
@@ -92,9 +92,15 @@ class LedgerItemSchema(Schema):
 
 
 class LedgerSchema(Schema):
-    opening = Money(allow_negative=True)
-    items = fields.List(fields.Nested(LedgerItemSchema))
-    closing = Money(allow_negative=True)
+    opening = Money(allow_negative=True, metadata={"description": "the balance before the period"})
+    items = fields.List(
+        fields.Nested(LedgerItemSchema),
+        metadata={"description": "the page's entries, in date order, each with the account's running balance"},
+    )
+    closing = Money(allow_negative=True, metadata={"description": "the balance at the end of the period"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "entries in the period"})
 
 
 class CreditSchema(Schema):

@@ -41,9 +41,18 @@ from portal.platform.money import ZERO, money, parse_money
 from portal.platform.security import accepts_workbooks
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, as_choices, export_response, parse_date_arg, render_form
+from portal.platform.web import (
+    apply_errors,
+    as_choices,
+    export_response,
+    page_args,
+    parse_date_arg,
+    render_form,
+    url_with,
+)
 
 bp = Blueprint("credit", __name__)
+LEDGER_PER_PAGE = 100  # entries on a page of a dealer's ledger
 bp.add_app_template_global(entry_memo, "ledger_memo")  # what the portal wrote on an entry, in the reader's language
 
 
@@ -181,11 +190,20 @@ def ledger(code):
         ]
         rows.append([date_to or today(), "closing", "", None, None, None, data["closing"]])
         return export_response(fmt, f"ledger-{dealer.code}", header, rows)
+    # a page of the entries (each with the account's running balance): the opening balance heads the first page,
+    # the closing balance ends the last; a page past the end goes to the last page
+    page_no, per_page = page_args(LEDGER_PER_PAGE)
+    entries = data["items"]
+    page = {"items": entries[(page_no - 1) * per_page : page_no * per_page], "page": page_no, "per_page": per_page,
+            "total": len(entries), "pages": max(1, -(-len(entries) // per_page))}  # fmt: skip
+    if page_no > page["pages"]:
+        return redirect(url_with(page=page["pages"]))
     summary = services.credit_summary(dealer)
     return render_template(
         "credit/ledger.html",
         dealer=dealer,
         data=data,
+        page=page,
         date_from=date_from,
         date_to=date_to,
         type_=type_,

@@ -45,6 +45,7 @@ from portal.platform.web import (
     csv_response,
     list_page,
     page_args,
+    query_rows,
     render_form,
 )
 
@@ -146,7 +147,7 @@ def regions():
         return csv_response(
             "regions.csv",
             ["code", "name", "parent_code", "path", "approval_limit"],
-            ([r.code, r.name, r.parent.code if r.parent else "", r.path, r.approval_limit] for r in items),
+            [[r.code, r.name, r.parent.code if r.parent else "", r.path, r.approval_limit] for r in items],
         )
     counts = dict(
         db.session.execute(
@@ -244,9 +245,8 @@ def dealers():
     filters = _dealer_filters()
     stmt = services.dealers_query(scope, **filters)
     if request.args.get("format") == "csv":
-        rows = db.session.execute(
-            stmt.options(joinedload(Dealer.account_manager), joinedload(Dealer.parent))
-        ).unique().scalars()
+        # read in chunks while the file is sent (the view's session is closed by then)
+        rows = query_rows(stmt.options(joinedload(Dealer.account_manager), joinedload(Dealer.parent)), scalars=True)
         return csv_response(
             "dealers.csv",
             [
@@ -650,7 +650,7 @@ def users():
     filters = {k: request.args.get(k) or None for k in USER_FILTERS}
     stmt = services.users_query(current_scope(), **filters)
     if request.args.get("format") == "csv":
-        rows = db.session.execute(stmt).unique().scalars()
+        rows = query_rows(stmt, scalars=True)  # read in chunks while the file is sent
         return csv_response(
             "users.csv",
             ["username", "name", "role", "dealer_code", "region_code", "locale", "active"],

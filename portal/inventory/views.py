@@ -20,14 +20,14 @@ from portal.extensions import db
 from portal.inventory import dealer_stock, sellthrough
 from portal.inventory.dealer_stock import AGE_BUCKETS
 from portal.inventory.imports import COLUMNS, EXAMPLE, _parse_row
-from portal.inventory.models import CUSTOMER_TYPES, DealerStockMove
+from portal.inventory.models import CUSTOMER_TYPES, DealerStockMove, SellThroughLine
 from portal.platform.auth import can, requires
 from portal.platform.errors import Forbidden, Invalid
 from portal.platform.files import template_download
 from portal.platform.security import accepts_workbooks
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg, render_form
+from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg, query_rows, render_form
 from portal.production.models import Unit
 
 bp = Blueprint("inventory", __name__, static_folder="static", static_url_path="/inventory/static")
@@ -184,17 +184,17 @@ def _dealer_codes(ids) -> dict[int, str]:
 
 
 def _export(fmt: str, stmt) -> Response:
+    """Every line of the list, read in chunks while the file is written (CSV: while it is sent)."""
     header = ["dealer_code", "sold_on", "sku", "serial", "quantity", "unit_price", "amount", "floor_price",
               "below_floor", "city", "customer_type", "source"]  # fmt: skip
-    items = db.session.execute(stmt.limit(200_000)).scalars().all()
-    codes = _dealer_codes({ln.dealer_id for ln in items})
+    lines = stmt.add_columns(Dealer.code.label("dealer_code")).join(Dealer, Dealer.id == SellThroughLine.dealer_id)
     rows = (
-        [codes[ln.dealer_id], ln.sold_on if fmt == "xlsx" else ln.sold_on.isoformat(), ln.sku, ln.serial or "",
+        [code, ln.sold_on if fmt == "xlsx" else ln.sold_on.isoformat(), ln.sku, ln.serial or "",
          ln.quantity, ln.unit_price if fmt == "xlsx" else str(ln.unit_price),
          ln.amount if fmt == "xlsx" else str(ln.amount),
          ("" if ln.floor_price is None else (ln.floor_price if fmt == "xlsx" else str(ln.floor_price))),
          "yes" if ln.below_floor else "no", ln.city or "", ln.customer_type or "", ln.source]
-        for ln in items
+        for ln, code in query_rows(lines)
     )  # fmt: skip
     return export_response(fmt, f"sell-through-{today()}", header, rows)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import Response, request
-from flask_babel import format_decimal
+from flask import Response, request, stream_with_context
+from flask_babel import format_decimal, get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.extensions import db
 from portal.orders.labels import ORDER_STATUS_LABELS
 from portal.platform.api import paginate
 from portal.platform.auth import can
@@ -182,16 +185,51 @@ def url_with(**changes) -> str:
     return request.path + ("?" + urlencode(args) if args else "")
 
 
+CSV_CHUNK_ROWS = 1000  # rows written between two pieces of a streamed CSV answer
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_MAX_ROWS = 1_048_576  # rows in one sheet (Excel's limit)
+FILE_CHUNK = 64 * 1024
+
+
 def csv_response(filename: str, header: list[str], rows) -> Response:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # so spreadsheet programs read UTF-8 Chinese names correctly
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_safe(v) for v in row])
+    """A CSV download streamed while the rows are produced: `rows` (any iterable, best a generator, e.g. over
+    `query_rows`) is read as the answer is sent, CSV_CHUNK_ROWS rows at a time, so memory holds one piece, never
+    the file. The request context stays open until the last row (`stream_with_context`): the rows may read the
+    database (`query_rows`, not objects the view loaded: its session is closed by then) and translate labels.
+    Validate before calling: once streaming has started the status is 200 (docs/BIG_REPORTS.md)."""
+
+    def pieces():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        buf.write("\ufeff")  # so spreadsheet programs read UTF-8 Chinese names correctly
+        writer.writerow(header)
+        for n, row in enumerate(rows, 1):
+            writer.writerow([_csv_safe(v) for v in row])
+            if n % CSV_CHUNK_ROWS == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    # the language and time zone of the rows' labels and dates, fixed now (cached for the request): they are read
+    # from the user, whom the view's session loaded, and that session is closed when the rows are written
+    get_locale()
+    get_timezone()
     return Response(
-        buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"}
+        stream_with_context(pieces()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
     )
+
+
+def query_rows(stmt, chunk: int = 1000, *, scalars: bool = False):
+    """The rows of a statement (with `scalars`, its first column: ORM objects) read from the database `chunk` at a
+    time (yield_per: a server-side cursor on PostgreSQL), for exports. A generator: the statement runs when the first
+    row is asked for. A streamed CSV answer asks after the view has returned, in a session of its own (the view's is
+    committed and closed by then, the objects it loaded detached): build the rows from what this yields, never from
+    objects loaded in the view."""
+    result = db.session.execute(stmt.execution_options(yield_per=chunk))
+    yield from (result.scalars() if scalars else result)
 
 
 def _csv_safe(value):
@@ -274,26 +312,63 @@ def as_choices(pairs) -> list:
 
 
 def xlsx_response(filename: str, header: list[str], rows, sheet: str = "data") -> Response:
-    """An .xlsx download; Decimal amounts are written as exact numbers (openpyxl keeps Decimal), dates as dates."""
+    """An .xlsx download written in constant memory: openpyxl's write-only workbook (each row goes to a temporary
+    file as it is appended), saved to a temporary file on disk, sent from it in pieces. The file is unlinked as
+    soon as it is open (nothing is left behind, whatever happens to the answer); its space is freed when the
+    answer closes it. Decimal amounts are written as exact numbers (openpyxl keeps Decimal), dates as dates."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
-    ws.append(header)
-    for row in rows:
-        out = []
-        for value in row:
-            if isinstance(value, str):
-                value = _csv_safe(value)
-            out.append(value)
-        ws.append(out)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return Response(
-        buf.getvalue(),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    try:
+        ws.append(header)
+        count = 1
+        for row in rows:
+            if count == XLSX_MAX_ROWS:  # a sheet is full: the rows go on in the next one, under the header again
+                ws = wb.create_sheet(f"{sheet} {len(wb.worksheets) + 1}")
+                ws.append(header)
+                count = 1
+            ws.append([_csv_safe(v) if isinstance(v, str) else v for v in row])
+            count += 1
+    except BaseException:
+        for started in wb.worksheets:
+            _discard_sheet(started)
+        raise
+    fd, path = tempfile.mkstemp(prefix="portal-export-", suffix=".xlsx")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            wb.save(out)
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the answer)
+    finally:
+        os.unlink(path)
+    size = os.fstat(fh.fileno()).st_size
+    response = Response(
+        _file_pieces(fh),
+        mimetype=XLSX_MIMETYPE,
+        headers={"Content-Disposition": f"attachment; filename={filename}", "Content-Length": str(size)},
     )
+    response.call_on_close(fh.close)  # also when the answer is never read (a HEAD, a dropped connection)
+    return response
+
+
+def _file_pieces(fh):
+    try:
+        while piece := fh.read(FILE_CHUNK):
+            yield piece
+    finally:
+        fh.close()
+
+
+def _discard_sheet(ws) -> None:
+    """Remove the temporary file a write-only sheet has started when its rows failed (openpyxl removes it itself
+    only on save, or at exit)."""
+    writer = getattr(ws, "_writer", None)
+    if writer is not None:
+        try:
+            writer.close()
+            writer.cleanup()
+        except (OSError, ValueError):
+            pass
 
 
 def export_response(fmt: str, basename: str, header: list[str], rows):
