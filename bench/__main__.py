@@ -10,6 +10,8 @@
 `--hq-users` options; a full run ends with it: 10 minutes of load, 1.5 with `--quick`);
 `--targets-only` runs only the achievement benchmark (bench/targets.py: §15 on the channel benchmark's data);
 `--banking-only` runs only the bank statement import benchmark (bench/banking.py: 10,000 lines at 10k and 1M invoices);
+`--receivables-only` runs only the receivables benchmark (bench/receivables.py: ageing, scoped ageing, the credit
+figures, payment posting at 10k and 1M invoices; with `--quick` 10k and 100k);
 `--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
 
 import importlib
@@ -22,6 +24,7 @@ PRODUCTION = "bench.production"
 STATEMENTS = "bench.statements"
 CHANNEL = "bench.channel"
 MIXED = "bench.mixed"
+RECEIVABLES = "bench.receivables"
 # no options of their own but --quick
 ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--channel-only": CHANNEL,
         "--backorders-only": "bench.backorders",
@@ -39,14 +42,14 @@ def main(argv: list[str]) -> None:
     if "--mixed-only" in argv:
         importlib.import_module("bench.mixed").main([a for a in argv if a != "--mixed-only"])
         return
+    if "--receivables-only" in argv or "--credit-endpoint-only" in argv:  # its own --quick, --credit-endpoint-only
+        importlib.import_module(RECEIVABLES).main([a for a in argv if a != "--receivables-only"])
+        return
     for switch, name in ONLY.items():
         if switch in argv:
             importlib.import_module(name).main([a for a in argv if a != switch])
             return
-    if "--credit-endpoint-only" in argv:
-        names = [n for n in BENCHMARKS if n not in (ORDERS, MIXED, *ONLY.values())]
-    else:
-        names = list(BENCHMARKS)
+    names = list(BENCHMARKS)
     # the orders benchmark's own options go to it only; --quick goes to every benchmark
     known, rest = orders.parser().parse_known_args(argv)
     quick = ["--quick"] if known.quick else []

@@ -10,9 +10,11 @@ are populated. Everything comes from one seeded RNG, money is integer cents, and
 COPY (keys and indexes dropped during the load and put back exactly as the migrations made them).
 
 Measured, in this process: ageing through `portal.credit.reports.ageing` against the best hand-written SQL
-(same connection, same totals to the cent, and total = ledger balance), at 100k and 1M invoices; the credit
-figures of one dealer (the API endpoint when it exists, else `credit_summary`); payment posting through
-`post_payment`, one transaction each.
+(same connection, same totals to the cent, and total = ledger balance), at 100k and 1M invoices; the same scoped to
+one dealer, to a region manager and to HQ's region filter, against the best SQL given the same dealers (interleaved);
+the credit figures of one dealer (the API endpoint when it exists, else `credit_summary`); payment posting through
+`post_payment`, one transaction each, into 10k invoices (a database of its own, `<name>_small`, dropped at the end)
+and 1M invoices in turns (issue 24: 1M within 1.5× of 10k).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -27,8 +30,10 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.copy import QueuedLibpqWriter
 
 from bench.common import (
@@ -82,7 +87,7 @@ TERMS = (30, 30, 30, 45, 60, 60, 90)
 
 LEDGER_COLUMNS = (
     "id", "dealer_id", "type", "number", "entry_date", "due_on", "amount", "order_number",
-    "invoice_id", "reason", "source", "created_by", "created_at",
+    "invoice_id", "reason", "source", "created_by", "created_at", "settled",
 )  # fmt: skip
 APPLICATION_COLUMNS = (
     "id", "dealer_id", "credit_id", "invoice_id", "amount", "applied_on", "reverses_id", "created_by", "created_at",
@@ -293,7 +298,7 @@ def generate_ledger(url: str, dealers: list[DealerPlan], counts: list[int], star
                 lid += 1
                 lbuf.append(
                     f"{lid}\t{d.id}\tinvoice\tINV{d.id:04d}-{seq:05d}\t{date}\t{dates[day + d.terms]}\t"
-                    f"{cents(amount)}\tSO{d.id:04d}-{seq:05d}\t\\N\t\\N\torder\tbench\t{stamp}\n"
+                    f"{cents(amount)}\tSO{d.id:04d}-{seq:05d}\t\\N\t\\N\torder\tbench\t{stamp}\tt\n"
                 )
                 credits = open_credits[index]
                 while credits and amount:
@@ -312,7 +317,7 @@ def generate_ledger(url: str, dealers: list[DealerPlan], counts: list[int], star
                 lid += 1
                 lbuf.append(
                     f"{lid}\t{d.id}\tpayment\tPAY{d.id:04d}-{seq:05d}\t{date}\t\\N\t{cents(amount)}\t"
-                    f"\\N\t\\N\t\\N\timport\tbench\t{stamp}\n"
+                    f"\\N\t\\N\t\\N\timport\tbench\t{stamp}\tt\n"
                 )
                 invoices = open_invoices[index]
                 while invoices and amount:
@@ -367,17 +372,26 @@ def build_data(app, url: str, invoices: int, end: dt.date, timings: dict) -> dic
             f"    {stats['invoices']:,} invoices, {stats['payments']:,} payments, {stats['applications']:,} "
             f"applications (plan {stats['plan_s']:.1f} s, generate+stream {stats['stream_s']:.1f} s)"
         )
-        with stopwatch("settled marker (all but the open items)", timings):
-            conn.execute("UPDATE ledger_entries SET settled = true")
-            conn.execute(
-                "UPDATE ledger_entries l SET settled = false FROM unnest(%s::bigint[]) AS o(id) WHERE l.id = o.id",
-                (stats.pop("open_ids"),),
-            )
         conn.execute("SET maintenance_work_mem = '256MB'")
         t_keys = time.perf_counter()
     timings["keys, indexes, foreign keys"] = time.perf_counter() - t_keys
     say(f"  keys, indexes, foreign keys: {timings['keys, indexes, foreign keys']:.1f} s")
     with connect(url) as conn:
+        # the `settled` marker: every entry is copied settled, the open items are marked open now that the indexes
+        # are back. (Updating rows *before* the indexes are built leaves broken HOT chains: PostgreSQL then builds
+        # them with indcheckxmin, and no transaction whose snapshot is older than the index — anyone's open
+        # transaction on this server — may use them: at 10k every query of the posting ran as a sequential scan.)
+        with stopwatch("settled marker (the open items)", timings):
+            conn.execute(
+                "UPDATE ledger_entries l SET settled = false FROM unnest(%s::bigint[]) AS o(id) WHERE l.id = o.id",
+                (stats.pop("open_ids"),),
+            )
+        unusable = conn.execute(
+            "SELECT count(*) FROM pg_index WHERE indcheckxmin AND indrelid IN"
+            " ('ledger_entries'::regclass, 'applications'::regclass)"
+        ).fetchone()[0]
+        if unusable:
+            say(f"  WARNING: {unusable} indexes of the ledger built with indcheckxmin (unusable by older snapshots)")
         reset_sequences(conn, ("ledger_entries", "applications"))
         conn.execute(
             "UPDATE dealer_credit SET on_hold = true, hold_source = 'overdue', held_by = 'system', held_at = %(at)s,"
@@ -525,7 +539,7 @@ WITH applied AS (
     SELECT coalesce(i.dealer_id, c.dealer_id) AS dealer_id,
            coalesce(i.not_due, 0) AS not_due, coalesce(i.b1_30, 0) AS b1_30, coalesce(i.b31_60, 0) AS b31_60,
            coalesce(i.b61_90, 0) AS b61_90, coalesce(i.over_90, 0) AS over_90,
-           coalesce(c.credits, 0) - coalesce(app.applied, 0) AS unapplied,
+           coalesce(app.applied, 0) - coalesce(c.credits, 0) AS unapplied,  -- negative: owed to the dealer
            coalesce(i.residual, 0) - coalesce(c.credits, 0) + coalesce(app.applied, 0) AS total
     FROM inv_dealer i FULL JOIN cash c ON c.dealer_id = i.dealer_id
     LEFT JOIN app ON app.dealer_id = coalesce(i.dealer_id, c.dealer_id)
@@ -561,12 +575,17 @@ def baseline_sql(shape: str, group_by: str, scoped: bool = False) -> str:
     return per_dealer + {"dealer": BY_DEALER, "region": BY_REGION}[group_by]
 
 
-def run_app_ageing(app, as_of: dt.date, group_by: str, scope=None) -> dict:
+def ageing_of(scope, as_of: dt.date, group_by: str, region=None) -> dict:
     from portal.credit.reports import ageing
+
+    return ageing(scope, as_of, group_by, region=region)
+
+
+def run_app_ageing(app, as_of: dt.date, group_by: str, scope=None) -> dict:
     from portal.platform.tenancy import Scope
 
     with app.test_request_context():
-        return ageing(scope or Scope("hq"), as_of, group_by, region=None)
+        return ageing_of(scope or Scope("hq"), as_of, group_by)
 
 
 def run_baseline(app, as_of: dt.date, shape: str, group_by: str, dealers: list[int] | None = None) -> dict:
@@ -724,16 +743,24 @@ def measure_ageing(apps: dict, as_of: dt.date, scale: str, explain_plans: bool, 
                 say(f"  EXPLAIN ANALYZE {name}, {setting}: {line}")
 
 
-def measure_scoped_ageing(app, as_of: dt.date, scale: str, explain_plans: bool, results: dict) -> None:
-    """Ageing as a dealer user and as a region manager sees it (by dealer): the app against the best query
-    restricted to the same dealers."""
-    from portal.extensions import db
-    from portal.platform.tenancy import Scope
+def interleaved(fns: dict, rounds: int = 7) -> dict:
+    """{name: (median wall time, last result)} of each function run once per round, in turn, after one warm-up
+    round: both sides of a ratio see the same load (the machine is shared)."""
+    times: dict = {name: [] for name in fns}
+    results: dict = {name: fn() for name, fn in fns.items()}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), results[name]) for name in fns}
 
-    dealer_id, code, _entries = busiest_dealer(app)
-    region_path = "/HQ/EAST/"
+
+def region_dealers(app, region_path: str) -> list[int]:
+    from portal.extensions import db
+
     with app.test_request_context():
-        in_region = (
+        return (
             db.session.connection()
             .exec_driver_sql(
                 "SELECT d.id FROM dealers d JOIN regions r ON r.id = d.region_id WHERE r.path LIKE %(p)s ORDER BY d.id",
@@ -742,24 +769,66 @@ def measure_scoped_ageing(app, as_of: dt.date, scale: str, explain_plans: bool, 
             .scalars()
             .all()
         )
-    say(f"- scoped ageing as of {as_of} ({scale} invoices, by dealer, server defaults), median of 5; {load()}")
-    rows = []
-    for label, scope, dealers in (
-        (f"dealer {code}", Scope("dealer", dealer_id=dealer_id), [dealer_id]),
-        (f"region {region_path} ({len(in_region)} dealers)", Scope("region", region_path=region_path), in_region),
-    ):
-        t_app, _runs, r_app = median_of(lambda s=scope: run_app_ageing(app, as_of, "dealer", s))
-        t_best, _runs, r_best = median_of(lambda d=dealers: run_baseline(app, as_of, "best", "dealer", d))
-        problems = compare(r_app, r_best, "best")
-        for p in problems:
-            say(f"  MISMATCH {p}")
-        results[(scale, "scoped", label.split()[0])] = {"app": t_app, "best": t_best, "label": label}
-        rows.append([label, ms(t_app), ms(t_best), f"{t_app / t_best:.1f}x", "yes" if not problems else "NO"])
-        if explain_plans and scope.is_dealer:
-            heavy = max(capture_app_sql(app, as_of, "dealer", scope), key=lambda s: len(s[0]))
-            line = save_explain(app, f"ageing-one-dealer-{scale}-app", *heavy)
-            say(f"  EXPLAIN ANALYZE app, one dealer: {line}")
-    say(table(["scope", "app ageing()", "best SQL", "app/best", "same to the cent"], rows))
+
+
+def measure_scoped_ageing(apps: dict, as_of: dt.date, scale: str, explain_plans: bool, results: dict) -> None:
+    """Ageing as a dealer user, as a region manager, and as HQ narrowed to a region (`region=`, as the receivables
+    page's region filter asks), by dealer: the app against the best query restricted to the same dealers (their ids
+    given to it as an array: finding them is the app's cost alone). Under the server's settings and with JIT off
+    (both sides alike); interleaved, 7 rounds, medians."""
+    from portal.dealers.models import Region
+    from portal.extensions import db
+    from portal.platform.tenancy import Scope
+
+    app = apps["defaults"]
+    dealer_id, code, _entries = busiest_dealer(app)
+    region_path = "/HQ/EAST/"
+    in_region = region_dealers(app, region_path)
+    with app.test_request_context():
+        region_id = db.session.execute(db.select(Region.id).filter_by(path=region_path)).scalar_one()
+
+    def hq_in_region(target):
+        with target.test_request_context():
+            return ageing_of(Scope("hq"), as_of, "dealer", db.session.get(Region, region_id))
+
+    cases = (
+        ("dealer", f"dealer {code}", lambda t: run_app_ageing(t, as_of, "dealer", Scope("dealer", dealer_id=dealer_id)),
+         [dealer_id]),
+        ("region", f"region manager {region_path} ({len(in_region)} dealers)",
+         lambda t: run_app_ageing(t, as_of, "dealer", Scope("region", region_path=region_path)), in_region),
+        ("hq-region", f"HQ, region={region_path}", hq_in_region, in_region),
+    )  # fmt: skip
+    for setting, target in apps.items():
+        say(f"- scoped ageing as of {as_of} ({scale} invoices, by dealer, server {setting}), 7 interleaved rounds;"
+            f" {load()}")  # fmt: skip
+        rows = []
+        for kind, label, app_fn, dealers in cases:
+            measured = interleaved(
+                {
+                    "app": lambda f=app_fn, t=target: f(t),
+                    "best": lambda d=dealers, t=target: run_baseline(t, as_of, "best", "dealer", d),
+                }
+            )
+            (t_app, r_app), (t_best, r_best) = measured["app"], measured["best"]
+            problems = compare(r_app, r_best, "best")
+            for p in problems:
+                say(f"  MISMATCH {p}")
+            results[(scale, "scoped", kind, setting)] = {"app": t_app, "best": t_best, "label": label,
+                                                         "problems": problems}  # fmt: skip
+            rows.append([label, ms(t_app), ms(t_best), f"{t_app / t_best:.2f}x", "yes" if not problems else "NO"])
+        say(table(["scope", "app ageing()", "best SQL", "app/best", "same to the cent"], rows))
+    if explain_plans:
+        for kind, scope in (
+            ("one-dealer", Scope("dealer", dealer_id=dealer_id)),
+            ("region-manager", Scope("region", region_path=region_path)),
+        ):
+            heavy = max(capture_app_sql(apps["jit off"], as_of, "dealer", scope), key=lambda s: len(s[0]))
+            line = save_explain(apps["jit off"], f"ageing-{kind}-{scale}-app-jitoff", *heavy)
+            say(f"  EXPLAIN ANALYZE app, {kind}, jit off: {line}")
+        params = {**bucket_params(as_of), "dealers": in_region}
+        line = save_explain(apps["jit off"], f"ageing-region-manager-{scale}-best-jitoff",
+                            baseline_sql("best", "dealer", True), params)  # fmt: skip
+        say(f"  EXPLAIN ANALYZE best, region manager, jit off: {line}")
 
 
 # ---------------------------------------------------------------- credit figures and payments
@@ -867,42 +936,93 @@ def measure_credit_endpoint(app, route: str, code: str, requests: int, results: 
     results["credit_endpoint"] = (percentile(times, 50), percentile(times, 99))
 
 
-def measure_posting(app, count: int, results: dict) -> None:
-    from portal.credit.services import post_payment
-    from portal.dealers.models import Dealer, User
-    from portal.extensions import db
-    from portal.platform.timeutil import today
-    from portal.platform.uow import commit
+class Poster:
+    """Posts payments through `post_payment` into one data set, one request context and one commit each, the same
+    random dealers and amounts in every data set (its own RNG with the same seed)."""
 
-    user_id, _token = bench_user(app)
-    rng = random.Random(SEED + 2)
-    with app.test_request_context():
-        dealer_ids = db.session.execute(db.select(Dealer.id).order_by(Dealer.id)).scalars().all()
-        on = today()
-        audit_before = db.session.connection().exec_driver_sql("SELECT count(*) FROM audit_log").scalar_one()
-    tag = time.strftime("%Y%m%d%H%M%S")
-    say(f"- posting {count:,} payments through post_payment, one transaction each (received {on}); {load()}")
-    times = []
-    t0 = time.perf_counter()
-    for k in range(count):
-        dealer_id = rng.choice(dealer_ids)
-        amount = Decimal(rng.randint(100_000, 20_000_000)) / 100
-        start = time.perf_counter()
-        with app.test_request_context(method="POST"):
-            actor = db.session.get(User, user_id)
-            dealer = db.session.get(Dealer, dealer_id)
-            post_payment(actor, dealer, amount=amount, received_on=on, reference=f"BENCH-{tag}-{k:05d}")
-            commit()
-        times.append(time.perf_counter() - start)
-    total = time.perf_counter() - t0
-    with app.test_request_context():
-        conn = db.session.connection()
-        holds = conn.exec_driver_sql("SELECT count(*) FROM audit_log WHERE action LIKE 'credit.%%'").scalar_one()
-        audit_after = conn.exec_driver_sql("SELECT count(*) FROM audit_log").scalar_one()
-    say(f"  {count / total:.1f} payments/s ({total:.1f} s); per payment p50 {ms(percentile(times, 50))}, "
-        f"p99 {ms(percentile(times, 99))}; {audit_after - audit_before:,} audit entries"
-        f" ({holds} hold changes made by the overdue re-evaluation)")  # fmt: skip
-    results["posting"] = (count / total, percentile(times, 50), percentile(times, 99), total)
+    def __init__(self, app, scale: str):
+        from portal.dealers.models import Dealer
+        from portal.extensions import db
+        from portal.platform.timeutil import today
+
+        self.app, self.scale = app, scale
+        self.user_id, _token = bench_user(app)
+        self.rng = random.Random(SEED + 2)
+        with app.test_request_context():
+            self.dealer_ids = db.session.execute(db.select(Dealer.id).order_by(Dealer.id)).scalars().all()
+            self.on = today()
+            self.audit_before = self.audit_count()
+        self.tag = time.strftime("%Y%m%d%H%M%S")
+        self.times: list[float] = []
+
+    @staticmethod
+    def audit_count(like: str = "%") -> int:
+        from portal.extensions import db
+
+        return (
+            db.session.connection()
+            .exec_driver_sql("SELECT count(*) FROM audit_log WHERE action LIKE %(like)s", {"like": like})
+            .scalar_one()
+        )
+
+    def post(self, count: int) -> None:
+        from portal.credit.services import post_payment
+        from portal.dealers.models import Dealer, User
+        from portal.extensions import db
+        from portal.platform.uow import commit
+
+        for _ in range(count):
+            dealer_id = self.rng.choice(self.dealer_ids)
+            amount = Decimal(self.rng.randint(100_000, 20_000_000)) / 100
+            reference = f"BENCH-{self.tag}-{len(self.times):05d}"
+            start = time.perf_counter()
+            with self.app.test_request_context(method="POST"):
+                actor = db.session.get(User, self.user_id)
+                dealer = db.session.get(Dealer, dealer_id)
+                post_payment(actor, dealer, amount=amount, received_on=self.on, reference=reference)
+                commit()
+            self.times.append(time.perf_counter() - start)
+
+    def report(self, results: dict) -> None:
+        with self.app.test_request_context():
+            holds = self.audit_count("credit.%")
+            audit = self.audit_count() - self.audit_before
+        total = sum(self.times)
+        p50, p99 = percentile(self.times, 50), percentile(self.times, 99)
+        say(f"  {self.scale}: {len(self.times) / total:.1f} payments/s ({total:.1f} s posting); per payment p50 "
+            f"{ms(p50)}, p99 {ms(p99)}; {audit:,} audit entries ({holds} hold changes by the overdue re-evaluation)")
+        results[("posting", self.scale)] = (len(self.times) / total, p50, p99, total)  # fmt: skip
+
+
+def measure_posting(apps: dict, count: int, results: dict, rounds: int = 10) -> None:
+    """`count` payments posted into each data set ({scale: app}, smallest first), in `rounds` batches taking turns
+    (the machine is shared: both sides see the same load); payments/s from the time spent posting, p50/p99."""
+    posters = [Poster(app, scale) for scale, app in apps.items()]
+    say(f"- posting {count:,} payments into each of {', '.join(apps)} invoices through post_payment, one transaction"
+        f" each (received {posters[0].on}), {rounds} batches in turn; {load()}")  # fmt: skip
+    batch = max(1, count // rounds)
+    while len(posters[0].times) < count:
+        for poster in posters:
+            poster.post(min(batch, count - len(poster.times)))
+    for poster in posters:
+        poster.report(results)
+
+
+def sibling_url(url: str, suffix: str) -> str:
+    """The URL of a database named like `url`'s with `suffix` (the small data set of the posting comparison)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
+
+
+def drop_database(app, url: str) -> None:
+    from portal.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+    name = conninfo_to_dict(url)["dbname"]
+    with connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    say(f"  dropped the database {name}")
 
 
 # ---------------------------------------------------------------- the run
@@ -912,14 +1032,22 @@ def last_month_end(day: dt.date) -> dt.date:
     return day.replace(day=1) - dt.timedelta(days=1)
 
 
+# the sizes: 10k only for the posting comparison (its own database, `<name>_small`, dropped at the end), 100k and 1M
+# for the ageing; a quick run: 10k and 100k
+SCALES = (("10k", 10_000), ("100k", 100_000), ("1M", 1_000_000))
+
+
 def run(quick: bool = False) -> dict:
     from portal.platform.timeutil import today
 
     url = database_url()
+    small_url = sibling_url(url, "_small")
     started = time.perf_counter()
     ensure_database(url)
+    ensure_database(small_url)
     apps = {"defaults": make_app(url), "jit off": make_app(url, "-c jit=off")}
     app = apps["defaults"]
+    small_app = make_app(small_url)
     with app.app_context():
         end = today() - dt.timedelta(days=1)
     as_of = last_month_end(end + dt.timedelta(days=1))
@@ -928,24 +1056,35 @@ def run(quick: bool = False) -> dict:
     say(f"receivables benchmark  database {url}  PostgreSQL {settings['server_version']}")
     say(f"  shared_buffers {settings['shared_buffers']}, work_mem {settings['work_mem']}, "
         f"max_parallel_workers_per_gather {settings['max_parallel_workers_per_gather']}, jit {settings['jit']}; "
-        f"{'quick: 100k invoices only' if quick else '100k then 1M invoices'}; {load()}")  # fmt: skip
+        f"{'quick: ' if quick else ''}{', '.join(label for label, _n in (SCALES[:2] if quick else SCALES))} invoices"
+        f" (the smallest in {conninfo_to_dict(small_url)['dbname']}, for the posting); {load()}")  # fmt: skip
     route = credit_route(app)
     say(f"  credit endpoint: {route or 'not in this checkout yet'}")
-    scales = [("100k", 100_000)] if quick else [("100k", 100_000), ("1M", 1_000_000)]
-    results: dict = {"timings": {}, "scales": [label for label, _n in scales]}
-    for index, (label, invoices) in enumerate(scales):
-        last = index == len(scales) - 1
-        timings: dict = {}
+    (small_label, small_n), *scales = SCALES[:2] if quick else SCALES
+    results: dict = {"timings": {}, "scales": [label for label, _n in scales], "posting_scales": []}
+    try:
         say("")
-        say(f"== {label} invoices")
-        stats = build_data(app, url, invoices, end, timings)
+        say(f"== {small_label} invoices (for the posting comparison)")
+        timings: dict = {}
+        stats = build_data(small_app, small_url, small_n, end, timings)
         say(f"  application rule checked against auto_apply for: {stats['rule_check']}")
-        results["timings"][label] = timings
-        measure_ageing(apps, as_of, label, explain_plans=last, results=results)
-        if last:
-            measure_scoped_ageing(app, as_of, label, explain_plans=True, results=results)
-            measure_credit(app, results)
-            measure_posting(app, 300 if quick else 2000, results)
+        results["timings"][small_label] = timings
+        for index, (label, invoices) in enumerate(scales):
+            last = index == len(scales) - 1
+            timings = {}
+            say("")
+            say(f"== {label} invoices")
+            stats = build_data(app, url, invoices, end, timings)
+            say(f"  application rule checked against auto_apply for: {stats['rule_check']}")
+            results["timings"][label] = timings
+            measure_ageing(apps, as_of, label, explain_plans=last, results=results)
+            measure_scoped_ageing(apps, as_of, label, explain_plans=last, results=results)
+            if last:
+                measure_credit(app, results)
+                measure_posting({small_label: small_app, label: app}, 300 if quick else 2000, results)
+                results["posting_scales"] = [small_label, label]
+    finally:
+        drop_database(small_app, small_url)
     results["total"] = time.perf_counter() - started
     summary(results)
     if results.get("credit_endpoint") is None and not quick:
@@ -988,21 +1127,30 @@ def summary(results: dict) -> None:
             small, big = results[("100k", "defaults", group_by)], results[("1M", "defaults", group_by)]
             say(f"  growth 100k -> 1M, by {group_by}: app x{big['app'] / small['app']:.1f}, "
                 f"best SQL x{big['best'] / small['best']:.1f}")  # fmt: skip
-    label = results["scales"][-1]
-    for kind in ("dealer", "region"):
-        r = results.get((label, "scoped", kind))
-        if r:
-            say(f"  scoped ageing, {r['label']}: app {ms(r['app'])}, best SQL {ms(r['best'])}"
-                f" ({r['app'] / r['best']:.1f}x)")  # fmt: skip
+    rows = []
+    for label in results["scales"]:
+        for kind in ("dealer", "region", "hq-region"):
+            for setting in ("defaults", "jit off"):
+                r = results.get((label, "scoped", kind, setting))
+                if r:
+                    ratio = f"{r['app'] / r['best']:.2f}x"
+                    same = "yes" if not r["problems"] else "NO"
+                    rows.append([label, setting, r["label"], ms(r["app"]), ms(r["best"]), ratio, same])
+    if rows:
+        say(table(["invoices", "server", "scoped ageing", "app", "best SQL", "app/best", "same"], rows))
     cs = results.get("credit_summary")
     if cs:
         say(f"  credit_summary(dealer): p50 {ms(cs[0])}, p99 {ms(cs[1])}")
     ce = results.get("credit_endpoint")
     say(f"  GET /api/v1/dealers/{{code}}/credit: p50 {ms(ce[0])}, p99 {ms(ce[1])}" if ce else
         "  GET /api/v1/dealers/{code}/credit: not available in this checkout")  # fmt: skip
-    p = results.get("posting")
-    if p:
-        say(f"  post_payment: {p[0]:.1f} payments/s (p50 {ms(p[1])}, p99 {ms(p[2])})")
+    posted = [(label, results[("posting", label)]) for label in results["posting_scales"]]
+    for label, p in posted:
+        say(f"  post_payment at {label} invoices: {p[0]:.1f} payments/s (p50 {ms(p[1])}, p99 {ms(p[2])})")
+    if len(posted) == 2:
+        (small_label, small), (big_label, big) = posted
+        say(f"  posting {small_label} -> {big_label}: rate {small[0] / big[0]:.2f}x slower, "
+            f"p50 {big[1] / small[1]:.2f}x (goal: within 1.5x)")  # fmt: skip
     for label, timings in results["timings"].items():
         say(f"  data {label}: {timings['data total']:.1f} s (generate+COPY "
             f"{timings['generate + COPY ledger and applications']:.1f} s, "

@@ -20,7 +20,8 @@ import datetime as dt
 import functools
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true
+from sqlalchemy import Integer, and_, any_, bindparam, case, false, func, literal, or_, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import True_
 
 from portal.credit.models import Application, LedgerEntry
@@ -125,21 +126,16 @@ def dealer_ageing_select(dealer_clause, as_of: dt.date):
         .group_by(Application.dealer_id)
         .subquery("app")
     )
-    recent_invoice = and_(
-        LedgerEntry.type == "invoice",
-        LedgerEntry.entry_date <= as_of,
-        LedgerEntry.due_on >= d90,
-        dealer_clause(LedgerEntry.dealer_id),
+    # each recent invoice's applications dated ≤ D: one lookup per invoice (`ix_applications_invoice_date`), a
+    # correlated subquery evaluated once per row (the bucket conditions are exclusive, a CASE evaluates one branch) —
+    # not a join with the applications grouped per invoice, which read them all (a region's ageing: 1.3 s of 2 s)
+    applied_by_then = (
+        select(func.sum(Application.amount))
+        .where(Application.invoice_id == LedgerEntry.id, Application.applied_on <= as_of)
+        .correlate(LedgerEntry)
+        .scalar_subquery()
     )
-    recent_applied = (
-        select(Application.invoice_id.label("invoice_id"), func.sum(Application.amount).label("applied"))
-        .where(
-            Application.applied_on <= as_of, Application.invoice_id.in_(select(LedgerEntry.id).where(recent_invoice))
-        )
-        .group_by(Application.invoice_id)
-        .subquery("recent_applied")
-    )
-    residual = LedgerEntry.amount - func.coalesce(recent_applied.c.applied, 0)
+    residual = LedgerEntry.amount - func.coalesce(applied_by_then, 0)
     bounds = {
         "not_due": LedgerEntry.due_on >= as_of,
         "1_30": and_(LedgerEntry.due_on < as_of, LedgerEntry.due_on >= d30),
@@ -151,8 +147,12 @@ def dealer_ageing_select(dealer_clause, as_of: dt.date):
             LedgerEntry.dealer_id.label("dealer_id"),
             *[func.sum(case((cond, residual), else_=zero)).label(f"r_{b}") for b, cond in bounds.items()],
         )
-        .outerjoin(recent_applied, recent_applied.c.invoice_id == LedgerEntry.id)
-        .where(recent_invoice)
+        .where(
+            LedgerEntry.type == "invoice",
+            LedgerEntry.entry_date <= as_of,
+            LedgerEntry.due_on >= d90,
+            dealer_clause(LedgerEntry.dealer_id),
+        )
         .group_by(LedgerEntry.dealer_id)
         .subquery("recent")
     )
@@ -248,14 +248,53 @@ def scoped_clause(scope, region: Region | None = None, seller: Dealer | None = N
     return clause
 
 
+def scoped_dealers(scope, region: Region | None = None, seller: Dealer | None = None):
+    """`scoped_clause`, with the dealers it keeps read once when finding them takes a sub-select (a region's subtree,
+    a region manager's, a distributor's sub-dealers): then a condition-maker on those ids, given as values.
+
+    What a statement filtering several branches by the scope (the ageing: ledger sums, application sums, recent
+    invoices) needs: the sub-select repeated in each branch was planned blind (a region's dealers estimated from a
+    LIKE on region paths), and a region manager's ageing took 3× the best SQL given the same dealers (bench/README.md,
+    "receivables"). The rule stays `scoped_clause`'s (`Scope.dealer_clause`), evaluated here on the dealers table —
+    the same dealers, since every dealer-id column references it. HQ's own receivables (TRUE, or a NOT IN of its
+    sub-dealers) and a dealer's own account (its id) need no sub-select and keep their statements."""
+    clause = scoped_clause(scope, region, seller)
+    if region is None and seller is None and not scope.is_region:
+        return clause
+    ids = db.session.execute(select(Dealer.id).where(clause(Dealer.id)).order_by(Dealer.id)).scalars().all()
+    return dealer_ids_clause(ids)
+
+
+def _no_jit(scope) -> None:
+    """PostgreSQL, for this transaction: no JIT compilation. The ageing over many dealers is estimated costly (a
+    lookup per recent invoice, counted once per bucket) and PostgreSQL's stock JIT then compiles it for about as
+    long as it runs (bench/README.md, "receivables"); channel flow does the same (analytics.reports). A dealer
+    user's ageing (its own account, a distributor's few sub-dealers) stays below the JIT's threshold: not asked."""
+    if not scope.is_dealer and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
+
+
+def dealer_ids_clause(ids: list[int]):
+    """A condition-maker on a dealer-id column: one of `ids`. On PostgreSQL one array parameter (`= ANY(…)`: the
+    planner sees the values, and any number of them is one parameter however many branches use it); elsewhere an
+    IN of the values; FALSE for none."""
+    if not ids:
+        return lambda col: false()
+    if db.session.get_bind().dialect.name == "postgresql":
+        values = bindparam("scoped_dealer_ids", list(ids), type_=ARRAY(Integer))
+        return lambda col: col == any_(values)
+    return lambda col: col.in_(list(ids))
+
+
 def ageing(
     scope, as_of: dt.date, group_by: str = "dealer", region: Region | None = None, seller: Dealer | None = None
 ) -> dict:
     """Ageing in the caller's scope, grouped by dealer, by region (each child region of `region`, or of the
     top of the caller's tree, rolling up its subtree), by account manager or for the whole channel (`total`); HQ's
-    receivables, or `seller`'s (`scoped_clause`)."""
+    receivables, or `seller`'s (`scoped_clause`, its dealers read once: `scoped_dealers`)."""
 
-    per_dealer = dealer_ageing_select(scoped_clause(scope, region, seller), as_of).subquery()
+    _no_jit(scope)
+    per_dealer = dealer_ageing_select(scoped_dealers(scope, region, seller), as_of).subquery()
     if group_by == "dealer":
         stmt = (
             select(Dealer.code, Dealer.name, *[per_dealer.c[b] for b in (*BUCKETS, "unapplied", "total")])
@@ -292,7 +331,8 @@ def ageing_by_region_and_dealer(
     Each dealer row comes with the region row it rolls up into (a child region of `region`, or of the top of the
     caller's tree, holding it in its subtree; `region` itself for its own dealers; a root when there are several
     trees); the region rows are the sums of their dealers' rounded rows, as a GROUP BY of them would give."""
-    per_dealer = dealer_ageing_select(scoped_clause(scope, region, seller), as_of).subquery()
+    _no_jit(scope)
+    per_dealer = dealer_ageing_select(scoped_dealers(scope, region, seller), as_of).subquery()
     if region is None:
         if scope.is_region:
             region = db.session.execute(select(Region).where(Region.path == scope.region_path)).unique().scalar_one()

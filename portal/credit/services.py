@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, select, update
 from sqlalchemy.orm import lazyload
 
 from portal.audit.services import record
@@ -134,6 +134,44 @@ def _open_invoices(dealer_ids: list[int], cover: dict[int, Decimal] | None = Non
     return found
 
 
+# the first page of a dealer's oldest open invoices that a payment may reach; each further page 4× the last
+FIFO_PAGE = 8
+
+
+def _reached_invoices(dealer_id: int, cover: Decimal) -> list:
+    """[(invoice, residual)] of one dealer: its oldest open invoices (due date, issue date, id) until their residuals
+    reach `cover` — what `_open_invoices(…, cover)` answers for one dealer, without summing the applications of the
+    open invoices the money does not reach. Read a page at a time (8, then 32, 128, …): a page sorts the dealer's
+    open items (`ix_ledger_entries_open`) and sums the applications of its own invoices only (one
+    `ix_applications_invoice_date` lookup each, evaluated after the LIMIT). An open-marked invoice with nothing left
+    (a stale marker) is passed over, as the residual > 0 of the other readers does."""
+    applied = (
+        select(func.sum(Application.amount))
+        .where(Application.invoice_id == LedgerEntry.id)
+        .correlate(LedgerEntry)
+        .scalar_subquery()
+    )
+    page = (
+        select(LedgerEntry.id, sql_round(LedgerEntry.amount - func.coalesce(applied, 0)))
+        .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type == "invoice", ~LedgerEntry.settled)
+        .order_by(LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
+    )
+    wanted: list[tuple[int, Decimal]] = []
+    reached, offset, size = ZERO, 0, FIFO_PAGE
+    while reached < cover:
+        rows = db.session.execute(page.offset(offset).limit(size)).all()
+        for id_, residual in rows:
+            residual = money(residual)
+            if residual > 0 and reached < cover:
+                wanted.append((id_, residual))
+                reached += residual
+        if len(rows) < size:
+            break
+        offset, size = offset + size, size * 4
+    entries = _entries([id_ for id_, _r in wanted])
+    return [(entries[id_], residual) for id_, residual in wanted]
+
+
 def _entries(ids: list[int]) -> dict[int, LedgerEntry]:
     """{id: entry} for these ledger entries, 1,000 per query; their dealers come from the session (already there
     for the callers), not joined into every row."""
@@ -151,6 +189,21 @@ def _invoice_residuals(dealer_id: int, on: dt.date | None = None):
     `ix_applications_dealer_date`), are all that is read — as of today, usually just the open items."""
     if on is None:
         return _open_invoices([dealer_id])[dealer_id]
+    residual, where, applied = _as_of_residual(dealer_id, on)
+    stmt = (
+        select(LedgerEntry, residual.label("residual"))
+        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+        .where(where)
+        .order_by(LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
+        .options(lazyload(LedgerEntry.dealer))
+    )
+    return [(inv, money(res)) for inv, res in db.session.execute(stmt).unique().all()]
+
+
+def _as_of_residual(dealer_id: int, on: dt.date):
+    """(residual, condition, applied): what `_invoice_residuals(dealer, on)` selects — the invoices open on `on` (not
+    settled now, or with an application dated after `on`), residual > 0 counting the applications dated ≤ `on`;
+    `applied` is to be outer-joined on `invoice_id`."""
     candidates = (
         select(LedgerEntry.id)
         .where(LedgerEntry.dealer_id == dealer_id, LedgerEntry.type == "invoice", ~LedgerEntry.settled)
@@ -163,15 +216,8 @@ def _invoice_residuals(dealer_id: int, on: dt.date | None = None):
         .group_by(Application.invoice_id)
         .subquery()
     )
-    residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0)).label("residual")
-    stmt = (
-        select(LedgerEntry, residual)
-        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
-        .where(LedgerEntry.id.in_(select(candidates.c.id)), residual > 0)
-        .order_by(LedgerEntry.due_on, LedgerEntry.entry_date, LedgerEntry.id)
-        .options(lazyload(LedgerEntry.dealer))
-    )
-    return [(inv, money(res)) for inv, res in db.session.execute(stmt).unique().all()]
+    residual = sql_round(LedgerEntry.amount - func.coalesce(applied.c.applied, 0))
+    return residual, and_(LedgerEntry.id.in_(select(candidates.c.id)), residual > 0), applied
 
 
 def _credit_unapplied(dealer_id: int):
@@ -333,7 +379,10 @@ def auto_apply_many(dealers: list[Dealer], by: str) -> list[Application]:
     if not with_credit:
         return []
     cover = {d: sum((amount for _credit, amount in credits[d]), ZERO) for d in with_credit}
-    invoices = _open_invoices(with_credit, cover)
+    if len(with_credit) == 1:  # a posting: only the invoices the money reaches (many dealers: all at once, below)
+        invoices = {with_credit[0]: _reached_invoices(with_credit[0], cover[with_credit[0]])}
+    else:
+        invoices = _open_invoices(with_credit, cover)
     return _make_applications([p for d in with_credit for p in _fifo_pairs(credits[d], invoices[d])], by)
 
 
@@ -420,7 +469,7 @@ def post_payment(
     reference = reference.strip()
     if not reference:
         raise Invalid(fields={"reference": [_("Required.")]})
-    lock_credit(dealer)
+    credit = lock_credit(dealer)
     if _number_taken(dealer, "payment", reference):
         raise Conflict(
             _("Payment reference %(ref)s was already recorded for this dealer.", ref=reference),
@@ -439,7 +488,7 @@ def post_payment(
     db.session.add(payment)
     db.session.flush()
     auto_apply(dealer, actor_name(actor))
-    reevaluate_overdue_hold(dealer, today(), actor, may_set=False)
+    reevaluate_overdue_hold(dealer, today(), actor, may_set=False, credit=credit)
     record(
         actor,
         "payment.post",
@@ -766,20 +815,30 @@ def lift_hold(actor, dealer: Dealer, reason: str) -> DealerCredit:
 
 
 def oldest_overdue_days(dealer_id: int, on: dt.date) -> int:
-    """Days past due of the oldest invoice still open on `on` (0 when nothing is overdue)."""
-    open_items = _invoice_residuals(dealer_id, on)
-    overdue = [(on - inv.due_on).days for inv, _res in open_items if inv.entry_date <= on and inv.due_on < on]
-    return max(overdue, default=0)
+    """Days past due of the oldest invoice still open on `on` (0 when nothing is overdue): the earliest due date
+    among `_invoice_residuals(dealer, on)` issued by `on` and due before it, found in SQL (a held dealer's payment
+    asks this; it loaded every open invoice of the dealer)."""
+    _residual, where, applied = _as_of_residual(dealer_id, on)
+    oldest = db.session.execute(
+        select(func.min(LedgerEntry.due_on))
+        .select_from(LedgerEntry)
+        .outerjoin(applied, applied.c.invoice_id == LedgerEntry.id)
+        .where(where, LedgerEntry.entry_date <= on, LedgerEntry.due_on < on)
+    ).scalar_one()
+    return (on - oldest).days if oldest is not None else 0
 
 
-def reevaluate_overdue_hold(dealer: Dealer, on: dt.date, actor=None, may_set: bool = True) -> str | None:
+def reevaluate_overdue_hold(
+    dealer: Dealer, on: dt.date, actor=None, may_set: bool = True, credit: DealerCredit | None = None
+) -> str | None:
     """Set the automatic hold when something is more than N days past due (the daily scan); lift it (only an
     automatic one) once nothing is — also right after a payment, so a dealer who pays can order again at once.
-    Returns "set", "lifted" or None."""
+    Returns "set", "lifted" or None. `credit`: the dealer's credit row when the caller has locked it in this
+    transaction already (`lock_credit`), else it is locked here."""
     from flask import current_app
 
     limit_days = current_app.config["PORTAL_OVERDUE_HOLD_DAYS"]
-    credit = lock_credit(dealer)
+    credit = credit if credit is not None else lock_credit(dealer)
     change = overdue_hold_change(dealer, credit, on, may_set)
     if change == "set":
         set_hold(actor, dealer, _("Invoices more than %(n)s days past due.", n=limit_days), source="overdue")
