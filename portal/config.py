@@ -230,6 +230,11 @@ class Config:
             env.get("DATABASE_URL") or f"sqlite:///{inst / 'portal.db'}"
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # PgBouncer in transaction pooling (deploy/pgbouncer/, docs/DEPLOYMENT.md): a transaction may run on any server
+        # connection, so psycopg must prepare nothing on the server (PostgreSQL URLs only: sqlite3 refuses the argument)
+        self.PORTAL_DB_PGBOUNCER = _bool(env.get("PORTAL_DB_PGBOUNCER"))
+        if self.PORTAL_DB_PGBOUNCER:
+            self.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] = {"prepare_threshold": None}
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.PORTAL_ENV = (env.get("PORTAL_ENV") or "development").strip().lower()
         production = self.PORTAL_ENV == "production"
