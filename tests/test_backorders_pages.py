@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 
 from portal.extensions import db
 from portal.inventory.models import ExpectedReceipt
@@ -17,6 +16,7 @@ from portal.orders.models import Order
 from portal.platform.timeutil import freeze
 from tests.backorders_helpers import check_invariants, expect, lines, set_lead_time
 from tests.conftest import login, page_csrf
+from tests.querycount import counting
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 
@@ -214,15 +214,8 @@ def test_the_order_list_shows_the_backorder_and_the_earliest_promise_in_one_quer
     assert csv[0].endswith(",backordered,promised_on,seller_code") and csv[1].endswith(",10,2026-03-17,")
 
     def statements_on_the_list() -> int:
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2]) if "order_lines" in args[2] else None  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with counting(app, only="order_lines") as seen:
             page(as_user(app, "cm"), "/orders")
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     few = statements_on_the_list()

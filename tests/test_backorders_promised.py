@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 
-from portal.extensions import db
 from portal.platform.timeutil import freeze
 from tests.backorders_helpers import check_invariants, expect, lines, move_up, set_lead_time
+from tests.querycount import counting
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, Monday 2 March 2026
 DAY = dt.date(2026, 3, 2)
@@ -116,16 +115,8 @@ def test_a_receipt_for_many_waiting_lines_runs_a_bounded_number_of_statements(ap
             for i in range(n_orders):
                 world.order(("SH-1", "SH-2", "SH-3")[i % 3], [(sku, 2)])
             expect(world, sku, 3, DAY + dt.timedelta(days=9))
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            with at(5):
-                world.stock(sku, 2 * n_orders - 1, "SH")
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
+        with counting(app) as seen, at(5):
+            world.stock(sku, 2 * n_orders - 1, "SH")
         return len(seen)
 
     few, many = statements_of_a_receipt(3, "A-1"), statements_of_a_receipt(40, "B-1")

@@ -12,12 +12,13 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from portal.audit.models import AuditEntry
 from portal.catalog.models import Category, PriceList, PriceRule, Product
 from portal.extensions import db
 from tests.conftest import login, page_csrf
+from tests.querycount import counting
 
 
 def page(client, url: str) -> str:
@@ -253,19 +254,8 @@ def test_names_are_read_once_per_request(app, world, shop):
     for i in range(30):
         world.product(f"P-{i:02d}", category=("oil", "sedan", "parts")[i % 3])
     client = as_user(app, "sh1.en")
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "FROM categories" in statement:
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(app, only="FROM categories") as seen:
         html = page(client, "/products?per_page=50")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert html.count('data-category="') >= 32
     assert len(seen) == 1, seen
 

@@ -7,11 +7,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
-from portal.extensions import db
 from portal.platform.timeutil import today
 from tests.conftest import login
+from tests.querycount import counting
 
 
 @pytest.fixture
@@ -95,18 +94,8 @@ def test_one_statement_for_the_rows_whatever_their_number(app, client, world, de
     auth = world.auth(dealers)
 
     def statements(query: str) -> int:
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def count(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counting(app) as seen:
             assert client.get(f"/api/v1/dealers?{query}", headers=auth).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(seen)
 
     few = {q: statements(q) for q in ("sort=overdue&dir=desc", "sort=utilisation", "")}

@@ -2,43 +2,25 @@
 
 Two dealers with the same kinds of things — one with a handful of invoices and orders, one with many times more
 invoices, orders, shipments and statements — cost the same number of statements, for the page and for the API,
-counted with a SQLAlchemy event listener on the app's engine.
+counted with the shared helper (tests/querycount.py: every statement sent on the app's engine).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
-from portal.extensions import db
 from portal.platform.timeutil import today
 from tests.conftest import login
+from tests.querycount import counting
 
-# statements for one page view, login check and all (the API answer needs a few less): 40, plus ~35 (~46 on
-# PostgreSQL, where each report first sets its planner settings: two SET LOCAL) since the page shows the dealer's
-# targets and score (§15) — three achievement calls (5–6 statements each, one per measure) and the month's scorecard
-# (~19: every component is one grouped statement over the whole channel, ranks need everyone); a fixed number
-# whatever the data, as the equal counts below check
+# statements for one page view, login check and all (the API answer needs a few less): 40, plus ~35 since the page
+# shows the dealer's targets and score (§15) — three achievement calls (5–6 statements each, one per measure) and the
+# month's scorecard (~19: every component is one grouped statement over the whole channel, ranks need everyone); a
+# fixed number whatever the data, as the equal counts below check (PostgreSQL's SET LOCAL planner settings are not
+# counted: tests/querycount.py)
 BOUND = 90
-
-
-@contextmanager
-def counting(app):
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from portal.catalog.models import OPTION_GROUPS, Category, PriceList, Product, P
 from portal.catalog.services import dealer_prices, products_query
 from portal.dealers.models import Dealer
 from portal.extensions import db
+from portal.platform import tenancy
 from portal.platform.auth import requires
 from portal.platform.errors import Conflict, Invalid, NotFound
 from portal.platform.money import parse_money
@@ -78,9 +79,9 @@ AUDIT_ACTION_LABELS.update(
 
 
 def own_dealer() -> Dealer | None:
-    """The caller's dealer when the caller is a dealer user (its prices are shown), else None."""
-    scope = current_scope()
-    return scope.get_or_404(Dealer, id=current_user.dealer_id) if scope.is_dealer else None
+    """The caller's dealer when the caller is a dealer user (its prices are shown), else None (loaded with the user:
+    no statement)."""
+    return tenancy.own_dealer() if current_scope().is_dealer else None
 
 
 def categories() -> list[str]:
@@ -593,6 +594,9 @@ def prices(code):
     q = (request.args.get("q") or "").strip().lower()
     category = request.args.get("category") or None
     items = dealer_prices(dealer, None, qty, on)
+    # the category filter's choices: a dealer's scope sees the active products, every one of which is priced here
+    # (no statement of their own); HQ's sees the inactive ones' categories too
+    choices = sorted({i["product"].category for i in items}) if not current_scope().is_hq else categories()
     if q:
         items = [
             i
@@ -662,7 +666,7 @@ def prices(code):
         on=on,
         q=request.args.get("q") or "",
         category=category,
-        categories=categories(),
+        categories=choices,
     )
 
 

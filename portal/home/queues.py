@@ -1,10 +1,11 @@
 """Work queues (PRODUCT.md §12): what waits for this person, oldest first, with its age, one click from its action.
 
 Each queue is a function `(ctx, limit, offset) -> (total, items)` that reads through the caller's scope with a fixed
-number of statements (a count and one page of rows; the region manager's approvals add two for the dealers' credit),
-never one per item. `queues_for(user)` answers the queues of the user's role, each capped at `CAP` items with its
-total and a link to see them all: the filtered list where one shows exactly the queue, else the queue's own page
-(`/home/queues/<key>`), which pages through every item.
+number of statements — one: a page of rows with the total beside each row (a window count, `_paged`; the region
+manager's approvals add two for the dealers' credit, a page of returns one for their lines) — never one per item.
+`queues_for(user)` answers the queues of the user's role, each capped at `CAP` items with its total and a link to see
+them all: the filtered list where one shows exactly the queue, else the queue's own page (`/home/queues/<key>`), which
+pages through every item.
 
 Per role (decisions in docs/guide/*.md, "Work queues"):
 
@@ -32,15 +33,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask import url_for
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, select, type_coerce
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from portal.credit import reports
 from portal.dealers.models import Dealer
 from portal.extensions import db
 from portal.platform.auth import can
+from portal.platform.i18n import number_text
 from portal.platform.money import ZERO, money, sql_round, sql_sum
 from portal.platform.timeutil import UTCDateTime, portal_tz, today, utcnow
 
@@ -154,6 +156,7 @@ class Queue:
 class Ctx:
     scope: object
     user: object
+    memo: dict = field(default_factory=dict)  # what two queues of one page share (the region's credit-review split)
 
 
 Fetch = Callable[[Ctx, int, int], tuple[int, list[Item]]]
@@ -181,8 +184,21 @@ def _count(stmt) -> int:
     return db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
 
 
-def _page(stmt, limit: int, offset: int) -> list:
-    return db.session.execute(stmt.limit(limit).offset(offset)).all()
+def _paged(stmt, limit: int, offset: int) -> tuple[int, list]:
+    """(total, one page of the rows) in one statement: the total is a window count over the same rows, taken before
+    the LIMIT; only a page past the end (no rows, not the first page) counts on its own."""
+    rows = db.session.execute(stmt.add_columns(func.count().over()).limit(limit).offset(offset)).all()
+    if rows:
+        return rows[0][-1], rows
+    return (_count(stmt) if offset else 0), rows
+
+
+def _paged_objects(stmt, limit: int, offset: int) -> tuple[int, list]:
+    """`_paged` for a statement selecting ORM objects: (total, the page's objects)."""
+    rows = db.session.execute(stmt.add_columns(func.count().over()).limit(limit).offset(offset)).unique().all()
+    if rows:
+        return rows[0][-1], [r[0] for r in rows]
+    return (_count(stmt) if offset else 0), []
 
 
 def _own(ctx: Ctx, model):
@@ -198,7 +214,7 @@ def _dealer(code: str, name: str) -> Part:
 
 def _money(value) -> str:
     """An amount as every page shows it: 1,234.50."""
-    return format_decimal(value, format="#,##0.00")
+    return number_text(value, 2)
 
 
 def _queue_page(key: str) -> Callable[[Ctx], str]:
@@ -226,6 +242,7 @@ def _disputes(ctx: Ctx, limit: int, offset: int):
         .where(ctx.scope.clause(Dispute), Dispute.status == "open")
         .order_by(Dispute.raised_at, Dispute.id)
     )
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -234,9 +251,9 @@ def _disputes(ctx: Ctx, limit: int, offset: int):
             since=r.raised_at,
             link=url_for("statements.detail", statement_id=r.statement_id, _anchor=f"dispute-{r.id}"),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _shorten(text: str | None, length: int = 60) -> str:
@@ -268,8 +285,9 @@ def _statements(ctx: Ctx, limit: int, offset: int, *, stale: bool):
     )
     if stale:
         stmt = stmt.where(Statement.issued_on <= today() - dt.timedelta(days=STALE_STATEMENT_DAYS))
+    total, rows = _paged(stmt, limit, offset)
     items = []
-    for r in _page(stmt, limit, offset):
+    for r in rows:
         parts = [
             keep(r.period),
             keep(str(STATUS_TO_CONFIRM[r.status])),
@@ -287,7 +305,7 @@ def _statements(ctx: Ctx, limit: int, offset: int, *, stale: bool):
                 date_only=True,
             )
         )
-    return _count(stmt), items
+    return total, items
 
 
 def _unapplied_cash(ctx: Ctx, limit: int, offset: int):
@@ -316,6 +334,7 @@ def _unapplied_cash(ctx: Ctx, limit: int, offset: int):
                reports.scoped_clause(ctx.scope)(LedgerEntry.dealer_id))  # HQ: not the sub-dealers' (§16)
         .order_by(LedgerEntry.entry_date, LedgerEntry.id)
     )
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -334,9 +353,9 @@ def _unapplied_cash(ctx: Ctx, limit: int, offset: int):
             link=url_for("credit.entry", entry_id=r.id),
             date_only=True,
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _credit_holds(ctx: Ctx, limit: int, offset: int):
@@ -349,7 +368,7 @@ def _credit_holds(ctx: Ctx, limit: int, offset: int):
         # oldest first; a hold of unknown date (set before holds were dated) first of all, on both databases
         .order_by(case((DealerCredit.held_at.is_(None), 0), else_=1), DealerCredit.held_at, DealerCredit.dealer_id)
     )
-    rows = db.session.execute(stmt.limit(limit).offset(offset)).unique().scalars().all()
+    total, rows = _paged_objects(stmt, limit, offset)
     items = [
         Item(
             key=row.dealer.code,
@@ -360,7 +379,7 @@ def _credit_holds(ctx: Ctx, limit: int, offset: int):
         )
         for row in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _failed_jobs(ctx: Ctx, limit: int, offset: int):
@@ -381,8 +400,9 @@ def _failed_jobs(ctx: Ctx, limit: int, offset: int):
     if getattr(ctx.user, "role", None) == "finance":
         stmt = stmt.where(JobRecord.kind.in_(FINANCE_JOB_KINDS))
     may_retry = can("statements.issue")
+    total, rows = _paged(stmt, limit, offset)
     items = []
-    for r in _page(stmt, limit, offset):
+    for r in rows:
         who = _("started by %(who)s", who=r.username) if r.username else _("started by the schedule")
         link = (
             url_for("statements.run", job_id=r.id)
@@ -399,7 +419,7 @@ def _failed_jobs(ctx: Ctx, limit: int, offset: int):
                 code=False,
             )
         )
-    return _count(stmt), items
+    return total, items
 
 
 # ------------------------------------------------------------------ orders in credit review
@@ -495,7 +515,14 @@ def available_by_dealer(dealer_ids: list[int], on: dt.date | None = None) -> dic
 
 def _region_split(ctx: Ctx) -> tuple[list, list]:
     """The region's orders in credit review: (within the manager's approval limit, beyond it) with their excess,
-    oldest first. The region's credit-review orders are few: all of them, in three statements."""
+    oldest first. The region's credit-review orders are few: all of them, in three statements, read once for both
+    of the region manager's queues of them."""
+    if "region_split" not in ctx.memo:
+        ctx.memo["region_split"] = _read_region_split(ctx)
+    return ctx.memo["region_split"]
+
+
+def _read_region_split(ctx: Ctx) -> tuple[list, list]:
     rows = db.session.execute(_review_rows(ctx)).all()
     available = available_by_dealer(sorted({r.dealer_id for r in rows}))
     limit = ctx.user.region.approval_limit if ctx.user.region is not None else ZERO
@@ -510,17 +537,17 @@ def _approvals(ctx: Ctx, limit: int, offset: int):
     if ctx.scope.is_region:
         mine, _beyond = _region_split(ctx)
         return len(mine), [_review_item(r, excess) for r, excess in mine[offset : offset + limit]]
-    stmt = _review_rows(ctx)
-    return _count(stmt), [_review_item(r) for r in _page(stmt, limit, offset)]
+    total, rows = _paged(_review_rows(ctx), limit, offset)
+    return total, [_review_item(r) for r in rows]
 
 
 def _sales_to_decide(ctx: Ctx, limit: int, offset: int):
     """A distributor's admin: its sub-dealers' orders in credit review, with how far each exceeds the sub-dealer's
     available credit with it (§16). Its sub-dealers are few: all of them, in three statements."""
-    rows = db.session.execute(_review_rows(ctx).limit(limit).offset(offset)).all()
+    total, rows = _paged(_review_rows(ctx), limit, offset)
     available = available_by_dealer(sorted({r.dealer_id for r in rows}))
     items = [_review_item(r, max(ZERO, money(r.gross - available.get(r.dealer_id, ZERO)))) for r in rows]
-    return _count(_review_rows(ctx)), items
+    return total, items
 
 
 def _waiting_for_hq(ctx: Ctx, limit: int, offset: int):
@@ -550,8 +577,9 @@ def _backorders(ctx: Ctx, limit: int, offset: int):
         .where(_own(ctx, Order), OrderLine.backordered > 0, Order.status.in_(BACKORDER_STATUSES))
         .order_by(since, Order.id, OrderLine.line_no)
     )
+    total, rows = _paged(stmt, limit, offset)
     items = []
-    for r in _page(stmt, limit, offset):
+    for r in rows:
         parts = [keep(_("%(sku)s × %(n)s backordered", sku=r.sku, n=r.backordered))]
         promised = _("promised %(day)s", day=r.promised_on.isoformat()) if r.promised_on else _("no date yet")
         parts.append(keep(promised))
@@ -566,7 +594,7 @@ def _backorders(ctx: Ctx, limit: int, offset: int):
                 link=url_for("orders.detail", number=r.number),
             )
         )
-    return _count(stmt), items
+    return total, items
 
 
 def _built_units(ctx: Ctx, limit: int, offset: int):
@@ -588,6 +616,7 @@ def _built_units(ctx: Ctx, limit: int, offset: int):
         .where(Order.status != "cancelled")  # a cancelled order's built units never ship
         .order_by(since, Order.id)
     )
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=r.number,
@@ -596,9 +625,9 @@ def _built_units(ctx: Ctx, limit: int, offset: int):
             since=r.since,
             link=url_for("shipping.ship", number=r.number),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _shipments_to_receive(ctx: Ctx, limit: int, offset: int):
@@ -616,6 +645,7 @@ def _shipments_to_receive(ctx: Ctx, limit: int, offset: int):
         .where(_own(ctx, Shipment), Shipment.status == "in_transit")
         .order_by(Shipment.shipped_on, Shipment.id)
     )
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=r.number,
@@ -629,9 +659,9 @@ def _shipments_to_receive(ctx: Ctx, limit: int, offset: int):
             link=url_for("shipping.detail", number=r.number),
             date_only=True,
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 # ------------------------------------------------------------------ collections (§14)
@@ -648,6 +678,7 @@ def _payment_notices(ctx: Ctx, limit: int, offset: int):
         .where(ctx.scope.clause(PaymentNotice), PaymentNotice.status == "notified")
         .order_by(PaymentNotice.created_at, PaymentNotice.id)
     )  # fmt: skip
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -656,9 +687,9 @@ def _payment_notices(ctx: Ctx, limit: int, offset: int):
             since=r.created_at,
             link=url_for("payment_notices.detail", notice_id=r.id),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _unmatched_receipts(ctx: Ctx, limit: int, offset: int):
@@ -671,6 +702,7 @@ def _unmatched_receipts(ctx: Ctx, limit: int, offset: int):
         .where(ctx.scope.clause(UnmatchedReceipt), UnmatchedReceipt.status == "open")
         .order_by(UnmatchedReceipt.received_on, UnmatchedReceipt.id)
     )  # fmt: skip
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -680,9 +712,9 @@ def _unmatched_receipts(ctx: Ctx, limit: int, offset: int):
             date_only=True,
             link=url_for("banking.receipts", _anchor=f"receipt-{r.id}"),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _credit_requests(ctx: Ctx, limit: int, offset: int):
@@ -698,6 +730,7 @@ def _credit_requests(ctx: Ctx, limit: int, offset: int):
         .where(ctx.scope.clause(CreditRequest), CreditRequest.status == "pending", CreditRequest.stage == stage)
         .order_by(CreditRequest.created_at, CreditRequest.id)
     )  # fmt: skip
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -706,9 +739,9 @@ def _credit_requests(ctx: Ctx, limit: int, offset: int):
             since=r.created_at,
             link=url_for("credit_requests.index", _anchor=f"request-{r.id}"),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _returns(status: str, since_col: str):
@@ -720,8 +753,20 @@ def _returns(status: str, since_col: str):
         from portal.returns.services import credit_amount
 
         since = getattr(Return, since_col)
-        stmt = select(Return).where(_own(ctx, Return), Return.status == status).order_by(since, Return.id)
-        rows = db.session.execute(stmt.limit(limit).offset(offset)).unique().scalars().all()
+        # what an item shows: its dealer, its shipment's number, its lines' credit (not the shipment's order and
+        # lines, nor the messages the model loads with it by default)
+        stmt = (
+            select(Return)
+            .where(_own(ctx, Return), Return.status == status)
+            .order_by(since, Return.id)
+            .options(
+                lazyload("*"),
+                joinedload(Return.dealer).lazyload("*"),
+                joinedload(Return.shipment).lazyload("*"),
+                selectinload(Return.lines).lazyload("*"),
+            )
+        )
+        total, rows = _paged_objects(stmt, limit, offset)
         items = [
             Item(
                 key=r.number,
@@ -734,7 +779,7 @@ def _returns(status: str, since_col: str):
             )
             for r in rows
         ]  # fmt: skip
-        return _count(stmt), items
+        return total, items
 
     return fetch
 
@@ -751,6 +796,7 @@ def _discrepancies(ctx: Ctx, limit: int, offset: int):
         .where(ctx.scope.clause(DeliveryDiscrepancy), DeliveryDiscrepancy.status == "open")
         .order_by(DeliveryDiscrepancy.created_at, DeliveryDiscrepancy.id)
     )  # fmt: skip
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=r.number,
@@ -759,9 +805,9 @@ def _discrepancies(ctx: Ctx, limit: int, offset: int):
             since=r.created_at,
             link=url_for("returns.discrepancy_list", status="open", _anchor=f"disc-{r.number}"),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 def _broken_promises(ctx: Ctx, limit: int, offset: int):
@@ -780,6 +826,7 @@ def _broken_promises(ctx: Ctx, limit: int, offset: int):
                .exists())
         .order_by(PromiseToPay.promised_on, PromiseToPay.id)
     )  # fmt: skip
+    total, rows = _paged(stmt, limit, offset)
     items = [
         Item(
             key=str(r.id),
@@ -788,9 +835,9 @@ def _broken_promises(ctx: Ctx, limit: int, offset: int):
             since=r.settled_at,
             link=url_for("collections.dealer", code=r.code),
         )
-        for r in _page(stmt, limit, offset)
+        for r in rows
     ]
-    return _count(stmt), items
+    return total, items
 
 
 # ------------------------------------------------------------------ the registry

@@ -12,7 +12,8 @@ Every figure is the achievement module's or the scorecards module's own answer, 
   A sub-dealer (§16) has neither: it buys from its distributor.
 
 Cost: one achievement call per measure shown (a few statements each, whatever the data) and one scorecard
-computation (a fixed number of statements).
+computation (a fixed number of statements). The home pages keep a card a few minutes per process (portal/home/cache.py);
+the dealer overview computes it on every view.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flask import url_for
 from flask_babel import get_locale
 
 from portal.platform.errors import Invalid
+from portal.platform.i18n import number_text
 from portal.platform.timeutil import today as business_today
 from portal.targets.labels import MEASURE_LABELS, MEASURE_SHORT
 from portal.targets.models import MEASURES, UNIT_MEASURES
@@ -145,20 +147,16 @@ def pct_text(value) -> str:
     """A fraction (0.8731) as a percentage with one decimal ("87.3%"); — for none."""
     from decimal import ROUND_HALF_UP, Decimal
 
-    from flask_babel import format_decimal
-
     if value is None:
         return "—"
-    return format_decimal((Decimal(value) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP), format="#,##0.0") + "%"
+    return number_text((Decimal(value) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP), 1) + "%"
 
 
 def figure_text(value, units: bool) -> str:
     """A target, actual or forecast: pieces as a whole number, money with cents; — for none."""
-    from flask_babel import format_decimal
-
     if value is None:
         return "—"
-    return format_decimal(value, format="#,##0" if units else "#,##0.00")
+    return number_text(value, 0 if units else 2)
 
 
 def score_value(name: str, component: dict | None) -> str:

@@ -8,17 +8,19 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from portal.audit.models import AuditEntry
 from portal.credit import reports
 from portal.credit.services import credit_summary
 from portal.dealers.models import Dealer, Region, User
 from portal.extensions import db
+from portal.home import cache as home_cache
 from portal.home import queues as work_queues
 from portal.home import targets as home_targets
-from portal.notify.models import Notification
 from portal.platform.auth import can, requires
 from portal.platform.errors import NotFound
+from portal.platform.i18n import keep_whole
 from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, not_tenant_route
 from portal.platform.timeutil import today
@@ -31,22 +33,43 @@ MAX_PAGE = 100_000  # a queue's page number beyond any real queue (keeps OFFSET 
 
 bp = Blueprint("home", __name__, static_folder="static", static_url_path="/home/static")
 bp.add_app_template_global(work_queues.age_label, "age_label")  # "3 d", "5 h" (the approvals page too)
+bp.add_app_template_filter(keep_whole, "keep_whole")  # a notice's codes and amounts never broken on a phone
 home_targets.register(bp)  # the targets cards' filters (the dealer overview uses them too)
 
 
+def _overdue(totals: dict) -> Decimal:
+    return totals["1_30"] + totals["31_60"] + totals["61_90"] + totals["over_90"]
+
+
 def _receivables_summary(scope) -> dict:
-    """Ageing totals today in the caller's scope, and the dealers on hold."""
+    """Ageing totals today in the caller's scope, and the dealers on hold (HQ's and a region's home)."""
     from portal.credit.models import DealerCredit
 
     whose = reports.scoped_clause(scope)  # HQ's and a region's: the dealers HQ sells to; a dealer: its own (§16)
     totals = reports.ageing(scope, today(), "total")["totals"]
-    overdue = totals["1_30"] + totals["31_60"] + totals["61_90"] + totals["over_90"]
     on_hold = db.session.execute(
         select(func.count())
         .select_from(DealerCredit)
         .where(DealerCredit.on_hold.is_(True), whose(DealerCredit.dealer_id))
     ).scalar_one()
-    return {"totals": totals, "overdue": overdue, "on_hold": on_hold, "dso": reports.dso(whose, today())}
+    return {"totals": totals, "overdue": _overdue(totals), "on_hold": on_hold, "dso": reports.dso(whose, today())}
+
+
+def _dealer_counts(scope) -> dict:
+    """The dealers in scope counted by tier, channel type, status, region (the one each is placed in) and region path,
+    from one grouped statement."""
+    rows = db.session.execute(
+        select(Dealer.tier, Dealer.channel_type, Dealer.status, Dealer.region_id, Region.path, func.count())
+        .join(Region, Region.id == Dealer.region_id)
+        .where(scope.clause(Dealer))
+        .group_by(Dealer.tier, Dealer.channel_type, Dealer.status, Dealer.region_id, Region.path)
+    ).all()
+    out: dict[str, dict] = {"by_tier": {}, "by_type": {}, "by_status": {}, "per_region": {}, "per_path": {}}
+    for tier, channel_type, status, region_id, path, n in rows:
+        for name, key in (("by_tier", tier), ("by_type", channel_type), ("by_status", status),
+                          ("per_region", region_id), ("per_path", path)):  # fmt: skip
+            out[name][key] = out[name].get(key, 0) + n
+    return out
 
 
 def _counts(column, scope_model=Dealer) -> dict:
@@ -56,25 +79,27 @@ def _counts(column, scope_model=Dealer) -> dict:
 
 
 def _stock_and_sales(scope, dealer: Dealer) -> dict:
-    """On hand and incoming now, and what the dealer sold to end customers in the last 30 days, with its last lines."""
+    """On hand and incoming now, and what the dealer sold to end customers in the last 30 days, with its last lines
+    (`scope`: the dealer's own, without sub-dealers). The sales' sums are windows over the lines listed, so the
+    last five lines and the 30 days' totals are one statement."""
     from portal.inventory import dealer_stock
     from portal.inventory.models import SellThroughLine
     from portal.inventory.sellthrough import lines_query
 
     since = today() - dt.timedelta(days=SELL_THROUGH_DAYS - 1)
-    qty, amount = db.session.execute(
-        select(func.coalesce(func.sum(SellThroughLine.quantity), 0), func.sum(SellThroughLine.amount)).where(
-            SellThroughLine.dealer_id == dealer.id, SellThroughLine.sold_on >= since
-        )
-    ).one()
-    lines = db.session.execute(lines_query(scope, date_from=since).limit(5)).unique().scalars().all()
+    rows = db.session.execute(
+        lines_query(scope, date_from=since)
+        .add_columns(func.sum(SellThroughLine.quantity).over(), func.sum(SellThroughLine.amount).over())
+        .limit(5)
+    ).all()
+    qty, amount = (rows[0][1], rows[0][2]) if rows else (0, None)
     return {
         "on_hand": sum(dealer_stock.on_hand(dealer.id).values()),
         "incoming": sum(dealer_stock.incoming(dealer.id).values()),
-        "sold_qty": int(qty),
+        "sold_qty": int(qty or 0),
         "sold_amount": money(amount or ZERO),
         "since": since,
-        "lines": lines,
+        "lines": [r[0] for r in rows],
     }
 
 
@@ -129,18 +154,22 @@ def _credit_utilisation(scope) -> dict:
 
 
 def _rebates_accrued(scope) -> dict | None:
-    """The rebate accrued so far in the active programmes the caller sees (one progress query per programme)."""
+    """The rebate accrued so far in the active programmes the caller sees (one progress query per programme); kept
+    per process for a few minutes (portal/home/cache.py)."""
     if not can("rebates.read"):
         return None
     from portal.rebates import services as rebates
 
-    programmes = db.session.execute(rebates.programmes_query(scope, status="active")).unique().scalars().all()
-    totals = [rebates.progress(scope, p)["totals"] for p in programmes]
-    return {
-        "programmes": len(programmes),
-        "rebate": money(sum((t["rebate"] for t in totals), ZERO)),
-        "dealers": sum(t["dealers"] for t in totals),
-    }
+    def compute() -> dict:
+        programmes = db.session.execute(rebates.programmes_query(scope, status="active")).unique().scalars().all()
+        totals = [rebates.progress(scope, p)["totals"] for p in programmes]
+        return {
+            "programmes": len(programmes),
+            "rebate": money(sum((t["rebate"] for t in totals), ZERO)),
+            "dealers": sum(t["dealers"] for t in totals),
+        }
+
+    return _kept("rebates accrued", scope, compute)
 
 
 def _awaiting_approval(scope) -> int:
@@ -170,11 +199,90 @@ def _distributor_sales(scope) -> dict | None:
     return {"sub_dealers": len(scope.sub_dealer_ids), "open": count, "gross": money(gross or ZERO), "review": review}
 
 
+def _kept(card: str, scope, compute, *key):
+    """A report card of HQ's or a region's home, kept per process for a few minutes (portal/home/cache.py) for every
+    user of the same scope (HQ: the whole channel; a region manager: its region) on the same day."""
+    return home_cache.kept((card, dataclasses.replace(scope, user_id=None), today(), *key), compute)
+
+
 def _targets_card(scope) -> dict | None:
-    """This year's targets against actuals and the ranking (§15), one measure at a time (`?target_measure=`)."""
+    """This year's targets against actuals and the ranking (§15), one measure at a time (`?target_measure=`); kept
+    per process for a few minutes (portal/home/cache.py)."""
     if not can("targets.read"):
         return None
-    return home_targets.targets_card(scope, home_targets.measure_arg(request.args.get("target_measure")))
+    measure, on = home_targets.measure_arg(request.args.get("target_measure")), today()
+    return _kept("targets", scope, lambda: home_targets.targets_card(scope, measure, on), measure)
+
+
+def _flow_cards(scope, by_region: bool) -> tuple[dict, tuple | None]:
+    """The channel's last 12 months per month (the trend chart) and, on HQ's home, by region and level: kept per
+    process for a few minutes (portal/home/cache.py)."""
+    from portal.analytics.reports import channel_flow
+
+    def compute():
+        trend = _flow_trend(scope)
+        if not by_region:
+            return trend, None
+        return trend, _regions_and_levels(channel_flow(scope, trend["from"], trend["to"], ["region", "level"]))
+
+    return _kept("channel flow", scope, compute, by_region)
+
+
+def _own_targets(scope, dealer: Dealer) -> dict | None:
+    """The dealer's own targets and score (§15); kept per process for a few minutes (portal/home/cache.py)."""
+    if not can("targets.read"):
+        return None
+    on = today()
+    key = ("own targets", dealer.id, dealer.created_at, on)
+    return home_cache.kept(key, lambda: home_targets.dealer_targets(scope, dealer, on))
+
+
+def _dealer_home(scope, ctx: dict):
+    """A dealer user's home: its queues, credit, targets, notices, rebates, stock and sales, open orders, price lists
+    and team. The dealer (with its region) came with the user; each card is one or two statements (the targets card
+    is kept a few minutes, portal/home/cache.py)."""
+    from portal.notify.services import latest_unread
+    from portal.production.services import open_orders_with_stage
+
+    dealer = ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)  # the user's own: no statement
+    ctx["my_targets"] = _own_targets(scope, dealer)  # a distributor's sell-through counts its sub-dealers'
+    # a distributor's scope covers its sub-dealers (§16); its home's figures are its own dealer's (its queues hold
+    # what waits for it from its sub-dealers), with its sales in a card of their own
+    ctx["sales"] = _distributor_sales(scope)
+    scope = dataclasses.replace(scope, sub_dealer_ids=())
+    ctx["receivables"] = {"overdue": _overdue(reports.ageing(scope, today(), "total")["totals"])}
+    ctx["credit"] = credit_summary(dealer)
+    ctx["notices"] = latest_unread(current_user.id)  # the bell's too: one statement for both
+    ctx["team"] = (
+        db.session.execute(
+            scope.select(User)
+            .where(User.dealer_id == dealer.id)
+            .order_by(User.username)
+            .options(lazyload("*"))  # its dealer is the page's (the user's name, role and status are shown)
+        )
+        .scalars()
+        .all()
+    )
+    ctx["open_orders"] = open_orders_with_stage(scope, limit=10)
+    ctx["stock"] = _stock_and_sales(scope, dealer)
+    ctx["policies"] = _price_policies(dealer)
+    if can("rebates.read"):
+        from portal.rebates.models import RebateSettlement
+        from portal.rebates.services import dealer_progress
+
+        ctx["rebates"] = dealer_progress(scope, dealer)
+        # settled or not is said of a programme whose period has ended (none is settled before: nothing to read)
+        ended = {r["programme"].id for r in ctx["rebates"] if r["programme"].period_end < today()}
+        ctx["rebates_settled"] = set(
+            db.session.execute(
+                select(RebateSettlement.programme_id).where(
+                    RebateSettlement.dealer_id == dealer.id,
+                    RebateSettlement.status == "approved",
+                    RebateSettlement.programme_id.in_(ended),
+                )
+            ).scalars()
+        ) if ended else set()  # fmt: skip
+    return render_template("home/dealer.html", **ctx)
 
 
 @bp.route("/")
@@ -234,57 +342,10 @@ def index():
         ctx["finance"] = _finance_receivables(scope)
         return render_template("home/finance.html", BUCKET_LABELS=BUCKET_LABELS, **ctx)
     if scope.is_dealer:
-        if can("targets.read"):  # its own targets and score (a distributor's sell-through counts its sub-dealers')
-            ctx["my_targets"] = home_targets.dealer_targets(scope, db.session.get(Dealer, current_user.dealer_id))
-        # a distributor's scope covers its sub-dealers (§16); its home's figures are its own dealer's (its queues
-        # above hold what waits for it from its sub-dealers), with its sales in a card of their own
-        ctx["sales"] = _distributor_sales(scope)
-        scope = dataclasses.replace(scope, sub_dealer_ids=())
+        return _dealer_home(scope, ctx)
     ctx["receivables"] = _receivables_summary(scope)
-    if scope.is_dealer:
-        ctx["dealer"] = db.session.get(Dealer, current_user.dealer_id)
-        ctx["credit"] = credit_summary(ctx["dealer"])
-        ctx["notices"] = (
-            db.session.execute(
-                select(Notification)
-                .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
-                .order_by(Notification.created_at.desc())
-                .limit(5)
-            )
-            .scalars()
-            .all()
-        )
-        ctx["team"] = (
-            db.session.execute(
-                scope.select(User).where(User.dealer_id == current_user.dealer_id).order_by(User.username)
-            )
-            .unique()
-            .scalars()
-            .all()
-        )
-        from portal.production.services import open_orders_with_stage
-
-        ctx["open_orders"] = open_orders_with_stage(scope, limit=10)
-        ctx["stock"] = _stock_and_sales(scope, ctx["dealer"])
-        ctx["policies"] = _price_policies(ctx["dealer"])
-        if can("rebates.read"):
-            from portal.rebates.models import RebateSettlement
-            from portal.rebates.services import dealer_progress
-
-            ctx["rebates"] = dealer_progress(scope, ctx["dealer"])
-            ctx["rebates_settled"] = set(
-                db.session.execute(
-                    select(RebateSettlement.programme_id).where(
-                        RebateSettlement.dealer_id == ctx["dealer"].id,
-                        RebateSettlement.status == "approved",
-                        RebateSettlement.programme_id.in_({r["programme"].id for r in ctx["rebates"]}),
-                    )
-                ).scalars()
-            )
-        return render_template("home/dealer.html", **ctx)
-    ctx["by_tier"] = _counts(Dealer.tier)
-    ctx["by_type"] = _counts(Dealer.channel_type)
-    ctx["by_status"] = _counts(Dealer.status)
+    counts = _dealer_counts(scope)
+    ctx["by_tier"], ctx["by_type"], ctx["by_status"] = counts["by_tier"], counts["by_type"], counts["by_status"]
     ctx["dealer_total"] = sum(ctx["by_status"].values())
     if scope.is_region:
         ctx["region"] = current_user.region
@@ -299,14 +360,10 @@ def index():
             .scalars()
             .all()
         )
-        ctx["per_region"] = dict(
-            db.session.execute(
-                select(Dealer.region_id, func.count()).where(scope.clause(Dealer)).group_by(Dealer.region_id)
-            ).all()
-        )
+        ctx["per_region"] = counts["per_region"]
         ctx["utilisation"] = _credit_utilisation(scope)
         ctx["awaiting_approval"] = _awaiting_approval(scope)
-        ctx["trend"] = _flow_trend(scope)
+        ctx["trend"], _none = _flow_cards(scope, by_region=False)
         ctx["rebates"] = _rebates_accrued(scope)
         ctx["targets"] = _targets_card(scope)
         return render_template("home/region.html", **ctx)
@@ -321,14 +378,8 @@ def index():
         .scalars()
         .all()
     )
-    ctx["dealers_per_top_region"] = {
-        r.code: db.session.execute(
-            select(func.count())
-            .select_from(Dealer)
-            .join(Region, Dealer.region_id == Region.id)
-            .where(Region.path.startswith(r.path, autoescape=True))
-        ).scalar_one()
-        for r in ctx["top_regions"]
+    ctx["dealers_per_top_region"] = {  # each top region's subtree
+        r.code: sum(n for path, n in counts["per_path"].items() if path.startswith(r.path)) for r in ctx["top_regions"]
     }
     ctx["users_by_role"] = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
     ctx["recent"] = []
@@ -338,7 +389,6 @@ def index():
             .scalars()
             .all()
         )
-    from portal.analytics.reports import channel_flow
     from portal.orders.models import STATUSES, Order
     from portal.production import reports as production_reports
 
@@ -346,10 +396,7 @@ def index():
     ctx["orders_by_status"] = _counts(Order.status, Order)
     ctx["ORDER_STATUSES"] = STATUSES
     ctx["units_by_stage"] = production_reports.by_stage(production_reports.unit_filters(scope))
-    ctx["trend"] = _flow_trend(scope)
-    ctx["by_region"], ctx["by_level"] = _regions_and_levels(
-        channel_flow(scope, ctx["trend"]["from"], ctx["trend"]["to"], ["region", "level"])
-    )
+    ctx["trend"], (ctx["by_region"], ctx["by_level"]) = _flow_cards(scope, by_region=True)
     ctx["rebates"] = _rebates_accrued(scope)
     ctx["targets"] = _targets_card(scope)
     return render_template("home/hq.html", **ctx)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
@@ -42,6 +42,7 @@ def notify(user, *, kind: str, title: str, body: str, link: str | None, dedupe_k
     if exists:
         return False
     db.session.add(Notification(user_id=user.id, kind=kind, title=title, body=body, link=link, dedupe_key=dedupe_key))
+    forget_unread(user.id)
     if user.email:
         queue_email(user.email, title, body, f"{dedupe_key}:{user.id}")
     db.session.flush()
@@ -86,12 +87,38 @@ def resend(actor, mail: OutboxEmail) -> OutboxEmail:
     return mail
 
 
+LATEST_UNREAD = 5  # the unread notifications a page lists: the bell's menu, the dealer's home
+
+
+def unread(user_id: int) -> tuple[int, list[Notification]]:
+    """How many notifications the user has not read, and the newest `LATEST_UNREAD` of them (newest first): one
+    statement (the count is a window over the same rows), read once per request — the bell in the menu bar and the
+    dealer's home show both. `notify()` forgets it for the user it notifies; a view that marks notifications read
+    redirects, so the next request reads them anew."""
+    memo = g.setdefault("_unread", {}) if has_request_context() else {}
+    if user_id not in memo:
+        rows = db.session.execute(
+            select(Notification, func.count().over().label("total"))
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(LATEST_UNREAD)
+        ).all()
+        memo[user_id] = (rows[0].total if rows else 0, [r[0] for r in rows])
+    return memo[user_id]
+
+
+def forget_unread(user_id: int) -> None:
+    if has_request_context():
+        g.get("_unread", {}).pop(user_id, None)
+
+
 def unread_count(user_id: int) -> int:
-    return db.session.execute(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ).scalar_one()
+    return unread(user_id)[0]
+
+
+def latest_unread(user_id: int) -> list[Notification]:
+    """The newest unread notifications (at most `LATEST_UNREAD`), newest first."""
+    return unread(user_id)[1]
 
 
 def own_notifications(user_id: int):

@@ -41,6 +41,7 @@ from portal.orders.schemas import (
     QuoteSchema,
     ReorderOutSchema,
 )
+from portal.platform import tenancy
 from portal.platform.api import api_blueprint, page_of, paginate
 from portal.platform.auth import can, requires
 from portal.platform.errors import Forbidden, Invalid
@@ -64,7 +65,7 @@ class OrderOutSchema(OrderSchema):
 
 
 def own_dealer() -> Dealer:
-    return current_scope().get_or_404(Dealer, id=current_user.dealer_id)
+    return tenancy.own_dealer()  # the user's own, loaded with it: no statement
 
 
 def _ordering() -> None:

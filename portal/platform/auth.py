@@ -15,6 +15,8 @@ import secrets
 from flask import current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from portal.extensions import db, login_manager
 from portal.platform.errors import Forbidden, Unauthorized
@@ -194,10 +196,38 @@ def issue_integration_token(name: str, scope: str, expires_at: dt.datetime | Non
     return raw
 
 
-def principal_for_token(raw: str):
-    from portal.dealers.models import ApiToken
+_loaders: dict[str, object] = {}
 
-    token = db.session.query(ApiToken).filter_by(token_hash=_hash(raw)).one_or_none()
+
+def _loader(kind: str):
+    """The statement that loads a principal, built once (its only parameter is bound at execution): the user by its
+    id ("user") or the token by its hash ("token"), each with whether the user's dealer is a distributor (has
+    sub-dealers, §16) — read in the same statement, so that the scope of a dealer without sub-dealers (nearly every
+    one) needs no statement of its own to learn it (`Scope.for_principal` reads the ids only when there are some)."""
+    stmt = _loaders.get(kind)
+    if stmt is None:
+        from portal.dealers.models import ApiToken, Dealer, User
+
+        if kind == "user":
+            subs = select(Dealer.id).where(Dealer.parent_id == User.dealer_id).exists()
+            stmt = select(User, subs).where(User.id == bindparam("key"))
+        else:
+            owner = aliased(User)
+            subs = select(Dealer.id).join(owner, owner.dealer_id == Dealer.parent_id)
+            subs = subs.where(owner.id == ApiToken.user_id).exists()
+            stmt = select(ApiToken, subs).where(ApiToken.token_hash == bindparam("key"))
+        _loaders[kind] = stmt
+    return stmt
+
+
+def _remember_sub_dealers(user, has_sub_dealers) -> None:
+    if user is not None:
+        user.has_sub_dealers = bool(has_sub_dealers)  # a plain attribute, for this request's scope
+
+
+def principal_for_token(raw: str):
+    row = db.session.execute(_loader("token"), {"key": _hash(raw)}).one_or_none()
+    token = row[0] if row is not None else None
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= utcnow():
@@ -205,20 +235,21 @@ def principal_for_token(raw: str):
     if token.kind == "integration":
         return IntegrationPrincipal(token)
     user = token.user
+    _remember_sub_dealers(user, row[1])
     return user if user is not None and user.active else None
 
 
 @login_manager.user_loader
 def _load_user(session_id: str):
-    from portal.dealers.models import User
-
     try:
         user_id, key = session_id.split(":")
-        user = db.session.get(User, int(user_id))
+        row = db.session.execute(_loader("user"), {"key": int(user_id)}).one_or_none()
     except (ValueError, TypeError):
         return None
+    user = row[0] if row is not None else None
     if user is None or not user.active or not secrets.compare_digest(user.session_key, key):
         return None
+    _remember_sub_dealers(user, row[1])
     return user
 
 

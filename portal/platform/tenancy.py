@@ -54,11 +54,14 @@ class Scope:
         if role == "region_manager" and principal.region is not None:
             return cls("region", region_path=principal.region.path, user_id=user_id)
         if role in ("dealer_staff", "dealer_admin") and principal.dealer_id is not None:
+            # the user loaders (portal.platform.auth) say with the user whether its dealer has sub-dealers at all: a
+            # dealer without any (nearly every one) needs no statement here
+            known_none = getattr(principal, "has_sub_dealers", None) is False
             return cls(
                 "dealer",
                 dealer_id=principal.dealer_id,
                 user_id=user_id,
-                sub_dealer_ids=sub_dealers_of(principal.dealer_id),
+                sub_dealer_ids=() if known_none else sub_dealers_of(principal.dealer_id),
             )
         return cls("none")
 
@@ -142,11 +145,29 @@ def current_scope() -> Scope:
     return scope
 
 
-def dealer_or_404(code: str) -> Dealer:
-    """The dealer a URL's dealer code names (in any case), in the caller's scope; 404 when missing or out of scope."""
+def own_dealer() -> Dealer:
+    """A dealer user's own dealer; 404 for anyone else. It came with the user (a joined relationship of the user the
+    auth layer loaded), so the session answers it without a statement; it is always in its own user's scope."""
     from portal.dealers.models import Dealer
 
-    return current_scope().get_or_404(Dealer, code=code)
+    scope = current_scope()
+    dealer = db.session.get(Dealer, scope.dealer_id) if scope.is_dealer else None
+    if dealer is None:
+        raise NotFound(_("%(kind)s not found.", kind="Dealer"))
+    return dealer
+
+
+def dealer_or_404(code: str) -> Dealer:
+    """The dealer a URL's dealer code names (in any case), in the caller's scope; 404 when missing or out of scope.
+    A dealer user naming its own dealer (its price list, its stock...) gets it without a statement (`own_dealer`)."""
+    from portal.dealers.models import Dealer
+
+    scope = current_scope()
+    if scope.is_dealer and code.isascii():
+        own = own_dealer()
+        if own.code.lower() == code.lower():  # as the code's SQL comparison (lower() of both), for ASCII codes
+            return own
+    return scope.get_or_404(Dealer, code=code)
 
 
 # --- route classification (read by the route-walking tenancy test) ---

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from portal.extensions import db
 from portal.orders import services as orders
@@ -572,6 +572,11 @@ def stage_summaries(order_ids: list[int]) -> dict[int, dict]:
         .join(Product, Product.id == Unit.product_id)
         .where(Unit.order_id.in_(order_ids))
     ).all()
+    return _summaries(rows)
+
+
+def _summaries(rows) -> dict[int, dict]:
+    """`stage_summaries` from its rows: (order id, stage, stage_at, the product's lead time) per unit."""
     if not rows:
         return {}
     meds = eta_rules.medians()
@@ -596,18 +601,28 @@ def stage_summaries(order_ids: list[int]) -> dict[int, dict]:
 
 
 def open_orders_with_stage(scope, limit: int = 10) -> list[dict]:
-    """The most recent open orders in scope, each with its units per stage and its latest ETA."""
+    """The most recent open orders in scope, each with its units per stage and its latest ETA, in one statement: the
+    orders (with their dealer) joined to their units, a row per unit (one for an order without any). The lists show
+    an order's number, date, status and dealer only: its lines, events and other relations are not read with it
+    (they would be on first use)."""
+    from portal.catalog.models import Product
+
     recent = (
-        db.session.execute(
-            scope.select(Order)
-            .where(Order.status.in_(OPEN_STATUSES))
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(limit)
-        )
-        .unique()
-        .scalars()
-        .all()
+        scope.select(Order)
+        .where(Order.status.in_(OPEN_STATUSES))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+        .subquery("recent")
     )
-    summaries = stage_summaries([o.id for o in recent])
+    order = aliased(Order, recent)
+    rows = db.session.execute(
+        select(order, Unit.stage, Unit.stage_at, Product.lead_time_days)
+        .outerjoin(Unit, Unit.order_id == order.id)
+        .outerjoin(Product, Product.id == Unit.product_id)
+        .order_by(order.created_at.desc(), order.id.desc())
+        .options(lazyload("*"), joinedload(order.dealer).lazyload("*"))
+    ).all()
+    orders = list({r[0].id: r[0] for r in rows}.values())  # in the rows' order: the most recent first
+    summaries = _summaries([(o.id, stage, at, lead) for o, stage, at, lead in rows if stage is not None])
     empty = {"units": 0, "stages": [], "eta": None}
-    return [{"order": o, **summaries.get(o.id, empty)} for o in recent]
+    return [{"order": o, **summaries.get(o.id, empty)} for o in orders]
