@@ -49,6 +49,7 @@
 | PORTAL_SCORECARD_BOUNDS | see DEFAULT_SCORECARD_BOUNDS | `name=best:worst`: the values scoring 100 and 0 points |
 |  |  | (linear between); the ones listed replace the defaults |
 | PORTAL_SCORECARD_CACHE_SECONDS | 300 | how long a process keeps a month's ranking (every dealer's scorecard) |
+|  |  | and the home pages' report cards (targets, channel flow, rebates: portal/home/cache.py) |
 | PORTAL_REPLICA_DATABASE_URL | unset | a PostgreSQL streaming replica the reports read (docs/REPLICA.md); |
 |  |  | unset: everything on the primary |
 | PORTAL_REPLICA_MAX_LAG_S | 30 | seconds behind the primary beyond which reports read the primary |
