@@ -285,3 +285,23 @@ def serving(app) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def work_queued_jobs(app) -> None:
+    """With Redis (the PostgreSQL run), run the queued jobs here as `flask worker` would, keeping its liveness key as
+    it does: a page polling the job meanwhile (static/jobs.js) must not take a job this worker is running for one
+    whose worker died. In-process (no Redis) the jobs ran already."""
+    if not app.config["REDIS_URL"]:
+        return
+    from rq import SimpleWorker
+
+    from portal import jobs
+
+    with app.app_context():
+        queue = jobs.get_queue(app)
+        worker = SimpleWorker([queue], connection=queue.connection)
+        alive = jobs.keep_alive(worker.connection, worker.name, app.config["PORTAL_WORKER_HEARTBEAT_SECONDS"])
+        try:
+            worker.work(burst=True)
+        finally:
+            alive.set()

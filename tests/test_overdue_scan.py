@@ -45,14 +45,10 @@ def _run_scan(client, fin):
 
 
 def _drain(app):
-    if app.config["REDIS_URL"]:
-        from rq import SimpleWorker
+    """The queued jobs run here as a worker would (tests/conftest.py work_queued_jobs)."""
+    from tests.conftest import work_queued_jobs
 
-        from portal import jobs
-
-        with app.app_context():
-            queue = jobs.get_queue(app)
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    work_queued_jobs(app)
 
 
 def test_the_scan_holds_dealers_over_90_days_and_reminds_everyone_concerned(client, world, channel):

@@ -297,15 +297,10 @@ def test_both_sides_talk_in_the_conversation(app, world, channel):
 
 
 def drain(app) -> None:
-    """With Redis (the PostgreSQL run), run the queued jobs here as a worker would; in-process they ran already."""
-    if app.config["REDIS_URL"]:
-        from rq import SimpleWorker
+    """The queued jobs run here as a worker would (tests/conftest.py work_queued_jobs)."""
+    from tests.conftest import work_queued_jobs
 
-        from portal import jobs
-
-        with app.app_context():
-            queue = jobs.get_queue(app)
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    work_queued_jobs(app)
 
 
 def _job_id(resp) -> str:
