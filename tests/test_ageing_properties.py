@@ -82,22 +82,7 @@ def test_ageing_matches_the_rule_and_the_ledger_balance(app, ops, probes):
         for n, (kind, day, cents, extra) in enumerate(ops):
             on = START + dt.timedelta(days=day)
             amount = Decimal(cents) / 100
-            if kind == "invoice":
-                services.post_invoice(
-                    None, dealer, number=f"I{n}", issued_on=on, amount=amount, due_on=on + dt.timedelta(days=extra)
-                )
-            elif kind == "payment":
-                services.post_payment(None, dealer, amount=amount, received_on=on, reference=f"R{n}")
-            elif kind == "credit_note":
-                services.post_credit_note(None, dealer, amount=amount, issued_on=on, reason="prop")
-            else:
-                live = [
-                    a
-                    for a in db.session.query(Application).filter_by(dealer_id=dealer.id).all()
-                    if a.amount > 0 and not db.session.query(Application).filter_by(reverses_id=a.id).count()
-                ]
-                if live:
-                    services.reverse_application(None, live[cents % len(live)], on)
+            post_step(dealer, n, kind, on, amount, extra, pick=cents)
         db.session.flush()
         for offset in probes:
             as_of = START + dt.timedelta(days=offset)
@@ -126,3 +111,24 @@ def test_ageing_matches_the_rule_and_the_ledger_balance(app, ops, probes):
                 )
                 assert Decimal(0) <= applied <= e.amount, (e.number, as_of)
         db.session.rollback()
+
+
+def post_step(dealer, n: int, kind: str, on: dt.date, amount: Decimal, extra: int, pick: int) -> None:
+    """One drawn ledger operation, posted as the services post it: an invoice due `extra` days later, a payment, a
+    credit note, or the reversal of one of the dealer's live applications (the `pick`-th, modulo their number).
+    Shared by the property tests over the ledger (tests/test_credit_posting_reads.py)."""
+    if kind == "invoice":
+        services.post_invoice(None, dealer, number=f"I{n}", issued_on=on, amount=amount,
+                              due_on=on + dt.timedelta(days=extra))  # fmt: skip
+    elif kind == "payment":
+        services.post_payment(None, dealer, amount=amount, received_on=on, reference=f"R{n}")
+    elif kind == "credit_note":
+        services.post_credit_note(None, dealer, amount=amount, issued_on=on, reason="prop")
+    else:
+        live = [
+            a
+            for a in db.session.query(Application).filter_by(dealer_id=dealer.id).all()
+            if a.amount > 0 and not db.session.query(Application).filter_by(reverses_id=a.id).count()
+        ]
+        if live:
+            services.reverse_application(None, live[pick % len(live)], on)

@@ -17,6 +17,7 @@ from portal.credit import services
 from portal.credit.models import Application, LedgerEntry
 from portal.dealers.models import Dealer, Region
 from portal.extensions import db
+from tests.test_ageing_properties import post_step
 
 START = dt.date(2025, 1, 1)
 _codes = itertools.count(1)
@@ -113,21 +114,7 @@ def test_the_oldest_overdue_invoice_is_the_one_the_open_items_show(app, ops, pro
         for n, (kind, day, cents, extra) in enumerate(ops):
             on = START + dt.timedelta(days=day)
             amount = Decimal(cents) / 100
-            if kind == "invoice":
-                services.post_invoice(None, dealer, number=f"I{n}", issued_on=on, amount=amount,
-                                      due_on=on + dt.timedelta(days=extra))  # fmt: skip
-            elif kind == "payment":
-                services.post_payment(None, dealer, amount=amount, received_on=on, reference=f"R{n}")
-            elif kind == "credit_note":
-                services.post_credit_note(None, dealer, amount=amount, issued_on=on, reason="reads")
-            else:
-                live = [
-                    a
-                    for a in db.session.query(Application).filter_by(dealer_id=dealer.id).all()
-                    if a.amount > 0 and not db.session.query(Application).filter_by(reverses_id=a.id).count()
-                ]
-                if live:
-                    services.reverse_application(None, live[extra % len(live)], on)
+            post_step(dealer, n, kind, on, amount, extra, pick=extra)
         db.session.flush()
         for offset in probes:
             on = START + dt.timedelta(days=offset)
