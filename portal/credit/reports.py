@@ -206,12 +206,26 @@ def hq_dealers():
     first, by the `parent_id` index, and left out by a NOT IN of literals — with none, the condition is TRUE and HQ's
     statements keep the shape they were benchmarked with (bench/README.md)."""
     subs = select(Dealer.id).where(Dealer.parent_id.is_not(None))
-    ids = db.session.execute(subs.limit(SUB_DEALER_LITERALS + 1)).scalars().all()
+    ids = _sub_dealer_ids(subs)
     if not ids:
         return lambda col: true()
     if len(ids) > SUB_DEALER_LITERALS:
         return lambda col: col.not_in(subs)
     return lambda col: col.not_in(ids)
+
+
+def _sub_dealer_ids(subs) -> list[int]:
+    """The first SUB_DEALER_LITERALS + 1 sub-dealers' ids; read once per page view (HQ's home asks three times) — a
+    GET writes no dealer, other requests read them each time."""
+    from flask import g, has_request_context, request
+
+    kept = has_request_context() and request.method in ("GET", "HEAD")
+    if kept and "_sub_dealer_ids" in g:
+        return g._sub_dealer_ids
+    ids = db.session.execute(subs.limit(SUB_DEALER_LITERALS + 1)).scalars().all()
+    if kept:
+        g._sub_dealer_ids = ids
+    return ids
 
 
 def buyers_of(seller: Dealer):

@@ -662,16 +662,26 @@ def open_orders(dealer_id: int) -> Decimal:
 
 
 def credit_summary(dealer: Dealer, on: dt.date | None = None) -> dict:
-    """The figures of PRODUCT.md §3: available = limit + active temporary increases − exposure. One statement (the
-    credit row itself usually comes from the session: the credit gate has just locked it)."""
+    """The figures of PRODUCT.md §3: available = limit + active temporary increases − exposure. One statement: the
+    credit row comes from the session when the credit gate has just locked it, else with the sums."""
+    from sqlalchemy.orm.util import identity_key
+
     from portal.credit.reports import balance_sql
 
     on = on or today()
     dealer_id = literal(dealer.id)
-    temporary, receivables, orders = db.session.execute(
-        select(_temporary_sql(dealer_id, on), balance_sql(dealer_id), _open_orders_sql(dealer_id))
-    ).one()
-    row = credit_row(dealer)
+    sums = (_temporary_sql(dealer_id, on), balance_sql(dealer_id), _open_orders_sql(dealer_id))
+    if identity_key(DealerCredit, dealer.id) in db.session.identity_map:
+        temporary, receivables, orders = db.session.execute(select(*sums)).one()
+        row = credit_row(dealer)
+    else:
+        temporary, receivables, orders, row = db.session.execute(
+            select(*sums, DealerCredit)
+            .select_from(Dealer)
+            .outerjoin(DealerCredit, DealerCredit.dealer_id == Dealer.id)
+            .where(Dealer.id == dealer.id)
+            .options(lazyload(DealerCredit.dealer))  # the dealer asked about (its joined load would drop a missing row)
+        ).one()
     limit = row.credit_limit if row else ZERO
     temporary, receivables, orders = money(temporary), money(receivables), money(orders)
     exposure = money(receivables + orders)  # receivables: open invoice residuals − unapplied cash, all posted
