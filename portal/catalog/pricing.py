@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import lazyload
 
 from portal.catalog.models import PriceList, PriceRule, Product
 from portal.dealers.models import Dealer
@@ -81,10 +82,14 @@ def _covers(dealer: Dealer, on: dt.date):
     )
 
 
-def candidate_lists(dealer: Dealer, on: dt.date) -> list[tuple[PriceList, tuple[int, int]]]:
-    """Active price lists valid on `on` whose scope covers the dealer, with their specificity."""
+def candidate_lists(dealer: Dealer, on: dt.date, *, rules: bool = True) -> list[tuple[PriceList, tuple[int, int]]]:
+    """Active price lists valid on `on` whose scope covers the dealer, with their specificity (`rules=False`: the
+    lists alone, e.g. a home page's names and dates — their rules are read on first use only)."""
+    stmt = select(PriceList).where(_covers(dealer, on))
+    if not rules:
+        stmt = stmt.options(lazyload(PriceList.rules))
     out = []
-    for pl in db.session.execute(select(PriceList).where(_covers(dealer, on))).scalars():
+    for pl in db.session.execute(stmt).scalars():
         rank = _scope_rank(pl, dealer)
         if rank is not None:
             out.append((pl, rank))

@@ -106,7 +106,7 @@ def _stock_and_sales(scope, dealer: Dealer) -> dict:
 def _price_policies(dealer: Dealer) -> list:
     from portal.catalog.pricing import candidate_lists
 
-    ranked = candidate_lists(dealer, today())
+    ranked = candidate_lists(dealer, today(), rules=False)  # the lists' names and dates only
     return [pl for pl, _rank in sorted(ranked, key=lambda x: (x[1], x[0].priority), reverse=True)]
 
 

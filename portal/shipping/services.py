@@ -37,6 +37,7 @@ from collections import defaultdict
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from portal.audit.services import record
 from portal.credit import services as credit
@@ -675,4 +676,5 @@ def shipments_query(scope, *, status=None, dealer=None, order=None, date_from=No
 def shipments_of(scope, order: Order) -> list[Shipment]:
     """The shipments of an order in the caller's scope, oldest first (the order page)."""
     stmt = scope.select(Shipment).where(Shipment.order_id == order.id)
+    stmt = stmt.options(lazyload(Shipment.order))  # the page's own order, in the session: not read again
     return db.session.execute(stmt.order_by(Shipment.shipped_on, Shipment.id)).unique().scalars().all()
