@@ -184,6 +184,16 @@ def one_dealer_ageing_select(as_of: dt.date):
     the expression costs more than running it for one dealer (statements, the dealer overview)."""
     return dealer_ageing_select(lambda col: col == bindparam("dealer_id"), as_of)
 
+
+def dealer_ageing(dealer_id: int, as_of: dt.date) -> dict:
+    """One dealer's own account aged on `as_of` (the five buckets, unapplied, total) with its overdue part: the
+    ageing's rows for that dealer alone, through the statement built once per date (a dealer's home, its overview)."""
+    row = db.session.execute(one_dealer_ageing_select(as_of), {"dealer_id": dealer_id}).first()
+    out = {k: money(getattr(row, k) or 0) if row else ZERO for k in (*BUCKETS, "unapplied", "total")}
+    out["overdue"] = money(out["1_30"] + out["31_60"] + out["61_90"] + out["over_90"])
+    return out
+
+
 def _row(key: str, name: str, values) -> dict:
     out = {"key": key, "name": name}
     for b in (*BUCKETS, "unapplied", "total"):

@@ -163,11 +163,7 @@ def ageing(dealer: Dealer, on: dt.date) -> dict:
     """The dealer's ageing on `on`, as the credit page computes it, with its overdue part."""
     from portal.credit import reports
 
-    row = db.session.execute(reports.one_dealer_ageing_select(on), {"dealer_id": dealer.id}).first()
-    keys = (*reports.BUCKETS, "unapplied", "total")
-    out = {k: money(getattr(row, k) or 0) if row else ZERO for k in keys}
-    out["overdue"] = money(out["1_30"] + out["31_60"] + out["61_90"] + out["over_90"])
-    return out
+    return reports.dealer_ageing(dealer.id, on)
 
 
 def open_invoices(dealer: Dealer, on: dt.date) -> dict:

@@ -250,7 +250,7 @@ def _dealer_home(scope, ctx: dict):
     # what waits for it from its sub-dealers), with its sales in a card of their own
     ctx["sales"] = _distributor_sales(scope)
     scope = dataclasses.replace(scope, sub_dealer_ids=())
-    ctx["receivables"] = {"overdue": _overdue(reports.ageing(scope, today(), "total")["totals"])}
+    ctx["receivables"] = {"overdue": reports.dealer_ageing(dealer.id, today())["overdue"]}  # its own account
     ctx["credit"] = credit_summary(dealer)
     ctx["notices"] = latest_unread(current_user.id)  # the bell's too: one statement for both
     ctx["team"] = (
