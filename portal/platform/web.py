@@ -232,6 +232,17 @@ def query_rows(stmt, chunk: int = 1000, *, scalars: bool = False):
     yield from (result.scalars() if scalars else result)
 
 
+EXPORT_CHUNK_ROWS = 1000  # rows read from the database at a time by `query_chunks`
+
+
+def query_chunks(stmt, chunk: int | None = None):
+    """The rows of a statement as lists of at most `chunk` (EXPORT_CHUNK_ROWS) rows, read the same way as
+    `query_rows` (yield_per), for an export that reads something more per chunk: one statement for a chunk's rows,
+    never one per row."""
+    size = chunk or EXPORT_CHUNK_ROWS
+    yield from db.session.execute(stmt.execution_options(yield_per=size)).partitions(size)
+
+
 def _csv_safe(value):
     """Neutralise spreadsheet formulas in user text (CSV injection)."""
     if value is None:
@@ -254,9 +265,25 @@ def money_filter(value) -> str:
     return number_text(value, 2)  # Babel's #,##0.00 in both languages, without Babel's cost (portal/platform/i18n.py)
 
 
+def draft_form() -> dict:
+    """What every "add to order" form of a page shares (templates/catalog/_macros.html `add_to_draft`): the draft's
+    URL, the CSRF token, the page to come back to and the button's label — built once per page, not per row."""
+    from flask import url_for
+    from flask_babel import pgettext
+    from flask_wtf.csrf import generate_csrf
+
+    return {
+        "action": url_for("orders.draft_add"),
+        "token": generate_csrf(),
+        "next": request.full_path if request.query_string else request.path,
+        "add": pgettext("catalogue row", "Add to order"),
+    }
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(
         can=can,
+        draft_form=draft_form,
         url_with=url_with,
         current_lang=current_lang,
         ROLE_LABELS=ROLE_LABELS,
