@@ -29,8 +29,12 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
 
-# Not preloaded: each worker builds its own app and database pool after the fork (no shared sockets).
-preload_app = False
+# Preloaded: the app is built once in the master, warmed (templates compiled, mappers configured, translations read:
+# portal/platform/warmup.py) and every worker — at start and each time max_requests recycles one — is a fork of it,
+# warm from its first request. Building the app opens no database or Redis connection, and post_fork below drops any
+# pooled connection a worker would otherwise share with its siblings. GUNICORN_PRELOAD=0: each worker builds its own
+# (then `kill -HUP` also reloads changed code; preloaded, a code change needs a restart).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
 
 # The proxy sets X-Forwarded-Proto; gunicorn trusts it only from these addresses. The portal itself reads
 # X-Forwarded-For/-Proto only with PORTAL_TRUSTED_PROXIES=1 (ProxyFix), which nginx's config below relies on.
@@ -94,3 +98,27 @@ def post_worker_init(worker):
         return app(environ, start_response)
 
     worker.wsgi = bounded_reads
+
+
+def _flask_app(server):
+    """The Flask app the master built (preload_app), or None."""
+    app = getattr(server.app, "callable", None)
+    return app if hasattr(app, "jinja_env") else None
+
+
+def when_ready(server):
+    """Preloaded: warm the master's app before the first fork (portal/platform/warmup.py)."""
+    app = _flask_app(server)
+    if app is not None:
+        from portal.platform.warmup import warm
+
+        warm(app)
+
+
+def post_fork(server, worker):
+    """A worker starts with no database connection of the master's (there should be none: dropped if there are)."""
+    app = _flask_app(server)
+    if app is not None:
+        from portal.platform.warmup import after_fork
+
+        after_fork(app)  # the master's connections, if any, are left to the master, never used here
