@@ -215,6 +215,34 @@ def test_a_ledger_pages_its_entries_with_the_running_balance_of_the_account(clie
     assert "from=2026-01-01" in _links(first, "ledger-pages")["3"]
 
 
+def test_a_ledger_page_reads_only_its_entries_and_the_export_every_one(app, client, world, ledger):
+    """The page's entries are read as a page (LIMIT/OFFSET with the total counted by the same statement), a filtered
+    page counts only what the filter keeps, a page past the end still knows the total, and the CSV export (streamed)
+    holds the opening, every entry with its running balance and the closing."""
+    from tests.querycount import counting
+
+    query = "from=2026-01-01&to=2026-01-31"
+    with counting(app, only="FROM ledger_entries") as read:
+        page = _api(client, world.auth("fin"), "/dealers/SH-1/ledger", f"{query}&per_page=2&page=3")
+    entries = [s for s in read if "entry_date" in s and "OVER" in s.upper() and "count(" in s.lower()]
+    assert entries and all(" LIMIT " in s.upper() for s in entries), read.text()
+    assert [i["number"] for i in page["items"]] == ["INV-9", "BANK-1"] and page["total"] == 6
+    invoices = _api(client, world.auth("fin"), "/dealers/SH-1/ledger", f"{query}&type=invoice&per_page=2&page=3")
+    assert [i["number"] for i in invoices["items"]] == ["INV-9"] and invoices["total"] == 5
+    assert [i["balance"] for i in invoices["items"]] == ["500.00"]  # the account's running balance, not the filter's
+    beyond = _api(client, world.auth("fin"), "/dealers/SH-1/ledger", f"{query}&per_page=2&page=9")
+    assert (beyond["items"], beyond["total"]) == ([], 6)
+
+    login(client, ledger)
+    whole = _api(client, world.auth("fin"), "/dealers/SH-1/ledger", f"{query}&per_page=500")
+    body = client.get(f"/dealers/SH-1/ledger?{query}&format=csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))  # Excel's BOM
+    assert rows[0] == ["date", "type", "number", "due_on", "debit", "credit", "balance"]
+    assert rows[1][1:] == ["opening", "", "", "", "", whole["opening"]]
+    assert [(r[2], r[6]) for r in rows[2:-1]] == [(i["number"], i["balance"]) for i in whole["items"]]
+    assert rows[-1] == ["2026-01-31", "closing", "", "", "", "", whole["closing"]]
+
+
 def test_payment_notices_are_paged_not_cut_at_200(client, world):
     import datetime as dt
 

@@ -226,11 +226,9 @@ def dealer_ledger(args, code):
     every page. A page past the end has no entries."""
     dealer = _with_seller(dealer_or_404(code), args)
     types = (args["type"],) if args.get("type") else None
-    data = reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types)
     page, per_page = args["page"], args["per_page"]
-    entries = data["items"]
-    return {**data, "items": entries[(page - 1) * per_page : page * per_page], "page": page, "per_page": per_page,
-            "total": len(entries)}  # fmt: skip
+    data = reports.ledger(dealer.id, args.get("date_from"), args.get("date_to"), types, page=page, per_page=per_page)
+    return {**data, "page": page, "per_page": per_page}  # the page's entries only read (reports.ledger)
 
 
 @blp.route("/dealers/<code>/credit", methods=["GET"])

@@ -49,12 +49,8 @@ def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
     return money(db.session.execute(select(balance_sql(dealer_id, on))).scalar_one())
 
 
-def ledger(
-    dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types: tuple[str, ...] | None = None
-) -> dict:
-    """Opening balance, the entries in [from, to] in date order with the running balance, closing balance.
-
-    The running balance is the account's, whatever the type filter shows."""
+def _ledger_select(dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types: tuple[str, ...] | None):
+    """The entries in [from, to] of the given types, in date order, each with the account's running balance."""
     running = sql_round(func.sum(signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id)))
     inner = select(
         LedgerEntry.id,
@@ -76,27 +72,64 @@ def ledger(
         stmt = stmt.where(sub.c.entry_date >= date_from)
     if types:
         stmt = stmt.where(sub.c.type.in_(types))
+    return stmt
+
+
+def _ledger_item(row) -> dict:
+    debit = row.amount if row.type == "invoice" else None
+    return {
+        "id": row.id,
+        "date": row.entry_date,
+        "type": row.type,
+        "number": row.number,
+        "debit": money(debit) if debit is not None else None,
+        "credit": money(row.amount) if debit is None else None,
+        "balance": money(row.balance),
+        "due_on": row.due_on,
+        "reason": row.reason,
+        "memo": row.memo,
+        "order_number": row.order_number,
+    }
+
+
+def ledger(
+    dealer_id: int,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    types: tuple[str, ...] | None = None,
+    *,
+    page: int | None = None,
+    per_page: int | None = None,
+) -> dict:
+    """Opening balance, the entries in [from, to] in date order with the running balance, closing balance, and how
+    many entries there are (`total`). With `page` and `per_page`: only that page's entries are read (LIMIT/OFFSET,
+    the total counted by the same statement).
+
+    The running balance is the account's, whatever the type filter shows."""
+    stmt = _ledger_select(dealer_id, date_from, date_to, types)
     opening = dealer_balance(dealer_id, date_from - dt.timedelta(days=1)) if date_from else ZERO
-    items = []
-    for row in db.session.execute(stmt).all():
-        debit = row.amount if row.type == "invoice" else None
-        items.append(
-            {
-                "id": row.id,
-                "date": row.entry_date,
-                "type": row.type,
-                "number": row.number,
-                "debit": money(debit) if debit is not None else None,
-                "credit": money(row.amount) if debit is None else None,
-                "balance": money(row.balance),
-                "due_on": row.due_on,
-                "reason": row.reason,
-                "memo": row.memo,
-                "order_number": row.order_number,
-            }
-        )
+    if page is None or per_page is None:
+        items = [_ledger_item(row) for row in db.session.execute(stmt).all()]
+        total = len(items)
+    else:
+        rows = db.session.execute(
+            stmt.add_columns(func.count().over().label("total_rows")).limit(per_page).offset((page - 1) * per_page)
+        ).all()
+        items = [_ledger_item(row) for row in rows]
+        if rows:
+            total = rows[0].total_rows
+        else:  # a page past the end: how many there are, for the last page
+            total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     closing = dealer_balance(dealer_id, date_to)
-    return {"opening": opening, "items": items, "closing": closing}
+    return {"opening": opening, "items": items, "closing": closing, "total": total}
+
+
+def ledger_items(dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types=None):
+    """The entries of `ledger` one at a time, read from the database in chunks as they are asked for (exports)."""
+    from portal.platform.web import query_rows
+
+    for row in query_rows(_ledger_select(dealer_id, date_from, date_to, types)):
+        yield _ledger_item(row)
 
 
 def dealer_ageing_select(dealer_clause, as_of: dt.date):

@@ -179,23 +179,27 @@ def ledger(code):
     date_to = parse_date_arg("to")
     date_from = parse_date_arg("from", (date_to or today()) - dt.timedelta(days=365))
     type_ = request.args.get("type") if request.args.get("type") in ("invoice", "payment", "credit_note") else None
-    data = reports.ledger(dealer.id, date_from, date_to, (type_,) if type_ else None)
+    types = (type_,) if type_ else None
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx"):
+    if fmt in ("csv", "xlsx"):  # streamed: the entries read in chunks while the file is sent
+        opening = reports.dealer_balance(dealer.id, date_from - dt.timedelta(days=1))
+        closing = reports.dealer_balance(dealer.id, date_to)
+        dealer_id, end = dealer.id, date_to or today()
+
+        def rows():
+            yield [None, "opening", "", None, None, None, opening]
+            for i in reports.ledger_items(dealer_id, date_from, date_to, types):
+                yield [i["date"], i["type"], i["number"], i["due_on"], i["debit"], i["credit"], i["balance"]]
+            yield [end, "closing", "", None, None, None, closing]
+
         header = ["date", "type", "number", "due_on", "debit", "credit", "balance"]
-        rows = [[None, "opening", "", None, None, None, data["opening"]]]
-        rows += [
-            [i["date"], i["type"], i["number"], i["due_on"], i["debit"], i["credit"], i["balance"]]
-            for i in data["items"]
-        ]
-        rows.append([date_to or today(), "closing", "", None, None, None, data["closing"]])
-        return export_response(fmt, f"ledger-{dealer.code}", header, rows)
-    # a page of the entries (each with the account's running balance): the opening balance heads the first page,
-    # the closing balance ends the last; a page past the end goes to the last page
+        return export_response(fmt, f"ledger-{dealer.code}", header, rows())
+    # a page of the entries (each with the account's running balance), read as a page: the opening balance heads the
+    # first page, the closing balance ends the last; a page past the end goes to the last page
     page_no, per_page = page_args(LEDGER_PER_PAGE)
-    entries = data["items"]
-    page = {"items": entries[(page_no - 1) * per_page : page_no * per_page], "page": page_no, "per_page": per_page,
-            "total": len(entries), "pages": max(1, -(-len(entries) // per_page))}  # fmt: skip
+    data = reports.ledger(dealer.id, date_from, date_to, types, page=page_no, per_page=per_page)
+    page = {"items": data["items"], "page": page_no, "per_page": per_page, "total": data["total"],
+            "pages": max(1, -(-data["total"] // per_page))}  # fmt: skip
     if page_no > page["pages"]:
         return redirect(url_with(page=page["pages"]))
     summary = services.credit_summary(dealer)
