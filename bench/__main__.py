@@ -12,7 +12,9 @@
 `--banking-only` runs only the bank statement import benchmark (bench/banking.py: 10,000 lines at 10k and 1M invoices);
 `--receivables-only` runs only the receivables benchmark (bench/receivables.py: ageing, scoped ageing, the credit
 figures, payment posting at 10k and 1M invoices; with `--quick` 10k and 100k);
-`--credit-endpoint-only` is the receivables benchmark's and runs nothing else."""
+`--credit-endpoint-only` is the receivables benchmark's and runs nothing else;
+`--requests-only` measures what one request of each of the mixed run's routes costs (bench/per_request.py: CPU,
+statements and Python calls in process; `--against REV` measures another commit alternately)."""
 
 import importlib
 import sys
@@ -30,7 +32,8 @@ ONLY = {"--production-only": PRODUCTION, "--statements-only": STATEMENTS, "--cha
         "--backorders-only": "bench.backorders",
         "--overview-only": "bench.overview",  # the dealer overview (一户一档), also --runs N
         "--targets-only": "bench.targets",  # achievement by dealer on the channel data (reused), also --rounds N
-        "--banking-only": "bench.banking"}  # a bank statement of 10,000 lines, also --no-build, --lines N  # fmt: skip
+        "--banking-only": "bench.banking",  # a bank statement of 10,000 lines, also --no-build, --lines N
+        "--requests-only": "bench.per_request"}  # per route: CPU, statements, calls; --against REV  # fmt: skip
 
 
 def main(argv: list[str]) -> None:
