@@ -7,6 +7,7 @@ for its sub-dealers (`sales.manage`) and sees those alone (portal/catalog/servic
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -51,6 +52,7 @@ from portal.platform.web import (
     list_page,
     page_args,
     parse_date_arg,
+    query_chunks,
     render_form,
 )
 
@@ -111,6 +113,22 @@ def _product_row(p: Product) -> list:
     ]
 
 
+def _product_export_rows(stmt, dealer_id: int | None, on):
+    """The catalogue's export, read a chunk of products at a time while the file is written (CSV: while it is sent),
+    as plain rows; a dealer's own price of each (at one piece, on `on`) resolved by the pricing's one path from the
+    candidate lists, read once. The dealer is read again by its id: the view's objects are detached by the time a
+    streamed CSV asks for its rows (docs/BIG_REPORTS.md)."""
+    lists = pricing.candidate_lists(db.session.get(Dealer, dealer_id), on) if dealer_id else None
+    columns = [getattr(Product, c) for c in PRODUCT_COLUMNS]  # what the row and the pricing read (sku, category, price)
+    for chunk in query_chunks(stmt.with_only_columns(*columns)):
+        prices = pricing.resolve_all(lists, chunk, 1) if lists is not None else ()
+        for p, resolved in itertools.zip_longest(chunk, prices):
+            row = _product_row(p)
+            if resolved is not None:
+                row += [resolved.unit_price, resolved.rule["price_list"] if resolved.rule else ""]
+            yield row
+
+
 # ------------------------------------------------------------------ the catalogue
 
 
@@ -127,17 +145,8 @@ def products():
     dealer = own_dealer()
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        items = db.session.execute(stmt).unique().scalars().all()
         header = EXPORT_COLUMNS + (["my_price", "price_rule"] if dealer else [])
-        lists = pricing.candidate_lists(dealer, today()) if dealer else None
-        rows = []
-        for p in items:
-            row = _product_row(p)
-            if dealer:
-                resolved = pricing.resolve_with(lists, p, 1)
-                row += [resolved.unit_price, resolved.rule["price_list"] if resolved.rule else ""]
-            rows.append(row)
-        return export_response(fmt, "products", header, rows)
+        return export_response(fmt, "products", header, _product_export_rows(stmt, dealer and dealer.id, today()))
     page = list_page(stmt)
     prices = {}
     if dealer:

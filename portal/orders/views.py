@@ -28,6 +28,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import false, func, select
+from sqlalchemy.orm import aliased
 
 from portal.catalog import options as catalog_options
 from portal.catalog import pricing
@@ -36,12 +37,12 @@ from portal.catalog.services import products_query
 from portal.credit import reports
 from portal.credit.labels import BUCKET_LABELS
 from portal.credit.services import credit_summary
-from portal.dealers.models import Dealer, DealerAddress, Region
+from portal.dealers.models import Dealer, DealerAddress, Region, User
 from portal.extensions import db
 from portal.inventory import backorders, hq
 from portal.orders import drafts, forms, services
 from portal.orders.forms import ActionForm
-from portal.orders.models import OPEN_FOR_CREDIT, STATUSES, Order
+from portal.orders.models import OPEN_FOR_CREDIT, STATUSES, Order, OrderLine
 from portal.orders.notes import event_note
 from portal.platform.auth import can, requires
 from portal.platform.errors import Conflict, DomainError, Forbidden, Invalid
@@ -49,7 +50,7 @@ from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, dealer_or_404, tenant_route
 from portal.platform.timeutil import local_naive, today
 from portal.platform.uow import probing
-from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg
+from portal.platform.web import apply_errors, export_response, list_page, parse_date_arg, query_chunks, query_rows
 from portal.production import services as production
 from portal.shipping import services as shipping
 
@@ -552,6 +553,49 @@ def _seller_filter(scope, filters: dict) -> list[str]:
     return []
 
 
+ORDER_EXPORT_HEADER = ["number", "created_at", "dealer_code", "dealer_name", "region", "status", "lines", "net", "tax",
+                       "gross", "created_by", "note", "backordered", "promised_on", "seller_code"]  # fmt: skip
+SALES_EXPORT_HEADER = ["number", "created_at", "dealer_code", "dealer_name", "status", "lines", "net", "tax", "gross",
+                       "created_by", "placed_by", "note"]  # fmt: skip
+
+
+def _export_statement(stmt, *columns):
+    """The orders of a list's statement (its scope, filters and order kept) as plain rows for an export: the order's
+    columns, its dealer's code and name, its number of lines and `columns`. The dealer (and its region, a seller, a
+    user the caller adds) are aliases, so the filters' own sub-selects of dealers and regions stay uncorrelated."""
+    dealer = aliased(Dealer, name="export_dealer")
+    lines = select(func.count(OrderLine.id)).where(OrderLine.order_id == Order.id).correlate(Order).scalar_subquery()
+    return stmt.with_only_columns(
+        Order.id, Order.number, Order.created_at, dealer.code, dealer.name, Order.status, lines.label("lines"),
+        Order.net, Order.tax, Order.gross, Order.created_by, Order.note, *columns,
+    ).join(dealer, dealer.id == Order.dealer_id), dealer  # fmt: skip
+
+
+def _order_export_rows(stmt):
+    """The orders list's export, read from the database a chunk at a time while the file is written (CSV: while it is
+    sent): plain rows, never the ORM orders; the pieces backordered and the earliest promise of each chunk's orders
+    in one statement (docs/BIG_REPORTS.md)."""
+    region, seller = aliased(Region, name="export_region"), aliased(Dealer, name="export_seller")
+    rows, dealer = _export_statement(stmt, region.code, seller.code)
+    rows = rows.join(region, region.id == dealer.region_id).outerjoin(seller, seller.id == Order.seller_id)
+    for chunk in query_chunks(rows):
+        waiting = backorders.order_backorders(r.id for r in chunk)
+        for r in chunk:
+            (_id, number, created_at, code, name, status, n_lines, net, tax, gross, by, note, region_code,
+             seller_code) = r  # fmt: skip
+            yield [number, local_naive(created_at), code, name, region_code, status, n_lines, net, tax, gross, by,
+                   note, *waiting.get(r.id, (0, None)), seller_code]  # fmt: skip
+
+
+def _sales_export_rows(stmt):
+    """A distributor's sales export, read the same way as the orders list's."""
+    placed_by = aliased(User, name="export_placed_by")
+    rows, _dealer = _export_statement(stmt, placed_by.username)
+    rows = rows.outerjoin(placed_by, placed_by.id == Order.placed_by_id)
+    for _id, number, created_at, code, name, status, n_lines, net, tax, gross, by, note, placed in query_rows(rows):
+        yield [number, local_naive(created_at), code, name, status, n_lines, net, tax, gross, by, placed, note]
+
+
 @bp.route("/orders")
 @requires("orders.read")
 def index():
@@ -565,45 +609,7 @@ def index():
         stmt = stmt.where(false())
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        orders = db.session.execute(stmt).unique().scalars().all()
-        header = [
-            "number",
-            "created_at",
-            "dealer_code",
-            "dealer_name",
-            "region",
-            "status",
-            "lines",
-            "net",
-            "tax",
-            "gross",
-            "created_by",
-            "note",
-            "backordered",
-            "promised_on",
-            "seller_code",
-        ]
-        waiting = backorders.order_backorders(o.id for o in orders)
-        rows = [
-            [
-                o.number,
-                local_naive(o.created_at),
-                o.dealer.code,
-                o.dealer.name,
-                o.dealer.region.code,
-                o.status,
-                len(o.lines),
-                o.net,
-                o.tax,
-                o.gross,
-                o.created_by,
-                o.note,
-                *waiting.get(o.id, (0, None)),
-                o.seller.code if o.seller_id is not None else None,
-            ]
-            for o in orders
-        ]
-        return export_response(fmt, f"orders-{today()}", header, rows)
+        return export_response(fmt, f"orders-{today()}", ORDER_EXPORT_HEADER, _order_export_rows(stmt))
     regions = []
     if not scope.is_dealer:
         regions = db.session.execute(scope.select(Region).order_by(Region.path)).unique().scalars().all()
@@ -1093,15 +1099,7 @@ def sales():
     stmt = services.orders_query(scope, sold_by=scope.dealer_id, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        orders = db.session.execute(stmt).unique().scalars().all()
-        header = ["number", "created_at", "dealer_code", "dealer_name", "status", "lines", "net", "tax", "gross",
-                  "created_by", "placed_by", "note"]  # fmt: skip
-        rows = [
-            [o.number, local_naive(o.created_at), o.dealer.code, o.dealer.name, o.status, len(o.lines), o.net, o.tax,
-             o.gross, o.created_by, o.placed_by.username if o.placed_by else None, o.note]
-            for o in orders
-        ]  # fmt: skip
-        return export_response(fmt, f"sales-{today()}", header, rows)
+        return export_response(fmt, f"sales-{today()}", SALES_EXPORT_HEADER, _sales_export_rows(stmt))
     to_decide = db.session.execute(
         select(func.count()).select_from(
             services.orders_query(scope, status="credit_review", sold_by=scope.dealer_id).order_by(None).subquery()
