@@ -29,7 +29,14 @@ from portal.platform.errors import Conflict, Invalid
 from portal.platform.money import ZERO, money
 from portal.platform.tenancy import current_scope, tenant_route
 from portal.platform.timeutil import today
-from portal.platform.web import ORDER_STATUS_LABELS, apply_errors, export_response, list_page, parse_date_arg
+from portal.platform.web import (
+    ORDER_STATUS_LABELS,
+    apply_errors,
+    export_response,
+    list_page,
+    parse_date_arg,
+    query_rows,
+)
 from portal.production.models import Unit
 from portal.shipping import services
 from portal.shipping.forms import ReceiveForm, ShipForm
@@ -311,7 +318,6 @@ def index():
     stmt = services.shipments_query(scope, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        shipments = db.session.execute(stmt).unique().scalars().all()
         header = [
             "number",
             "shipped_on",
@@ -331,7 +337,7 @@ def index():
             "created_by",
             "seller_code",
         ]
-        rows = [
+        rows = (
             [
                 s.number,
                 s.shipped_on,
@@ -351,8 +357,9 @@ def index():
                 s.created_by,
                 s.seller.code if s.seller_id is not None else "",  # §16: empty = HQ
             ]
-            for s in shipments
-        ]
+            # read a chunk at a time while the file is written (CSV: while it is sent), in the rows' own session
+            for s in query_rows(stmt, scalars=True)
+        )
         return export_response(fmt, f"shipments-{today()}", header, rows)
     # a distributor's tabs: everything in its scope, or its transfers to its sub-dealers (§16)
     own = db.session.get(Dealer, scope.dealer_id) if scope.is_dealer and scope.sub_dealer_ids else None
