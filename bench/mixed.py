@@ -20,6 +20,13 @@ many dealers as dealer users, plus HQ users, a finance user with a token and a p
 Measured per action: count, errors (any status other than the expected one, or no answer), throughput, p50/p95/p99;
 and the CPU seconds of gunicorn's workers, PostgreSQL's backends (and all postgres processes of the machine, which
 includes autovacuum and the WAL writer), the RQ workers and the load driver itself, from /proc.
+
+Issue 24: `--replica` makes a primary and a hot standby of its own (bench/pgpair.py; the machine's server settings,
+fsync on) and runs the load twice on the same data: A without, B with `PORTAL_REPLICA_DATABASE_URL`; CPU per server
+(each postmaster's tree) and the share of HQ reports answered `X-Portal-Data-Source: replica`. `--pgbouncer` runs
+gunicorn and the workers through a PgBouncer of its own (scripts/pgbouncer_local.sh, transaction pooling,
+`PORTAL_DB_PGBOUNCER=1`). Plain and PgBouncer runs also count the CPU of the run's own database's backends (the
+shared server's other work left out).
 """
 
 from __future__ import annotations
@@ -32,13 +39,16 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -56,6 +66,7 @@ from bench.common import (
     server_settings,
     table,
 )
+from bench.pgpair import StreamingPair
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "out"
@@ -155,17 +166,77 @@ def postgres_pids() -> list[int]:
     return found
 
 
+def postmaster_tree(postmaster: int) -> list[int]:
+    """A PostgreSQL server's processes: its postmaster and the postmaster's children (backends, WAL sender or
+    receiver, startup process, checkpointer…); ended backends are in the postmaster's reaped-children time."""
+    return [postmaster, *orders.children(postmaster)]
+
+
+class DatabaseBackends:
+    """The CPU of the backends connected to one database of a server other people use too, where the postmaster's
+    tree would count their work: pg_stat_activity's backends of this database, their /proc ticks sampled (`sample()`,
+    once a second during the run). A backend there at the first sample counts from then; one that appears later
+    counts from 0; one that ends between two samples loses its last second. The web and worker processes keep their
+    connections (SQLAlchemy's pool, PgBouncer's server connections), so little is lost."""
+
+    def __init__(self, url: str):
+        self.conn = connect(url, autocommit=True)
+        self.first: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        self.started = False
+
+    def sample(self) -> None:
+        pids = [pid for (pid,) in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )]  # fmt: skip
+        for pid, ticks in orders.cpu_ticks(pids).items():
+            self.first.setdefault(pid, ticks if not self.started else 0)
+            self.last[pid] = ticks
+        self.started = True
+
+    def ticks(self) -> int:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 @contextmanager
-def gunicorn(url: str, redis: str, storage: Path, workers: int):
-    """gunicorn with the deployment's own config file (deploy/gunicorn.conf.py), on a free port."""
+def environ(**values: str | None):
+    """os.environ with these values (None: removed) inside the block: what the RQ workers
+    (bench.statements.workers) inherit."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# settings the run's gunicorn and workers choose themselves (stripped from the inherited environment)
+RUN_SETTINGS = ("REDIS_URL", "DATABASE_URL", "MAIL_SERVER", "PORTAL_REPLICA_DATABASE_URL", "PORTAL_DB_PGBOUNCER")
+
+
+@contextmanager
+def gunicorn(url: str, redis: str, storage: Path, workers: int, log_name: str = "mixed-gunicorn.log", **extra: str):
+    """gunicorn with the deployment's own config file (deploy/gunicorn.conf.py), on a free port; `extra`: more
+    environment (PORTAL_REPLICA_DATABASE_URL, PORTAL_DB_PGBOUNCER)."""
     OUT.mkdir(exist_ok=True)
     port = orders.free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "MAIL_SERVER")}
+    env = {k: v for k, v in os.environ.items() if k not in RUN_SETTINGS}
     env.update(
         DATABASE_URL=url, REDIS_URL=redis, PORTAL_STORAGE=str(storage), SECRET_KEY=secrets.token_hex(32),
-        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers), GUNICORN_LOGLEVEL="warning",
+        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers), GUNICORN_LOGLEVEL="warning", **extra,
     )  # fmt: skip
-    log_path = OUT / "mixed-gunicorn.log"
+    log_path = OUT / log_name
     command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket",
                "portal:create_app()"]  # fmt: skip
     with open(log_path, "w") as log:
@@ -198,6 +269,7 @@ class Recorder:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.samples: dict[str, str] = {}
+        self.sources: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.measuring = False
 
     def call(self, session: requests.Session, action: str, method: str, url: str, expect=(200,), **kw):
@@ -214,6 +286,8 @@ class Recorder:
                 if status not in expect:
                     self.errors[action] += 1
                     self.samples.setdefault(action, f"{status} {text or r.text[:200]}")
+                elif source := r.headers.get("X-Portal-Data-Source"):  # a report, with a replica configured
+                    self.sources[action][source] += 1
         return r if status in expect else None
 
 
@@ -331,27 +405,56 @@ def statement_run(rec: Recorder, base: str, token: str, period: str, result: dic
 
 # ---------------------------------------------------------------- the run
 
+# --replica: the run's primary has this machine's PostgreSQL 15 server settings (stock: durable, 128 MB of shared
+# buffers, JIT on), not the tests' fsync=off; the standby inherits them through the base backup
+PRIMARY_CONF = """
+# bench/mixed.py --replica: the run's primary, with the settings of the machine's PostgreSQL server
+max_connections = 100
+shared_buffers = 128MB
+fsync = on
+full_page_writes = on
+synchronous_commit = on
+max_wal_size = 1GB
+"""
+# docs/REPLICA.md's standby settings: replay does not cancel a report; the primary's vacuum keeps what it reads
+STANDBY_CONF = """
+max_standby_streaming_delay = 60s
+hot_standby_feedback = on
+"""
+PAIR_DATABASE = "bench_mixed"
 
-def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -> dict:
+
+@dataclass
+class Setup:
+    """One load run: where gunicorn and the workers connect, what they are told, and whose CPU is counted."""
+
+    label: str
+    data_url: str  # the server's own port: the data is built there, the MES driver reads it
+    app_url: str  # gunicorn's and the RQ workers' DATABASE_URL (PgBouncer's port with --pgbouncer)
+    extra: dict[str, str] = field(default_factory=dict)  # more environment for gunicorn and the workers
+    web_only: dict[str, str] = field(default_factory=dict)  # more environment for gunicorn only
+    cpu: dict[str, Callable[[], list[int]]] = field(default_factory=dict)  # process trees (tree_ticks)
+    backends_of: str | None = None  # also count the backends of this database (DatabaseBackends)
+    log_name: str = "mixed-gunicorn.log"
+
+
+def prepare(url: str, n_users: int, redis: str, timings: dict) -> dict:
     from redis import Redis
 
+    app = make_app(url)
+    built = build(app, url, max(n_users, 50), timings)
+    with app.app_context():
+        from portal.extensions import db
+
+        db.engine.dispose()
+    Redis.from_url(redis).flushdb()  # only the benchmark's numbered database
+    return built
+
+
+def load_run(setup: Setup, built: dict, redis: str, n_users: int, n_hq: int, minutes: float, workers: int) -> dict:
+    """One load of `minutes` on the data `built`: the users, the MES, the statement run at half time."""
     from bench.statements import workers as rq_workers
 
-    url = database_url()
-    ensure_database(url)
-    redis = redis_url()
-    minutes = minutes or (1.5 if quick else 10)
-    n_users = users or (50 if quick else 500)
-    n_hq = hq or (5 if quick else 20)
-    results: dict = {"minutes": minutes, "users": n_users, "hq": n_hq, "workers": recommended_workers(),
-                     "settings": server_settings(url), "timings": {}}  # fmt: skip
-    say(
-        f"# mixed-load benchmark (issue 9): {n_users} dealer users, {n_hq} HQ users, the MES, a statement run;"
-        f" {minutes:g} min; gunicorn -w {results['workers']}; 2 RQ workers; Python {python_version()}, {load()}"
-    )
-    app = make_app(url)
-    built = build(app, url, max(n_users, 50), results["timings"])
-    Redis.from_url(redis).flushdb()  # only the benchmark's numbered database
     first = dt.date.today().replace(day=1)
     period = f"{first - dt.timedelta(days=1):%Y-%m}"
     storage = Path(tempfile.mkdtemp(prefix="mixed-storage-"))
@@ -359,10 +462,15 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
     stop = threading.Event()
     statement: dict = {}
     data = built["data"]
+    say(f"## run {setup.label}: {load()}")
+    backends = DatabaseBackends(setup.backends_of) if setup.backends_of else None
     try:
         with ExitStack() as stack:
-            port, master = stack.enter_context(gunicorn(url, redis, storage, results["workers"]))
-            procs = stack.enter_context(rq_workers(url, redis, storage, 2))
+            port, master = stack.enter_context(
+                gunicorn(setup.app_url, redis, storage, workers, setup.log_name, **setup.extra, **setup.web_only)
+            )
+            with environ(**{k: setup.extra.get(k) for k in RUN_SETTINGS if k.startswith("PORTAL_")}):
+                procs = stack.enter_context(rq_workers(setup.app_url, redis, storage, 2))
             base = f"http://127.0.0.1:{port}"
             threads = []
             for n in range(n_users):
@@ -372,12 +480,20 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
                     daemon=True))  # fmt: skip
             for n in range(n_hq):
                 threads.append(threading.Thread(target=hq_user, args=(rec, base, stop, built["hq"][n], n), daemon=True))
-            threads.append(threading.Thread(target=mes, args=(rec, base, stop, url, built["mes"]), daemon=True))
+            threads.append(
+                threading.Thread(target=mes, args=(rec, base, stop, setup.data_url, built["mes"]), daemon=True)
+            )
             rq = [p.pid for p in procs]
-            rq_all = lambda: rq + [c for p in rq for c in orders.children(p)]  # noqa: E731
-            web_all = lambda: [master, *orders.children(master)]  # noqa: E731
-            pg0 = tree_ticks(postgres_pids())
-            w0, r0, c0 = tree_ticks(web_all()), tree_ticks(rq_all()), time.process_time()
+            groups = {
+                "gunicorn (arbiter and workers, recycled ones included)": lambda: [master, *orders.children(master)],
+                **setup.cpu,
+                "RQ workers (and their work-horses)": lambda: rq + [c for p in rq for c in orders.children(p)],
+            }
+            start_ticks = {name: tree_ticks(pids()) for name, pids in groups.items()}
+            c0 = time.process_time()
+            if backends:
+                backends.sample()
+            load_start = load()
             rec.measuring = True
             t0 = time.perf_counter()
             for t in threads:
@@ -386,31 +502,124 @@ def run(quick: bool, minutes: float | None, users: int | None, hq: int | None) -
             half.daemon = True
             half.start()
             deadline = t0 + minutes * 60
+            tick = 0
             while time.perf_counter() < deadline:
-                time.sleep(5)
-                say(
-                    f"  {time.perf_counter() - t0:5.0f} s: {sum(len(v) for v in rec.times.values()):,} requests,"
-                    f" {sum(rec.errors.values())} errors, {load()}"
-                )
+                time.sleep(1)
+                tick += 1
+                if backends:
+                    backends.sample()
+                if tick % 5 == 0:
+                    say(
+                        f"  {time.perf_counter() - t0:5.0f} s: {sum(len(v) for v in rec.times.values()):,} requests,"
+                        f" {sum(rec.errors.values())} errors, {load()}"
+                    )
             stop.set()
             rec.measuring = False
             elapsed = time.perf_counter() - t0
             hz = os.sysconf("SC_CLK_TCK")
-            w1, r1, c1 = tree_ticks(web_all()), tree_ticks(rq_all()), time.process_time()
-            pg1 = tree_ticks(postgres_pids())
-            results["cpu"] = {
-                "gunicorn (arbiter and workers, recycled ones included)": (w1 - w0) / hz,
-                "PostgreSQL (all its processes)": (pg1 - pg0) / hz,
-                "RQ workers (and their work-horses)": (r1 - r0) / hz,
-                "load driver (this process)": c1 - c0,
-            }
+            c1 = time.process_time()
+            if backends:
+                backends.sample()
+            cpu = {name: (tree_ticks(pids()) - start_ticks[name]) / hz for name, pids in groups.items()}
+            if backends:
+                cpu["PostgreSQL: the run's database's backends (sampled each second)"] = backends.ticks() / hz
+            cpu["load driver (this process)"] = c1 - c0
             half.join(timeout=600)
             for t in threads:
                 t.join(timeout=TIMEOUT + 5)
     finally:
         shutil.rmtree(storage, ignore_errors=True)
-    results.update(elapsed=elapsed, times=dict(rec.times), errors=dict(rec.errors), samples=rec.samples,
-                   statement=statement, period=period, loadavg=load())  # fmt: skip
+        if backends:
+            backends.close()
+    sources = {action: dict(v) for action, v in rec.sources.items()}
+    return dict(label=setup.label, elapsed=elapsed, times=dict(rec.times), errors=dict(rec.errors),
+                samples=rec.samples, sources=sources, statement=statement, period=period, cpu=cpu,
+                loadavg_start=load_start, loadavg=load(), log=OUT / setup.log_name)  # fmt: skip
+
+
+@contextmanager
+def pgbouncer(server_url: str):
+    """A PgBouncer of the run's own (scripts/pgbouncer_local.sh: transaction pooling, deploy/pgbouncer/pgbouncer.ini's
+    pools) on a free port in front of `server_url`'s server; yields (its URL for the run's database, its pid)."""
+    from sqlalchemy.engine import make_url
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+    port = orders.free_port()
+    server = make_url(server_url)
+    env = {**os.environ, "PGBOUNCER_DIR": str(folder), "PGBOUNCER_PORT": str(port),
+           "PGBOUNCER_SERVER": f"{server.host or '127.0.0.1'}:{server.port or 5432}"}  # fmt: skip
+    script = str(ROOT / "scripts" / "pgbouncer_local.sh")
+    subprocess.run([script, "start"], env=env, check=True)  # noqa: S603
+    try:
+        pid = int((folder / "pgbouncer.pid").read_text().strip())
+        yield server.set(port=port).render_as_string(hide_password=False), pid
+        status = subprocess.run([script, "status"], env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        say(status.stdout.rstrip())
+    finally:
+        subprocess.run([script, "stop"], env=env, check=False)  # noqa: S603
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def stopped(signum, frame):
+    raise SystemExit(f"signal {signum}")
+
+
+def run(quick: bool, minutes: float | None, users: int | None, hq: int | None, replica: bool = False,
+        pooler: bool = False) -> dict:  # fmt: skip
+    redis = redis_url()
+    minutes = minutes or (1.5 if quick else 10)
+    n_users = users or (50 if quick else 500)
+    n_hq = hq or (5 if quick else 20)
+    workers = recommended_workers()
+    mode = "replica" if replica else "pgbouncer" if pooler else "plain"
+    results: dict = {"minutes": minutes, "users": n_users, "hq": n_hq, "workers": workers, "mode": mode,
+                     "timings": {}, "runs": []}  # fmt: skip
+    say(
+        f"# mixed-load benchmark (issue 9): {n_users} dealer users, {n_hq} HQ users, the MES, a statement run;"
+        f" {minutes:g} min; gunicorn -w {workers}; 2 RQ workers; {mode}; Python {python_version()}, {load()}"
+    )
+    args = (redis, n_users, n_hq, minutes, workers)
+    if replica:
+        pair = StreamingPair(PAIR_DATABASE, PRIMARY_CONF, STANDBY_CONF, prefix="bench-mixed-pair-")
+        previous = signal.signal(signal.SIGTERM, stopped)  # a SIGTERM still stops the pair (the finally below)
+        try:
+            pair.start()
+            url = pair.libpq_url("primary")
+            say(f"  primary on port {pair.ports['primary']}, hot standby on {pair.ports['replica']} ({pair.root})")
+            results["settings"] = server_settings(url)
+            trees = {
+                "PostgreSQL primary (postmaster tree)": lambda: postmaster_tree(pair.postmaster_pid("primary")),
+                "PostgreSQL standby (postmaster tree)": lambda: postmaster_tree(pair.postmaster_pid("replica")),
+            }
+            runs = (("A: no replica", {}, "mixed-gunicorn-A.log"),
+                    ("B: reports on the replica", {"PORTAL_REPLICA_DATABASE_URL": pair.libpq_url("replica")},
+                     "mixed-gunicorn-B.log"))  # fmt: skip
+            for label, web_only, log_name in runs:
+                built = prepare(url, n_users, redis, results["timings"])  # the same data for both (seeded)
+                pair.wait_replayed(timeout=900)
+                for which in ("primary", "replica"):  # no checkpoint of the build's writes in the middle of a run
+                    with pair.connect(which) as conn:
+                        conn.execute("CHECKPOINT")
+                setup = Setup(label, url, url, web_only=web_only, cpu=trees, log_name=log_name)
+                results["runs"].append(load_run(setup, built, *args))
+        finally:
+            pair.stop()
+            signal.signal(signal.SIGTERM, previous)
+        return results
+    url = database_url()
+    ensure_database(url)
+    results["settings"] = server_settings(url)
+    built = prepare(url, n_users, redis, results["timings"])
+    everything = {"PostgreSQL (all its processes on the machine)": postgres_pids}
+    if pooler:
+        with pgbouncer(url) as (pooled, pid):
+            setup = Setup("through PgBouncer", url, pooled, extra={"PORTAL_DB_PGBOUNCER": "1"},
+                          cpu={**everything, "PgBouncer": lambda: [pid]}, backends_of=url,
+                          log_name="mixed-gunicorn-pgbouncer.log")  # fmt: skip
+            results["runs"].append(load_run(setup, built, *args))
+    else:
+        setup = Setup("plain", url, url, cpu=everything, backends_of=url)
+        results["runs"].append(load_run(setup, built, *args))
     return results
 
 
@@ -439,38 +648,85 @@ def server_times(log_path: Path) -> list[list[str]]:
     return rows
 
 
-def summary(results: dict) -> None:
-    elapsed = results["elapsed"]
+def replica_share(run: dict, prefix: str = "HQ: ") -> tuple[int, int]:
+    """(responses that said `X-Portal-Data-Source: replica`, all measured responses) of the actions whose name
+    starts with `prefix` (HQ's three pages are reports)."""
+    said = sum(v.get("replica", 0) for action, v in run["sources"].items() if action.startswith(prefix))
+    every = sum(len(v) for action, v in run["times"].items() if action.startswith(prefix))
+    return said, every
+
+
+def summary_run(results: dict, run: dict) -> None:
+    elapsed = run["elapsed"]
     rows = []
     total = errors = 0
-    for action in sorted(results["times"]):
-        v = results["times"][action]
-        e = results["errors"].get(action, 0)
+    for action in sorted(run["times"]):
+        v = run["times"][action]
+        e = run["errors"].get(action, 0)
         total += len(v)
         errors += e
+        sources = run["sources"].get(action, {})
+        said = ", ".join(f"{k} {n:,}" for k, n in sorted(sources.items())) or "-"
         rows.append([action, f"{len(v):,}", str(e), f"{len(v) / elapsed:.2f}", f"{percentile(v, 50) * 1000:.0f}",
-                     f"{percentile(v, 95) * 1000:.0f}", f"{percentile(v, 99) * 1000:.0f}"])  # fmt: skip
-    rows.append(["all", f"{total:,}", str(errors), f"{total / elapsed:.2f}", "", "", ""])
+                     f"{percentile(v, 95) * 1000:.0f}", f"{percentile(v, 99) * 1000:.0f}", said])  # fmt: skip
+    rows.append(["all", f"{total:,}", str(errors), f"{total / elapsed:.2f}", "", "", "", ""])
     say()
     say(
-        f"## mixed load: {results['users']} dealer users, {results['hq']} HQ users, MES, statement run for"
-        f" {results['period']}; {elapsed:.0f} s; gunicorn -w {results['workers']}; at the end {results['loadavg']}"
+        f"## mixed load, {run['label']}: {results['users']} dealer users, {results['hq']} HQ users, MES, statement"
+        f" run for {run['period']}; {elapsed:.0f} s; gunicorn -w {results['workers']}; {run['loadavg_start']} at the"
+        f" start, {run['loadavg']} at the end"
     )
-    say(table(["action", "count", "errors", "per s", "p50 ms", "p95 ms", "p99 ms"], rows))
-    for action, sample in results["samples"].items():
+    say(table(["action", "count", "errors", "per s", "p50 ms", "p95 ms", "p99 ms", "X-Portal-Data-Source"], rows))
+    for action, sample in run["samples"].items():
         say(f"  first error of {action}: {sample}")
-    st = results["statement"]
+    st = run["statement"]
     if st.get("seconds"):
-        say(f"  statement run {results['period']}: {st['status']} in {st['seconds']:.1f} s, progress {st['progress']}")
+        say(f"  statement run {run['period']}: {st['status']} in {st['seconds']:.1f} s, progress {st['progress']}")
     else:
         say(f"  statement run: {st or 'did not finish'}")
-    say("  CPU seconds over the run: " + ", ".join(f"{k} {v:.1f} s ({v / elapsed * 100:.0f} % of a core)"
-                                                   for k, v in results["cpu"].items()))  # fmt: skip
+    said, every = replica_share(run)
+    if every:
+        say(f"  HQ report responses from the replica: {said:,} of {every:,} ({said / every * 100:.0f} %)")
+    say("  CPU seconds over the run:")
+    for k, v in run["cpu"].items():
+        say(f"    {k}: {v:.1f} s ({v / elapsed * 100:.0f} % of a core, {v / max(total, 1) * 1000:.1f} ms per request)")
     say()
     say("  time spent serving each route (gunicorn's access log, whole run, logins included; queueing left out):")
-    say(table(["route", "requests", "seconds", "share", "p50 ms", "p95 ms"], server_times(OUT / "mixed-gunicorn.log")))
+    say(table(["route", "requests", "seconds", "share", "p50 ms", "p95 ms"], server_times(run["log"])))
+
+
+def comparison(results: dict) -> None:
+    """The runs side by side (--replica: A without the replica, B with it)."""
+    runs = results["runs"]
+    say()
+    say("## " + " vs ".join(r["label"] for r in runs))
+    counts = [sum(len(v) for v in r["times"].values()) for r in runs]
+    rows = []
+    for name in runs[0]["cpu"]:
+        rows.append([name, *(f"{r['cpu'][name]:.1f} s ({r['cpu'][name] / max(n, 1) * 1000:.1f} ms/req)"
+                             for r, n in zip(runs, counts, strict=True))])  # fmt: skip
+    rows.append(["requests (per s)", *(f"{n:,} ({n / r['elapsed']:.1f})" for r, n in zip(runs, counts, strict=True))])
+    rows.append(["errors", *(str(sum(r["errors"].values())) for r in runs)])
+    shares = [replica_share(r) for r in runs]
+    rows.append(
+        ["HQ responses from the replica", *(f"{s:,} of {n:,} ({s / max(n, 1) * 100:.0f} %)" for s, n in shares)]
+    )
+    rows.append(["load average (start, end)", *(f"{r['loadavg_start']}, {r['loadavg']}" for r in runs)])
+    for action in sorted(set().union(*(r["times"] for r in runs))):
+        rows.append([f"{action} p50 / p95 ms", *(
+            f"{percentile(r['times'][action], 50) * 1000:.0f} / {percentile(r['times'][action], 95) * 1000:.0f}"
+            if r["times"].get(action) else "-" for r in runs)])  # fmt: skip
+    say(table(["", *(r["label"] for r in runs)], rows))
+
+
+def summary(results: dict) -> None:
+    for run in results["runs"]:
+        summary_run(results, run)
+    if len(results["runs"]) > 1:
+        comparison(results)
     built = results["timings"].get("data total", 0)
-    say(f"  PostgreSQL {results['settings']['server_version']}, data built in {built:.0f} s")
+    say(f"  PostgreSQL {results['settings']['server_version']} (shared_buffers {results['settings']['shared_buffers']},"
+        f" jit {results['settings']['jit']}), data built in {built:.0f} s (the last build)")  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -479,12 +735,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="length of the load (default 10; --quick 1.5)")
     p.add_argument("--users", type=int, help="dealer users (default 500; --quick 50)")
     p.add_argument("--hq-users", type=int, help="HQ users (default 20; --quick 5)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--replica", action="store_true",
+                     help="a primary and a hot standby of the run's own; the load twice: without and with"
+                          " PORTAL_REPLICA_DATABASE_URL (BENCH_DATABASE_URL is not used)")  # fmt: skip
+    how.add_argument("--pgbouncer", action="store_true",
+                     help="gunicorn and the workers through a PgBouncer of the run's own (transaction"
+                          " pooling)")  # fmt: skip
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    summary(run(args.quick, args.minutes, args.users, args.hq_users))
+    summary(run(args.quick, args.minutes, args.users, args.hq_users, replica=args.replica, pooler=args.pgbouncer))
 
 
 if __name__ == "__main__":

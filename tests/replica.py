@@ -1,33 +1,19 @@
 """A real PostgreSQL streaming pair for the read-replica tests (tests/test_replica_routing.py).
 
-A small primary cluster (`initdb`) in a temp folder of its own, listening on a free loopback port, and a hot standby
-made from it with `pg_basebackup -R` on another free port: never a base backup of the shared server. PostgreSQL refuses
-to run as root, so as root the binaries run as the `postgres` user (`runuser -u postgres --`) on folders it owns.
+The pair itself (initdb primary on a free loopback port, `pg_basebackup -R` standby on another, as the `postgres`
+user when root, never a base backup of the shared server) is bench/pgpair.py, which bench/mixed.py's `--replica` run
+uses too; here it gets the tests' settings: a small primary that does not sync to disk.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
+from bench.pgpair import PG_BIN, free_port, missing_binaries
+from bench.pgpair import StreamingPair as _StreamingPair
 
-import psycopg
-
-PG_BIN = Path(os.environ.get("PORTAL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-NEEDED = ("initdb", "pg_ctl", "pg_basebackup")
-TIMEOUT_S = 60
+__all__ = ["PG_BIN", "PRIMARY_CONF", "StreamingPair", "free_port", "missing_binaries"]
 
 PRIMARY_CONF = """
 # tests/replica.py: a throw-away primary for the read-replica tests
-listen_addresses = '127.0.0.1'
-wal_level = replica
-max_wal_senders = 4
-hot_standby = on
 max_connections = 40
 shared_buffers = 16MB
 fsync = off
@@ -35,124 +21,9 @@ full_page_writes = off
 synchronous_commit = on
 """
 
-HBA = """
-local all all trust
-local replication all trust
-host all all 127.0.0.1/32 trust
-host replication all 127.0.0.1/32 trust
-"""
 
-
-def missing_binaries() -> list[str]:
-    """The PostgreSQL programs the pair needs and this machine lacks."""
-    return [name for name in NEEDED if not (PG_BIN / name).exists() and not shutil.which(name)]
-
-
-def _binary(name: str) -> str:
-    path = PG_BIN / name
-    return str(path) if path.exists() else shutil.which(name) or name
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class StreamingPair:
-    """initdb → start the primary → pg_basebackup -R → start the replica; `stop()` stops both and removes the folder."""
+class StreamingPair(_StreamingPair):
+    """bench.pgpair.StreamingPair with the tests' settings."""
 
     def __init__(self, database: str = "portal"):
-        self.root = Path(tempfile.mkdtemp(prefix="portal-replica-"))
-        self.sockets = self.root / "sock"
-        self.dirs = {"primary": self.root / "primary", "replica": self.root / "replica"}
-        self.ports = {"primary": free_port(), "replica": free_port()}
-        self.database = database
-        self.as_root = os.geteuid() == 0
-
-    # -- commands
-
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
-        command = [_binary(args[0]), *args[1:]]
-        if self.as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)  # noqa: S603
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr or done.stdout}")
-        return done
-
-    def _pg_ctl_start(self, which: str) -> None:
-        options = f"-p {self.ports[which]} -k {self.sockets}"
-        self._run("pg_ctl", "-D", str(self.dirs[which]), "-l", str(self.root / f"{which}.log"), "-o", options, "-w",
-                  "-t", str(TIMEOUT_S), "start")  # fmt: skip
-
-    def start(self) -> StreamingPair:
-        self.sockets.mkdir()
-        if self.as_root:
-            shutil.chown(self.root, "postgres", "postgres")
-            shutil.chown(self.sockets, "postgres", "postgres")
-        primary = self.dirs["primary"]
-        self._run("initdb", "-D", str(primary), "-U", "postgres", "-E", "UTF8", "--locale=C", "--auth=trust")
-        with (primary / "postgresql.conf").open("a") as conf:
-            conf.write(PRIMARY_CONF)
-        (primary / "pg_hba.conf").write_text(HBA)
-        self._pg_ctl_start("primary")
-        with self.connect("primary", "postgres") as conn:
-            conn.execute(f'CREATE DATABASE "{self.database}"')
-        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports["primary"]), "-U", "postgres",
-                  "-D", str(self.dirs["replica"]), "-R", "-X", "stream", "-c", "fast")  # fmt: skip
-        self.start_replica()
-        return self
-
-    def start_replica(self) -> None:
-        self._pg_ctl_start("replica")
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:  # hot standby accepts connections once it has reached a consistent state
-            try:
-                with self.connect("replica") as conn:
-                    if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                        return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
-
-    def stop_replica(self) -> None:
-        self._run("pg_ctl", "-D", str(self.dirs["replica"]), "-m", "immediate", "-w", "stop")
-
-    def stop(self) -> None:
-        for which in ("replica", "primary"):
-            if (self.dirs[which] / "postmaster.pid").exists():
-                with contextlib.suppress(RuntimeError):  # already stopped
-                    self._run("pg_ctl", "-D", str(self.dirs[which]), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    # -- talking to them
-
-    def url(self, which: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.ports[which]}/{self.database}"
-
-    def connect(self, which: str, database: str | None = None) -> psycopg.Connection:
-        return psycopg.connect(
-            host="127.0.0.1", port=self.ports[which], user="postgres", dbname=database or self.database,
-            autocommit=True, connect_timeout=5,
-        )  # fmt: skip
-
-    def wait_replayed(self, timeout: float = 30) -> None:
-        """Until the replica has replayed everything the primary has written so far."""
-        with self.connect("primary") as primary:
-            position = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-        deadline = time.monotonic() + timeout
-        with self.connect("replica") as replica:
-            while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s", (position,)).fetchone()[0]:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the replica has not replayed {position} within {timeout} s")
-                time.sleep(0.05)
-
-    def pause_replay(self) -> None:
-        with self.connect("replica") as conn:
-            conn.execute("SELECT pg_wal_replay_pause()")
-
-    def resume_replay(self) -> None:
-        with self.connect("replica") as conn:
-            conn.execute("SELECT pg_wal_replay_resume()")
+        super().__init__(database, primary_conf=PRIMARY_CONF)
