@@ -110,9 +110,14 @@ def when_ready(server):
     """Preloaded: warm the master's app before the first fork (portal/platform/warmup.py)."""
     app = _flask_app(server)
     if app is not None:
+        import gc
+
         from portal.platform.warmup import warm
 
         warm(app)
+        # what the master holds (the app, its compiled templates and mappers) is kept out of the collector's sweeps:
+        # the workers' full collections skip it and do not write to its pages (forks share them copy-on-write)
+        gc.freeze()
 
 
 def post_fork(server, worker):
