@@ -21,7 +21,13 @@ Measured (median of 5 after one warm-up, the app's code in this process):
 Baseline, same run: one hand-written GROUP BY over the raw `sell_through_lines` (joined to dealers, regions,
 products) for the same groups and period, psycopg directly. Ratio = app / baseline; the goal with the
 pre-aggregated table is ≤ 0.2×. The app's sell-through quantity and amount per group must equal the baseline's.
-Then the HQ home page: `GET /home` 20 times through the test client, logged in as an hq_admin (session cookie).
+Then the home pages, `GET /home` through the test client (session cookie), 1 warm-up + 20 requests each: an hq_admin
+cold (`PORTAL_SCORECARD_CACHE_SECONDS` 0: every report card computed on every request) and warm (the default 300 s:
+the cards kept per process), a region manager of the largest top region cold; p50/p95 and statements per request.
+
+`--home-only` measures only the home pages, on the data a previous run left in the database (built first when there
+is none; brought to the current migration); with `--profile` it also writes the cold HQ home's cProfile, each
+statement's time and the slowest statements' `EXPLAIN (ANALYZE, BUFFERS)` to bench/out/home_*.txt.
 """
 
 from __future__ import annotations
@@ -497,37 +503,219 @@ def measure_late_rows(app, url: str, results: dict) -> None:
         f"+{added} pcs")  # fmt: skip
 
 
-def measure_home(app, results: dict) -> None:
+HOME_CASES = (  # (label, user, keep the cards: PORTAL_SCORECARD_CACHE_SECONDS)
+    ("hq_admin, cold (cards computed every request)", "hq", 0),
+    ("hq_admin, warm (cards kept 300 s, the default)", "hq", 300),
+    ("region manager of the largest top region, cold", "rm", 0),
+)
+
+
+def _largest_top_region(url: str) -> tuple[int, str, str, int]:
+    """(id, code, path, dealers) of the top region (a child of HQ) whose subtree holds the most dealers."""
+    with connect(url) as conn:
+        return conn.execute(
+            "SELECT top.id, top.code, top.path, count(*) FROM dealers d JOIN regions dr ON dr.id = d.region_id "
+            "JOIN regions top ON top.path = '/HQ/' || split_part(dr.path, '/', 3) || '/' "
+            "GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT 1"
+        ).fetchone()
+
+
+def _home_client(app, username: str, role: str, region_id: int | None = None):
+    """A test client logged in (session cookie) as the benchmark's user `username`, made when missing."""
+    from sqlalchemy import select
     from werkzeug.security import generate_password_hash
 
     from portal.dealers.models import User
     from portal.extensions import db
 
     with app.app_context():
-        user = User(username="bench.hq", display_name="Benchmark HQ", role="hq_admin", locale="zh_CN",
-                    password_hash=generate_password_hash("bench-pass-2026", method="pbkdf2:sha256:1000"))  # fmt: skip
-        db.session.add(user)
-        db.session.commit()
+        user = db.session.execute(select(User).where(User.username == username)).unique().scalar_one_or_none()
+        if user is None:
+            password = generate_password_hash("bench-pass-2026", method="pbkdf2:sha256:1000")
+            user = User(username=username, display_name=f"Benchmark {role}", role=role, region_id=region_id,
+                        locale="zh_CN", password_hash=password)  # fmt: skip
+            db.session.add(user)
+            db.session.commit()
         session_id = user.get_id()
     client = app.test_client()
     with client.session_transaction() as sess:
         sess["_user_id"] = session_id
         sess["_fresh"] = True
-    times = []
-    for i in range(HOME_REQUESTS + 1):
-        start = time.perf_counter()
-        response = client.get("/home")
-        elapsed = time.perf_counter() - start
-        if response.status_code != 200:
-            raise SystemExit(f"GET /home answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
-        if i >= 1:
-            times.append(elapsed)
-    results["home"] = (percentile(times, 50), percentile(times, 99))
-    say(f"- GET /home as hq_admin (test client, session cookie, 1 warm-up, {HOME_REQUESTS} requests): "
-        f"p50 {ms(results['home'][0])}, p99 {ms(results['home'][1])}; {load()}")  # fmt: skip
+    return client
 
 
-def run(quick: bool = False, levels_only: bool = False) -> dict:
+class _Statements:
+    """Every statement the app's engine sends while listening, with its duration (settings and savepoints apart)."""
+
+    SKIP = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET ")
+
+    def __init__(self, app) -> None:
+        from portal.extensions import db
+
+        with app.app_context():
+            self.engine = db.engine
+        self.seen: list[tuple[str, object, float]] = []
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(self.SKIP):
+            self.seen.append((statement, parameters, time.perf_counter() - conn.info.pop("bench_started")))
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+def _get_home(client) -> None:
+    response = client.get("/home")
+    if response.status_code != 200:
+        raise SystemExit(f"GET /home answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+
+
+def measure_home(app, url: str, results: dict, requests: int = HOME_REQUESTS) -> None:
+    """GET /home through the test client (session cookie), 1 warm-up + `requests` each: HQ cold (every card computed
+    on every request: PORTAL_SCORECARD_CACHE_SECONDS=0) and warm (the default 300 s: the report cards kept per
+    process, computed by the warm-up), and a region manager of the largest top region, cold. p50/p95 and the
+    statements per request (settings and savepoints apart, as tests/querycount.py counts them)."""
+    from portal.home import cache as home_cache
+
+    region_id, code, _path, n_dealers = _largest_top_region(url)
+    clients = {"hq": _home_client(app, "bench.hq", "hq_admin"),
+               "rm": _home_client(app, f"bench.rm.{code.lower()}", "region_manager", region_id)}  # fmt: skip
+    rows = []
+    saved = app.config.get("PORTAL_SCORECARD_CACHE_SECONDS")
+    try:
+        for label, who, ttl in HOME_CASES:
+            app.config["PORTAL_SCORECARD_CACHE_SECONDS"] = ttl
+            home_cache.clear()
+            times, counts = [], []
+            for i in range(requests + 1):
+                with _Statements(app) as sent:
+                    start = time.perf_counter()
+                    _get_home(clients[who])
+                    elapsed = time.perf_counter() - start
+                if i >= 1:
+                    times.append(elapsed)
+                    counts.append(len(sent.seen))
+            label = label.replace("largest top region", f"{code} ({n_dealers:,} dealers)")
+            p50, p95 = percentile(times, 50), percentile(times, 95)
+            stmts = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
+            results.setdefault("home", {})[(who, ttl)] = (p50, p95, stmts)
+            rows.append([label, ms(p50), ms(p95), stmts, load()])
+            say(f"- GET /home, {label}: p50 {ms(p50)}, p95 {ms(p95)}, {stmts} statements per request "
+                f"(1 warm-up, {requests} requests); {load()}")  # fmt: skip
+    finally:
+        app.config["PORTAL_SCORECARD_CACHE_SECONDS"] = saved
+        home_cache.clear()
+    results["home_table"] = rows
+
+
+def profile_home(app, url: str, explain_top: int = 6) -> None:
+    """The cold HQ home under cProfile (bench/out/home_profile.txt), its statements with their durations (median of
+    3 requests: bench/out/home_statements.txt), the slowest under EXPLAIN (ANALYZE, BUFFERS) (home_explain_<n>.txt)."""
+    import cProfile
+    import io
+    import pstats
+
+    from portal.extensions import db
+    from portal.home import cache as home_cache
+
+    OUT.mkdir(exist_ok=True)
+    client = _home_client(app, "bench.hq", "hq_admin")
+    saved = app.config.get("PORTAL_SCORECARD_CACHE_SECONDS")
+    app.config["PORTAL_SCORECARD_CACHE_SECONDS"] = 0
+    home_cache.clear()
+    try:
+        _get_home(client)  # warm-up
+        runs = []
+        for _ in range(3):
+            with _Statements(app) as sent:
+                _get_home(client)
+            runs.append(sent.seen)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _get_home(client)
+        profiler.disable()
+    finally:
+        app.config["PORTAL_SCORECARD_CACHE_SECONDS"] = saved
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(60)
+    (OUT / "home_profile.txt").write_text(buf.getvalue())
+    stats = [(statistics.median(r[i][2] for r in runs), i, runs[0][i]) for i in range(len(runs[0]))]
+    total = sum(t for t, _i, _s in stats)
+    lines = [f"{len(stats)} statements, {total * 1000:.1f} ms in the database (medians of 3 cold requests; {load()})",
+             ""]  # fmt: skip
+    for t, i, (stmt, _params, _t) in stats:
+        lines.append(f"{i + 1:3d} {t * 1000:8.1f} ms  {' '.join(stmt.split())[:220]}")
+    (OUT / "home_statements.txt").write_text("\n".join(lines) + "\n")
+    say(f"    profile → bench/out/home_profile.txt; statements → bench/out/home_statements.txt: {lines[0]}")
+    for t, i, _s in sorted(stats, reverse=True)[:8]:
+        say(f"      #{i + 1:<3d} {t * 1000:7.1f} ms  {' '.join(runs[0][i][0].split())[:120]}")
+    with app.app_context():
+        raw = db.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("SET jit = off")  # as the reports' own transactions
+            cur.execute("SET work_mem = '64MB'")
+            for n, (t, i, (stmt, params, _t)) in enumerate(sorted(stats, reverse=True)[:explain_top], start=1):
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + stmt, params)
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                (OUT / f"home_explain_{n}.txt").write_text(f"-- statement #{i + 1}, {t * 1000:.1f} ms in the "
+                                                           f"request\n{stmt}\n-- {params!r}\n\n{plan}\n")  # fmt: skip
+            raw.rollback()
+        finally:
+            raw.close()
+    say(f"    EXPLAIN (ANALYZE, BUFFERS) of the {explain_top} slowest → bench/out/home_explain_1..{explain_top}.txt")
+    say(f"    the profiled request: {pstats.Stats(profiler).total_tt * 1000:.0f} ms under cProfile")
+
+
+def _has_channel_data(url: str) -> bool:
+    with connect(url) as conn:
+        if not conn.execute("SELECT to_regclass('public.channel_monthly') IS NOT NULL").fetchone()[0]:
+            return False
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM channel_monthly)").fetchone()[0]
+
+
+def home_only(url: str, app, quick: bool, profile: bool, requests: int) -> dict:
+    """The home pages on the data a previous run left in the database (built first when there is none), brought to
+    the current migration; with `profile`, the cold HQ home profiled too."""
+    import flask_migrate
+
+    results: dict = {}
+    if not _has_channel_data(url):
+        say("  no channel data in the database: building it first")
+        build(url, app, quick, {})
+    with app.app_context():
+        flask_migrate.upgrade()
+    with connect(url) as conn:
+        n = conn.execute("SELECT count(*) FROM sell_through_lines").fetchone()[0]
+    say(f"Home pages on the data already built ({n:,} sell-through lines; {load()}):")
+    measure_home(app, url, results, requests)
+    if profile:
+        say("Profile of the cold HQ home:")
+        profile_home(app, url)
+    say(table(["GET /home", "p50", "p95", "statements", "load"], results["home_table"]))
+    return results
+
+
+def run(
+    quick: bool = False,
+    levels_only: bool = False,
+    home: bool = False,
+    profile: bool = False,
+    requests: int = HOME_REQUESTS,
+) -> dict:
     url = database_url()
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
@@ -540,6 +728,8 @@ def run(quick: bool = False, levels_only: bool = False) -> dict:
     app = make_app(url)
     timings: dict = {}
     results: dict = {"quick": quick}
+    if home:
+        return home_only(url, app, quick, profile, requests)
     if levels_only:  # the data a previous run left in the database
         say(f"Levels only, on the data already loaded ({load()}):")
         measure_levels(app, results)
@@ -559,14 +749,14 @@ def run(quick: bool = False, levels_only: bool = False) -> dict:
     measure_levels(app, results)
     say("Late rows:")
     measure_late_rows(app, url, results)
-    say("HQ home page:")
-    measure_home(app, results)
+    say("Home pages:")
+    measure_home(app, url, results)
     say()
     say(f"SUMMARY (channel{', quick' if quick else ''}; {info['lines']:,} lines; data built in "
         f"{results['build']:.0f} s; {load()} at the end)")  # fmt: skip
     say(table(["case", "rows", "app", "raw GROUP BY", "ratio", f"≤ {GOAL}×"], results["table"]))
     say(table(["case", "rows", "by level", "without", "ratio", f"≤ {LEVEL_GOAL}×"], results["levels"]))
-    say(f"home (hq_admin): p50 {ms(results['home'][0])}, p99 {ms(results['home'][1])}")
+    say(table(["GET /home", "p50", "p95", "statements", "load"], results["home_table"]))
     return results
 
 
@@ -575,9 +765,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help=f"{QUICK_LINES:,} lines instead of {LINES:,}")
     p.add_argument("--levels-only", action="store_true",
                    help="only the §16 by-level cases, on the data a previous run left in the database")  # fmt: skip
+    p.add_argument("--home-only", action="store_true",
+                   help="only the home pages (HQ cold and warm, a region manager cold) on the data a previous run "
+                        "left in the database (built first when missing)")  # fmt: skip
+    p.add_argument("--profile", action="store_true",
+                   help="with --home-only: profile the cold HQ home too (cProfile, statement timings, EXPLAIN "
+                        "ANALYZE of the slowest, into bench/out/)")  # fmt: skip
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=HOME_REQUESTS,
+        help=f"home requests per case after one warm-up (default {HOME_REQUESTS})",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    run(quick=args.quick, levels_only=args.levels_only)
+    run(
+        quick=args.quick,
+        levels_only=args.levels_only,
+        home=args.home_only,
+        profile=args.profile,
+        requests=args.requests,
+    )
