@@ -99,6 +99,7 @@ def register(app) -> None:
         # (measured: ~0.4 s more per statement). --fork isolates each job instead; a forked horse then opens database
         # connections of its own rather than sharing the parent's sockets.
         jobs._worker_app = current_app._get_current_object()
+        lower_priority(current_app.config["PORTAL_WORKER_NICE"])
         engine = db.engine
         os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
         jobs.warm_up()
@@ -120,6 +121,19 @@ def register(app) -> None:
             alive.set()
             if scheduler is not None:
                 scheduler.terminate()
+
+
+def lower_priority(nice: int) -> int:
+    """Lower this process's CPU priority by `nice` (PORTAL_WORKER_NICE): a batch job (a statement run renders a PDF
+    per dealer) then takes the CPU the web processes leave, instead of making every page wait behind it on a machine
+    they share. The niceness reached (children, e.g. `--fork`'s work horses, inherit it)."""
+    import logging
+    import os
+
+    reached = os.nice(nice) if nice else os.nice(0)
+    if nice:
+        logging.getLogger("portal.jobs").info("worker CPU priority lowered: nice %s", reached)
+    return reached
 
 
 def run_cron() -> None:

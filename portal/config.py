@@ -54,6 +54,8 @@
 |  |  | unset: everything on the primary |
 | PORTAL_REPLICA_MAX_LAG_S | 30 | seconds behind the primary beyond which reports read the primary |
 |  |  | (a number ≥ 0; checked at start-up) |
+| PORTAL_WORKER_NICE | 10 | the CPU priority `flask worker` lowers itself by (0–19; 0: unchanged) |
+|  |  | so batch jobs yield the CPU to web requests on a shared machine |
 """
 
 from __future__ import annotations
@@ -189,6 +191,20 @@ def replica_max_lag(value: str | float | int | None = None) -> float:
     return seconds
 
 
+DEFAULT_WORKER_NICE = 10
+
+
+def worker_nice(value: str | int | None = None) -> int:
+    """`PORTAL_WORKER_NICE` as a niceness increment 0–19 (default 10); ConfigError otherwise."""
+    name = "PORTAL_WORKER_NICE"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_WORKER_NICE
+    text = value.strip() if isinstance(value, str) else str(value)
+    if isinstance(value, bool) or not text.isdigit() or not 0 <= int(text) <= 19:
+        raise ConfigError(f"{name} must be a whole number from 0 to 19 (e.g. 10), not {value!r}")
+    return int(text)
+
+
 def replica_url(value: str | None) -> str | None:
     """`PORTAL_REPLICA_DATABASE_URL` read as psycopg 3; ConfigError when it is not PostgreSQL."""
     if not value or not value.strip():
@@ -303,6 +319,7 @@ class Config:
         self.PORTAL_STATEMENT_RUN_CRON = env.get("PORTAL_STATEMENT_RUN_CRON", "0 0 1 * *")
         # jobs whose worker died or that the queue lost are reported failed (jobs.interruption)
         self.PORTAL_WORKER_HEARTBEAT_SECONDS = float(env.get("PORTAL_WORKER_HEARTBEAT_SECONDS", "10"))
+        self.PORTAL_WORKER_NICE = worker_nice(env.get("PORTAL_WORKER_NICE"))
         self.PORTAL_JOB_LOST_GRACE_SECONDS = float(env.get("PORTAL_JOB_LOST_GRACE_SECONDS", "60"))
         self.PORTAL_JOB_CHECK_CRON = env.get("PORTAL_JOB_CHECK_CRON", "*/10 * * * *")
         self.PORTAL_UPLOAD_RETENTION_DAYS = int(env.get("PORTAL_UPLOAD_RETENTION_DAYS", "90"))
