@@ -77,6 +77,7 @@ SPAWN_RATE = 10  # dealer users started per second (as locust's -r), each with a
 MES_EVERY = 5.0  # seconds between two MES batches
 MES_BATCH = 200
 TIMEOUT = 60
+WARMUP = 0.0  # seconds of load before the measured minutes (--warmup): the ramp-up excluded, as locust --reset-stats
 
 
 def redis_url() -> str:
@@ -489,6 +490,11 @@ def load_run(setup: Setup, built: dict, redis: str, n_users: int, n_hq: int, min
                 **setup.cpu,
                 "RQ workers (and their work-horses)": lambda: rq + [c for p in rq for c in orders.children(p)],
             }
+            for t in threads:
+                t.start()
+            if WARMUP:  # the users log in and start (SPAWN_RATE a second): the ramp left out of every figure
+                say(f"  warm-up: {WARMUP:g} s not measured")
+                time.sleep(WARMUP)
             start_ticks = {name: tree_ticks(pids()) for name, pids in groups.items()}
             c0 = time.process_time()
             if backends:
@@ -496,8 +502,6 @@ def load_run(setup: Setup, built: dict, redis: str, n_users: int, n_hq: int, min
             load_start = load()
             rec.measuring = True
             t0 = time.perf_counter()
-            for t in threads:
-                t.start()
             half = threading.Timer(minutes * 30, statement_run, args=(rec, base, built["finance"], period, statement))
             half.daemon = True
             half.start()
@@ -735,6 +739,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="length of the load (default 10; --quick 1.5)")
     p.add_argument("--users", type=int, help="dealer users (default 500; --quick 50)")
     p.add_argument("--hq-users", type=int, help="HQ users (default 20; --quick 5)")
+    p.add_argument("--warmup", type=float, default=0.0,
+                   help="seconds of load before the measured minutes, left out of every figure (the users' ramp-up"
+                        " and logins); default 0")  # fmt: skip
     how = p.add_mutually_exclusive_group()
     how.add_argument("--replica", action="store_true",
                      help="a primary and a hot standby of the run's own; the load twice: without and with"
@@ -746,7 +753,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global WARMUP
     args = parser().parse_args(argv)
+    WARMUP = args.warmup
     summary(run(args.quick, args.minutes, args.users, args.hq_users, replica=args.replica, pooler=args.pgbouncer))
 
 
