@@ -49,7 +49,7 @@ def dealer_balance(dealer_id: int, on: dt.date | None) -> Decimal:
     return money(db.session.execute(select(balance_sql(dealer_id, on))).scalar_one())
 
 
-def _ledger_select(dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types: tuple[str, ...] | None):
+def ledger_select(dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types: tuple[str, ...] | None):
     """The entries in [from, to] of the given types, in date order, each with the account's running balance."""
     running = sql_round(func.sum(signed_amount()).over(order_by=(LedgerEntry.entry_date, LedgerEntry.id)))
     inner = select(
@@ -75,7 +75,7 @@ def _ledger_select(dealer_id: int, date_from: dt.date | None, date_to: dt.date |
     return stmt
 
 
-def _ledger_item(row) -> dict:
+def ledger_item(row) -> dict:
     debit = row.amount if row.type == "invoice" else None
     return {
         "id": row.id,
@@ -106,30 +106,22 @@ def ledger(
     the total counted by the same statement).
 
     The running balance is the account's, whatever the type filter shows."""
-    stmt = _ledger_select(dealer_id, date_from, date_to, types)
+    stmt = ledger_select(dealer_id, date_from, date_to, types)
     opening = dealer_balance(dealer_id, date_from - dt.timedelta(days=1)) if date_from else ZERO
     if page is None or per_page is None:
-        items = [_ledger_item(row) for row in db.session.execute(stmt).all()]
+        items = [ledger_item(row) for row in db.session.execute(stmt).all()]
         total = len(items)
     else:
         rows = db.session.execute(
             stmt.add_columns(func.count().over().label("total_rows")).limit(per_page).offset((page - 1) * per_page)
         ).all()
-        items = [_ledger_item(row) for row in rows]
+        items = [ledger_item(row) for row in rows]
         if rows:
             total = rows[0].total_rows
         else:  # a page past the end: how many there are, for the last page
             total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     closing = dealer_balance(dealer_id, date_to)
     return {"opening": opening, "items": items, "closing": closing, "total": total}
-
-
-def ledger_items(dealer_id: int, date_from: dt.date | None, date_to: dt.date | None, types=None):
-    """The entries of `ledger` one at a time, read from the database in chunks as they are asked for (exports)."""
-    from portal.platform.web import query_rows
-
-    for row in query_rows(_ledger_select(dealer_id, date_from, date_to, types)):
-        yield _ledger_item(row)
 
 
 def dealer_ageing_select(dealer_clause, as_of: dt.date):

@@ -47,6 +47,7 @@ from portal.platform.web import (
     export_response,
     page_args,
     parse_date_arg,
+    query_rows,
     render_form,
     url_with,
 )
@@ -188,7 +189,8 @@ def ledger(code):
 
         def rows():
             yield [None, "opening", "", None, None, None, opening]
-            for i in reports.ledger_items(dealer_id, date_from, date_to, types):
+            for row in query_rows(reports.ledger_select(dealer_id, date_from, date_to, types)):  # in chunks
+                i = reports.ledger_item(row)
                 yield [i["date"], i["type"], i["number"], i["due_on"], i["debit"], i["credit"], i["balance"]]
             yield [end, "closing", "", None, None, None, closing]
 
